@@ -1,0 +1,80 @@
+//! The crate's error type: every fallible entry point returns [`Error`].
+
+use crate::input::CsrError;
+use crate::params::ParamError;
+
+/// Why a call failed. A failed call leaves the estimator as it was.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// A hyper-parameter is out of range.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// A CSR matrix is malformed.
+    #[error(transparent)]
+    Csr(#[from] CsrError),
+    /// X (or W/H) holds a negative value.
+    #[error("negative values in data passed to {whom}")]
+    Negative {
+        /// Which input, as scikit-learn names it.
+        whom: String,
+    },
+    /// X (or W/H) holds NaN or infinity.
+    #[error("input {whom} contains NaN or infinity")]
+    NotFinite {
+        /// Which input.
+        whom: String,
+    },
+    /// beta <= 0 with a zero in X.
+    #[error(
+        "when beta_loss <= 0 and X contains zeros, the solver may diverge; \
+         add small values to X or use a positive beta_loss"
+    )]
+    ZerosWithNonPositiveBeta,
+    /// An array has the wrong shape.
+    #[error("{whom}: {detail}")]
+    Shape {
+        /// Which input.
+        whom: String,
+        /// Expected and actual dimensions.
+        detail: String,
+    },
+    /// A custom W or H is all zeros.
+    #[error("array passed to {whom} is full of zeros")]
+    AllZeros {
+        /// Which input.
+        whom: String,
+    },
+    /// The input has no rows or no columns.
+    #[error("{whom}: found array with {n_samples} sample(s) and {n_features} feature(s); at least one of each is required")]
+    Empty {
+        /// Which input.
+        whom: String,
+        /// Rows.
+        n_samples: usize,
+        /// Columns.
+        n_features: usize,
+    },
+    /// transform/inverse_transform before fit.
+    #[error("this MiniBatchNMF instance is not fitted yet; call fit, fit_transform or partial_fit first")]
+    NotFitted,
+    /// X has a different number of features than the fitted model.
+    #[error("X has {got} features, but MiniBatchNMF is expecting {expected} features as input")]
+    FeatureMismatch {
+        /// Features of the model.
+        expected: usize,
+        /// Features of X.
+        got: usize,
+    },
+    /// Feature names given do not match those seen at fit.
+    #[error("feature names do not match those passed during fit: {0}")]
+    FeatureNames(String),
+    /// init='nndsvd*' with too many components, custom init without W/H, …
+    #[error("{0}")]
+    Init(String),
+    /// A LAPACK routine failed (e.g. the SVD of the init did not converge).
+    #[error("linear algebra failure: {0}")]
+    Linalg(String),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,680 @@
+//! The estimator: scikit-learn's `MiniBatchNMF` loop, early stopping and
+//! fitted state.
+//!
+//! Every method computes into fresh buffers and commits to `self` only when it
+//! has succeeded, so a failed call leaves the model exactly as it was.
+
+use crate::error::{Error, Result};
+use crate::float::NmfFloat;
+use crate::init;
+use crate::input::Input;
+use crate::kernels::{self, Loss, Penalty, SolveWOutcome};
+use crate::parallel;
+use crate::params::{Init, MiniBatchNmfParams, NComponents, ValidParams};
+use crate::validation;
+use ndarray::{Array2, ArrayView2};
+use std::fmt;
+
+/// Why the fitting loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `max_iter` passes over the data were done.
+    MaxIter,
+    /// The relative change of H fell to `tol` or below.
+    SmallHChange,
+    /// `max_no_improvement` batches did not lower the smoothed cost.
+    NoImprovement,
+}
+
+/// Non-fatal conditions scikit-learn reports as warnings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// scikit-learn's ConvergenceWarning: `n_iter == max_iter` with `tol > 0`.
+    Convergence {
+        /// The `max_iter` reached.
+        max_iter: usize,
+    },
+    /// W or H were given while `init` is not `Custom`; they were ignored.
+    IgnoredInitialGuess,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::Convergence { max_iter } => write!(
+                f,
+                "ConvergenceWarning: Maximum number of iterations {max_iter} reached. Increase it to improve convergence."
+            ),
+            Warning::IgnoredInitialGuess => write!(
+                f,
+                "RuntimeWarning: When init!='custom', provided W or H are ignored. Set init='custom' to use them as initialization."
+            ),
+        }
+    }
+}
+
+/// What a call to `fit`/`fit_transform` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitSummary {
+    /// Passes over the data started (scikit-learn's `n_iter_`).
+    pub n_iter: usize,
+    /// Mini-batches processed (scikit-learn's `n_steps_`).
+    pub n_steps: usize,
+    /// sqrt(2 · beta-divergence) of X and W·H.
+    pub reconstruction_err: f64,
+    /// Why the loop ended.
+    pub stop_reason: StopReason,
+    /// Warnings scikit-learn would have issued.
+    pub warnings: Vec<Warning>,
+}
+
+/// Values derived from the parameters and the first data seen, frozen for the
+/// life of the fitted model (scikit-learn sets them in `_check_params` at fit
+/// or at the first `partial_fit`).
+#[derive(Debug, Clone)]
+struct Derived {
+    n_components: usize,
+    batch_size: usize,
+    rho: f64,
+    loss: Loss,
+    transform_max_iter: usize,
+}
+
+/// The fitted state (scikit-learn's trailing-underscore attributes).
+#[derive(Debug, Clone)]
+struct Fitted<F> {
+    components: Array2<F>,
+    /// Online numerator (A) and denominator (B) of H.
+    numerator: Array2<F>,
+    denominator: Array2<F>,
+    n_features_in: usize,
+    n_steps: usize,
+    n_iter: Option<usize>,
+    reconstruction_err: Option<f64>,
+    feature_names_in: Option<Vec<String>>,
+    derived: Derived,
+    last_fit: Option<FitSummary>,
+}
+
+/// Mini-Batch NMF estimator (scikit-learn's `MiniBatchNMF`).
+///
+/// `F` is the dtype of the data it is fitted on (f32 or f64); f32 data is
+/// factorized in f32.
+///
+/// ```
+/// use minibatchnmf::{MiniBatchNmf, MiniBatchNmfParams, Input, CsrView};
+/// use ndarray::array;
+///
+/// // Streamed fitting: one partial_fit per chunk, then transform.
+/// let x = array![[1.0, 0.0, 2.0], [0.5, 1.0, 0.0], [2.0, 0.1, 4.0], [0.0, 3.0, 0.2]];
+/// let mut model = MiniBatchNmf::<f64>::new(
+///     MiniBatchNmfParams::new().n_components(2).init(minibatchnmf::Init::Random).random_state(Some(1)),
+/// )?;
+/// model.partial_fit(x.slice(ndarray::s![0..2, ..]))?;
+/// model.partial_fit(x.slice(ndarray::s![2..4, ..]))?;
+/// assert_eq!(model.n_steps(), Some(2));
+///
+/// // CSR input works everywhere dense input does.
+/// let (indptr, indices, data) = ([0usize, 2, 3], [0usize, 2, 1], [1.0, 2.0, 3.0]);
+/// let csr = CsrView::new(2, 3, &indptr, &indices, &data)?;
+/// let w = model.transform(csr)?;
+/// assert_eq!(w.dim(), (2, 2));
+/// assert!(w.iter().all(|&v| v >= 0.0));
+/// # Ok::<(), minibatchnmf::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct MiniBatchNmf<F> {
+    params: ValidParams,
+    fitted: Option<Fitted<F>>,
+}
+
+/// Optional arguments of [`MiniBatchNmf::fit_transform_with`] and
+/// [`MiniBatchNmf::partial_fit_with`].
+#[derive(Debug, Clone, Default)]
+pub struct FitArgs<'a, F> {
+    /// Initial W (n_samples × k), used when `init = Custom`.
+    pub w: Option<ArrayView2<'a, F>>,
+    /// Initial H (k × n_features), used when `init = Custom`.
+    pub h: Option<ArrayView2<'a, F>>,
+    /// Names of X's columns (scikit-learn's `feature_names_in_`).
+    pub feature_names: Option<&'a [String]>,
+}
+
+impl<F: NmfFloat> MiniBatchNmf<F> {
+    /// A new, unfitted estimator; the parameters are validated here.
+    pub fn new(params: MiniBatchNmfParams) -> Result<Self> {
+        Ok(MiniBatchNmf {
+            params: params.check()?,
+            fitted: None,
+        })
+    }
+
+    /// The parameters (scikit-learn's `get_params`).
+    pub fn params(&self) -> &MiniBatchNmfParams {
+        &self.params
+    }
+
+    /// Replace the parameters (scikit-learn's `set_params`). They are
+    /// validated first; an invalid set leaves the estimator unchanged. As in
+    /// scikit-learn, a fitted model keeps its fitted state, and values
+    /// derived at fit time (k, batch size, rho, beta) stay frozen until the
+    /// next `fit`.
+    pub fn set_params(&mut self, params: MiniBatchNmfParams) -> Result<()> {
+        self.params = params.check()?;
+        Ok(())
+    }
+
+    /// Set one parameter by its scikit-learn name (see
+    /// [`MiniBatchNmfParams::set_param`]); validated before it takes effect.
+    pub fn set_param(&mut self, name: &str, value: &str) -> Result<()> {
+        let mut p = (*self.params).clone();
+        p.set_param(name, value)?;
+        self.set_params(p)
+    }
+
+    /// Learn the model from X.
+    pub fn fit<'a>(&mut self, x: impl Into<Input<'a, F>>) -> Result<FitSummary> {
+        self.fit_transform_with(x, FitArgs::default())?;
+        Ok(self.last_fit().cloned().expect("fit sets last_fit"))
+    }
+
+    /// Learn the model from X and return W (n_samples × k).
+    pub fn fit_transform<'a>(&mut self, x: impl Into<Input<'a, F>>) -> Result<Array2<F>> {
+        self.fit_transform_with(x, FitArgs::default())
+    }
+
+    /// `fit_transform` with custom W/H (for `init = Custom`) and feature names.
+    pub fn fit_transform_with<'a>(&mut self, x: impl Into<Input<'a, F>>, args: FitArgs<'a, F>) -> Result<Array2<F>> {
+        let x = x.into();
+        let params = self.params.clone();
+        let (w, fitted) = parallel::install(|| fit_transform_impl(&params, &x, &args))?;
+        self.fitted = Some(fitted);
+        Ok(w)
+    }
+
+    /// One online step on a chunk of rows (scikit-learn's `partial_fit`).
+    pub fn partial_fit<'a>(&mut self, x: impl Into<Input<'a, F>>) -> Result<()> {
+        self.partial_fit_with(x, FitArgs::default())
+    }
+
+    /// `partial_fit` with custom W/H (first call only) and feature names.
+    pub fn partial_fit_with<'a>(&mut self, x: impl Into<Input<'a, F>>, args: FitArgs<'a, F>) -> Result<()> {
+        let x = x.into();
+        let params = self.params.clone();
+        let current = self.fitted.as_ref();
+        let next = parallel::install(|| partial_fit_impl(&params, current, &x, &args))?;
+        self.fitted = Some(next);
+        Ok(())
+    }
+
+    /// W for new data with H fixed (n_samples × k).
+    pub fn transform<'a>(&self, x: impl Into<Input<'a, F>>) -> Result<Array2<F>> {
+        let x = x.into();
+        let f = self.fitted.as_ref().ok_or(Error::NotFitted)?;
+        check_data(&x, Some(f.n_features_in), f.derived.loss.beta, false)?;
+        let params = &self.params;
+        parallel::install(|| {
+            let penalty_w = Penalty::for_w(params, x.n_cols());
+            let out = kernels::solve_w(
+                &x,
+                f.components.view(),
+                &f.derived.loss,
+                &penalty_w,
+                f.derived.transform_max_iter,
+                params.tol,
+            )?;
+            Ok(out.w)
+        })
+    }
+
+    /// `transform` checking X's column names against those seen at fit.
+    pub fn transform_named<'a>(&self, x: impl Into<Input<'a, F>>, feature_names: &[String]) -> Result<Array2<F>> {
+        let f = self.fitted.as_ref().ok_or(Error::NotFitted)?;
+        check_feature_names(f.feature_names_in.as_deref(), Some(feature_names))?;
+        self.transform(x)
+    }
+
+    /// X ≈ W · H back from W (n_samples × k).
+    pub fn inverse_transform(&self, w: ArrayView2<F>) -> Result<Array2<F>> {
+        let f = self.fitted.as_ref().ok_or(Error::NotFitted)?;
+        let k = f.components.nrows();
+        if w.ncols() != k {
+            return Err(Error::Shape {
+                whom: "inverse_transform (input W)".into(),
+                detail: format!("expected {k} columns (n_components), got {}", w.ncols()),
+            });
+        }
+        validation::check_non_negative_finite(&Input::Dense(w), "inverse_transform (input W)").or_else(|e| {
+            // Negative W is unusual but scikit-learn computes W @ H regardless;
+            // only non-finite values are rejected.
+            if matches!(e, Error::Negative { .. }) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+        Ok(parallel::install(|| w.dot(&f.components)))
+    }
+
+    /// Whether the model is fitted (by fit, fit_transform or partial_fit).
+    pub fn is_fitted(&self) -> bool {
+        self.fitted.is_some()
+    }
+
+    /// H (k × n_features), scikit-learn's `components_`.
+    pub fn components(&self) -> Result<ArrayView2<'_, F>> {
+        Ok(self.fitted.as_ref().ok_or(Error::NotFitted)?.components.view())
+    }
+
+    /// The online numerator of H (scikit-learn's `_components_numerator`).
+    pub fn components_numerator(&self) -> Result<ArrayView2<'_, F>> {
+        Ok(self.fitted.as_ref().ok_or(Error::NotFitted)?.numerator.view())
+    }
+
+    /// The online denominator of H (scikit-learn's `_components_denominator`).
+    pub fn components_denominator(&self) -> Result<ArrayView2<'_, F>> {
+        Ok(self.fitted.as_ref().ok_or(Error::NotFitted)?.denominator.view())
+    }
+
+    /// k, scikit-learn's `n_components_`.
+    pub fn n_components(&self) -> Option<usize> {
+        self.fitted.as_ref().map(|f| f.components.nrows())
+    }
+
+    /// scikit-learn's `n_features_in_`.
+    pub fn n_features_in(&self) -> Option<usize> {
+        self.fitted.as_ref().map(|f| f.n_features_in)
+    }
+
+    /// scikit-learn's `feature_names_in_` (if names were given at fit).
+    pub fn feature_names_in(&self) -> Option<&[String]> {
+        self.fitted.as_ref().and_then(|f| f.feature_names_in.as_deref())
+    }
+
+    /// scikit-learn's `reconstruction_err_` (set by fit, not by partial_fit).
+    pub fn reconstruction_err(&self) -> Option<f64> {
+        self.fitted.as_ref().and_then(|f| f.reconstruction_err)
+    }
+
+    /// scikit-learn's `n_iter_` (set by fit, not by partial_fit).
+    pub fn n_iter(&self) -> Option<usize> {
+        self.fitted.as_ref().and_then(|f| f.n_iter)
+    }
+
+    /// scikit-learn's `n_steps_`.
+    pub fn n_steps(&self) -> Option<usize> {
+        self.fitted.as_ref().map(|f| f.n_steps)
+    }
+
+    /// Summary of the last fit/fit_transform (None after partial_fit only).
+    pub fn last_fit(&self) -> Option<&FitSummary> {
+        self.fitted.as_ref().and_then(|f| f.last_fit.as_ref())
+    }
+
+    /// Output feature names `minibatchnmf0`, `minibatchnmf1`, …
+    /// (scikit-learn's `get_feature_names_out`). `input_features`, when
+    /// given, is checked against the names (or count) seen at fit.
+    pub fn feature_names_out(&self, input_features: Option<&[String]>) -> Result<Vec<String>> {
+        let f = self.fitted.as_ref().ok_or(Error::NotFitted)?;
+        if let Some(names) = input_features {
+            match &f.feature_names_in {
+                Some(_) => check_feature_names(f.feature_names_in.as_deref(), Some(names))?,
+                None if names.len() != f.n_features_in => {
+                    return Err(Error::FeatureNames(format!(
+                        "input_features should have length equal to number of features ({}), got {}",
+                        f.n_features_in,
+                        names.len()
+                    )))
+                }
+                None => {}
+            }
+        }
+        Ok((0..f.components.nrows()).map(|i| format!("minibatchnmf{i}")).collect())
+    }
+}
+
+fn check_feature_names(seen: Option<&[String]>, given: Option<&[String]>) -> Result<()> {
+    match (seen, given) {
+        (Some(a), Some(b)) if a != b => Err(Error::FeatureNames(format!(
+            "expected {:?}, got {:?}",
+            a, b
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Shape, finiteness, sign and the beta <= 0 zero rule on X.
+fn check_data<F: NmfFloat>(x: &Input<F>, n_features: Option<usize>, beta: f64, fitting: bool) -> Result<()> {
+    validation::check_not_empty(x, "MiniBatchNMF (input X)")?;
+    if let Some(m) = n_features {
+        if x.n_cols() != m {
+            return Err(Error::FeatureMismatch {
+                expected: m,
+                got: x.n_cols(),
+            });
+        }
+    }
+    validation::check_non_negative_finite(x, "MiniBatchNMF (input X)")?;
+    // scikit-learn rejects zeros with beta <= 0 at fit; we also do so for
+    // partial_fit and transform, where they would make the updates divide
+    // by zero all the same.
+    let _ = fitting;
+    if beta <= 0.0 && validation::has_zero(x) {
+        return Err(Error::ZerosWithNonPositiveBeta);
+    }
+    Ok(())
+}
+
+/// k from the parameters and, for `Auto` with custom init, from H.
+fn resolve_n_components<F: NmfFloat>(params: &ValidParams, n_features: usize, h: Option<ArrayView2<F>>) -> usize {
+    match params.get_n_components() {
+        NComponents::Fixed(k) => k,
+        NComponents::All => n_features,
+        NComponents::Auto => match (params.get_init(), h) {
+            (Init::Custom, Some(h)) => h.nrows(),
+            _ => n_features,
+        },
+    }
+}
+
+fn derive<F: NmfFloat>(params: &ValidParams, x: &Input<F>, n_components: usize) -> Derived {
+    let n = x.n_rows();
+    let batch_size = params.get_batch_size().min(n);
+    Derived {
+        n_components,
+        batch_size,
+        rho: params.get_forget_factor().powf(batch_size as f64 / n as f64),
+        loss: Loss::new(params.beta()),
+        transform_max_iter: params.transform_iters(),
+    }
+}
+
+/// W and H to start from: custom (checked, copied) or computed by `init`.
+fn initial_w_h<F: NmfFloat>(
+    params: &ValidParams,
+    x: &Input<F>,
+    k: usize,
+    args: &FitArgs<F>,
+    warnings: &mut Vec<Warning>,
+) -> Result<(Array2<F>, Array2<F>)> {
+    let (n, m) = x.shape();
+    if params.get_init() == Init::Custom {
+        let h = args
+            .h
+            .ok_or_else(|| Error::Init("init='custom' requires an initial H".into()))?;
+        let w = args
+            .w
+            .ok_or_else(|| Error::Init("init='custom' requires an initial W".into()))?;
+        validation::check_init_matrix(h, (k, m), "NMF (input H)")?;
+        validation::check_init_matrix(w, (n, k), "NMF (input W)")?;
+        return Ok((w.to_owned(), h.to_owned()));
+    }
+    if args.w.is_some() || args.h.is_some() {
+        warnings.push(Warning::IgnoredInitialGuess);
+    }
+    if params.get_init() != Init::Random && params.get_init() != Init::Auto && k > n.min(m) {
+        return Err(Error::Init(format!(
+            "init = '{}' can only be used when n_components <= min(n_samples, n_features) (got {k} > min({n}, {m}))",
+            params.get_init().as_str()
+        )));
+    }
+    init::initialize(x, k, params.get_init(), params.get_random_state())
+}
+
+/// Smoothed-cost early stopping (scikit-learn's `_minibatch_convergence`).
+struct Convergence {
+    ewa_cost: Option<f64>,
+    ewa_cost_min: Option<f64>,
+    no_improvement: usize,
+}
+
+impl Convergence {
+    fn new() -> Self {
+        Convergence {
+            ewa_cost: None,
+            ewa_cost_min: None,
+            no_improvement: 0,
+        }
+    }
+
+    /// `step` counts from 1. Returns the reason to stop, if any.
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        &mut self,
+        params: &ValidParams,
+        batch_rows: usize,
+        n_samples: usize,
+        batch_cost: f64,
+        h_diff: f64,
+        step: usize,
+        n_steps: usize,
+    ) -> Option<StopReason> {
+        let verbose = params.get_verbose();
+        if step == 1 {
+            if verbose {
+                eprintln!("Minibatch step {step}/{n_steps}: mean batch cost: {}", py_float(batch_cost));
+            }
+            return None;
+        }
+        let ewa = match self.ewa_cost {
+            None => batch_cost,
+            Some(prev) => {
+                let alpha = (batch_rows as f64 / (n_samples as f64 + 1.0)).min(1.0);
+                prev * (1.0 - alpha) + batch_cost * alpha
+            }
+        };
+        self.ewa_cost = Some(ewa);
+        if verbose {
+            eprintln!(
+                "Minibatch step {step}/{n_steps}: mean batch cost: {}, ewa cost: {}",
+                py_float(batch_cost),
+                py_float(ewa)
+            );
+        }
+        let tol = params.get_tol();
+        if tol > 0.0 && h_diff <= tol {
+            if verbose {
+                eprintln!("Converged (small H change) at step {step}/{n_steps}");
+            }
+            return Some(StopReason::SmallHChange);
+        }
+        match self.ewa_cost_min {
+            Some(min) if ewa >= min => self.no_improvement += 1,
+            _ => {
+                self.no_improvement = 0;
+                self.ewa_cost_min = Some(ewa);
+            }
+        }
+        if let Some(max) = params.get_max_no_improvement() {
+            if self.no_improvement >= max {
+                if verbose {
+                    eprintln!("Converged (lack of improvement in objective function) at step {step}/{n_steps}");
+                }
+                return Some(StopReason::NoImprovement);
+            }
+        }
+        None
+    }
+}
+
+/// Python's repr of a float (shortest round-trip), for verbose lines.
+fn py_float(v: f64) -> String {
+    let s = format!("{v:?}");
+    s
+}
+
+fn fit_transform_impl<F: NmfFloat>(
+    params: &ValidParams,
+    x: &Input<F>,
+    args: &FitArgs<F>,
+) -> Result<(Array2<F>, Fitted<F>)> {
+    let beta = params.beta();
+    check_data(x, None, beta, true)?;
+    let (n, m) = x.shape();
+    if let Some(names) = args.feature_names {
+        if names.len() != m {
+            return Err(Error::FeatureNames(format!(
+                "{} names given for {m} features",
+                names.len()
+            )));
+        }
+    }
+    let k = resolve_n_components(params, m, args.h);
+    let derived = derive(params, x, k);
+    let mut warnings = Vec::new();
+    let (mut w, mut h) = initial_w_h(params, x, k, args, &mut warnings)?;
+
+    let mut numerator = h.clone();
+    let mut denominator = Array2::from_elem(h.raw_dim(), F::one());
+
+    let bs = derived.batch_size;
+    let steps_per_iter = n.div_ceil(bs);
+    let max_steps = params.get_max_iter() * steps_per_iter;
+    let penalty_w = Penalty::for_w(params, m);
+    let mut ws = kernels::Workspace::<F>::for_fit(x, k, bs);
+    let mut conv = Convergence::new();
+    let mut stop_reason = StopReason::MaxIter;
+    let mut n_steps = 0;
+    for step in 0..max_steps {
+        let start = (step % steps_per_iter) * bs;
+        let end = (start + bs).min(n);
+        let xb = x.slice_rows(start, end);
+        let penalty_h = Penalty::for_h(params, end - start);
+        let step_out = kernels::minibatch_step(
+            &xb,
+            if params.get_fresh_restarts() {
+                None
+            } else {
+                Some(w.slice_mut(ndarray::s![start..end, ..]))
+            },
+            &mut h,
+            &mut numerator,
+            &mut denominator,
+            &derived.loss,
+            &penalty_w,
+            &penalty_h,
+            derived.rho,
+            params.get_fresh_restarts_max_iter(),
+            params.get_tol(),
+            &mut ws,
+        )?;
+        n_steps = step + 1;
+        if let Some(reason) = conv.check(
+            params,
+            end - start,
+            n,
+            step_out.batch_cost,
+            step_out.h_diff,
+            step + 1,
+            max_steps,
+        ) {
+            stop_reason = reason;
+            break;
+        }
+    }
+    if params.get_fresh_restarts() {
+        w = kernels::solve_w(x, h.view(), &derived.loss, &penalty_w, derived.transform_max_iter, params.get_tol())?.w;
+    }
+    let n_iter = n_steps.div_ceil(steps_per_iter);
+    if n_iter == params.get_max_iter() && params.get_tol() > 0.0 {
+        warnings.push(Warning::Convergence {
+            max_iter: params.get_max_iter(),
+        });
+        if params.get_verbose() {
+            eprintln!("{}", warnings.last().expect("just pushed"));
+        }
+    }
+    let reconstruction_err = kernels::reconstruction_err(x, w.view(), h.view(), &derived.loss);
+    let summary = FitSummary {
+        n_iter,
+        n_steps,
+        reconstruction_err,
+        stop_reason,
+        warnings,
+    };
+    let fitted = Fitted {
+        components: h,
+        numerator,
+        denominator,
+        n_features_in: m,
+        n_steps,
+        n_iter: Some(n_iter),
+        reconstruction_err: Some(reconstruction_err),
+        feature_names_in: args.feature_names.map(|s| s.to_vec()),
+        derived,
+        last_fit: Some(summary),
+    };
+    Ok((w, fitted))
+}
+
+fn partial_fit_impl<F: NmfFloat>(
+    params: &ValidParams,
+    current: Option<&Fitted<F>>,
+    x: &Input<F>,
+    args: &FitArgs<F>,
+) -> Result<Fitted<F>> {
+    let mut next = match current {
+        Some(f) => {
+            check_data(x, Some(f.n_features_in), f.derived.loss.beta, false)?;
+            check_feature_names(f.feature_names_in.as_deref(), args.feature_names)?;
+            f.clone()
+        }
+        None => {
+            check_data(x, None, params.beta(), true)?;
+            let m = x.n_cols();
+            if let Some(names) = args.feature_names {
+                if names.len() != m {
+                    return Err(Error::FeatureNames(format!("{} names given for {m} features", names.len())));
+                }
+            }
+            let k = resolve_n_components(params, m, args.h);
+            let derived = derive(params, x, k);
+            let mut warnings = Vec::new();
+            let (_, h) = initial_w_h(params, x, k, args, &mut warnings)?;
+            Fitted {
+                numerator: h.clone(),
+                denominator: Array2::from_elem(h.raw_dim(), F::one()),
+                components: h,
+                n_features_in: m,
+                n_steps: 0,
+                n_iter: None,
+                reconstruction_err: None,
+                feature_names_in: args.feature_names.map(|s| s.to_vec()),
+                derived,
+                last_fit: None,
+            }
+        }
+    };
+    let (n, m) = x.shape();
+    let k = next.components.nrows();
+    let penalty_w = Penalty::for_w(params, m);
+    let penalty_h = Penalty::for_h(params, n);
+    let mut ws = kernels::Workspace::<F>::for_fit(x, k, n);
+    let f = &mut next;
+    kernels::minibatch_step(
+        x,
+        None,
+        &mut f.components,
+        &mut f.numerator,
+        &mut f.denominator,
+        &f.derived.loss,
+        &penalty_w,
+        &penalty_h,
+        f.derived.rho,
+        params.get_fresh_restarts_max_iter(),
+        params.get_tol(),
+        &mut ws,
+    )?;
+    f.n_steps += 1;
+    Ok(next)
+}
+
+// The estimator is plain data: it can move to and be shared across threads.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<MiniBatchNmf<f64>>();
+    assert_send_sync::<MiniBatchNmf<f32>>();
+};
+
+#[allow(dead_code)]
+fn _unused(_: SolveWOutcome<f64>) {}
