@@ -73,6 +73,8 @@ pub struct FitSummary {
 /// or at the first `partial_fit`).
 #[derive(Debug, Clone)]
 struct Derived {
+    /// k, fixed at the first fit.
+    #[allow(dead_code)]
     n_components: usize,
     batch_size: usize,
     rho: f64,
