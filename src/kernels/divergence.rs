@@ -94,12 +94,14 @@ pub(crate) fn divergence<F: NmfFloat>(
                 general_mat_mul(F::one(), &wb, &h, F::zero(), &mut wh);
                 let want = stats.is_some();
                 if beta == 2.0 {
-                    terms.a += Zip::from(xd)
-                        .and(&wh)
-                        .par_fold(|| 0.0, |s, &xv, &v| {
+                    terms.a += Zip::from(xd).and(&wh).par_fold(
+                        || 0.0,
+                        |s, &xv, &v| {
                             let d = (xv - v).to_f64_();
                             s + d * d
-                        }, |p, q| p + q);
+                        },
+                        |p, q| p + q,
+                    );
                 } else {
                     let mut d = bufs.wh2.mat(r, m);
                     terms = terms
@@ -110,7 +112,10 @@ pub(crate) fn divergence<F: NmfFloat>(
                                 let t = entry_terms(xv, raw, beta);
                                 if want {
                                     if beta != 1.0 {
-                                        *dv = npow(if beta < 1.0 { clip_eps(raw) } else { raw }, beta - 1.0);
+                                        *dv = npow(
+                                            if beta < 1.0 { clip_eps(raw) } else { raw },
+                                            beta - 1.0,
+                                        );
                                     }
                                     *v = xv * ratio(raw, beta);
                                 }
@@ -137,9 +142,13 @@ pub(crate) fn divergence<F: NmfFloat>(
                     let norm_x: f64 = xv.iter().map(|v| v.to_f64_() * v.to_f64_()).sum();
                     let mut tmp = bufs.num.mat(r, k);
                     general_mat_mul(F::one(), &wb, &hc.hht, F::zero(), &mut tmp);
-                    let wwh: f64 = Zip::from(&tmp).and(&wb).fold(0.0, |s, &a, &b| s + (a * b).to_f64_());
+                    let wwh: f64 = Zip::from(&tmp)
+                        .and(&wb)
+                        .fold(0.0, |s, &a, &b| s + (a * b).to_f64_());
                     csr_dot_dense(xc, hc.ht.view(), tmp.view_mut());
-                    let cross: f64 = Zip::from(&tmp).and(&wb).fold(0.0, |s, &a, &b| s + (a * b).to_f64_());
+                    let cross: f64 = Zip::from(&tmp)
+                        .and(&wb)
+                        .fold(0.0, |s, &a, &b| s + (a * b).to_f64_());
                     terms.a += norm_x + wwh - 2.0 * cross;
                     if let Some(st) = stats.as_deref_mut() {
                         csr_t_dot_dense_with(xc, xv, wb, st.num.view_mut().reversed_axes(), true);
@@ -159,10 +168,16 @@ pub(crate) fn divergence<F: NmfFloat>(
                         let mut wh = bufs.wh.mat(r, m);
                         general_mat_mul(F::one(), &wb, &h, F::zero(), &mut wh);
                         if beta != 1.0 && beta != 0.0 {
-                            terms.c += Zip::from(&wh).par_fold(|| 0.0, |s, &v| s + npow(v, beta).to_f64_(), |p, q| p + q);
+                            terms.c += Zip::from(&wh).par_fold(
+                                || 0.0,
+                                |s, &v| s + npow(v, beta).to_f64_(),
+                                |p, q| p + q,
+                            );
                         }
                         if let Some(st) = stats.as_deref_mut() {
-                            wh.par_mapv_inplace(|v| npow(if beta < 1.0 { clip_eps(v) } else { v }, beta - 1.0));
+                            wh.par_mapv_inplace(|v| {
+                                npow(if beta < 1.0 { clip_eps(v) } else { v }, beta - 1.0)
+                            });
                             general_mat_mul(F::one(), &wb.t(), &wh, F::one(), &mut st.den);
                         }
                     }

@@ -57,6 +57,10 @@ where
     if b.len() < PAR_MIN_ELEMS {
         zip.fold((0.0, 0.0), |acc, ar, br, cr| add(acc, f(ar, br, cr)))
     } else {
-        zip.par_fold(|| (0.0, 0.0), |acc, ar, br, cr| add(acc, f(ar, br, cr)), add)
+        zip.par_fold(
+            || (0.0, 0.0),
+            |acc, ar, br, cr| add(acc, f(ar, br, cr)),
+            add,
+        )
     }
 }

@@ -48,7 +48,11 @@ pub(crate) fn apply<F: NmfFloat>(
         if den == F::zero() {
             den = eps;
         }
-        let hg = if gamma != 1.0 { npow(old, 1.0 / gamma) } else { old };
+        let hg = if gamma != 1.0 {
+            npow(old, 1.0 / gamma)
+        } else {
+            old
+        };
         *av = *av * rho + nv * hg;
         *bv = *bv * rho + den;
         let mut new = *av / *bv;

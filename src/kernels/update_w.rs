@@ -26,7 +26,11 @@ pub(crate) fn update_w<F: NmfFloat>(
 ) -> (f64, f64) {
     let (n, m) = x.shape();
     let k = h.nrows();
-    let block = if loss.beta == 2.0 { n.max(1) } else { rows_per_block(m) };
+    let block = if loss.beta == 2.0 {
+        n.max(1)
+    } else {
+        rows_per_block(m)
+    };
     let mut acc = (0.0, 0.0);
     let mut start = 0;
     while start < n {
@@ -34,7 +38,13 @@ pub(crate) fn update_w<F: NmfFloat>(
         let xb = x.slice_rows(start, end);
         let r = end - start;
         let mut wb = w.slice_mut(s![start..end, ..]);
-        let RowBufs { num, den, wh, wh2, nz } = bufs;
+        let RowBufs {
+            num,
+            den,
+            wh,
+            wh2,
+            nz,
+        } = bufs;
         let mut den_v = den.mat(r, k);
         let mut num_v = num.mat(r, k);
         if loss.beta == 2.0 {
@@ -44,7 +54,18 @@ pub(crate) fn update_w<F: NmfFloat>(
             }
             general_mat_mul(F::one(), &wb, &hc.hht, F::zero(), &mut den_v);
         } else {
-            beta_w_terms(&xb, wb.view(), h, hc, loss, num_v.view_mut(), den_v.view_mut(), wh, wh2, nz);
+            beta_w_terms(
+                &xb,
+                wb.view(),
+                h,
+                hc,
+                loss,
+                num_v.view_mut(),
+                den_v.view_mut(),
+                wh,
+                wh2,
+                nz,
+            );
         }
         let (d, nrm) = finish_w(wb.view_mut(), num_v.view(), den_v.view(), pen, loss.gamma);
         acc.0 += d;
@@ -55,7 +76,12 @@ pub(crate) fn update_w<F: NmfFloat>(
 }
 
 /// X·Hᵀ into `out` (rows×k).
-pub(crate) fn xht_into<F: NmfFloat>(x: &Input<F>, h: ArrayView2<F>, hc: &HCache<F>, mut out: ArrayViewMut2<F>) {
+pub(crate) fn xht_into<F: NmfFloat>(
+    x: &Input<F>,
+    h: ArrayView2<F>,
+    hc: &HCache<F>,
+    mut out: ArrayViewMut2<F>,
+) {
     match x {
         Input::Dense(xd) => general_mat_mul(F::one(), xd, &h.t(), F::zero(), &mut out),
         Input::Csr(xc) => csr_dot_dense(xc, hc.ht.view(), out),
@@ -84,13 +110,16 @@ fn beta_w_terms<F: NmfFloat>(
             let mut whv = wh.mat(r, m);
             general_mat_mul(F::one(), &w, &h, F::zero(), &mut whv);
             let mut d = wh2.mat(r, m);
-            Zip::from(&mut whv).and(&mut d).and(xd).par_for_each(|v, d, &xv| {
-                let raw = *v;
-                if beta != 1.0 {
-                    *d = npow(if beta < 1.0 { clip_eps(raw) } else { raw }, beta - 1.0);
-                }
-                *v = xv * ratio(raw, beta);
-            });
+            Zip::from(&mut whv)
+                .and(&mut d)
+                .and(xd)
+                .par_for_each(|v, d, &xv| {
+                    let raw = *v;
+                    if beta != 1.0 {
+                        *d = npow(if beta < 1.0 { clip_eps(raw) } else { raw }, beta - 1.0);
+                    }
+                    *v = xv * ratio(raw, beta);
+                });
             general_mat_mul(F::one(), &whv, &hc.ht, F::zero(), &mut num);
             if beta != 1.0 {
                 general_mat_mul(F::one(), &d, &hc.ht, F::zero(), &mut den);
@@ -106,9 +135,23 @@ fn beta_w_terms<F: NmfFloat>(
                 while start < r {
                     let end = (start + block).min(r);
                     let mut whv = wh.mat(end - start, m);
-                    general_mat_mul(F::one(), &w.slice(s![start..end, ..]), &h, F::zero(), &mut whv);
-                    whv.par_mapv_inplace(|v| npow(if beta < 1.0 { clip_eps(v) } else { v }, beta - 1.0));
-                    general_mat_mul(F::one(), &whv, &hc.ht, F::zero(), &mut den.slice_mut(s![start..end, ..]));
+                    general_mat_mul(
+                        F::one(),
+                        &w.slice(s![start..end, ..]),
+                        &h,
+                        F::zero(),
+                        &mut whv,
+                    );
+                    whv.par_mapv_inplace(|v| {
+                        npow(if beta < 1.0 { clip_eps(v) } else { v }, beta - 1.0)
+                    });
+                    general_mat_mul(
+                        F::one(),
+                        &whv,
+                        &hc.ht,
+                        F::zero(),
+                        &mut den.slice_mut(s![start..end, ..]),
+                    );
                     start = end;
                 }
             }
@@ -236,7 +279,16 @@ pub(crate) fn solve_w_into<F: NmfFloat>(
     };
     let mut it = 0;
     while it < max_iter {
-        let (d2, n2) = update_w(x, w.view_mut(), h, hc, loss, pen, xht.as_ref().map(|c| c.view()), bufs);
+        let (d2, n2) = update_w(
+            x,
+            w.view_mut(),
+            h,
+            hc,
+            loss,
+            pen,
+            xht.as_ref().map(|c| c.view()),
+            bufs,
+        );
         it += 1;
         let diff = d2.sqrt() / n2.sqrt();
         if tol > 0.0 && diff <= tol {
@@ -262,6 +314,17 @@ pub(crate) fn solve_w_alloc<F: NmfFloat>(
     let mut w = Array2::zeros((n, k));
     let mut xht = Buf::default();
     let mut bufs = RowBufs::default();
-    let it = solve_w_into(x, h, &hc, loss, pen, max_iter, tol, w.view_mut(), &mut xht, &mut bufs);
+    let it = solve_w_into(
+        x,
+        h,
+        &hc,
+        loss,
+        pen,
+        max_iter,
+        tol,
+        w.view_mut(),
+        &mut xht,
+        &mut bufs,
+    );
     (w, it)
 }
