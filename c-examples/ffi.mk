@@ -26,7 +26,8 @@ FFI_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -pedantic
 FFI_CXXFLAGS := -std=c++17 -O2 -g -Wall -Wextra -Werror -pedantic
 FFI_DYNAMIC := -L$(FFI_LIBDIR) -lminibatchnmf -Wl,-rpath,$(abspath $(FFI_LIBDIR))
 FFI_STATIC := $(FFI_RELEASE)/libminibatchnmf.a $(FFI_STATIC_LIBS)
-FFI_VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
+FFI_VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kinds=definite \
+                --errors-for-leak-kinds=definite
 FFI_VENV := target/ffi-venv
 FFI_PY_PKGS := numpy scipy scikit-learn==1.9.1
 
@@ -87,7 +88,7 @@ ffi-install-test: ffi-lib $(FFI_BUILD)/readme_example.c
 FFI_HEADER_TMP := target/header-check/minibatchnmf.h
 header-check: deps
 	@mkdir -p $(dir $(FFI_HEADER_TMP))
-	MINIBATCHNMF_HEADER_OUT=$(abspath $(FFI_HEADER_TMP)) $(CARGO) check --lib --quiet
+	MINIBATCHNMF_HEADER_OUT=$(abspath $(FFI_HEADER_TMP)) $(CARGO) check --lib
 	@test -s $(FFI_HEADER_TMP) || { echo "header-check: cbindgen produced no header (see the warnings above)"; exit 1; }
 	@diff -u include/minibatchnmf.h $(FFI_HEADER_TMP) || { \
 	    echo "header-check: include/minibatchnmf.h is out of date: run 'cargo build' (it rewrites the header) and commit it"; exit 1; }
@@ -121,8 +122,8 @@ $(FFI_BUILD)/readme_example: $(FFI_BUILD)/readme_example.c include/minibatchnmf.
 .PHONY: $(FFI_BUILD)/nmf_example_static $(FFI_BUILD)/nmf_example_cpp_static
 
 ffi-c: $(FFI_BUILD)/nmf_example $(FFI_BUILD)/nmf_example_static
-	$(FFI_BUILD)/nmf_example $(FFI_DATA) 2000 10
-	$(FFI_BUILD)/nmf_example_static $(FFI_DATA) 300 5 50 > /dev/null
+	$(FFI_BUILD)/nmf_example $(FFI_DATA) 3000 10 15
+	$(FFI_BUILD)/nmf_example_static $(FFI_DATA) 300 5 10 > /dev/null
 	@echo "ffi-c: dynamic and static C example passed"
 
 ffi-cxx: $(FFI_BUILD)/nmf_example_cpp $(FFI_BUILD)/nmf_example_cpp_static

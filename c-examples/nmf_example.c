@@ -173,9 +173,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *dir = argv[1];
-    size_t n_rows = argc > 2 ? strtoul(argv[2], NULL, 10) : 2000;
+    size_t n_rows = argc > 2 ? strtoul(argv[2], NULL, 10) : 3000;
     size_t k = argc > 3 ? strtoul(argv[3], NULL, 10) : 10;
-    size_t max_iter = argc > 4 ? strtoul(argv[4], NULL, 10) : 200;
+    size_t max_iter = argc > 4 ? strtoul(argv[4], NULL, 10) : 15;
     size_t threads = argc > 5 ? strtoul(argv[5], NULL, 10) : 0;
 
     printf("minibatchnmf %s (header %s)\n", nmf_version(), MINIBATCHNMF_VERSION);
@@ -200,6 +200,9 @@ int main(int argc, char **argv) {
     p.max_iter = max_iter;
     p.random_state_is_none = false;
     p.random_state = 0;
+    /* Mini-batches of sparse text are noisy: stop on the H change or
+       max_iter only (scikit-learn's max_no_improvement=None). */
+    p.max_no_improvement_is_none = true;
 
     NmfModel *model = NULL;
     MUST(nmf_create(&p, &model));
@@ -231,7 +234,8 @@ int main(int argc, char **argv) {
     NmfParams back;
     MUST(nmf_get_params(model, &back));
     CHECK(back.n_components == k && back.init == NMF_INIT_NNDSVDA && back.batch_size == 256 &&
-              back.random_state == 0 && !back.random_state_is_none && back.alpha_h_is_same,
+                  back.random_state == 0 && !back.random_state_is_none && back.alpha_h_is_same &&
+              back.max_no_improvement_is_none,
           "parameters read back");
 
     /* ---- topics: the largest entries of each row of H ---------------- */

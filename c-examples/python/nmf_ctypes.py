@@ -284,7 +284,7 @@ def main():
         "default parameters read through the mirror struct",
     )
     lib.nmf_set_num_threads(0)
-    rtol, atol = 1e-7, 1e-10
+    rtol, atol = 1e-9, 1e-12
     warnings.simplefilter("ignore")  # ConvergenceWarning of short fits
 
     # 1. Dense digits, init nndsvda.
