@@ -32,6 +32,10 @@
  * length in elements and the library checks it before writing
  * (NMF_ERR_BUFFER_LENGTH). Results are written row-major and contiguous.
  * The library never keeps or modifies input arrays after a call returns.
+ * Safety: every pointer must be NULL or point to at least as many elements as
+ * the sizes passed with it describe; the library checks NULL, alignment,
+ * overflow and consistency, but cannot check an array's true length.
+ * Output buffers must not overlap the inputs of the same call.
  *
  * Threads: the parallel work uses a pool of nmf_set_num_threads() threads;
  * BLAS runs single-threaded. One handle may be used from several threads:
@@ -505,7 +509,8 @@ enum NmfStatus nmf_get_fit_info(const struct NmfModel *model,
                                 struct NmfFitInfo *out);
 
 /**
- * Learn the model from X (scikit-learn's `fit`). X is dense row-major `double` (see "Dense input" above).
+ * Learn the model from X (scikit-learn's `fit`).
+ * X is dense row-major `double` (see "Dense input" above).
  * The model is replaced on success (a refit may change the dtype).
  */
 enum NmfStatus nmf_fit_dense_f64(struct NmfModel *model,
@@ -552,7 +557,8 @@ enum NmfStatus nmf_partial_fit_dense_f64(struct NmfModel *model,
                                          size_t init_n_components);
 
 /**
- * W for new data with H fixed (scikit-learn's `transform`). X is dense row-major `double` (see "Dense input" above).
+ * W for new data with H fixed (scikit-learn's `transform`).
+ * X is dense row-major `double` (see "Dense input" above).
  * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` must
  * be at least n_samples * n_components.
  */
@@ -565,7 +571,8 @@ enum NmfStatus nmf_transform_dense_f64(const struct NmfModel *model,
                                        size_t w_out_len);
 
 /**
- * Learn the model from X (scikit-learn's `fit`). X is CSR with `double` values (see "CSR input" above).
+ * Learn the model from X (scikit-learn's `fit`).
+ * X is CSR with `double` values (see "CSR input" above).
  * The model is replaced on success (a refit may change the dtype).
  */
 enum NmfStatus nmf_fit_csr_f64(struct NmfModel *model,
@@ -618,7 +625,8 @@ enum NmfStatus nmf_partial_fit_csr_f64(struct NmfModel *model,
                                        size_t init_n_components);
 
 /**
- * W for new data with H fixed (scikit-learn's `transform`). X is CSR with `double` values (see "CSR input" above).
+ * W for new data with H fixed (scikit-learn's `transform`).
+ * X is CSR with `double` values (see "CSR input" above).
  * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` must
  * be at least n_samples * n_components.
  */
@@ -671,7 +679,8 @@ enum NmfStatus nmf_get_components_f64(const struct NmfModel *model,
                                       size_t out_len);
 
 /**
- * Learn the model from X (scikit-learn's `fit`). X is dense row-major `float` (see "Dense input" above).
+ * Learn the model from X (scikit-learn's `fit`).
+ * X is dense row-major `float` (see "Dense input" above).
  * The model is replaced on success (a refit may change the dtype).
  */
 enum NmfStatus nmf_fit_dense_f32(struct NmfModel *model,
@@ -718,7 +727,8 @@ enum NmfStatus nmf_partial_fit_dense_f32(struct NmfModel *model,
                                          size_t init_n_components);
 
 /**
- * W for new data with H fixed (scikit-learn's `transform`). X is dense row-major `float` (see "Dense input" above).
+ * W for new data with H fixed (scikit-learn's `transform`).
+ * X is dense row-major `float` (see "Dense input" above).
  * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` must
  * be at least n_samples * n_components.
  */
@@ -731,7 +741,8 @@ enum NmfStatus nmf_transform_dense_f32(const struct NmfModel *model,
                                        size_t w_out_len);
 
 /**
- * Learn the model from X (scikit-learn's `fit`). X is CSR with `float` values (see "CSR input" above).
+ * Learn the model from X (scikit-learn's `fit`).
+ * X is CSR with `float` values (see "CSR input" above).
  * The model is replaced on success (a refit may change the dtype).
  */
 enum NmfStatus nmf_fit_csr_f32(struct NmfModel *model,
@@ -784,7 +795,8 @@ enum NmfStatus nmf_partial_fit_csr_f32(struct NmfModel *model,
                                        size_t init_n_components);
 
 /**
- * W for new data with H fixed (scikit-learn's `transform`). X is CSR with `float` values (see "CSR input" above).
+ * W for new data with H fixed (scikit-learn's `transform`).
+ * X is CSR with `float` values (see "CSR input" above).
  * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` must
  * be at least n_samples * n_components.
  */

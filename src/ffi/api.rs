@@ -6,6 +6,8 @@
 //! (cbindgen reads this file and does not expand macros); each is a
 //! one-line call of a generic body in [`super::handle`].
 
+#![allow(clippy::missing_safety_doc)] // one contract for all, stated in the header (see cbindgen.toml)
+
 use super::handle::{self, check_ptr, model_ref, Est, InitArrays, Matrix, NmfDtype, NmfModel, Out};
 use super::params::{read_params, to_c, NmfParams, DEFAULT_PARAMS};
 use super::status::{
@@ -338,7 +340,8 @@ pub unsafe extern "C" fn nmf_get_fit_info(
 // Data calls: {fit, fit_transform, partial_fit, transform} x {dense, csr} x
 // {f64, f32}, inverse_transform x {dense, csr} x {f64, f32}, components.
 
-/// Learn the model from X (scikit-learn's `fit`). X is dense row-major `double` (see "Dense input" above).
+/// Learn the model from X (scikit-learn's `fit`).
+/// X is dense row-major `double` (see "Dense input" above).
 /// The model is replaced on success (a refit may change the dtype).
 #[no_mangle]
 pub unsafe extern "C" fn nmf_fit_dense_f64(
@@ -441,7 +444,8 @@ pub unsafe extern "C" fn nmf_partial_fit_dense_f64(
     })
 }
 
-/// W for new data with H fixed (scikit-learn's `transform`). X is dense row-major `double` (see "Dense input" above).
+/// W for new data with H fixed (scikit-learn's `transform`).
+/// X is dense row-major `double` (see "Dense input" above).
 /// `w_out` receives W (n_samples x n_components, row-major); `w_out_len` must
 /// be at least n_samples * n_components.
 #[no_mangle]
@@ -472,7 +476,8 @@ pub unsafe extern "C" fn nmf_transform_dense_f64(
     })
 }
 
-/// Learn the model from X (scikit-learn's `fit`). X is CSR with `double` values (see "CSR input" above).
+/// Learn the model from X (scikit-learn's `fit`).
+/// X is CSR with `double` values (see "CSR input" above).
 /// The model is replaced on success (a refit may change the dtype).
 #[no_mangle]
 pub unsafe extern "C" fn nmf_fit_csr_f64(
@@ -587,7 +592,8 @@ pub unsafe extern "C" fn nmf_partial_fit_csr_f64(
     })
 }
 
-/// W for new data with H fixed (scikit-learn's `transform`). X is CSR with `double` values (see "CSR input" above).
+/// W for new data with H fixed (scikit-learn's `transform`).
+/// X is CSR with `double` values (see "CSR input" above).
 /// `w_out` receives W (n_samples x n_components, row-major); `w_out_len` must
 /// be at least n_samples * n_components.
 #[no_mangle]
@@ -710,7 +716,8 @@ pub unsafe extern "C" fn nmf_get_components_f64(
     })
 }
 
-/// Learn the model from X (scikit-learn's `fit`). X is dense row-major `float` (see "Dense input" above).
+/// Learn the model from X (scikit-learn's `fit`).
+/// X is dense row-major `float` (see "Dense input" above).
 /// The model is replaced on success (a refit may change the dtype).
 #[no_mangle]
 pub unsafe extern "C" fn nmf_fit_dense_f32(
@@ -813,7 +820,8 @@ pub unsafe extern "C" fn nmf_partial_fit_dense_f32(
     })
 }
 
-/// W for new data with H fixed (scikit-learn's `transform`). X is dense row-major `float` (see "Dense input" above).
+/// W for new data with H fixed (scikit-learn's `transform`).
+/// X is dense row-major `float` (see "Dense input" above).
 /// `w_out` receives W (n_samples x n_components, row-major); `w_out_len` must
 /// be at least n_samples * n_components.
 #[no_mangle]
@@ -844,7 +852,8 @@ pub unsafe extern "C" fn nmf_transform_dense_f32(
     })
 }
 
-/// Learn the model from X (scikit-learn's `fit`). X is CSR with `float` values (see "CSR input" above).
+/// Learn the model from X (scikit-learn's `fit`).
+/// X is CSR with `float` values (see "CSR input" above).
 /// The model is replaced on success (a refit may change the dtype).
 #[no_mangle]
 pub unsafe extern "C" fn nmf_fit_csr_f32(
@@ -959,7 +968,8 @@ pub unsafe extern "C" fn nmf_partial_fit_csr_f32(
     })
 }
 
-/// W for new data with H fixed (scikit-learn's `transform`). X is CSR with `float` values (see "CSR input" above).
+/// W for new data with H fixed (scikit-learn's `transform`).
+/// X is CSR with `float` values (see "CSR input" above).
 /// `w_out` receives W (n_samples x n_components, row-major); `w_out_len` must
 /// be at least n_samples * n_components.
 #[no_mangle]

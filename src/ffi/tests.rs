@@ -919,7 +919,7 @@ fn fit_info_reports_warnings() {
 fn one_handle_shared_between_threads() {
     let model = fitted_f64(2) as usize; // raw pointers are not Send; the handle is Sync
     let (x, n, m) = data();
-    let reference = {
+    let transform = |x: &[f64]| {
         let mut w = vec![0.0; n * 2];
         let s = unsafe {
             nmf_transform_dense_f64(
@@ -935,36 +935,33 @@ fn one_handle_shared_between_threads() {
         assert_eq!(s, NMF_OK);
         w
     };
-    let (x, reference) = (&x, &reference);
+    let reference = transform(&x);
+    // Readers only: every thread sees the same model.
     std::thread::scope(|scope| {
-        for t in 0..4 {
-            scope.spawn(move || {
+        for _ in 0..4 {
+            scope.spawn(|| {
                 for _ in 0..5 {
-                    let mut w = vec![0.0; n * 2];
-                    let s = unsafe {
-                        nmf_transform_dense_f64(
-                            model as *const NmfModel,
-                            x.as_ptr(),
-                            n,
-                            m,
-                            0,
-                            w.as_mut_ptr(),
-                            w.len(),
-                        )
-                    };
-                    assert_eq!(s, NMF_OK);
-                    if t == 0 {
-                        assert_eq!(&w, reference);
-                    }
+                    assert_eq!(transform(&x), reference);
+                }
+            });
+        }
+    });
+    // Readers and a writer: every call succeeds; the writer's steps all land.
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                for _ in 0..5 {
+                    transform(&x);
                     let mut h = vec![0.0; 2 * m];
                     let s = unsafe {
                         nmf_get_components_f64(model as *const NmfModel, h.as_mut_ptr(), h.len())
                     };
                     assert_eq!(s, NMF_OK);
+                    assert!(h.iter().all(|v| v.is_finite() && *v >= 0.0));
                 }
             });
         }
-        scope.spawn(move || {
+        scope.spawn(|| {
             for _ in 0..3 {
                 let s = unsafe {
                     nmf_partial_fit_dense_f64(
@@ -987,5 +984,227 @@ fn one_handle_shared_between_threads() {
         unsafe { nmf_get_n_steps(model as *const NmfModel, &mut steps) },
         NMF_OK
     );
+    let mut info = std::mem::MaybeUninit::<NmfFitInfo>::uninit();
+    assert_eq!(
+        unsafe { nmf_get_fit_info(model as *const NmfModel, info.as_mut_ptr()) },
+        NMF_OK
+    );
+    assert_eq!(steps, unsafe { info.assume_init() }.n_steps + 3);
     unsafe { nmf_free(model as *mut NmfModel) };
+}
+
+/// Every data call, in both dtypes and both layouts, on the same matrix:
+/// dense and CSR give the same numbers, and each dtype keeps to its own.
+macro_rules! all_variants_test {
+    ($name:ident, $t:ty, $fit_d:ident, $fit_c:ident, $ft_d:ident, $ft_c:ident, $pf_d:ident, $pf_c:ident,
+     $tr_d:ident, $tr_c:ident, $inv_d:ident, $inv_c:ident, $comp:ident, $tol:expr) => {
+        #[test]
+        fn $name() {
+            let (x64, n, m) = data();
+            let x: Vec<$t> = x64.iter().map(|&v| v as $t).collect();
+            let k = 2;
+            let mut indptr = vec![0usize];
+            let (mut indices, mut vals) = (vec![], vec![]);
+            for i in 0..n {
+                for j in 0..m {
+                    if x[i * m + j] != 0.0 {
+                        indices.push(j);
+                        vals.push(x[i * m + j]);
+                    }
+                }
+                indptr.push(indices.len());
+            }
+            let nnz = vals.len();
+            let close = |a: &[$t], b: &[$t]| {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|(p, q)| (p - q).abs() <= $tol * (1.0 + p.abs()))
+            };
+            let comps = |model: *mut NmfModel| {
+                let mut h: Vec<$t> = vec![0.0; k * m];
+                assert_eq!(
+                    unsafe { $comp(model, h.as_mut_ptr(), h.len()) },
+                    NMF_OK,
+                    "{}",
+                    last_error()
+                );
+                h
+            };
+            unsafe {
+                // fit
+                let (a, b) = (create(&params(k)), create(&params(k)));
+                assert_eq!($fit_d(a, x.as_ptr(), n, m, 0), NMF_OK, "{}", last_error());
+                assert_eq!(
+                    $fit_c(
+                        b,
+                        indptr.as_ptr(),
+                        indices.as_ptr(),
+                        vals.as_ptr(),
+                        nnz,
+                        n,
+                        m
+                    ),
+                    NMF_OK
+                );
+                assert!(close(&comps(a), &comps(b)));
+                // fit_transform
+                let (c, d) = (create(&params(k)), create(&params(k)));
+                let (mut wc, mut wd): (Vec<$t>, Vec<$t>) = (vec![0.0; n * k], vec![0.0; n * k]);
+                assert_eq!(
+                    $ft_d(
+                        c,
+                        x.as_ptr(),
+                        n,
+                        m,
+                        0,
+                        null(),
+                        null(),
+                        0,
+                        wc.as_mut_ptr(),
+                        n * k
+                    ),
+                    NMF_OK
+                );
+                assert_eq!(
+                    $ft_c(
+                        d,
+                        indptr.as_ptr(),
+                        indices.as_ptr(),
+                        vals.as_ptr(),
+                        nnz,
+                        n,
+                        m,
+                        null(),
+                        null(),
+                        0,
+                        wd.as_mut_ptr(),
+                        n * k
+                    ),
+                    NMF_OK
+                );
+                assert!(close(&wc, &wd));
+                assert!(
+                    close(&comps(a), &comps(c)),
+                    "fit and fit_transform learn the same H"
+                );
+                // partial_fit
+                let (e, f) = (create(&params(k)), create(&params(k)));
+                assert_eq!($pf_d(e, x.as_ptr(), n, m, 0, null(), null(), 0), NMF_OK);
+                assert_eq!(
+                    $pf_c(
+                        f,
+                        indptr.as_ptr(),
+                        indices.as_ptr(),
+                        vals.as_ptr(),
+                        nnz,
+                        n,
+                        m,
+                        null(),
+                        null(),
+                        0
+                    ),
+                    NMF_OK
+                );
+                assert!(close(&comps(e), &comps(f)));
+                // transform
+                let (mut t1, mut t2): (Vec<$t>, Vec<$t>) = (vec![0.0; n * k], vec![0.0; n * k]);
+                assert_eq!(
+                    $tr_d(a, x.as_ptr(), n, m, 0, t1.as_mut_ptr(), n * k),
+                    NMF_OK
+                );
+                assert_eq!(
+                    $tr_c(
+                        a,
+                        indptr.as_ptr(),
+                        indices.as_ptr(),
+                        vals.as_ptr(),
+                        nnz,
+                        n,
+                        m,
+                        t2.as_mut_ptr(),
+                        n * k
+                    ),
+                    NMF_OK
+                );
+                assert!(close(&t1, &t2));
+                // inverse_transform of W dense and CSR (W as CSR: all entries stored)
+                let w_indptr: Vec<usize> = (0..=n).map(|i| i * k).collect();
+                let w_indices: Vec<usize> = (0..n * k).map(|e| e % k).collect();
+                let (mut r1, mut r2): (Vec<$t>, Vec<$t>) = (vec![0.0; n * m], vec![0.0; n * m]);
+                assert_eq!(
+                    $inv_d(a, t1.as_ptr(), n, k, 0, r1.as_mut_ptr(), n * m),
+                    NMF_OK
+                );
+                assert_eq!(
+                    $inv_c(
+                        a,
+                        w_indptr.as_ptr(),
+                        w_indices.as_ptr(),
+                        t1.as_ptr(),
+                        n * k,
+                        n,
+                        k,
+                        r2.as_mut_ptr(),
+                        n * m
+                    ),
+                    NMF_OK
+                );
+                assert_eq!(r1, r2);
+                for model in [a, b, c, d, e, f] {
+                    nmf_free(model);
+                }
+            }
+        }
+    };
+}
+
+all_variants_test!(
+    every_f64_variant,
+    f64,
+    nmf_fit_dense_f64,
+    nmf_fit_csr_f64,
+    nmf_fit_transform_dense_f64,
+    nmf_fit_transform_csr_f64,
+    nmf_partial_fit_dense_f64,
+    nmf_partial_fit_csr_f64,
+    nmf_transform_dense_f64,
+    nmf_transform_csr_f64,
+    nmf_inverse_transform_dense_f64,
+    nmf_inverse_transform_csr_f64,
+    nmf_get_components_f64,
+    1e-9
+);
+all_variants_test!(
+    every_f32_variant,
+    f32,
+    nmf_fit_dense_f32,
+    nmf_fit_csr_f32,
+    nmf_fit_transform_dense_f32,
+    nmf_fit_transform_csr_f32,
+    nmf_partial_fit_dense_f32,
+    nmf_partial_fit_csr_f32,
+    nmf_transform_dense_f32,
+    nmf_transform_csr_f32,
+    nmf_inverse_transform_dense_f32,
+    nmf_inverse_transform_csr_f32,
+    nmf_get_components_f32,
+    1e-3
+);
+
+#[test]
+fn set_params_keeps_the_fitted_state() {
+    let model = fitted_f64(2);
+    let mut p = params(2);
+    p.max_iter = 7;
+    unsafe {
+        assert_eq!(nmf_set_params(model, &p), NMF_OK);
+        let mut fitted = false;
+        assert_eq!(nmf_is_fitted(model, &mut fitted), NMF_OK);
+        assert!(fitted);
+        let mut back = nmf_params_default();
+        assert_eq!(nmf_get_params(model, &mut back), NMF_OK);
+        assert_eq!(back.max_iter, 7);
+        nmf_free(model);
+    }
 }
