@@ -466,6 +466,17 @@ fn initial_w_h<F: NmfFloat>(
     init::initialize(x, k, params.get_init(), params.get_random_state())
 }
 
+/// Refuse to commit a model holding NaN or infinity.
+fn check_finite_result<F: NmfFloat>(a: ArrayView2<F>, what: &str) -> Result<()> {
+    if a.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(Error::Diverged(format!(
+            "{what} contain NaN or infinity (is X all zeros, or too large for the dtype?)"
+        )))
+    }
+}
+
 /// Smoothed-cost early stopping (scikit-learn's `_minibatch_convergence`).
 struct Convergence {
     ewa_cost: Option<f64>,
@@ -688,6 +699,8 @@ fn fit_transform_impl<F: NmfFloat>(
             eprintln!("{}", warnings.last().expect("just pushed"));
         }
     }
+    check_finite_result(h.view(), "components")?;
+    check_finite_result(w.view(), "W")?;
     let reconstruction_err = kernels::reconstruction_err(x, w.view(), h.view(), &derived.loss);
     let summary = FitSummary {
         n_iter,
@@ -772,6 +785,7 @@ fn partial_fit_impl<F: NmfFloat>(
         params.get_tol(),
         &mut ws,
     )?;
+    check_finite_result(f.components.view(), "components")?;
     f.n_steps += 1;
     Ok(next)
 }
