@@ -22,9 +22,10 @@ pub fn csr_dot_dense_with<F: NmfFloat>(
     debug_assert_eq!(out.dim(), (x.n_rows(), b.ncols()));
     let base = x.offset();
     let r = b.ncols();
-    // Row j of B as a slice when B is row-major (the solver always passes
-    // Hᵀ or W that way); otherwise go through ndarray's generic path.
-    let b_slice = b.as_slice();
+    // Row j of B as a slice: the solver passes row-major Hᵀ; other layouts
+    // (LAPACK's column-major Q in the randomized SVD) are copied once.
+    let b_std = b.as_standard_layout();
+    let b_slice = b_std.as_slice();
     let row_job = |i: usize, mut orow: ndarray::ArrayViewMut1<F>| {
         orow.fill(F::zero());
         let range = x.row_range(i);
@@ -41,7 +42,7 @@ pub fn csr_dot_dense_with<F: NmfFloat>(
             }
             _ => {
                 for (&j, &v) in cols.iter().zip(vals) {
-                    orow.scaled_add(v, &b.row(j));
+                    orow.scaled_add(v, &b_std.row(j));
                 }
             }
         }
@@ -79,7 +80,7 @@ pub fn csr_t_dot_dense_with<F: NmfFloat>(
         out.fill(F::zero());
     }
     let base = x.offset();
-    let r = b.ncols();
+    let b = b.as_standard_layout();
     let (s0, s1) = (out.strides()[0], out.strides()[1]);
     // Scatter: rows of X are read in order, rows of `out` written at random.
     // With non-negative strides (any owned or transposed matrix) index the
@@ -101,7 +102,6 @@ pub fn csr_t_dot_dense_with<F: NmfFloat>(
                 }
             }
         }
-        let _ = r;
         return;
     }
     for i in 0..x.n_rows() {
