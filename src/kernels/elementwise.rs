@@ -1,0 +1,70 @@
+//! Scalar helpers shared by the kernels: numpy-compatible powers, the eps
+//! floor, and a parallel row-wise fold.
+
+use crate::float::{NmfFloat, EPSILON_F32};
+
+/// scikit-learn's `EPSILON` (float32 eps), as f64.
+pub(crate) const EPS: f64 = EPSILON_F32;
+
+/// Below this many elements a pass runs on the calling thread.
+pub(crate) const PAR_MIN_ELEMS: usize = 1 << 14;
+
+/// max(v, float32 eps).
+#[inline(always)]
+pub(crate) fn clip_eps<F: NmfFloat>(v: F) -> F {
+    let e = F::from_f64_(EPS);
+    if v < e {
+        e
+    } else {
+        v
+    }
+}
+
+/// x^e with numpy's fast paths for the exponents it special-cases (so the
+/// results are the same bits as `x ** e` in numpy).
+#[inline(always)]
+pub(crate) fn npow<F: NmfFloat>(x: F, e: f64) -> F {
+    if e == 1.0 {
+        x
+    } else if e == 2.0 {
+        x * x
+    } else if e == -1.0 {
+        F::one() / x
+    } else if e == 0.5 {
+        num_traits::Float::sqrt(x)
+    } else if e == 0.0 {
+        F::one()
+    } else {
+        num_traits::Float::powf(x, F::from_f64_(e))
+    }
+}
+
+/// The two powers of W·H the multiplicative updates need, from a single
+/// `pow` call: `ratio` = (WH)^(β−2) (WH floored at eps for β < 2), which
+/// multiplies X in the numerators, and `den` = (WH)^(β−1) (floored for
+/// β < 1), the denominator factor. numpy computes them with separate
+/// powers; the results agree to the last bit or two.
+#[inline(always)]
+pub(crate) fn beta_powers<F: NmfFloat>(wh: F, beta: f64) -> (F, F) {
+    let whc = clip_eps(wh);
+    if beta == 1.0 {
+        (F::one() / whc, F::one())
+    } else if beta == 0.0 {
+        let inv = F::one() / whc;
+        (inv * inv, inv)
+    } else if beta < 1.0 {
+        let r = npow(whc, beta - 2.0);
+        (r, r * whc)
+    } else if beta < 2.0 {
+        let r = npow(whc, beta - 2.0);
+        let d = if wh >= clip_eps(F::zero()) {
+            r * wh
+        } else {
+            npow(wh, beta - 1.0)
+        };
+        (r, d)
+    } else {
+        let r = npow(wh, beta - 2.0);
+        (r, r * wh)
+    }
+}

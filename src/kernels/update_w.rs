@@ -1,0 +1,300 @@
+//! The multiplicative update of W (H fixed), and the W solve used by
+//! `transform`, fresh restarts and `partial_fit`.
+//!
+//! Rows of W are independent given H, so the rows of a batch are split into
+//! one contiguous range per worker thread, each with its own buffers; BLAS
+//! runs single-threaded inside each range.
+
+use super::elementwise::{beta_powers, EPS};
+use super::workspace::{plan_parts, rows_per_block, Buf, HCache, RowBufs, ThreadBufs};
+use super::{Loss, Penalty};
+use crate::float::NmfFloat;
+use crate::input::{CsrView, Input};
+use crate::linalg::sparse::{csr_dot_dense, csr_dot_dense_with};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
+
+/// One multiplicative update of the rows of W for the rows of X.
+/// `xht`, when given, is the precomputed X·Hᵀ (beta = 2 only).
+/// Returns (Σ(W_new − W_old)², Σ W_new²).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn update_w<F: NmfFloat>(
+    x: &Input<F>,
+    mut w: ArrayViewMut2<F>,
+    h: ArrayView2<F>,
+    hc: &HCache<F>,
+    loss: &Loss,
+    pen: &Penalty,
+    xht: Option<ArrayView2<F>>,
+    threads: &mut [ThreadBufs<F>],
+) -> (f64, f64) {
+    let (n, m) = x.shape();
+    let parts = plan_parts(n, m, threads.len());
+    let chunk = n.div_ceil(parts).max(1);
+    w.axis_chunks_iter_mut(Axis(0), chunk)
+        .into_par_iter()
+        .zip(threads.par_iter_mut())
+        .enumerate()
+        .map(|(i, (wc, tb))| {
+            let start = i * chunk;
+            let end = start + wc.nrows();
+            let xht_part = xht.map(|c| c.slice_move(s![start..end, ..]));
+            update_w_rows(
+                &x.slice_rows(start, end),
+                wc,
+                h,
+                hc,
+                loss,
+                pen,
+                xht_part,
+                &mut tb.rows,
+            )
+        })
+        .reduce(|| (0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1))
+}
+
+/// [`update_w`] on one thread's rows.
+#[allow(clippy::too_many_arguments)]
+fn update_w_rows<F: NmfFloat>(
+    x: &Input<F>,
+    mut w: ArrayViewMut2<F>,
+    h: ArrayView2<F>,
+    hc: &HCache<F>,
+    loss: &Loss,
+    pen: &Penalty,
+    xht: Option<ArrayView2<F>>,
+    bufs: &mut RowBufs<F>,
+) -> (f64, f64) {
+    let (n, m) = x.shape();
+    let k = h.nrows();
+    // Only the dense W·H of the β ≠ 2 paths needs bounded row blocks.
+    let needs_wh = loss.beta != 2.0 && (matches!(x, Input::Dense(_)) || loss.beta != 1.0);
+    let block = if needs_wh {
+        rows_per_block(m)
+    } else {
+        n.max(1)
+    };
+    let mut acc = (0.0, 0.0);
+    let mut start = 0;
+    while start < n {
+        let end = (start + block).min(n);
+        let xb = x.slice_rows(start, end);
+        let r = end - start;
+        let mut wb = w.slice_mut(s![start..end, ..]);
+        let RowBufs {
+            num,
+            den,
+            wh,
+            wh2,
+            nz,
+        } = bufs;
+        let mut den_v = den.mat(r, k);
+        let mut num_v = num.mat(r, k);
+        if loss.beta == 2.0 {
+            match xht {
+                Some(c) => num_v.assign(&c.slice(s![start..end, ..])),
+                None => xht_into(&xb, h, hc, num_v.view_mut()),
+            }
+            general_mat_mul(F::one(), &wb, &hc.hht, F::zero(), &mut den_v);
+        } else {
+            beta_w_terms(
+                &xb,
+                wb.view(),
+                h,
+                hc,
+                loss,
+                num_v.view_mut(),
+                den_v.view_mut(),
+                wh,
+                wh2,
+                nz,
+            );
+        }
+        let (d, nrm) = finish_w(wb.view_mut(), num_v.view(), den_v.view(), pen, loss.gamma);
+        acc.0 += d;
+        acc.1 += nrm;
+        start = end;
+    }
+    acc
+}
+
+/// X·Hᵀ into `out` (rows×k), on the calling thread.
+pub(crate) fn xht_into<F: NmfFloat>(
+    x: &Input<F>,
+    h: ArrayView2<F>,
+    hc: &HCache<F>,
+    mut out: ArrayViewMut2<F>,
+) {
+    match x {
+        Input::Dense(xd) => general_mat_mul(F::one(), xd, &h.t(), F::zero(), &mut out),
+        Input::Csr(xc) => csr_dot_dense(xc, hc.ht.view(), out),
+    }
+}
+
+/// X·Hᵀ for all rows of X, split across the workers.
+pub(crate) fn xht_par<F: NmfFloat>(
+    x: &Input<F>,
+    h: ArrayView2<F>,
+    hc: &HCache<F>,
+    mut out: ArrayViewMut2<F>,
+    workers: usize,
+) {
+    let (n, m) = x.shape();
+    let parts = plan_parts(n, m, workers);
+    let chunk = n.div_ceil(parts).max(1);
+    out.axis_chunks_iter_mut(Axis(0), chunk)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(i, oc)| {
+            let start = i * chunk;
+            let end = start + oc.nrows();
+            xht_into(&x.slice_rows(start, end), h, hc, oc);
+        });
+}
+
+/// Numerator X∘(WH)^(β-2)·Hᵀ and denominator (WH)^(β-1)·Hᵀ (or H's row sums
+/// for β = 1) of the W update, for β ≠ 2.
+#[allow(clippy::too_many_arguments)]
+fn beta_w_terms<F: NmfFloat>(
+    x: &Input<F>,
+    w: ArrayView2<F>,
+    h: ArrayView2<F>,
+    hc: &HCache<F>,
+    loss: &Loss,
+    mut num: ArrayViewMut2<F>,
+    mut den: ArrayViewMut2<F>,
+    wh: &mut Buf<F>,
+    wh2: &mut Buf<F>,
+    nz: &mut Buf<F>,
+) {
+    let beta = loss.beta;
+    let (r, m) = x.shape();
+    match x {
+        Input::Dense(xd) => {
+            let mut whv = wh.mat(r, m);
+            general_mat_mul(F::one(), &w, &h, F::zero(), &mut whv);
+            let mut d = wh2.mat(r, m);
+            for ((mut vrow, mut drow), xrow) in
+                whv.rows_mut().into_iter().zip(d.rows_mut()).zip(xd.rows())
+            {
+                for ((v, dv), &xv) in vrow.iter_mut().zip(drow.iter_mut()).zip(xrow.iter()) {
+                    let (ratio, dd) = beta_powers(*v, beta);
+                    *dv = dd;
+                    *v = xv * ratio;
+                }
+            }
+            general_mat_mul(F::one(), &whv, &hc.ht, F::zero(), &mut num);
+            if beta != 1.0 {
+                general_mat_mul(F::one(), &d, &hc.ht, F::zero(), &mut den);
+            }
+        }
+        Input::Csr(xc) => {
+            let vals = nz.slice(xc.nnz());
+            nz_numerator(xc, w, hc.ht.view(), beta, vals);
+            csr_dot_dense_with(xc, vals, hc.ht.view(), num.view_mut());
+            if beta != 1.0 {
+                let mut whv = wh.mat(r, m);
+                general_mat_mul(F::one(), &w, &h, F::zero(), &mut whv);
+                whv.mapv_inplace(|v| beta_powers(v, beta).1);
+                general_mat_mul(F::one(), &whv, &hc.ht, F::zero(), &mut den);
+            }
+        }
+    }
+    if beta == 1.0 {
+        for mut row in den.rows_mut() {
+            row.assign(&hc.hsum);
+        }
+    }
+}
+
+/// vals[p] = X_p · (W·H)_p^(β−2) (floored as in [`beta_powers`]) at the
+/// non-zeros of a CSR block.
+pub(crate) fn nz_numerator<F: NmfFloat>(
+    xc: &CsrView<F>,
+    w: ArrayView2<F>,
+    ht: ArrayView2<F>,
+    beta: f64,
+    vals: &mut [F],
+) {
+    let mut p = 0;
+    for i in 0..xc.n_rows() {
+        let (cols, xv) = xc.row(i);
+        let wi = w.row(i);
+        for (&j, &x) in cols.iter().zip(xv) {
+            vals[p] = x * beta_powers(wi.dot(&ht.row(j)), beta).0;
+            p += 1;
+        }
+    }
+}
+
+/// W ← W ∘ (num / den)^γ with the penalties added to den. Returns
+/// (Σ(ΔW)², ΣW²).
+pub(crate) fn finish_w<F: NmfFloat>(
+    mut w: ArrayViewMut2<F>,
+    num: ArrayView2<F>,
+    den: ArrayView2<F>,
+    pen: &Penalty,
+    gamma: f64,
+) -> (f64, f64) {
+    let l1 = F::from_f64_(pen.l1);
+    let l2 = F::from_f64_(pen.l2);
+    let eps = F::from_f64_(EPS);
+    let mut acc = (0.0, 0.0);
+    for ((mut wr, nr), dr) in w.rows_mut().into_iter().zip(num.rows()).zip(den.rows()) {
+        for ((wv, &nv), &dv) in wr.iter_mut().zip(nr).zip(dr) {
+            let mut d = dv;
+            if pen.l1 > 0.0 {
+                d += l1;
+            }
+            if pen.l2 > 0.0 {
+                d += l2 * *wv;
+            }
+            if d == F::zero() {
+                d = eps;
+            }
+            let mut delta = nv / d;
+            if gamma != 1.0 {
+                delta = super::elementwise::npow(delta, gamma);
+            }
+            let old = *wv;
+            let new = old * delta;
+            *wv = new;
+            let diff = (new - old).to_f64_();
+            acc.0 += diff * diff;
+            acc.1 += new.to_f64_() * new.to_f64_();
+        }
+    }
+    acc
+}
+
+/// Solve for W with H fixed from the constant start sqrt(mean(X)/k), until
+/// `max_iter` updates or ||ΔW||/||W|| <= tol (scikit-learn's `_solve_W`).
+/// Writes into `w` (n×k). `xht` is X·Hᵀ when beta = 2 (it does not change
+/// while H is fixed). Returns the number of updates done.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn solve_w_into<F: NmfFloat>(
+    x: &Input<F>,
+    h: ArrayView2<F>,
+    hc: &HCache<F>,
+    loss: &Loss,
+    pen: &Penalty,
+    max_iter: usize,
+    tol: f64,
+    mut w: ArrayViewMut2<F>,
+    xht: Option<ArrayView2<F>>,
+    threads: &mut [ThreadBufs<F>],
+) -> usize {
+    let k = h.nrows();
+    let avg = F::from_f64_((crate::init::mean(x) / k as f64).sqrt());
+    w.fill(avg);
+    let mut it = 0;
+    while it < max_iter {
+        let (d2, n2) = update_w(x, w.view_mut(), h, hc, loss, pen, xht, threads);
+        it += 1;
+        if tol > 0.0 && d2.sqrt() / n2.sqrt() <= tol {
+            break;
+        }
+    }
+    it
+}
