@@ -398,15 +398,19 @@ fn run(args: Args) -> Result<(), String> {
         }
         println!();
         println!(
-            "== MiniBatchNMF(n_components={}, init='{}', beta_loss={}, batch_size={}, max_iter={}, \
-             alpha_W={}, alpha_H={}, l1_ratio={}, random_state={})",
+            "== MiniBatchNMF(n_components={}, init={}, beta_loss={}, batch_size={}, max_iter={}, \
+             alpha_W={:?}, alpha_H={}, l1_ratio={:?}, random_state={})",
             args.k,
-            args.init.as_str(),
+            match args.init {
+                Init::Auto => "None".to_string(),
+                i => format!("'{}'", i.as_str()),
+            },
             beta_name(beta),
             args.batch_size,
             args.max_iter,
             args.alpha_w,
-            args.alpha_h.map_or("'same'".to_string(), |a| a.to_string()),
+            args.alpha_h
+                .map_or("'same'".to_string(), |a| format!("{a:?}")),
             args.l1_ratio,
             args.seed.map_or("None".to_string(), |s| s.to_string()),
         );
