@@ -2,7 +2,7 @@
 //! a run end to end on a small dictd-format corpus written here.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn demo() -> Command {
@@ -32,7 +32,7 @@ fn b64(mut v: usize) -> String {
 }
 
 /// A corpus of two unrelated themes, written as foldoc.dict + foldoc.index.
-fn write_corpus(dir: &PathBuf) {
+fn write_corpus(dir: &Path) {
     let themes = [
         ["compiler", "parser", "grammar", "syntax", "lexer", "token"],
         [
