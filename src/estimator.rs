@@ -73,6 +73,8 @@ pub struct FitSummary {
 /// or at the first `partial_fit`).
 #[derive(Debug, Clone)]
 struct Derived {
+    /// k, fixed at the first fit.
+    #[allow(dead_code)]
     n_components: usize,
     batch_size: usize,
     rho: f64,
@@ -184,7 +186,11 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
     }
 
     /// `fit_transform` with custom W/H (for `init = Custom`) and feature names.
-    pub fn fit_transform_with<'a>(&mut self, x: impl Into<Input<'a, F>>, args: FitArgs<'a, F>) -> Result<Array2<F>> {
+    pub fn fit_transform_with<'a>(
+        &mut self,
+        x: impl Into<Input<'a, F>>,
+        args: FitArgs<'a, F>,
+    ) -> Result<Array2<F>> {
         let x = x.into();
         let params = self.params.clone();
         let (w, fitted) = parallel::install(|| fit_transform_impl(&params, &x, &args))?;
@@ -198,7 +204,11 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
     }
 
     /// `partial_fit` with custom W/H (first call only) and feature names.
-    pub fn partial_fit_with<'a>(&mut self, x: impl Into<Input<'a, F>>, args: FitArgs<'a, F>) -> Result<()> {
+    pub fn partial_fit_with<'a>(
+        &mut self,
+        x: impl Into<Input<'a, F>>,
+        args: FitArgs<'a, F>,
+    ) -> Result<()> {
         let x = x.into();
         let params = self.params.clone();
         let current = self.fitted.as_ref();
@@ -228,7 +238,11 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
     }
 
     /// `transform` checking X's column names against those seen at fit.
-    pub fn transform_named<'a>(&self, x: impl Into<Input<'a, F>>, feature_names: &[String]) -> Result<Array2<F>> {
+    pub fn transform_named<'a>(
+        &self,
+        x: impl Into<Input<'a, F>>,
+        feature_names: &[String],
+    ) -> Result<Array2<F>> {
         let f = self.fitted.as_ref().ok_or(Error::NotFitted)?;
         check_feature_names(f.feature_names_in.as_deref(), Some(feature_names))?;
         self.transform(x)
@@ -244,15 +258,16 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
                 detail: format!("expected {k} columns (n_components), got {}", w.ncols()),
             });
         }
-        validation::check_non_negative_finite(&Input::Dense(w), "inverse_transform (input W)").or_else(|e| {
-            // Negative W is unusual but scikit-learn computes W @ H regardless;
-            // only non-finite values are rejected.
-            if matches!(e, Error::Negative { .. }) {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })?;
+        validation::check_non_negative_finite(&Input::Dense(w), "inverse_transform (input W)")
+            .or_else(|e| {
+                // Negative W is unusual but scikit-learn computes W @ H regardless;
+                // only non-finite values are rejected.
+                if matches!(e, Error::Negative { .. }) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
         Ok(parallel::install(|| w.dot(&f.components)))
     }
 
@@ -263,17 +278,32 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
 
     /// H (k × n_features), scikit-learn's `components_`.
     pub fn components(&self) -> Result<ArrayView2<'_, F>> {
-        Ok(self.fitted.as_ref().ok_or(Error::NotFitted)?.components.view())
+        Ok(self
+            .fitted
+            .as_ref()
+            .ok_or(Error::NotFitted)?
+            .components
+            .view())
     }
 
     /// The online numerator of H (scikit-learn's `_components_numerator`).
     pub fn components_numerator(&self) -> Result<ArrayView2<'_, F>> {
-        Ok(self.fitted.as_ref().ok_or(Error::NotFitted)?.numerator.view())
+        Ok(self
+            .fitted
+            .as_ref()
+            .ok_or(Error::NotFitted)?
+            .numerator
+            .view())
     }
 
     /// The online denominator of H (scikit-learn's `_components_denominator`).
     pub fn components_denominator(&self) -> Result<ArrayView2<'_, F>> {
-        Ok(self.fitted.as_ref().ok_or(Error::NotFitted)?.denominator.view())
+        Ok(self
+            .fitted
+            .as_ref()
+            .ok_or(Error::NotFitted)?
+            .denominator
+            .view())
     }
 
     /// k, scikit-learn's `n_components_`.
@@ -288,7 +318,9 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
 
     /// scikit-learn's `feature_names_in_` (if names were given at fit).
     pub fn feature_names_in(&self) -> Option<&[String]> {
-        self.fitted.as_ref().and_then(|f| f.feature_names_in.as_deref())
+        self.fitted
+            .as_ref()
+            .and_then(|f| f.feature_names_in.as_deref())
     }
 
     /// scikit-learn's `reconstruction_err_` (set by fit, not by partial_fit).
@@ -329,7 +361,9 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
                 None => {}
             }
         }
-        Ok((0..f.components.nrows()).map(|i| format!("minibatchnmf{i}")).collect())
+        Ok((0..f.components.nrows())
+            .map(|i| format!("minibatchnmf{i}"))
+            .collect())
     }
 }
 
@@ -344,7 +378,12 @@ fn check_feature_names(seen: Option<&[String]>, given: Option<&[String]>) -> Res
 }
 
 /// Shape, finiteness, sign and the beta <= 0 zero rule on X.
-fn check_data<F: NmfFloat>(x: &Input<F>, n_features: Option<usize>, beta: f64, fitting: bool) -> Result<()> {
+fn check_data<F: NmfFloat>(
+    x: &Input<F>,
+    n_features: Option<usize>,
+    beta: f64,
+    fitting: bool,
+) -> Result<()> {
     validation::check_not_empty(x, "MiniBatchNMF (input X)")?;
     if let Some(m) = n_features {
         if x.n_cols() != m {
@@ -366,7 +405,11 @@ fn check_data<F: NmfFloat>(x: &Input<F>, n_features: Option<usize>, beta: f64, f
 }
 
 /// k from the parameters and, for `Auto` with custom init, from H.
-fn resolve_n_components<F: NmfFloat>(params: &ValidParams, n_features: usize, h: Option<ArrayView2<F>>) -> usize {
+fn resolve_n_components<F: NmfFloat>(
+    params: &ValidParams,
+    n_features: usize,
+    h: Option<ArrayView2<F>>,
+) -> usize {
     match params.get_n_components() {
         NComponents::Fixed(k) => k,
         NComponents::All => n_features,
@@ -383,7 +426,9 @@ fn derive<F: NmfFloat>(params: &ValidParams, x: &Input<F>, n_components: usize) 
     Derived {
         n_components,
         batch_size,
-        rho: params.get_forget_factor().powf(batch_size as f64 / n as f64),
+        rho: params
+            .get_forget_factor()
+            .powf(batch_size as f64 / n as f64),
         loss: Loss::new(params.beta()),
         transform_max_iter: params.transform_iters(),
     }
@@ -452,7 +497,10 @@ impl Convergence {
         let verbose = params.get_verbose();
         if step == 1 {
             if verbose {
-                eprintln!("Minibatch step {step}/{n_steps}: mean batch cost: {}", py_float(batch_cost));
+                eprintln!(
+                    "Minibatch step {step}/{n_steps}: mean batch cost: {}",
+                    py_float(batch_cost)
+                );
             }
             return None;
         }
@@ -573,7 +621,15 @@ fn fit_transform_impl<F: NmfFloat>(
         }
     }
     if params.get_fresh_restarts() {
-        w = kernels::solve_w(x, h.view(), &derived.loss, &penalty_w, derived.transform_max_iter, params.get_tol())?.w;
+        w = kernels::solve_w(
+            x,
+            h.view(),
+            &derived.loss,
+            &penalty_w,
+            derived.transform_max_iter,
+            params.get_tol(),
+        )?
+        .w;
     }
     let n_iter = n_steps.div_ceil(steps_per_iter);
     if n_iter == params.get_max_iter() && params.get_tol() > 0.0 {
@@ -624,7 +680,10 @@ fn partial_fit_impl<F: NmfFloat>(
             let m = x.n_cols();
             if let Some(names) = args.feature_names {
                 if names.len() != m {
-                    return Err(Error::FeatureNames(format!("{} names given for {m} features", names.len())));
+                    return Err(Error::FeatureNames(format!(
+                        "{} names given for {m} features",
+                        names.len()
+                    )));
                 }
             }
             let k = resolve_n_components(params, m, args.h);

@@ -96,7 +96,10 @@ impl<'a, F: NmfFloat> CsrView<'a, F> {
             });
         }
         if indptr[0] != 0 {
-            return Err(CsrError::Indptr(format!("indptr[0] = {}, expected 0", indptr[0])));
+            return Err(CsrError::Indptr(format!(
+                "indptr[0] = {}, expected 0",
+                indptr[0]
+            )));
         }
         if indptr[n_rows] != data.len() {
             return Err(CsrError::Indptr(format!(

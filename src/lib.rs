@@ -57,4 +57,6 @@ pub use estimator::{FitSummary, MiniBatchNmf, StopReason, Warning};
 pub use float::NmfFloat;
 pub use input::{CsrError, CsrView, Input};
 pub use parallel::{num_threads, set_num_threads};
-pub use params::{AlphaH, BetaLoss, Init, MiniBatchNmfParams, NComponents, ParamError, ValidParams};
+pub use params::{
+    AlphaH, BetaLoss, Init, MiniBatchNmfParams, NComponents, ParamError, ValidParams,
+};

@@ -310,14 +310,20 @@ impl MiniBatchNmfParams {
     pub fn check(&self) -> Result<ValidParams, ParamError> {
         let p = self;
         if let NComponents::Fixed(0) = p.n_components {
-            return Err(invalid("n_components", "must be >= 1, None or 'auto', got 0"));
+            return Err(invalid(
+                "n_components",
+                "must be >= 1, None or 'auto', got 0",
+            ));
         }
         if p.batch_size < 1 {
             return Err(invalid("batch_size", "must be >= 1, got 0"));
         }
         let beta = p.beta_loss.beta();
         if !beta.is_finite() {
-            return Err(invalid("beta_loss", format!("must be a finite number, got {beta}")));
+            return Err(invalid(
+                "beta_loss",
+                format!("must be a finite number, got {beta}"),
+            ));
         }
         check_nonneg_finite("tol", p.tol)?;
         if let Some(0) = p.max_no_improvement {
@@ -331,7 +337,10 @@ impl MiniBatchNmfParams {
             check_nonneg_finite("alpha_H", a)?;
         }
         if !(0.0..=1.0).contains(&p.l1_ratio) {
-            return Err(invalid("l1_ratio", format!("must be in [0, 1], got {}", p.l1_ratio)));
+            return Err(invalid(
+                "l1_ratio",
+                format!("must be in [0, 1], got {}", p.l1_ratio),
+            ));
         }
         if !(0.0..=1.0).contains(&p.forget_factor) {
             return Err(invalid(
@@ -374,12 +383,20 @@ impl MiniBatchNmfParams {
             "beta_loss" => self.beta_loss = value.parse()?,
             "tol" => self.tol = parse(value, "tol")?,
             "max_no_improvement" => {
-                self.max_no_improvement = if none { None } else { Some(parse(value, "max_no_improvement")?) }
+                self.max_no_improvement = if none {
+                    None
+                } else {
+                    Some(parse(value, "max_no_improvement")?)
+                }
             }
             "max_iter" => self.max_iter = parse(value, "max_iter")?,
             "alpha_W" => self.alpha_w = parse(value, "alpha_W")?,
             "alpha_H" => {
-                self.alpha_h = if value == "same" { AlphaH::Same } else { AlphaH::Value(parse(value, "alpha_H")?) }
+                self.alpha_h = if value == "same" {
+                    AlphaH::Same
+                } else {
+                    AlphaH::Value(parse(value, "alpha_H")?)
+                }
             }
             "l1_ratio" => self.l1_ratio = parse(value, "l1_ratio")?,
             "forget_factor" => self.forget_factor = parse(value, "forget_factor")?,
@@ -388,10 +405,18 @@ impl MiniBatchNmfParams {
                 self.fresh_restarts_max_iter = parse(value, "fresh_restarts_max_iter")?
             }
             "transform_max_iter" => {
-                self.transform_max_iter = if none { None } else { Some(parse(value, "transform_max_iter")?) }
+                self.transform_max_iter = if none {
+                    None
+                } else {
+                    Some(parse(value, "transform_max_iter")?)
+                }
             }
             "random_state" => {
-                self.random_state = if none { None } else { Some(parse(value, "random_state")?) }
+                self.random_state = if none {
+                    None
+                } else {
+                    Some(parse(value, "random_state")?)
+                }
             }
             "verbose" => self.verbose = parse_bool(value, "verbose")?,
             other => return Err(ParamError::Unknown(other.to_string())),
@@ -447,7 +472,10 @@ impl MiniBatchNmfParams {
             ("l1_ratio", format!("{:?}", self.l1_ratio)),
             ("forget_factor", format!("{:?}", self.forget_factor)),
             ("fresh_restarts", self.fresh_restarts.to_string()),
-            ("fresh_restarts_max_iter", self.fresh_restarts_max_iter.to_string()),
+            (
+                "fresh_restarts_max_iter",
+                self.fresh_restarts_max_iter.to_string(),
+            ),
             ("transform_max_iter", opt(self.transform_max_iter)),
             ("random_state", opt(self.random_state)),
             ("verbose", self.verbose.to_string()),
@@ -459,7 +487,10 @@ fn check_nonneg_finite(name: &'static str, v: f64) -> Result<(), ParamError> {
     if v.is_finite() && v >= 0.0 {
         Ok(())
     } else {
-        Err(invalid(name, format!("must be a finite number >= 0, got {v}")))
+        Err(invalid(
+            name,
+            format!("must be a finite number >= 0, got {v}"),
+        ))
     }
 }
 

@@ -29,7 +29,9 @@ fn scan<F: NmfFloat>(x: ArrayView2<F>) -> (bool, bool) {
     if let Some(s) = x.as_slice_memory_order() {
         return scan_slice(s);
     }
-    let (finite, nonneg) = Zip::from(&x).fold((true, true), |(f, n), &v| (f && v.is_finite(), n && v >= F::zero()));
+    let (finite, nonneg) = Zip::from(&x).fold((true, true), |(f, n), &v| {
+        (f && v.is_finite(), n && v >= F::zero())
+    });
     (finite, nonneg)
 }
 
@@ -37,8 +39,9 @@ fn scan_slice<F: NmfFloat>(s: &[F]) -> (bool, bool) {
     use rayon::prelude::*;
     s.par_chunks(1 << 16)
         .map(|c| {
-            c.iter()
-                .fold((true, true), |(f, n), &v| (f && v.is_finite(), n && v >= F::zero()))
+            c.iter().fold((true, true), |(f, n), &v| {
+                (f && v.is_finite(), n && v >= F::zero())
+            })
         })
         .reduce(|| (true, true), |a, b| (a.0 && b.0, a.1 && b.1))
 }
@@ -47,7 +50,9 @@ fn scan_slice<F: NmfFloat>(s: &[F]) -> (bool, bool) {
 pub fn has_zero<F: NmfFloat>(x: &Input<F>) -> bool {
     match x {
         Input::Dense(x) => x.iter().any(|&v| v == F::zero()),
-        Input::Csr(c) => c.nnz() < c.n_rows() * c.n_cols() || c.values().iter().any(|&v| v == F::zero()),
+        Input::Csr(c) => {
+            c.nnz() < c.n_rows() * c.n_cols() || c.values().iter().any(|&v| v == F::zero())
+        }
     }
 }
 
@@ -65,7 +70,11 @@ pub fn check_not_empty<F: NmfFloat>(x: &Input<F>, whom: &str) -> Result<()> {
 }
 
 /// scikit-learn's `_check_init`: shape, finite, non-negative, not all zeros.
-pub fn check_init_matrix<F: NmfFloat>(a: ArrayView2<F>, shape: (usize, usize), whom: &str) -> Result<()> {
+pub fn check_init_matrix<F: NmfFloat>(
+    a: ArrayView2<F>,
+    shape: (usize, usize),
+    whom: &str,
+) -> Result<()> {
     if a.nrows() != shape.0 {
         return Err(Error::Shape {
             whom: whom.to_string(),

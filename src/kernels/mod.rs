@@ -1,8 +1,17 @@
 //! Numerical kernels: the beta-divergence and the multiplicative updates of
-//! W and H, for dense and CSR mini-batches.
+//! W and H, for dense and CSR mini-batches, and one mini-batch step built
+//! from them.
+
+mod divergence;
+mod elementwise;
+mod update_h;
+mod update_w;
+mod workspace;
+
+pub use workspace::Workspace;
 
 use crate::error::Result;
-use crate::float::NmfFloat;
+use crate::float::{NmfFloat, EPSILON_F64};
 use crate::input::Input;
 use crate::params::ValidParams;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
@@ -60,37 +69,27 @@ impl Penalty {
     }
 }
 
-/// Buffers reused by every step of a fit.
-pub struct Workspace<F> {
-    _p: std::marker::PhantomData<F>,
-}
-
-impl<F: NmfFloat> Workspace<F> {
-    /// Sized for mini-batches of `batch_size` rows of X with k components.
-    pub fn for_fit(x: &Input<F>, k: usize, batch_size: usize) -> Self {
-        let _ = (x, k, batch_size);
-        Workspace { _p: std::marker::PhantomData }
-    }
-}
-
 /// Result of a W solve.
 pub struct SolveWOutcome<F> {
     /// W.
     pub w: Array2<F>,
-    /// Iterations run.
+    /// Updates run.
     pub n_iter: usize,
 }
 
 /// What one mini-batch step measured.
 pub struct StepOutcome {
-    /// Mean cost of the batch (after the W update, before the H update).
+    /// Mean cost of the batch (after the W update, before the H update),
+    /// penalties included.
     pub batch_cost: f64,
-    /// ||H_new - H_old|| / ||H_new||.
+    /// ||H_new − H_old|| / ||H_new||.
     pub h_diff: f64,
 }
 
-/// One mini-batch step. `w = None` solves W from scratch (fresh restarts,
-/// partial_fit).
+/// One mini-batch step (scikit-learn's `_minibatch_step` with update_H):
+/// update W's rows (or, with `w = None`, solve W from scratch as fresh
+/// restarts and `partial_fit` do), measure the batch cost, then update H and
+/// its online statistics A, B.
 #[allow(clippy::too_many_arguments)]
 pub fn minibatch_step<F: NmfFloat>(
     x: &Input<F>,
@@ -106,11 +105,58 @@ pub fn minibatch_step<F: NmfFloat>(
     tol: f64,
     ws: &mut Workspace<F>,
 ) -> Result<StepOutcome> {
-    let _ = (x, w, h, a, b, loss, pen_w, pen_h, rho, fresh_max_iter, tol, ws);
-    todo!()
+    let rows = x.n_rows();
+    let k = h.nrows();
+    ws.hc.refresh(h.view());
+    let Workspace {
+        hc,
+        rows: bufs,
+        stats,
+        w_fresh,
+        xht,
+    } = ws;
+    let mut w = match w {
+        Some(mut w) => {
+            update_w::update_w(x, w.view_mut(), h.view(), hc, loss, pen_w, None, bufs);
+            w
+        }
+        None => {
+            let mut wf = w_fresh.mat(rows, k);
+            update_w::solve_w_into(
+                x,
+                h.view(),
+                hc,
+                loss,
+                pen_w,
+                fresh_max_iter,
+                tol,
+                wf.view_mut(),
+                xht,
+                bufs,
+            );
+            wf
+        }
+    };
+    if loss.beta < 1.0 {
+        let tiny = F::from_f64_(EPSILON_F64);
+        w.mapv_inplace(|v| if v < tiny { F::zero() } else { v });
+    }
+    stats.clear();
+    let div = divergence::divergence(x, w.view(), h.view(), hc, loss, Some(stats), bufs);
+    let sum = |v: ArrayView2<F>| v.iter().map(|x| x.to_f64_()).sum::<f64>();
+    let sum_sq = |v: ArrayView2<F>| v.iter().map(|x| x.to_f64_() * x.to_f64_()).sum::<f64>();
+    let (w_sum, w_sq) = (sum(w.view()), sum_sq(w.view()));
+    let (h_sum, h_sq) = (sum(h.view()), sum_sq(h.view()));
+    let batch_cost =
+        (div + pen_w.l1 * w_sum + pen_h.l1 * h_sum + pen_w.l2 * w_sq + pen_h.l2 * h_sq)
+            / rows as f64;
+    update_h::finalize_den(stats, h.view(), loss);
+    let h_diff = update_h::apply(h, a, b, stats, loss, pen_h, rho);
+    Ok(StepOutcome { batch_cost, h_diff })
 }
 
-/// W minimising the loss for fixed H, from the constant start.
+/// W minimising the loss for X with H fixed, from the constant start
+/// sqrt(mean(X)/k) (scikit-learn's `_solve_W`).
 pub fn solve_w<F: NmfFloat>(
     x: &Input<F>,
     h: ArrayView2<F>,
@@ -119,12 +165,205 @@ pub fn solve_w<F: NmfFloat>(
     max_iter: usize,
     tol: f64,
 ) -> Result<SolveWOutcome<F>> {
-    let _ = (x, h, loss, pen_w, max_iter, tol);
-    todo!()
+    let (w, n_iter) = update_w::solve_w_alloc(x, h, loss, pen_w, max_iter, tol);
+    Ok(SolveWOutcome { w, n_iter })
 }
 
-/// sqrt(2 · beta-divergence(X, W·H)).
-pub fn reconstruction_err<F: NmfFloat>(x: &Input<F>, w: ArrayView2<F>, h: ArrayView2<F>, loss: &Loss) -> f64 {
-    let _ = (x, w, h, loss);
-    todo!()
+/// sqrt(2 · beta-divergence(X, W·H)), scikit-learn's `reconstruction_err_`.
+pub fn reconstruction_err<F: NmfFloat>(
+    x: &Input<F>,
+    w: ArrayView2<F>,
+    h: ArrayView2<F>,
+    loss: &Loss,
+) -> f64 {
+    let mut hc = workspace::HCache::new(h.nrows(), h.ncols());
+    hc.refresh(h);
+    let mut bufs = workspace::RowBufs::default();
+    let res = divergence::divergence(x, w, h, &hc, loss, None, &mut bufs);
+    (2.0 * res.max(0.0)).sqrt()
+}
+
+/// β-divergence of X and W·H (without the square root), as
+/// scikit-learn's `_beta_divergence`.
+pub fn beta_divergence<F: NmfFloat>(
+    x: &Input<F>,
+    w: ArrayView2<F>,
+    h: ArrayView2<F>,
+    beta: f64,
+) -> f64 {
+    let mut hc = workspace::HCache::new(h.nrows(), h.ncols());
+    hc.refresh(h);
+    let mut bufs = workspace::RowBufs::default();
+    divergence::divergence(x, w, h, &hc, &Loss::new(beta), None, &mut bufs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::CsrView;
+    use ndarray::Array2;
+
+    /// Deterministic pseudo-random non-negative matrix with ~`zeros` share of
+    /// exact zeros.
+    fn matrix(r: usize, c: usize, seed: u64, zeros: f64) -> Array2<f64> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        Array2::from_shape_fn((r, c), |_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let u = (s >> 11) as f64 / (1u64 << 53) as f64;
+            if u < zeros {
+                0.0
+            } else {
+                u * 3.0
+            }
+        })
+    }
+
+    fn to_csr(x: &Array2<f64>) -> (Vec<usize>, Vec<usize>, Vec<f64>) {
+        let (mut ip, mut ix, mut dv) = (vec![0], vec![], vec![]);
+        for row in x.rows() {
+            for (j, &v) in row.iter().enumerate() {
+                if v != 0.0 {
+                    ix.push(j);
+                    dv.push(v);
+                }
+            }
+            ip.push(ix.len());
+        }
+        (ip, ix, dv)
+    }
+
+    /// The beta-divergence written out entry by entry from its definition.
+    fn plain_divergence(x: &Array2<f64>, wh: &Array2<f64>, beta: f64) -> f64 {
+        let eps = f32::EPSILON as f64;
+        let mut total = 0.0;
+        for (&a, &b) in x.iter().zip(wh.iter()) {
+            total += if beta == 2.0 {
+                (a - b) * (a - b) / 2.0
+            } else if beta == 1.0 {
+                let t = if a > eps {
+                    a * (a / b.max(eps)).ln() - a
+                } else {
+                    0.0
+                };
+                t + b
+            } else if beta == 0.0 {
+                a / b - (a / b).ln() - 1.0
+            } else {
+                let (xb, cross) = if a > eps {
+                    (a.powf(beta), a * b.max(eps).powf(beta - 1.0))
+                } else {
+                    (0.0, 0.0)
+                };
+                (xb - beta * cross + (beta - 1.0) * b.powf(beta)) / (beta * (beta - 1.0))
+            };
+        }
+        total
+    }
+
+    #[test]
+    fn divergence_matches_definition_dense_and_sparse() {
+        for &beta in &[2.0, 1.0, 0.0, 0.5, 1.5, 3.0, -0.5] {
+            let zeros = if beta <= 0.0 { 0.0 } else { 0.4 };
+            let x = matrix(23, 11, 1, zeros);
+            let w = matrix(23, 3, 2, 0.0);
+            let h = matrix(3, 11, 3, 0.0);
+            let expected = plain_divergence(&x, &w.dot(&h), beta);
+            let dense = beta_divergence(&Input::Dense(x.view()), w.view(), h.view(), beta);
+            let (ip, ix, dv) = to_csr(&x);
+            let csr = CsrView::new(23, 11, &ip, &ix, &dv).unwrap();
+            let sparse = beta_divergence(&Input::Csr(csr), w.view(), h.view(), beta);
+            assert!(
+                (dense - expected).abs() <= 1e-10 * expected.abs(),
+                "beta {beta}: dense {dense} vs {expected}"
+            );
+            assert!(
+                (sparse - expected).abs() <= 1e-10 * expected.abs(),
+                "beta {beta}: sparse {sparse} vs {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn dense_and_sparse_steps_agree() {
+        for &beta in &[2.0, 1.0, 0.5, 1.5, 3.0] {
+            let x = matrix(40, 9, 7, 0.5);
+            let (ip, ix, dv) = to_csr(&x);
+            let csr = CsrView::new(40, 9, &ip, &ix, &dv).unwrap();
+            let loss = Loss::new(beta);
+            let pen_w = Penalty { l1: 0.1, l2: 0.2 };
+            let pen_h = Penalty { l1: 0.05, l2: 0.0 };
+            let mut out = Vec::new();
+            for input in [Input::Dense(x.view()), Input::Csr(csr)] {
+                let mut w = matrix(40, 4, 8, 0.0);
+                let mut h = matrix(4, 9, 9, 0.0);
+                let mut a = h.clone();
+                let mut b = Array2::ones(h.raw_dim());
+                let mut ws = Workspace::for_fit(&input, 4, 16);
+                let mut costs = Vec::new();
+                for start in [0, 16, 32] {
+                    let end = (start + 16).min(40);
+                    let xb = input.slice_rows(start, end);
+                    let wb = w.slice_mut(ndarray::s![start..end, ..]);
+                    let o = minibatch_step(
+                        &xb,
+                        Some(wb),
+                        &mut h,
+                        &mut a,
+                        &mut b,
+                        &loss,
+                        &pen_w,
+                        &pen_h,
+                        0.7,
+                        30,
+                        1e-4,
+                        &mut ws,
+                    )
+                    .unwrap();
+                    costs.push(o.batch_cost);
+                }
+                let wt = solve_w(&input, h.view(), &loss, &pen_w, 50, 1e-4)
+                    .unwrap()
+                    .w;
+                out.push((w, h, a, costs, wt));
+            }
+            let close = |p: &Array2<f64>, q: &Array2<f64>| {
+                p.iter()
+                    .zip(q)
+                    .all(|(u, v)| (u - v).abs() <= 1e-10 * (1.0 + v.abs()))
+            };
+            assert!(close(&out[0].0, &out[1].0), "beta {beta}: W differs");
+            assert!(close(&out[0].1, &out[1].1), "beta {beta}: H differs");
+            assert!(close(&out[0].2, &out[1].2), "beta {beta}: A differs");
+            assert!(
+                close(&out[0].4, &out[1].4),
+                "beta {beta}: transform W differs"
+            );
+            for (c0, c1) in out[0].3.iter().zip(&out[1].3) {
+                assert!(
+                    (c0 - c1).abs() <= 1e-10 * c0.abs(),
+                    "beta {beta}: cost {c0} vs {c1}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn w_update_decreases_divergence() {
+        for &beta in &[2.0, 1.0, 0.0, 0.5, 3.0] {
+            let x = matrix(30, 8, 11, if beta <= 0.0 { 0.0 } else { 0.3 });
+            let h = matrix(3, 8, 12, 0.0);
+            let loss = Loss::new(beta);
+            let none = Penalty { l1: 0.0, l2: 0.0 };
+            let input = Input::Dense(x.view());
+            let w5 = solve_w(&input, h.view(), &loss, &none, 5, 0.0).unwrap().w;
+            let w50 = solve_w(&input, h.view(), &loss, &none, 50, 0.0).unwrap().w;
+            let d5 = beta_divergence(&input, w5.view(), h.view(), beta);
+            let d50 = beta_divergence(&input, w50.view(), h.view(), beta);
+            assert!(d50 <= d5 * (1.0 + 1e-12), "beta {beta}: {d50} > {d5}");
+        }
+    }
 }

@@ -1,0 +1,76 @@
+//! The online multiplicative update of H from the mini-batch statistics:
+//! A ← ρA + H^(1/γ)∘num, B ← ρB + den, H ← (A/B)^γ.
+
+use super::elementwise::{npow, EPS, PAR_MIN_ELEMS};
+use super::workspace::HStats;
+use super::{Loss, Penalty};
+use crate::float::{NmfFloat, EPSILON_F64};
+use ndarray::{Array2, ArrayView2, Zip};
+
+/// Turn accumulated statistics into the final H denominator: WᵀW·H for β=2,
+/// W's column sums (zeros replaced by 1) for β=1; other β are complete.
+pub(crate) fn finalize_den<F: NmfFloat>(stats: &mut HStats<F>, h: ArrayView2<F>, loss: &Loss) {
+    if loss.beta == 2.0 {
+        ndarray::linalg::general_mat_mul(F::one(), &stats.wtw, &h, F::zero(), &mut stats.den);
+    } else if loss.beta == 1.0 {
+        for (mut row, &s) in stats.den.rows_mut().into_iter().zip(stats.wsum.iter()) {
+            row.fill(if s == F::zero() { F::one() } else { s });
+        }
+    }
+}
+
+/// Apply the update in place. Returns ||H_new − H_old|| / ||H_new||.
+pub(crate) fn apply<F: NmfFloat>(
+    h: &mut Array2<F>,
+    a: &mut Array2<F>,
+    b: &mut Array2<F>,
+    stats: &HStats<F>,
+    loss: &Loss,
+    pen: &Penalty,
+    rho: f64,
+) -> f64 {
+    let l1 = F::from_f64_(pen.l1);
+    let l2 = F::from_f64_(pen.l2);
+    let eps = F::from_f64_(EPS);
+    let rho = F::from_f64_(rho);
+    let gamma = loss.gamma;
+    let zero_small = loss.beta <= 1.0;
+    let tiny = F::from_f64_(EPSILON_F64);
+    let kernel = |(d2, n2): (f64, f64), hv: &mut F, av: &mut F, bv: &mut F, &nv: &F, &dv: &F| {
+        let old = *hv;
+        let mut den = dv;
+        if pen.l1 > 0.0 {
+            den += l1;
+        }
+        if pen.l2 > 0.0 {
+            den += l2 * old;
+        }
+        if den == F::zero() {
+            den = eps;
+        }
+        let hg = if gamma != 1.0 {
+            npow(old, 1.0 / gamma)
+        } else {
+            old
+        };
+        *av = *av * rho + nv * hg;
+        *bv = *bv * rho + den;
+        let mut new = *av / *bv;
+        if gamma != 1.0 {
+            new = npow(new, gamma);
+        }
+        if zero_small && new < tiny {
+            new = F::zero();
+        }
+        *hv = new;
+        let d = (new - old).to_f64_();
+        (d2 + d * d, n2 + new.to_f64_() * new.to_f64_())
+    };
+    let zip = Zip::from(h).and(a).and(b).and(&stats.num).and(&stats.den);
+    let (d2, n2) = if stats.num.len() < PAR_MIN_ELEMS {
+        zip.fold((0.0, 0.0), kernel)
+    } else {
+        zip.par_fold(|| (0.0, 0.0), kernel, |p, q| (p.0 + q.0, p.1 + q.1))
+    };
+    d2.sqrt() / n2.sqrt()
+}

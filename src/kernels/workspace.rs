@@ -1,0 +1,141 @@
+//! Buffers allocated once per fit (or per transform) and reused by every
+//! step, so the inner loop does not allocate.
+
+use crate::float::NmfFloat;
+use crate::input::Input;
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
+
+/// Elements of the dense W·H block materialised at once (4 MiB in f64):
+/// dense X of any width and the beta != 1, 2 sparse paths go through W·H in
+/// row blocks of this size.
+const BLOCK_ELEMS: usize = 1 << 19;
+
+/// Rows per block for X with `n_features` columns.
+pub(crate) fn rows_per_block(n_features: usize) -> usize {
+    (BLOCK_ELEMS / n_features.max(1)).max(1)
+}
+
+/// A growable flat buffer viewed as a matrix of any shape up to its size.
+#[derive(Default)]
+pub(crate) struct Buf<F>(Vec<F>);
+
+impl<F: NmfFloat> Buf<F> {
+    /// Capacity for `len` elements (allocates only when growing).
+    pub(crate) fn reserve(&mut self, len: usize) {
+        if self.0.len() < len {
+            self.0.resize(len, F::zero());
+        }
+    }
+    /// An r×c row-major view of the first r·c elements.
+    pub(crate) fn mat(&mut self, r: usize, c: usize) -> ArrayViewMut2<'_, F> {
+        self.reserve(r * c);
+        ArrayViewMut2::from_shape((r, c), &mut self.0[..r * c]).expect("buffer holds r*c elements")
+    }
+    /// The first `len` elements.
+    pub(crate) fn slice(&mut self, len: usize) -> &mut [F] {
+        self.reserve(len);
+        &mut self.0[..len]
+    }
+}
+
+/// Quantities derived from H, recomputed when H changes.
+pub(crate) struct HCache<F> {
+    /// Hᵀ (m×k), contiguous rows for per-non-zero dot products and GEMMs.
+    pub(crate) ht: Array2<F>,
+    /// H·Hᵀ (k×k).
+    pub(crate) hht: Array2<F>,
+    /// Row sums of H (k).
+    pub(crate) hsum: Array1<F>,
+}
+
+impl<F: NmfFloat> HCache<F> {
+    pub(crate) fn new(k: usize, m: usize) -> Self {
+        HCache {
+            ht: Array2::zeros((m, k)),
+            hht: Array2::zeros((k, k)),
+            hsum: Array1::zeros(k),
+        }
+    }
+
+    pub(crate) fn refresh(&mut self, h: ArrayView2<F>) {
+        self.ht.assign(&h.t());
+        ndarray::linalg::general_mat_mul(F::one(), &h, &h.t(), F::zero(), &mut self.hht);
+        self.hsum.assign(&h.sum_axis(Axis(1)));
+    }
+}
+
+/// Buffers of the W update and of the W·H passes over a block of rows.
+#[derive(Default)]
+pub(crate) struct RowBufs<F> {
+    /// Numerator of the W update (rows×k).
+    pub(crate) num: Buf<F>,
+    /// Denominator of the W update (rows×k).
+    pub(crate) den: Buf<F>,
+    /// W·H, then X∘(W·H)^(β-2) (block rows×m).
+    pub(crate) wh: Buf<F>,
+    /// (W·H)^(β-1) (block rows×m).
+    pub(crate) wh2: Buf<F>,
+    /// Per-non-zero values of a CSR block.
+    pub(crate) nz: Buf<F>,
+}
+
+/// Accumulators of the H update over a mini-batch.
+pub(crate) struct HStats<F> {
+    /// Numerator (k×m).
+    pub(crate) num: Array2<F>,
+    /// Denominator (k×m).
+    pub(crate) den: Array2<F>,
+    /// Wᵀ·W (k×k), for beta = 2.
+    pub(crate) wtw: Array2<F>,
+    /// Column sums of W (k), for beta = 1.
+    pub(crate) wsum: Array1<F>,
+}
+
+impl<F: NmfFloat> HStats<F> {
+    pub(crate) fn new(k: usize, m: usize) -> Self {
+        HStats {
+            num: Array2::zeros((k, m)),
+            den: Array2::zeros((k, m)),
+            wtw: Array2::zeros((k, k)),
+            wsum: Array1::zeros(k),
+        }
+    }
+    pub(crate) fn clear(&mut self) {
+        self.num.fill(F::zero());
+        self.den.fill(F::zero());
+        self.wtw.fill(F::zero());
+        self.wsum.fill(F::zero());
+    }
+}
+
+/// Everything one fit needs, sized from the first call and reused.
+pub struct Workspace<F> {
+    pub(crate) hc: HCache<F>,
+    pub(crate) rows: RowBufs<F>,
+    pub(crate) stats: HStats<F>,
+    /// W of a fresh restart (batch rows×k).
+    pub(crate) w_fresh: Buf<F>,
+    /// Cached X·Hᵀ of a fresh W solve with beta = 2 (batch rows×k).
+    pub(crate) xht: Buf<F>,
+}
+
+impl<F: NmfFloat> Workspace<F> {
+    /// Sized for mini-batches of up to `batch_size` rows of X with k
+    /// components.
+    pub fn for_fit(x: &Input<F>, k: usize, batch_size: usize) -> Self {
+        let m = x.n_cols();
+        let mut ws = Workspace {
+            hc: HCache::new(k, m),
+            rows: RowBufs::default(),
+            stats: HStats::new(k, m),
+            w_fresh: Buf::default(),
+            xht: Buf::default(),
+        };
+        let rb = rows_per_block(m).min(batch_size.max(1));
+        ws.rows.num.reserve(batch_size * k);
+        ws.rows.den.reserve(batch_size * k);
+        ws.rows.wh.reserve(rb * m);
+        ws.rows.wh2.reserve(rb * m);
+        ws
+    }
+}
