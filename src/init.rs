@@ -1,11 +1,31 @@
 //! Initial W and H: random, NNDSVD, NNDSVDa, NNDSVDar (scikit-learn's
 //! `_initialize_nmf`).
+//!
+//! * random: H (k×m) then W (n×k) are standard normals from
+//!   `RandomState(random_state)`, scaled by sqrt(mean(X) / k), in absolute
+//!   value;
+//! * nndsvd: the positive/negative-part split of a rank-k randomized SVD
+//!   (Boutsidis & Gallopoulos, 2008) with a generator `RandomState(seed)`,
+//!   entries below 1e-6 set to zero;
+//! * nndsvda: nndsvd with its zeros replaced by mean(X);
+//! * nndsvdar: nndsvd with its zeros replaced by |mean(X)·N(0, 1) / 100|,
+//!   drawn from a fresh `RandomState(seed)` (W's zeros first, then H's, each
+//!   in row-major order).
+//!
+//! Scalars follow numpy's promotion rules, so the f32 path rounds where
+//! scikit-learn rounds.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::Input;
+use crate::linalg::randomized_svd::randomized_svd;
 use crate::params::Init;
-use ndarray::Array2;
+use crate::rng::NumpyRandomState;
+use ndarray::{Array1, Array2, ArrayView1};
+use num_traits::Float;
+
+/// Entries of the NNDSVD factors below this are set to zero.
+pub const NNDSVD_EPS: f64 = 1e-6;
 
 /// Mean of all entries of X (implicit zeros of a CSR matrix included), in f64.
 pub fn mean<F: NmfFloat>(x: &Input<F>) -> f64 {
@@ -20,12 +40,360 @@ pub fn mean<F: NmfFloat>(x: &Input<F>) -> f64 {
 /// W (n×k) and H (k×m) for any `init` but `Custom`. `Init::Auto` resolves to
 /// Nndsvda when k <= min(n, m), else Random. `random_state = None` draws
 /// from entropy.
+///
+/// ```
+/// use minibatchnmf::{init::initialize, Init, Input};
+/// use ndarray::array;
+/// let x = array![[1.0, 0.0, 2.0], [0.5, 3.0, 0.0], [0.0, 1.0, 1.0], [2.0, 2.0, 0.5]];
+/// let (w, h) = initialize(&Input::Dense(x.view()), 2, Init::Nndsvda, Some(0))?;
+/// assert_eq!((w.dim(), h.dim()), ((4, 2), (2, 3)));
+/// assert!(w.iter().chain(h.iter()).all(|&v| v > 0.0));
+/// # Ok::<(), minibatchnmf::Error>(())
+/// ```
 pub fn initialize<F: NmfFloat>(
     x: &Input<F>,
     n_components: usize,
     init: Init,
     random_state: Option<u32>,
 ) -> Result<(Array2<F>, Array2<F>)> {
-    let _ = (x, n_components, init, random_state);
-    todo!("H1")
+    let (n, m) = x.shape();
+    if n == 0 || m == 0 {
+        return Err(Error::Empty {
+            whom: "NMF initialization".into(),
+            n_samples: n,
+            n_features: m,
+        });
+    }
+    if n_components == 0 {
+        return Err(Error::Init("n_components must be at least 1".into()));
+    }
+    let k = n_components;
+    let fits = k <= n.min(m);
+    let init = match init {
+        Init::Auto if fits => Init::Nndsvda,
+        Init::Auto => Init::Random,
+        Init::Custom => {
+            return Err(Error::Init(
+                "init = 'custom' needs W and H supplied by the caller".into(),
+            ))
+        }
+        Init::Nndsvd | Init::Nndsvda | Init::Nndsvdar if !fits => {
+            return Err(Error::Init(format!(
+                "init = '{}' can only be used when n_components <= min(n_samples, n_features)",
+                init.as_str()
+            )))
+        }
+        other => other,
+    };
+    // scikit-learn's check_random_state: an int seed restarts the stream at
+    // every call.
+    let generator = || match random_state {
+        Some(seed) => NumpyRandomState::new(seed),
+        None => NumpyRandomState::from_entropy(),
+    };
+
+    if init == Init::Random {
+        return Ok(random_init(x, k, &mut generator()));
+    }
+
+    let (mut w, mut h) = nndsvd(x, k, &mut generator())?;
+    match init {
+        Init::Nndsvda => {
+            let avg = F::from_f64_(mean(x));
+            for v in w.iter_mut().chain(h.iter_mut()) {
+                if *v == F::zero() {
+                    *v = avg;
+                }
+            }
+        }
+        Init::Nndsvdar => {
+            let mut rng = generator();
+            // numpy: (float scalar of X's dtype) * float64 draws -> float64,
+            // stored back into W/H's dtype.
+            let avg = F::from_f64_(mean(x)).to_f64_();
+            // W's zeros are all filled before H's.
+            for v in w.iter_mut().chain(h.iter_mut()) {
+                if *v == F::zero() {
+                    *v = F::from_f64_((avg * rng.standard_normal() / 100.0).abs());
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok((w, h))
+}
+
+/// Random init: H first, then W, scaled normals in absolute value.
+fn random_init<F: NmfFloat>(
+    x: &Input<F>,
+    k: usize,
+    rng: &mut NumpyRandomState,
+) -> (Array2<F>, Array2<F>) {
+    let (n, m) = x.shape();
+    let avg = Float::sqrt(F::from_f64_(mean(x)) / F::from_usize(k).expect("k fits"));
+    let h = rng
+        .standard_normal_array(k, m)
+        .mapv(|g| Float::abs(avg * F::from_f64_(g)));
+    let w = rng
+        .standard_normal_array(n, k)
+        .mapv(|g| Float::abs(avg * F::from_f64_(g)));
+    (w, h)
+}
+
+/// Euclidean norm as scikit-learn's `norm`: dot product in the array's
+/// dtype, square root in f64.
+fn norm<F: NmfFloat>(v: &Array1<F>) -> f64 {
+    v.dot(v).to_f64_().sqrt()
+}
+
+/// `v / nrm` in the array's dtype; a zero norm (an all-zero part, where
+/// scikit-learn would divide 0 by 0) gives zeros.
+fn normalized<F: NmfFloat>(v: Array1<F>, nrm: f64) -> Array1<F> {
+    if nrm == 0.0 {
+        return Array1::zeros(v.len());
+    }
+    let d = F::from_f64_(nrm);
+    v.mapv(|e| e / d)
+}
+
+/// NNDSVD: W, H before any zero filling.
+fn nndsvd<F: NmfFloat>(
+    x: &Input<F>,
+    k: usize,
+    rng: &mut NumpyRandomState,
+) -> Result<(Array2<F>, Array2<F>)> {
+    let (n, m) = x.shape();
+    let (u, s, vt) = randomized_svd(x, k, rng)?;
+    let mut w = Array2::zeros((n, k));
+    let mut h = Array2::zeros((k, m));
+
+    // The leading singular pair of a non-negative matrix is non-negative.
+    let s0 = Float::sqrt(s[0]);
+    w.column_mut(0)
+        .assign(&u.column(0).mapv(|v| s0 * Float::abs(v)));
+    h.row_mut(0).assign(&vt.row(0).mapv(|v| s0 * Float::abs(v)));
+
+    let pos = |a: ArrayView1<F>| a.mapv(|v| if v > F::zero() { v } else { F::zero() });
+    let neg = |a: ArrayView1<F>| a.mapv(|v| if v < F::zero() { -v } else { F::zero() });
+    for j in 1..k {
+        let (xc, yr) = (u.column(j), vt.row(j));
+        let (x_p, y_p, x_n, y_n) = (pos(xc), pos(yr), neg(xc), neg(yr));
+        let (x_p_nrm, y_p_nrm) = (norm(&x_p), norm(&y_p));
+        let (x_n_nrm, y_n_nrm) = (norm(&x_n), norm(&y_n));
+        let (m_p, m_n) = (x_p_nrm * y_p_nrm, x_n_nrm * y_n_nrm);
+        let (uu, vv, sigma) = if m_p > m_n {
+            (normalized(x_p, x_p_nrm), normalized(y_p, y_p_nrm), m_p)
+        } else {
+            (normalized(x_n, x_n_nrm), normalized(y_n, y_n_nrm), m_n)
+        };
+        let lbd = Float::sqrt(s[j] * F::from_f64_(sigma));
+        w.column_mut(j).assign(&uu.mapv(|v| lbd * v));
+        h.row_mut(j).assign(&vv.mapv(|v| lbd * v));
+    }
+
+    let eps = F::from_f64_(NNDSVD_EPS);
+    for v in w.iter_mut().chain(h.iter_mut()) {
+        if *v < eps {
+            *v = F::zero();
+        }
+    }
+    Ok((w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::CsrView;
+    use crate::rng::test_npy;
+
+    const KS: [usize; 2] = [3, 5];
+    const INITS: [Init; 4] = [Init::Random, Init::Nndsvd, Init::Nndsvda, Init::Nndsvdar];
+    const SEEDS: [u32; 2] = [0, 7];
+
+    /// Largest elementwise |a - b| / |b| (|b| floored at 1e-300), and the
+    /// largest |a - b| relative to the largest |b|.
+    fn diffs(a: &[f64], b: &[f64]) -> (f64, f64) {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let (mut elem, mut abs) = (0.0f64, 0.0f64);
+        for (x, y) in a.iter().zip(b) {
+            let d = (x - y).abs();
+            abs = abs.max(d);
+            elem = elem.max(d / y.abs().max(1e-300));
+        }
+        (elem, abs / scale)
+    }
+
+    /// Every (k, init, seed) of one fixture file against `initialize`.
+    /// `max_elem`/`max_scaled`: tolerances on the two measures of `diffs`.
+    fn check<F: NmfFloat>(
+        name: &str,
+        fmt: &str,
+        refs: &[f64],
+        max_elem: f64,
+        max_scaled: f64,
+    ) -> (f64, f64) {
+        let x = test_npy::read_matrix(&format!("x_{name}.npy")).mapv(F::from_f64_);
+        let (n, m) = x.dim();
+        let (indptr, indices, data) = test_npy::csr_parts(&x);
+        let input = if fmt == "csr" {
+            Input::Csr(CsrView::new(n, m, &indptr, &indices, &data).unwrap())
+        } else {
+            Input::Dense(x.view())
+        };
+        let (mut at, mut worst) = (0, (0.0f64, 0.0f64));
+        for k in KS {
+            for init in INITS {
+                for seed in SEEDS {
+                    let (w, h) = initialize(&input, k, init, Some(seed)).unwrap();
+                    assert_eq!((w.dim(), h.dim()), ((n, k), (k, m)));
+                    for (what, got) in [("W", w), ("H", h)] {
+                        let got: Vec<f64> = got.iter().map(|v| v.to_f64_()).collect();
+                        let want = &refs[at..at + got.len()];
+                        at += got.len();
+                        let (e, s) = diffs(&got, want);
+                        worst = (worst.0.max(e), worst.1.max(s));
+                        assert!(
+                            e <= max_elem && s <= max_scaled,
+                            "{name} {fmt} {} k={k} {init:?} seed={seed} {what}: \
+                             elementwise rel diff {e:e}, scaled diff {s:e}",
+                            F::DTYPE
+                        );
+                        // Zero patterns agree exactly (nndsvd keeps zeros).
+                        for (a, b) in got.iter().zip(want) {
+                            assert_eq!(*a == 0.0, *b == 0.0, "{name} {fmt} {init:?} {what}");
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(at, refs.len(), "fixture length");
+        worst
+    }
+
+    fn check_f64(name: &str, fmt: &str) {
+        let (_, refs) = test_npy::read_f64(&format!("init_{name}_{fmt}_f64.npy"));
+        let worst = check::<f64>(name, fmt, &refs, 1e-9, 1e-9);
+        eprintln!(
+            "f64 {name} {fmt}: worst elementwise {:e}, scaled {:e}",
+            worst.0, worst.1
+        );
+    }
+
+    fn check_f32(name: &str, fmt: &str) {
+        let (_, refs) = test_npy::read_f32(&format!("init_{name}_{fmt}_f32.npy"));
+        let refs: Vec<f64> = refs.iter().map(|&v| v as f64).collect();
+        let worst = check::<f32>(name, fmt, &refs, 1e-4, 1e-5);
+        eprintln!(
+            "f32 {name} {fmt}: worst elementwise {:e}, scaled {:e}",
+            worst.0, worst.1
+        );
+    }
+
+    #[test]
+    fn matches_sklearn_tall_dense_f64() {
+        check_f64("a", "dense");
+    }
+
+    #[test]
+    fn matches_sklearn_tall_csr_f64() {
+        check_f64("a", "csr");
+    }
+
+    #[test]
+    fn matches_sklearn_wide_dense_f64() {
+        check_f64("b", "dense");
+    }
+
+    #[test]
+    fn matches_sklearn_wide_csr_f64() {
+        check_f64("b", "csr");
+    }
+
+    #[test]
+    fn matches_sklearn_dense_f32() {
+        check_f32("a", "dense");
+        check_f32("b", "dense");
+    }
+
+    #[test]
+    fn matches_sklearn_csr_f32() {
+        check_f32("a", "csr");
+        check_f32("b", "csr");
+    }
+
+    /// k = min(n, m): Q shrinks in the power iterations; x_c is rank 3 with
+    /// k = 5, so its LU factors are exactly singular and two singular pairs
+    /// are null (their factors fall below eps and become zeros).
+    #[test]
+    fn matches_sklearn_full_rank_edge_cases() {
+        let (_, refs) = test_npy::read_f64("init_edge.npy");
+        let mut at = 0;
+        for (name, k) in [("a", 12usize), ("c", 5)] {
+            let x = test_npy::read_matrix(&format!("x_{name}.npy"));
+            let (n, m) = x.dim();
+            let (indptr, indices, data) = test_npy::csr_parts(&x);
+            let csr = CsrView::new(n, m, &indptr, &indices, &data).unwrap();
+            for input in [Input::Dense(x.view()), Input::Csr(csr)] {
+                for init in [Init::Nndsvd, Init::Nndsvdar] {
+                    let (w, h) = initialize(&input, k, init, Some(1)).unwrap();
+                    for (what, got) in [("W", w), ("H", h)] {
+                        let got: Vec<f64> = got.iter().copied().collect();
+                        let want = &refs[at..at + got.len()];
+                        at += got.len();
+                        let (e, sc) = diffs(&got, want);
+                        assert!(
+                            e < 1e-9 && sc < 1e-9,
+                            "x_{name} k={k} sparse={} {init:?} {what}: {e:e} {sc:e}",
+                            input.is_sparse()
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(at, refs.len());
+    }
+
+    #[test]
+    fn auto_resolves_like_sklearn() {
+        let x = test_npy::read_matrix("x_a.npy");
+        let input = Input::Dense(x.view());
+        let auto = initialize(&input, 3, Init::Auto, Some(4)).unwrap();
+        assert_eq!(auto, initialize(&input, 3, Init::Nndsvda, Some(4)).unwrap());
+        // k > min(n, m): random.
+        let auto = initialize(&input, 13, Init::Auto, Some(4)).unwrap();
+        assert_eq!(auto, initialize(&input, 13, Init::Random, Some(4)).unwrap());
+    }
+
+    #[test]
+    fn errors_instead_of_panics() {
+        let x = test_npy::read_matrix("x_a.npy");
+        let input = Input::Dense(x.view());
+        for init in [Init::Nndsvd, Init::Nndsvda, Init::Nndsvdar] {
+            assert!(matches!(
+                initialize(&input, 13, init, Some(0)),
+                Err(Error::Init(_))
+            ));
+        }
+        assert!(matches!(
+            initialize(&input, 3, Init::Custom, Some(0)),
+            Err(Error::Init(_))
+        ));
+        assert!(initialize(&input, 0, Init::Random, Some(0)).is_err());
+        let empty = Array2::<f64>::zeros((0, 3));
+        assert!(initialize(&Input::Dense(empty.view()), 1, Init::Random, None).is_err());
+    }
+
+    #[test]
+    fn entropy_seeding_gives_valid_factors() {
+        let x = test_npy::read_matrix("x_b.npy");
+        let input = Input::Dense(x.view());
+        for init in INITS {
+            let (w, h) = initialize(&input, 4, init, None).unwrap();
+            assert!(w.iter().chain(h.iter()).all(|v| v.is_finite() && *v >= 0.0));
+        }
+        let a = initialize(&input, 4, Init::Random, None).unwrap();
+        let b = initialize(&input, 4, Init::Random, None).unwrap();
+        assert_ne!(a, b);
+    }
 }

@@ -3,27 +3,28 @@
 //!
 //! Sparse X never materialises a dense n×m product: KL and IS only need W·H
 //! at the non-zeros; other betas and the H denominators go through W·H in
-//! row blocks.
+//! row blocks. For beta = 2 with X·Hᵀ at hand the divergence comes from
+//! k-sized products: ||X||² + Σ(W·HHᵀ)∘W − 2Σ(X·Hᵀ)∘W.
 
-use super::elementwise::{clip_eps, npow, EPS};
-use super::update_w::ratio;
-use super::workspace::{rows_per_block, HCache, HStats, RowBufs};
+use super::elementwise::{beta_powers, clip_eps, npow, EPS};
+use super::workspace::{plan_parts, rows_per_block, HCache, HStats, RowBufs, ThreadBufs};
 use super::Loss;
 use crate::float::NmfFloat;
-use crate::input::Input;
+use crate::input::{CsrView, Input};
 use crate::linalg::sparse::{csr_dot_dense, csr_t_dot_dense_with};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, ArrayView2, Axis, Zip};
+use rayon::prelude::*;
 
 /// Partial sums of the divergence over blocks of rows.
 #[derive(Default, Clone, Copy)]
 struct Terms {
-    /// β=2: Σ(X−WH)² (dense) or ||X||² + Σ(W·HHᵀ)∘W − 2Σ(X·Hᵀ)∘W (sparse).
-    /// β=1: Σ X·ln(X/WH). β=0: Σ X/WH − ln(X/WH). Else Σ X^β.
+    /// β=2: 2·divergence. β=1: Σ X·ln(X/WH). β=0: Σ X/WH − ln(X/WH).
+    /// Else Σ X^β. (X > eps entries only, except for β=2.)
     a: f64,
-    /// β=1: Σ X (selected entries). Else Σ X·WH^(β−1).
+    /// β=1: Σ X. Else Σ X·WH^(β−1). (X > eps entries.)
     b: f64,
-    /// Other β: Σ (WH)^β over all entries.
+    /// β=1: Σ WH. Else Σ (WH)^β over all entries.
     c: f64,
 }
 
@@ -38,179 +39,104 @@ impl std::ops::Add for Terms {
     }
 }
 
-/// Divergence terms of one entry X = `x`, W·H = `wh` (β ≠ 2).
+/// Terms of one entry X = `x` with W·H = `wh` and its powers (β ∉ {2}).
+/// `all_entries` adds Σ(WH)^β (dense X, where every entry is visited here).
 #[inline(always)]
-fn entry_terms<F: NmfFloat>(x: F, wh: F, beta: f64) -> Terms {
+fn entry_terms<F: NmfFloat>(x: F, wh: F, pw: (F, F), beta: f64, all_entries: bool) -> Terms {
     let mut t = Terms::default();
-    let xv = x.to_f64_();
-    if beta != 1.0 && beta != 0.0 {
-        t.c = npow(wh, beta).to_f64_();
+    let generic = beta != 1.0 && beta != 0.0;
+    let eps = F::from_f64_(EPS);
+    if generic && all_entries {
+        t.c = whpow_beta(wh, pw, beta);
     }
     // Entries of X at or below float32 eps do not contribute (0·log 0 = 0).
+    let xv = x.to_f64_();
     if xv > EPS {
         let whc = clip_eps(wh);
         if beta == 1.0 {
-            let div = x / whc;
-            t.a = xv * num_traits::Float::ln(div).to_f64_();
+            t.a = xv * num_traits::Float::ln(x / whc).to_f64_();
             t.b = xv;
         } else if beta == 0.0 {
             let div = x / whc;
             t.a = div.to_f64_() - num_traits::Float::ln(div).to_f64_();
         } else {
             t.a = npow(x, beta).to_f64_();
-            t.b = xv * npow(whc, beta - 1.0).to_f64_();
+            // whc^(β−1): `den` unless it was computed from an unfloored WH.
+            let p = if beta < 1.0 || wh >= eps {
+                pw.1
+            } else {
+                npow(whc, beta - 1.0)
+            };
+            t.b = xv * p.to_f64_();
         }
     }
     t
 }
 
-/// β-divergence of X and W·H (rows of X and W aligned). When `stats` is
-/// given, also accumulates the H-update statistics of these rows:
-/// numerator Wᵀ·(X∘(WH)^(β−2)) and, by β, WᵀW (β=2), W's column sums (β=1)
-/// or Wᵀ·(WH)^(β−1) (other β).
+/// (WH)^β (unfloored) from the powers already computed.
+#[inline(always)]
+fn whpow_beta<F: NmfFloat>(wh: F, pw: (F, F), beta: f64) -> f64 {
+    if wh >= F::from_f64_(EPS) {
+        (pw.1 * wh).to_f64_()
+    } else {
+        npow(wh, beta).to_f64_()
+    }
+}
+
+/// β-divergence of X and W·H (rows of X and W aligned), split across the
+/// workers. With `want_stats`, each worker also accumulates its rows' H
+/// statistics into its buffers, and they are reduced into `stats`.
+/// `xht` (β = 2 only) is X·Hᵀ for these rows.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn divergence<F: NmfFloat>(
     x: &Input<F>,
     w: ArrayView2<F>,
     h: ArrayView2<F>,
     hc: &HCache<F>,
     loss: &Loss,
-    mut stats: Option<&mut HStats<F>>,
-    bufs: &mut RowBufs<F>,
+    xht: Option<ArrayView2<F>>,
+    stats: Option<&mut HStats<F>>,
+    threads: &mut [ThreadBufs<F>],
 ) -> f64 {
     let beta = loss.beta;
     let (n, m) = x.shape();
-    let k = h.nrows();
-    let block = rows_per_block(m);
-    let mut terms = Terms::default();
-    let mut start = 0;
-    while start < n {
-        let end = (start + block).min(n);
-        let r = end - start;
-        let xb = x.slice_rows(start, end);
-        let wb = w.slice(s![start..end, ..]);
-        match &xb {
-            Input::Dense(xd) => {
-                let mut wh = bufs.wh.mat(r, m);
-                general_mat_mul(F::one(), &wb, &h, F::zero(), &mut wh);
-                let want = stats.is_some();
-                if beta == 2.0 {
-                    terms.a += Zip::from(xd).and(&wh).par_fold(
-                        || 0.0,
-                        |s, &xv, &v| {
-                            let d = (xv - v).to_f64_();
-                            s + d * d
-                        },
-                        |p, q| p + q,
-                    );
-                } else {
-                    let mut d = bufs.wh2.mat(r, m);
-                    terms = terms
-                        + Zip::from(&mut wh).and(&mut d).and(xd).par_fold(
-                            Terms::default,
-                            |acc, v, dv, &xv| {
-                                let raw = *v;
-                                let t = entry_terms(xv, raw, beta);
-                                if want {
-                                    if beta != 1.0 {
-                                        *dv = npow(
-                                            if beta < 1.0 { clip_eps(raw) } else { raw },
-                                            beta - 1.0,
-                                        );
-                                    }
-                                    *v = xv * ratio(raw, beta);
-                                }
-                                acc + t
-                            },
-                            |p, q| p + q,
-                        );
-                    if let Some(st) = stats.as_deref_mut() {
-                        general_mat_mul(F::one(), &wb.t(), &wh, F::one(), &mut st.num);
-                        if beta != 1.0 {
-                            general_mat_mul(F::one(), &wb.t(), &d, F::one(), &mut st.den);
-                        }
-                    }
-                }
-                if beta == 2.0 {
-                    if let Some(st) = stats.as_deref_mut() {
-                        general_mat_mul(F::one(), &wb.t(), xd, F::one(), &mut st.num);
-                    }
-                }
+    let want_stats = stats.is_some();
+    let parts = plan_parts(n, m, threads.len());
+    let chunk = n.div_ceil(parts).max(1);
+    let used = n.div_ceil(chunk);
+    let terms = threads[..used]
+        .par_iter_mut()
+        .enumerate()
+        .map(|(i, tb)| {
+            let start = i * chunk;
+            let end = (start + chunk).min(n);
+            if want_stats {
+                tb.stats.clear();
             }
-            Input::Csr(xc) => {
-                if beta == 2.0 {
-                    let xv = xc.values();
-                    let norm_x: f64 = xv.iter().map(|v| v.to_f64_() * v.to_f64_()).sum();
-                    let mut tmp = bufs.num.mat(r, k);
-                    general_mat_mul(F::one(), &wb, &hc.hht, F::zero(), &mut tmp);
-                    let wwh: f64 = Zip::from(&tmp)
-                        .and(&wb)
-                        .fold(0.0, |s, &a, &b| s + (a * b).to_f64_());
-                    csr_dot_dense(xc, hc.ht.view(), tmp.view_mut());
-                    let cross: f64 = Zip::from(&tmp)
-                        .and(&wb)
-                        .fold(0.0, |s, &a, &b| s + (a * b).to_f64_());
-                    terms.a += norm_x + wwh - 2.0 * cross;
-                    if let Some(st) = stats.as_deref_mut() {
-                        csr_t_dot_dense_with(xc, xv, wb, st.num.view_mut().reversed_axes(), true);
-                    }
-                } else {
-                    // Values at the non-zeros: divergence terms and the
-                    // numerator factor X∘ratio(WH).
-                    let nnz = xc.nnz();
-                    let vals = bufs.nz.slice(nnz);
-                    terms = terms + sparse_nz_terms(xc, wb, hc, beta, vals);
-                    if let Some(st) = stats.as_deref_mut() {
-                        csr_t_dot_dense_with(xc, vals, wb, st.num.view_mut().reversed_axes(), true);
-                    }
-                    // Σ (WH)^β over all entries and the β≠1 denominator need
-                    // W·H densely, block by block.
-                    if beta != 1.0 && (beta != 0.0 || stats.is_some()) {
-                        let mut wh = bufs.wh.mat(r, m);
-                        general_mat_mul(F::one(), &wb, &h, F::zero(), &mut wh);
-                        if beta != 1.0 && beta != 0.0 {
-                            terms.c += Zip::from(&wh).par_fold(
-                                || 0.0,
-                                |s, &v| s + npow(v, beta).to_f64_(),
-                                |p, q| p + q,
-                            );
-                        }
-                        if let Some(st) = stats.as_deref_mut() {
-                            wh.par_mapv_inplace(|v| {
-                                npow(if beta < 1.0 { clip_eps(v) } else { v }, beta - 1.0)
-                            });
-                            general_mat_mul(F::one(), &wb.t(), &wh, F::one(), &mut st.den);
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(st) = stats.as_deref_mut() {
-            if beta == 2.0 {
-                general_mat_mul(F::one(), &wb.t(), &wb, F::one(), &mut st.wtw);
-            }
-            st.wsum += &wb.sum_axis(Axis(0));
-        } else if beta == 1.0 {
-            // Σ WH = (column sums of W)·(row sums of H), accumulated below.
-            terms.c += wb
-                .sum_axis(Axis(0))
-                .iter()
-                .zip(hc.hsum.iter())
-                .map(|(a, b)| (*a * *b).to_f64_())
-                .sum::<f64>();
-        }
-        start = end;
-    }
-    if let Some(st) = stats.as_deref() {
-        if beta == 1.0 {
-            terms.c += st
-                .wsum
-                .iter()
-                .zip(hc.hsum.iter())
-                .map(|(a, b)| (*a * *b).to_f64_())
-                .sum::<f64>();
+            let st = if want_stats {
+                Some(&mut tb.stats)
+            } else {
+                None
+            };
+            divergence_rows(
+                &x.slice_rows(start, end),
+                w.slice(s![start..end, ..]),
+                h,
+                hc,
+                loss,
+                xht.map(|c| c.slice_move(s![start..end, ..])),
+                st,
+                &mut tb.rows,
+            )
+        })
+        .reduce(Terms::default, |p, q| p + q);
+    if let Some(stats) = stats {
+        stats.clear();
+        for tb in &threads[..used] {
+            stats.add(&tb.stats);
         }
     }
-    let res = if beta == 2.0 {
+    if beta == 2.0 {
         terms.a / 2.0
     } else if beta == 1.0 {
         terms.a + terms.c - terms.b
@@ -218,16 +144,174 @@ pub(crate) fn divergence<F: NmfFloat>(
         terms.a - (n as f64) * (m as f64)
     } else {
         (terms.a - beta * terms.b + (beta - 1.0) * terms.c) / (beta * (beta - 1.0))
-    };
-    res
+    }
 }
 
-/// Divergence terms at the non-zeros of a CSR block; overwrites `vals` with
-/// X∘ratio(W·H) for the H numerator.
-fn sparse_nz_terms<F: NmfFloat>(
-    xc: &crate::input::CsrView<F>,
+/// [`divergence`] on one thread's rows.
+#[allow(clippy::too_many_arguments)]
+fn divergence_rows<F: NmfFloat>(
+    x: &Input<F>,
+    w: ArrayView2<F>,
+    h: ArrayView2<F>,
+    hc: &HCache<F>,
+    loss: &Loss,
+    xht: Option<ArrayView2<F>>,
+    mut stats: Option<&mut HStats<F>>,
+    bufs: &mut RowBufs<F>,
+) -> Terms {
+    let beta = loss.beta;
+    let (n, m) = x.shape();
+    let k = h.nrows();
+    let mut terms = Terms::default();
+    if beta == 1.0 {
+        // Σ WH = (column sums of W)·(row sums of H).
+        let wsum = w.sum_axis(Axis(0));
+        terms.c = wsum
+            .iter()
+            .zip(hc.hsum.iter())
+            .map(|(a, b)| (*a * *b).to_f64_())
+            .sum();
+        if let Some(st) = stats.as_deref_mut() {
+            st.wsum += &wsum;
+        }
+    }
+    if beta == 2.0 {
+        if let Some(st) = stats.as_deref_mut() {
+            general_mat_mul(F::one(), &w.t(), &w, F::one(), &mut st.wtw);
+            match x {
+                Input::Dense(xd) => general_mat_mul(F::one(), &w.t(), xd, F::one(), &mut st.num),
+                Input::Csr(xc) => csr_t_dot_dense_with(
+                    xc,
+                    xc.values(),
+                    w,
+                    st.num.view_mut().reversed_axes(),
+                    true,
+                ),
+            }
+        }
+        let dense_direct = matches!(x, Input::Dense(_)) && xht.is_none();
+        if !dense_direct {
+            terms.a = frobenius_trace(x, w, hc, xht, bufs, k);
+            return terms;
+        }
+    }
+    let needs_wh =
+        matches!(x, Input::Dense(_)) || (beta != 1.0 && (beta != 0.0 || stats.is_some()));
+    if let Input::Csr(xc) = x {
+        if beta != 2.0 {
+            let vals = bufs.nz.slice(xc.nnz());
+            terms = terms + sparse_nz_terms(xc, w, hc.ht.view(), beta, vals);
+            if let Some(st) = stats.as_deref_mut() {
+                csr_t_dot_dense_with(xc, vals, w, st.num.view_mut().reversed_axes(), true);
+            }
+        }
+    }
+    if !needs_wh {
+        return terms;
+    }
+    let block = rows_per_block(m);
+    let mut start = 0;
+    while start < n {
+        let end = (start + block).min(n);
+        let r = end - start;
+        let wb = w.slice(s![start..end, ..]);
+        let mut wh = bufs.wh.mat(r, m);
+        general_mat_mul(F::one(), &wb, &h, F::zero(), &mut wh);
+        match x.slice_rows(start, end) {
+            Input::Dense(xd) if beta == 2.0 => {
+                terms.a += Zip::from(&xd).and(&wh).fold(0.0, |acc, &xv, &v| {
+                    let d = (xv - v).to_f64_();
+                    acc + d * d
+                });
+            }
+            Input::Dense(xd) => {
+                let mut d = bufs.wh2.mat(r, m);
+                let want = stats.is_some();
+                for ((mut vrow, mut drow), xrow) in
+                    wh.rows_mut().into_iter().zip(d.rows_mut()).zip(xd.rows())
+                {
+                    for ((v, dv), &xv) in vrow.iter_mut().zip(drow.iter_mut()).zip(xrow.iter()) {
+                        let raw = *v;
+                        let pw = beta_powers(raw, beta);
+                        terms = terms + entry_terms(xv, raw, pw, beta, true);
+                        if want {
+                            *dv = pw.1;
+                            *v = xv * pw.0;
+                        }
+                    }
+                }
+                if let Some(st) = stats.as_deref_mut() {
+                    general_mat_mul(F::one(), &wb.t(), &wh, F::one(), &mut st.num);
+                    if beta != 1.0 {
+                        general_mat_mul(F::one(), &wb.t(), &d, F::one(), &mut st.den);
+                    }
+                }
+            }
+            Input::Csr(_) => {
+                // Σ(WH)^β over every entry, and the β ≠ 1 denominator.
+                let generic = beta != 0.0;
+                let mut c = 0.0;
+                wh.mapv_inplace(|v| {
+                    let pw = beta_powers(v, beta);
+                    if generic {
+                        c += whpow_beta(v, pw, beta);
+                    }
+                    pw.1
+                });
+                terms.c += c;
+                if let Some(st) = stats.as_deref_mut() {
+                    general_mat_mul(F::one(), &wb.t(), &wh, F::one(), &mut st.den);
+                }
+            }
+        }
+        start = end;
+    }
+    terms
+}
+
+/// 2·(β=2 divergence) from k-sized products: ||X||² + Σ(W·HHᵀ)∘W − 2Σ(X·Hᵀ)∘W.
+fn frobenius_trace<F: NmfFloat>(
+    x: &Input<F>,
     w: ArrayView2<F>,
     hc: &HCache<F>,
+    xht: Option<ArrayView2<F>>,
+    bufs: &mut RowBufs<F>,
+    k: usize,
+) -> f64 {
+    let n = x.n_rows();
+    let norm_x: f64 = match x {
+        Input::Dense(xd) => xd.iter().map(|v| v.to_f64_() * v.to_f64_()).sum(),
+        Input::Csr(xc) => xc.values().iter().map(|v| v.to_f64_() * v.to_f64_()).sum(),
+    };
+    let mut tmp = bufs.den.mat(n, k);
+    general_mat_mul(F::one(), &w, &hc.hht, F::zero(), &mut tmp);
+    let wwh: f64 = Zip::from(&tmp)
+        .and(&w)
+        .fold(0.0, |s, &a, &b| s + (a * b).to_f64_());
+    let cross: f64 = match xht {
+        Some(c) => Zip::from(&c)
+            .and(&w)
+            .fold(0.0, |s, &a, &b| s + (a * b).to_f64_()),
+        None => {
+            let Input::Csr(xc) = x else {
+                unreachable!("dense X without X·Hᵀ takes the direct path")
+            };
+            let mut c = bufs.num.mat(n, k);
+            csr_dot_dense(xc, hc.ht.view(), c.view_mut());
+            Zip::from(&c)
+                .and(&w)
+                .fold(0.0, |s, &a, &b| s + (a * b).to_f64_())
+        }
+    };
+    norm_x + wwh - 2.0 * cross
+}
+
+/// Divergence terms at the non-zeros of a CSR block (Σ(WH)^β excluded);
+/// writes X·(WH)^(β−2) into `vals` for the H numerator.
+fn sparse_nz_terms<F: NmfFloat>(
+    xc: &CsrView<F>,
+    w: ArrayView2<F>,
+    ht: ArrayView2<F>,
     beta: f64,
     vals: &mut [F],
 ) -> Terms {
@@ -237,12 +321,10 @@ fn sparse_nz_terms<F: NmfFloat>(
         let (cols, xv) = xc.row(i);
         let wi = w.row(i);
         for (&j, &x) in cols.iter().zip(xv) {
-            let wh = wi.dot(&hc.ht.row(j));
-            let mut e = entry_terms(x, wh, beta);
-            // Σ(WH)^β over all entries is added from the dense blocks.
-            e.c = 0.0;
-            t = t + e;
-            vals[p] = x * ratio(wh, beta);
+            let wh = wi.dot(&ht.row(j));
+            let pw = beta_powers(wh, beta);
+            t = t + entry_terms(x, wh, pw, beta, false);
+            vals[p] = x * pw.0;
             p += 1;
         }
     }

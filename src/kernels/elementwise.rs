@@ -2,7 +2,6 @@
 //! floor, and a parallel row-wise fold.
 
 use crate::float::{NmfFloat, EPSILON_F32};
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
 
 /// scikit-learn's `EPSILON` (float32 eps), as f64.
 pub(crate) const EPS: f64 = EPSILON_F32;
@@ -40,27 +39,32 @@ pub(crate) fn npow<F: NmfFloat>(x: F, e: f64) -> F {
     }
 }
 
-/// Fold over matching rows of one mutable and two read-only matrices, in
-/// parallel for large inputs; the per-row results (f64 pairs) are summed.
-pub(crate) fn par_rows_fold<F, G>(
-    mut a: ArrayViewMut2<F>,
-    b: ArrayView2<F>,
-    c: ArrayView2<F>,
-    f: G,
-) -> (f64, f64)
-where
-    F: NmfFloat,
-    G: Fn(ArrayViewMut1<F>, ArrayView1<F>, ArrayView1<F>) -> (f64, f64) + Send + Sync,
-{
-    let add = |x: (f64, f64), y: (f64, f64)| (x.0 + y.0, x.1 + y.1);
-    let zip = Zip::from(a.rows_mut()).and(b.rows()).and(c.rows());
-    if b.len() < PAR_MIN_ELEMS {
-        zip.fold((0.0, 0.0), |acc, ar, br, cr| add(acc, f(ar, br, cr)))
+/// The two powers of W·H the multiplicative updates need, from a single
+/// `pow` call: `ratio` = (WH)^(β−2) (WH floored at eps for β < 2), which
+/// multiplies X in the numerators, and `den` = (WH)^(β−1) (floored for
+/// β < 1), the denominator factor. numpy computes them with separate
+/// powers; the results agree to the last bit or two.
+#[inline(always)]
+pub(crate) fn beta_powers<F: NmfFloat>(wh: F, beta: f64) -> (F, F) {
+    let whc = clip_eps(wh);
+    if beta == 1.0 {
+        (F::one() / whc, F::one())
+    } else if beta == 0.0 {
+        let inv = F::one() / whc;
+        (inv * inv, inv)
+    } else if beta < 1.0 {
+        let r = npow(whc, beta - 2.0);
+        (r, r * whc)
+    } else if beta < 2.0 {
+        let r = npow(whc, beta - 2.0);
+        let d = if wh >= clip_eps(F::zero()) {
+            r * wh
+        } else {
+            npow(wh, beta - 1.0)
+        };
+        (r, d)
     } else {
-        zip.par_fold(
-            || (0.0, 0.0),
-            |acc, ar, br, cr| add(acc, f(ar, br, cr)),
-            add,
-        )
+        let r = npow(wh, beta - 2.0);
+        (r, r * wh)
     }
 }

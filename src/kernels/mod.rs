@@ -110,14 +110,23 @@ pub fn minibatch_step<F: NmfFloat>(
     ws.hc.refresh(h.view());
     let Workspace {
         hc,
-        rows: bufs,
+        threads,
         stats,
         w_fresh,
         xht,
     } = ws;
+    // X·Hᵀ serves the W update, the W solve and the batch cost (β = 2).
+    let xht = if loss.beta == 2.0 {
+        let mut c = xht.mat(rows, k);
+        update_w::xht_par(x, h.view(), hc, c.view_mut(), threads.len());
+        Some(c)
+    } else {
+        None
+    };
+    let xht = xht.as_ref().map(|c| c.view());
     let mut w = match w {
         Some(mut w) => {
-            update_w::update_w(x, w.view_mut(), h.view(), hc, loss, pen_w, None, bufs);
+            update_w::update_w(x, w.view_mut(), h.view(), hc, loss, pen_w, xht, threads);
             w
         }
         None => {
@@ -132,7 +141,7 @@ pub fn minibatch_step<F: NmfFloat>(
                 tol,
                 wf.view_mut(),
                 xht,
-                bufs,
+                threads,
             );
             wf
         }
@@ -141,8 +150,7 @@ pub fn minibatch_step<F: NmfFloat>(
         let tiny = F::from_f64_(EPSILON_F64);
         w.mapv_inplace(|v| if v < tiny { F::zero() } else { v });
     }
-    stats.clear();
-    let div = divergence::divergence(x, w.view(), h.view(), hc, loss, Some(stats), bufs);
+    let div = divergence::divergence(x, w.view(), h.view(), hc, loss, xht, Some(stats), threads);
     let sum = |v: ArrayView2<F>| v.iter().map(|x| x.to_f64_()).sum::<f64>();
     let sum_sq = |v: ArrayView2<F>| v.iter().map(|x| x.to_f64_() * x.to_f64_()).sum::<f64>();
     let (w_sum, w_sq) = (sum(w.view()), sum_sq(w.view()));
@@ -165,7 +173,29 @@ pub fn solve_w<F: NmfFloat>(
     max_iter: usize,
     tol: f64,
 ) -> Result<SolveWOutcome<F>> {
-    let (w, n_iter) = update_w::solve_w_alloc(x, h, loss, pen_w, max_iter, tol);
+    let (n, k) = (x.n_rows(), h.nrows());
+    let mut ws = Workspace::for_rows(x, k);
+    ws.hc.refresh(h);
+    let xht = if loss.beta == 2.0 {
+        let mut c = Array2::zeros((n, k));
+        update_w::xht_par(x, h, &ws.hc, c.view_mut(), ws.threads.len());
+        Some(c)
+    } else {
+        None
+    };
+    let mut w = Array2::zeros((n, k));
+    let n_iter = update_w::solve_w_into(
+        x,
+        h,
+        &ws.hc,
+        loss,
+        pen_w,
+        max_iter,
+        tol,
+        w.view_mut(),
+        xht.as_ref().map(|c| c.view()),
+        &mut ws.threads,
+    );
     Ok(SolveWOutcome { w, n_iter })
 }
 
@@ -176,11 +206,7 @@ pub fn reconstruction_err<F: NmfFloat>(
     h: ArrayView2<F>,
     loss: &Loss,
 ) -> f64 {
-    let mut hc = workspace::HCache::new(h.nrows(), h.ncols());
-    hc.refresh(h);
-    let mut bufs = workspace::RowBufs::default();
-    let res = divergence::divergence(x, w, h, &hc, loss, None, &mut bufs);
-    (2.0 * res.max(0.0)).sqrt()
+    (2.0 * beta_divergence(x, w, h, loss.beta).max(0.0)).sqrt()
 }
 
 /// β-divergence of X and W·H (without the square root), as
@@ -191,10 +217,18 @@ pub fn beta_divergence<F: NmfFloat>(
     h: ArrayView2<F>,
     beta: f64,
 ) -> f64 {
-    let mut hc = workspace::HCache::new(h.nrows(), h.ncols());
-    hc.refresh(h);
-    let mut bufs = workspace::RowBufs::default();
-    divergence::divergence(x, w, h, &hc, &Loss::new(beta), None, &mut bufs)
+    let mut ws = Workspace::for_rows(x, h.nrows());
+    ws.hc.refresh(h);
+    divergence::divergence(
+        x,
+        w,
+        h,
+        &ws.hc,
+        &Loss::new(beta),
+        None,
+        None,
+        &mut ws.threads,
+    )
 }
 
 #[cfg(test)]

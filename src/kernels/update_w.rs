@@ -1,20 +1,62 @@
 //! The multiplicative update of W (H fixed), and the W solve used by
 //! `transform`, fresh restarts and `partial_fit`.
+//!
+//! Rows of W are independent given H, so the rows of a batch are split into
+//! one contiguous range per worker thread, each with its own buffers; BLAS
+//! runs single-threaded inside each range.
 
-use super::elementwise::{clip_eps, npow, par_rows_fold, EPS};
-use super::workspace::{rows_per_block, Buf, HCache, RowBufs};
+use super::elementwise::{beta_powers, EPS};
+use super::workspace::{plan_parts, rows_per_block, Buf, HCache, RowBufs, ThreadBufs};
 use super::{Loss, Penalty};
 use crate::float::NmfFloat;
-use crate::input::Input;
+use crate::input::{CsrView, Input};
 use crate::linalg::sparse::{csr_dot_dense, csr_dot_dense_with};
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Zip};
+use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 /// One multiplicative update of the rows of W for the rows of X.
 /// `xht`, when given, is the precomputed X·Hᵀ (beta = 2 only).
 /// Returns (Σ(W_new − W_old)², Σ W_new²).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn update_w<F: NmfFloat>(
+    x: &Input<F>,
+    mut w: ArrayViewMut2<F>,
+    h: ArrayView2<F>,
+    hc: &HCache<F>,
+    loss: &Loss,
+    pen: &Penalty,
+    xht: Option<ArrayView2<F>>,
+    threads: &mut [ThreadBufs<F>],
+) -> (f64, f64) {
+    let (n, m) = x.shape();
+    let parts = plan_parts(n, m, threads.len());
+    let chunk = n.div_ceil(parts).max(1);
+    w.axis_chunks_iter_mut(Axis(0), chunk)
+        .into_par_iter()
+        .zip(threads.par_iter_mut())
+        .enumerate()
+        .map(|(i, (wc, tb))| {
+            let start = i * chunk;
+            let end = start + wc.nrows();
+            let xht_part = xht.map(|c| c.slice_move(s![start..end, ..]));
+            update_w_rows(
+                &x.slice_rows(start, end),
+                wc,
+                h,
+                hc,
+                loss,
+                pen,
+                xht_part,
+                &mut tb.rows,
+            )
+        })
+        .reduce(|| (0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1))
+}
+
+/// [`update_w`] on one thread's rows.
+#[allow(clippy::too_many_arguments)]
+fn update_w_rows<F: NmfFloat>(
     x: &Input<F>,
     mut w: ArrayViewMut2<F>,
     h: ArrayView2<F>,
@@ -26,10 +68,12 @@ pub(crate) fn update_w<F: NmfFloat>(
 ) -> (f64, f64) {
     let (n, m) = x.shape();
     let k = h.nrows();
-    let block = if loss.beta == 2.0 {
-        n.max(1)
-    } else {
+    // Only the dense W·H of the β ≠ 2 paths needs bounded row blocks.
+    let needs_wh = loss.beta != 2.0 && (matches!(x, Input::Dense(_)) || loss.beta != 1.0);
+    let block = if needs_wh {
         rows_per_block(m)
+    } else {
+        n.max(1)
     };
     let mut acc = (0.0, 0.0);
     let mut start = 0;
@@ -75,7 +119,7 @@ pub(crate) fn update_w<F: NmfFloat>(
     acc
 }
 
-/// X·Hᵀ into `out` (rows×k).
+/// X·Hᵀ into `out` (rows×k), on the calling thread.
 pub(crate) fn xht_into<F: NmfFloat>(
     x: &Input<F>,
     h: ArrayView2<F>,
@@ -86,6 +130,27 @@ pub(crate) fn xht_into<F: NmfFloat>(
         Input::Dense(xd) => general_mat_mul(F::one(), xd, &h.t(), F::zero(), &mut out),
         Input::Csr(xc) => csr_dot_dense(xc, hc.ht.view(), out),
     }
+}
+
+/// X·Hᵀ for all rows of X, split across the workers.
+pub(crate) fn xht_par<F: NmfFloat>(
+    x: &Input<F>,
+    h: ArrayView2<F>,
+    hc: &HCache<F>,
+    mut out: ArrayViewMut2<F>,
+    workers: usize,
+) {
+    let (n, m) = x.shape();
+    let parts = plan_parts(n, m, workers);
+    let chunk = n.div_ceil(parts).max(1);
+    out.axis_chunks_iter_mut(Axis(0), chunk)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(i, oc)| {
+            let start = i * chunk;
+            let end = start + oc.nrows();
+            xht_into(&x.slice_rows(start, end), h, hc, oc);
+        });
 }
 
 /// Numerator X∘(WH)^(β-2)·Hᵀ and denominator (WH)^(β-1)·Hᵀ (or H's row sums
@@ -110,16 +175,15 @@ fn beta_w_terms<F: NmfFloat>(
             let mut whv = wh.mat(r, m);
             general_mat_mul(F::one(), &w, &h, F::zero(), &mut whv);
             let mut d = wh2.mat(r, m);
-            Zip::from(&mut whv)
-                .and(&mut d)
-                .and(xd)
-                .par_for_each(|v, d, &xv| {
-                    let raw = *v;
-                    if beta != 1.0 {
-                        *d = npow(if beta < 1.0 { clip_eps(raw) } else { raw }, beta - 1.0);
-                    }
-                    *v = xv * ratio(raw, beta);
-                });
+            for ((mut vrow, mut drow), xrow) in
+                whv.rows_mut().into_iter().zip(d.rows_mut()).zip(xd.rows())
+            {
+                for ((v, dv), &xv) in vrow.iter_mut().zip(drow.iter_mut()).zip(xrow.iter()) {
+                    let (ratio, dd) = beta_powers(*v, beta);
+                    *dv = dd;
+                    *v = xv * ratio;
+                }
+            }
             general_mat_mul(F::one(), &whv, &hc.ht, F::zero(), &mut num);
             if beta != 1.0 {
                 general_mat_mul(F::one(), &d, &hc.ht, F::zero(), &mut den);
@@ -127,33 +191,13 @@ fn beta_w_terms<F: NmfFloat>(
         }
         Input::Csr(xc) => {
             let vals = nz.slice(xc.nnz());
-            nz_ratio(xc, w, hc.ht.view(), beta, vals);
+            nz_numerator(xc, w, hc.ht.view(), beta, vals);
             csr_dot_dense_with(xc, vals, hc.ht.view(), num.view_mut());
             if beta != 1.0 {
-                let block = rows_per_block(m);
-                let mut start = 0;
-                while start < r {
-                    let end = (start + block).min(r);
-                    let mut whv = wh.mat(end - start, m);
-                    general_mat_mul(
-                        F::one(),
-                        &w.slice(s![start..end, ..]),
-                        &h,
-                        F::zero(),
-                        &mut whv,
-                    );
-                    whv.par_mapv_inplace(|v| {
-                        npow(if beta < 1.0 { clip_eps(v) } else { v }, beta - 1.0)
-                    });
-                    general_mat_mul(
-                        F::one(),
-                        &whv,
-                        &hc.ht,
-                        F::zero(),
-                        &mut den.slice_mut(s![start..end, ..]),
-                    );
-                    start = end;
-                }
+                let mut whv = wh.mat(r, m);
+                general_mat_mul(F::one(), &w, &h, F::zero(), &mut whv);
+                whv.mapv_inplace(|v| beta_powers(v, beta).1);
+                general_mat_mul(F::one(), &whv, &hc.ht, F::zero(), &mut den);
             }
         }
     }
@@ -164,55 +208,30 @@ fn beta_w_terms<F: NmfFloat>(
     }
 }
 
-/// The factor multiplying X in the numerators: (WH)^(β-2) with WH floored
-/// at float32 eps for β < 2 (1/WH for KL, 1/WH² for IS).
-#[inline(always)]
-pub(crate) fn ratio<F: NmfFloat>(wh: F, beta: f64) -> F {
-    if beta == 1.0 {
-        F::one() / clip_eps(wh)
-    } else if beta == 0.0 {
-        let inv = F::one() / clip_eps(wh);
-        inv * inv
-    } else if beta < 2.0 {
-        npow(clip_eps(wh), beta - 2.0)
-    } else {
-        npow(wh, beta - 2.0)
-    }
-}
-
-/// vals[p] = X_p · ratio((W·H)_p) at the non-zeros of a CSR block.
-pub(crate) fn nz_ratio<F: NmfFloat>(
-    xc: &crate::input::CsrView<F>,
+/// vals[p] = X_p · (W·H)_p^(β−2) (floored as in [`beta_powers`]) at the
+/// non-zeros of a CSR block.
+pub(crate) fn nz_numerator<F: NmfFloat>(
+    xc: &CsrView<F>,
     w: ArrayView2<F>,
     ht: ArrayView2<F>,
     beta: f64,
     vals: &mut [F],
 ) {
-    let base = xc.offset();
-    // Split `vals` by rows so each row's slice is written by one task.
-    let mut chunks: Vec<(usize, &mut [F])> = Vec::with_capacity(xc.n_rows());
-    let mut rest = vals;
+    let mut p = 0;
     for i in 0..xc.n_rows() {
-        let len = xc.row_range(i).len();
-        let (head, tail) = rest.split_at_mut(len);
-        chunks.push((i, head));
-        rest = tail;
-    }
-    let _ = base;
-    chunks.into_par_iter().for_each(|(i, out)| {
         let (cols, xv) = xc.row(i);
         let wi = w.row(i);
-        for ((o, &j), &x) in out.iter_mut().zip(cols).zip(xv) {
-            let dot = wi.dot(&ht.row(j));
-            *o = x * ratio(dot, beta);
+        for (&j, &x) in cols.iter().zip(xv) {
+            vals[p] = x * beta_powers(wi.dot(&ht.row(j)), beta).0;
+            p += 1;
         }
-    });
+    }
 }
 
 /// W ← W ∘ (num / den)^γ with the penalties added to den. Returns
 /// (Σ(ΔW)², ΣW²).
 pub(crate) fn finish_w<F: NmfFloat>(
-    w: ArrayViewMut2<F>,
+    mut w: ArrayViewMut2<F>,
     num: ArrayView2<F>,
     den: ArrayView2<F>,
     pen: &Penalty,
@@ -221,8 +240,8 @@ pub(crate) fn finish_w<F: NmfFloat>(
     let l1 = F::from_f64_(pen.l1);
     let l2 = F::from_f64_(pen.l2);
     let eps = F::from_f64_(EPS);
-    par_rows_fold(w, num, den, |mut wr, nr, dr| {
-        let mut acc = (0.0, 0.0);
+    let mut acc = (0.0, 0.0);
+    for ((mut wr, nr), dr) in w.rows_mut().into_iter().zip(num.rows()).zip(den.rows()) {
         for ((wv, &nv), &dv) in wr.iter_mut().zip(nr).zip(dr) {
             let mut d = dv;
             if pen.l1 > 0.0 {
@@ -236,7 +255,7 @@ pub(crate) fn finish_w<F: NmfFloat>(
             }
             let mut delta = nv / d;
             if gamma != 1.0 {
-                delta = npow(delta, gamma);
+                delta = super::elementwise::npow(delta, gamma);
             }
             let old = *wv;
             let new = old * delta;
@@ -245,13 +264,14 @@ pub(crate) fn finish_w<F: NmfFloat>(
             acc.0 += diff * diff;
             acc.1 += new.to_f64_() * new.to_f64_();
         }
-        acc
-    })
+    }
+    acc
 }
 
 /// Solve for W with H fixed from the constant start sqrt(mean(X)/k), until
 /// `max_iter` updates or ||ΔW||/||W|| <= tol (scikit-learn's `_solve_W`).
-/// Writes into `w` (n×k). Returns the number of updates done.
+/// Writes into `w` (n×k). `xht` is X·Hᵀ when beta = 2 (it does not change
+/// while H is fixed). Returns the number of updates done.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn solve_w_into<F: NmfFloat>(
     x: &Input<F>,
@@ -262,69 +282,19 @@ pub(crate) fn solve_w_into<F: NmfFloat>(
     max_iter: usize,
     tol: f64,
     mut w: ArrayViewMut2<F>,
-    xht_buf: &mut Buf<F>,
-    bufs: &mut RowBufs<F>,
+    xht: Option<ArrayView2<F>>,
+    threads: &mut [ThreadBufs<F>],
 ) -> usize {
-    let (n, _) = x.shape();
     let k = h.nrows();
     let avg = F::from_f64_((crate::init::mean(x) / k as f64).sqrt());
     w.fill(avg);
-    // X·Hᵀ does not change while H is fixed: compute it once.
-    let xht = if loss.beta == 2.0 {
-        let mut c = xht_buf.mat(n, k);
-        xht_into(x, h, hc, c.view_mut());
-        Some(c)
-    } else {
-        None
-    };
     let mut it = 0;
     while it < max_iter {
-        let (d2, n2) = update_w(
-            x,
-            w.view_mut(),
-            h,
-            hc,
-            loss,
-            pen,
-            xht.as_ref().map(|c| c.view()),
-            bufs,
-        );
+        let (d2, n2) = update_w(x, w.view_mut(), h, hc, loss, pen, xht, threads);
         it += 1;
-        let diff = d2.sqrt() / n2.sqrt();
-        if tol > 0.0 && diff <= tol {
+        if tol > 0.0 && d2.sqrt() / n2.sqrt() <= tol {
             break;
         }
     }
     it
-}
-
-/// Allocating form of [`solve_w_into`].
-pub(crate) fn solve_w_alloc<F: NmfFloat>(
-    x: &Input<F>,
-    h: ArrayView2<F>,
-    loss: &Loss,
-    pen: &Penalty,
-    max_iter: usize,
-    tol: f64,
-) -> (Array2<F>, usize) {
-    let (n, m) = x.shape();
-    let k = h.nrows();
-    let mut hc = HCache::new(k, m);
-    hc.refresh(h);
-    let mut w = Array2::zeros((n, k));
-    let mut xht = Buf::default();
-    let mut bufs = RowBufs::default();
-    let it = solve_w_into(
-        x,
-        h,
-        &hc,
-        loss,
-        pen,
-        max_iter,
-        tol,
-        w.view_mut(),
-        &mut xht,
-        &mut bufs,
-    );
-    (w, it)
 }

@@ -108,14 +108,44 @@ impl<F: NmfFloat> HStats<F> {
     }
 }
 
-/// Everything one fit needs, sized from the first call and reused.
+impl<F: NmfFloat> HStats<F> {
+    /// self += other (the reduction of per-thread statistics).
+    pub(crate) fn add(&mut self, other: &HStats<F>) {
+        self.num += &other.num;
+        self.den += &other.den;
+        self.wtw += &other.wtw;
+        self.wsum += &other.wsum;
+    }
+}
+
+/// The buffers one worker thread uses for its share of a mini-batch's rows.
+pub(crate) struct ThreadBufs<F> {
+    pub(crate) rows: RowBufs<F>,
+    pub(crate) stats: HStats<F>,
+}
+
+/// How many row ranges to split `n` rows of width `m` into: one per worker,
+/// but never ranges so small that the split costs more than it saves.
+pub(crate) fn plan_parts(n: usize, m: usize, workers: usize) -> usize {
+    const MIN_ELEMS_PER_PART: usize = 1 << 14;
+    const MIN_ROWS_PER_PART: usize = 4;
+    workers
+        .min((n * m / MIN_ELEMS_PER_PART).max(1))
+        .min((n / MIN_ROWS_PER_PART).max(1))
+        .max(1)
+}
+
+/// Everything one fit needs, sized from the first call and reused: the
+/// steps of a fit allocate nothing.
 pub struct Workspace<F> {
     pub(crate) hc: HCache<F>,
-    pub(crate) rows: RowBufs<F>,
+    /// One set of buffers per worker thread.
+    pub(crate) threads: Vec<ThreadBufs<F>>,
+    /// The reduced H statistics of the current step.
     pub(crate) stats: HStats<F>,
     /// W of a fresh restart (batch rows×k).
     pub(crate) w_fresh: Buf<F>,
-    /// Cached X·Hᵀ of a fresh W solve with beta = 2 (batch rows×k).
+    /// X·Hᵀ of the current batch (batch rows×k), for beta = 2.
     pub(crate) xht: Buf<F>,
 }
 
@@ -124,18 +154,36 @@ impl<F: NmfFloat> Workspace<F> {
     /// components.
     pub fn for_fit(x: &Input<F>, k: usize, batch_size: usize) -> Self {
         let m = x.n_cols();
-        let mut ws = Workspace {
+        let workers = rayon::current_num_threads().max(1);
+        let parts = plan_parts(batch_size, m, workers);
+        let rows_per_part = batch_size.div_ceil(parts).max(1);
+        let rb = rows_per_block(m).min(rows_per_part);
+        let threads = (0..workers)
+            .map(|i| {
+                let mut rows = RowBufs::default();
+                if i < parts {
+                    rows.num.reserve(rows_per_part * k);
+                    rows.den.reserve(rows_per_part * k);
+                    rows.wh.reserve(rb * m);
+                    rows.wh2.reserve(rb * m);
+                }
+                ThreadBufs {
+                    rows,
+                    stats: HStats::new(k, m),
+                }
+            })
+            .collect();
+        Workspace {
             hc: HCache::new(k, m),
-            rows: RowBufs::default(),
+            threads,
             stats: HStats::new(k, m),
             w_fresh: Buf::default(),
             xht: Buf::default(),
-        };
-        let rb = rows_per_block(m).min(batch_size.max(1));
-        ws.rows.num.reserve(batch_size * k);
-        ws.rows.den.reserve(batch_size * k);
-        ws.rows.wh.reserve(rb * m);
-        ws.rows.wh2.reserve(rb * m);
-        ws
+        }
+    }
+
+    /// A workspace for a one-off W solve or divergence over X.
+    pub(crate) fn for_rows(x: &Input<F>, k: usize) -> Self {
+        Self::for_fit(x, k, x.n_rows().min(1 << 16).max(1))
     }
 }

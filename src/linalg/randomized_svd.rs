@@ -1,19 +1,489 @@
 //! scikit-learn's `randomized_svd` with its defaults (n_oversamples=10,
 //! n_iter='auto', LU power-iteration normaliser, transpose='auto',
 //! flip_sign=True), reproducing its random draws.
+//!
+//! The algorithm (Halko, Martinsson & Tropp), as scikit-learn 1.9 runs it:
+//!
+//! 1. M = X, or Xᵀ when X has fewer rows than columns;
+//! 2. Q = Gaussian matrix (cols(M) × (k + 10)) drawn row by row from the
+//!    generator, in X's dtype;
+//! 3. `n_iter` times: Q = PL(M·Q), Q = PL(Mᵀ·Q), where PL(A) is the P·L
+//!    factor of A's LU factorisation with partial pivoting (`getrf`);
+//! 4. Q = economic QR basis of M·Q (`geqrf` + `orgqr`);
+//! 5. B = Qᵀ·M, thin SVD B = Û·S·Vᵀ (`gesdd`), U = Q·Û;
+//! 6. signs made deterministic (`svd_flip`), results cut to k components
+//!    and transposed back if M was Xᵀ.
+//!
+//! Every LAPACK routine receives column-major copies, exactly the matrices
+//! scipy hands to LAPACK, so both sides run the same factorisations.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::float::NmfFloat;
-use crate::input::Input;
+use crate::input::{CsrView, Input};
+use crate::linalg::sparse::{csr_dot_dense, csr_t_dot_dense};
 use crate::rng::NumpyRandomState;
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, ArrayView2, Axis, CowArray, Ix2, ShapeBuilder};
+use ndarray_linalg::{JobSvd, MatrixLayout};
+use std::any::TypeId;
+
+/// Oversampling used by scikit-learn's NMF initialisation.
+pub const N_OVERSAMPLES: usize = 10;
 
 /// Truncated SVD: (U n×k, S k, Vt k×m).
+///
+/// `rng` is consumed exactly as scikit-learn consumes its `RandomState`:
+/// `cols(M) × (k + 10)` standard normals in row-major order.
 pub fn randomized_svd<F: NmfFloat>(
     x: &Input<F>,
     n_components: usize,
     rng: &mut NumpyRandomState,
 ) -> Result<(Array2<F>, Array1<F>, Array2<F>)> {
-    let _ = (x, n_components, rng);
-    todo!("H1")
+    let (n_samples, n_features) = x.shape();
+    if n_samples == 0 || n_features == 0 {
+        return Err(Error::Linalg(format!(
+            "randomized_svd of an empty {n_samples}×{n_features} matrix"
+        )));
+    }
+    if n_components == 0 || n_components > n_samples.min(n_features) {
+        return Err(Error::Linalg(format!(
+            "randomized_svd: n_components = {n_components} must be in 1..={}",
+            n_samples.min(n_features)
+        )));
+    }
+    let n_random = n_components + N_OVERSAMPLES;
+    // Compared in floating point, as Python does (0.1 * 30 > 3).
+    let n_iter = if (n_components as f64) < 0.1 * (n_samples.min(n_features) as f64) {
+        7
+    } else {
+        4
+    };
+    let op = Operator::new(x);
+    let (_, m_cols) = op.shape();
+
+    // Gaussian start, drawn in f64 then cast to X's dtype.
+    let mut q: Array2<F> = rng
+        .standard_normal_array(m_cols, n_random)
+        .mapv(F::from_f64_);
+
+    for _ in 0..n_iter {
+        q = permuted_l(op.dot(q.view()))?;
+        q = permuted_l(op.t_dot(q.view()))?;
+    }
+    let q = qr_basis(op.dot(q.view()))?;
+
+    let b = op.q_t_dot(q.view());
+    let (u_hat, s, vt) = thin_svd(b)?;
+    let mut u = q.dot(&u_hat);
+    let mut vt = vt;
+
+    let k = n_components;
+    if op.transpose {
+        flip_signs_by_rows(&mut u, &mut vt);
+        Ok((
+            standard(vt.slice(ndarray::s![..k, ..]).t()),
+            s.slice(ndarray::s![..k]).to_owned(),
+            standard(u.slice(ndarray::s![.., ..k]).t()),
+        ))
+    } else {
+        flip_signs_by_columns(&mut u, &mut vt);
+        Ok((
+            standard(u.slice(ndarray::s![.., ..k])),
+            s.slice(ndarray::s![..k]).to_owned(),
+            standard(vt.slice(ndarray::s![..k, ..])),
+        ))
+    }
+}
+
+/// A row-major copy.
+fn standard<F: NmfFloat>(a: ArrayView2<F>) -> Array2<F> {
+    a.as_standard_layout().into_owned()
+}
+
+/// The matrix M the range finder works on: X, or Xᵀ when X is wide.
+struct Operator<'a, F> {
+    kind: OpKind<'a, F>,
+    transpose: bool,
+}
+
+enum OpKind<'a, F> {
+    /// X, BLAS-compatible (a copy if the caller's strides were not).
+    Dense(CowArray<'a, F, Ix2>),
+    Csr(CsrView<'a, F>),
+}
+
+impl<'a, F: NmfFloat> Operator<'a, F> {
+    fn new(x: &Input<'a, F>) -> Self {
+        let (n, m) = x.shape();
+        let transpose = n < m;
+        let kind = match x {
+            Input::Dense(d) => {
+                let d: ArrayView2<'a, F> = *d;
+                if blas_friendly(&d) {
+                    OpKind::Dense(CowArray::from(d))
+                } else {
+                    OpKind::Dense(CowArray::from(d.as_standard_layout().into_owned()))
+                }
+            }
+            Input::Csr(c) => OpKind::Csr(*c),
+        };
+        Operator { kind, transpose }
+    }
+
+    /// Shape of M.
+    fn shape(&self) -> (usize, usize) {
+        let (n, m) = match &self.kind {
+            OpKind::Dense(d) => d.dim(),
+            OpKind::Csr(c) => (c.n_rows(), c.n_cols()),
+        };
+        if self.transpose {
+            (m, n)
+        } else {
+            (n, m)
+        }
+    }
+
+    /// X·B (`x_side` = true) or Xᵀ·B.
+    fn x_dot(&self, b: ArrayView2<F>, x_side: bool) -> Array2<F> {
+        match &self.kind {
+            OpKind::Dense(d) => {
+                if x_side {
+                    d.dot(&b)
+                } else {
+                    d.t().dot(&b)
+                }
+            }
+            OpKind::Csr(c) => {
+                let rows = if x_side { c.n_rows() } else { c.n_cols() };
+                let mut out = Array2::zeros((rows, b.ncols()));
+                if x_side {
+                    csr_dot_dense(c, b, out.view_mut());
+                } else {
+                    csr_t_dot_dense(c, b, out.view_mut());
+                }
+                out
+            }
+        }
+    }
+
+    /// M·B.
+    fn dot(&self, b: ArrayView2<F>) -> Array2<F> {
+        self.x_dot(b, !self.transpose)
+    }
+
+    /// Mᵀ·B.
+    fn t_dot(&self, b: ArrayView2<F>) -> Array2<F> {
+        self.x_dot(b, self.transpose)
+    }
+
+    /// Qᵀ·M. Dense: one GEMM, as numpy does; sparse: (Mᵀ·Q)ᵀ, as scipy does.
+    fn q_t_dot(&self, q: ArrayView2<F>) -> Array2<F> {
+        match &self.kind {
+            OpKind::Dense(d) => {
+                if self.transpose {
+                    q.t().dot(&d.t())
+                } else {
+                    q.t().dot(d)
+                }
+            }
+            OpKind::Csr(_) => self.t_dot(q).reversed_axes(),
+        }
+    }
+}
+
+/// Whether BLAS can read the view directly (unit stride along one axis).
+fn blas_friendly<F>(a: &ArrayView2<F>) -> bool {
+    let (r, c) = a.dim();
+    let s = a.strides();
+    let row_major = (s[1] == 1 || c <= 1) && s[0] >= c.max(1) as isize;
+    let col_major = (s[0] == 1 || r <= 1) && s[1] >= r.max(1) as isize;
+    row_major || col_major
+}
+
+/// A column-major copy of `a` and its LAPACK layout.
+fn to_fortran<F: NmfFloat>(a: ArrayView2<F>) -> (Array2<F>, MatrixLayout) {
+    let (r, c) = a.dim();
+    let mut f = Array2::zeros((r, c).f());
+    f.assign(&a);
+    let layout = MatrixLayout::F {
+        col: c as i32,
+        lda: r.max(1) as i32,
+    };
+    (f, layout)
+}
+
+fn lapack_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Linalg(format!("{what}: {e}"))
+}
+
+// getrf is called directly: lax's wrapper turns an exactly singular U
+// (info > 0) into an error, while scipy's `lu` accepts it and so must we.
+extern "C" {
+    fn sgetrf_(
+        m: *const i32,
+        n: *const i32,
+        a: *mut f32,
+        lda: *const i32,
+        ipiv: *mut i32,
+        info: *mut i32,
+    );
+    fn dgetrf_(
+        m: *const i32,
+        n: *const i32,
+        a: *mut f64,
+        lda: *const i32,
+        ipiv: *mut i32,
+        info: *mut i32,
+    );
+}
+
+/// LU factorisation with partial pivoting of a column-major r×c matrix, in
+/// place; returns LAPACK's 1-based pivots (min(r, c) of them).
+fn getrf<F: NmfFloat>(a: &mut Array2<F>) -> Result<Vec<i32>> {
+    let (r, c) = a.dim();
+    debug_assert!(a.t().is_standard_layout());
+    let (m, n, lda) = (r as i32, c as i32, r.max(1) as i32);
+    let mut ipiv = vec![0i32; r.min(c)];
+    let mut info = 0i32;
+    let ptr = a.as_mut_ptr();
+    // SAFETY: `a` is a contiguous column-major r×c buffer with leading
+    // dimension r, `ipiv` holds min(r, c) entries, and the pointer casts only
+    // happen when F is exactly the routine's element type.
+    unsafe {
+        if TypeId::of::<F>() == TypeId::of::<f64>() {
+            dgetrf_(&m, &n, ptr as *mut f64, &lda, ipiv.as_mut_ptr(), &mut info);
+        } else if TypeId::of::<F>() == TypeId::of::<f32>() {
+            sgetrf_(&m, &n, ptr as *mut f32, &lda, ipiv.as_mut_ptr(), &mut info);
+        } else {
+            return Err(Error::Linalg(format!("no getrf for {}", F::DTYPE)));
+        }
+    }
+    if info < 0 {
+        return Err(Error::Linalg(format!("getrf: invalid argument {}", -info)));
+    }
+    Ok(ipiv)
+}
+
+/// scipy's `lu(a, permute_l=True)[0]`: P·L, r × min(r, c), where A = P·L·U.
+fn permuted_l<F: NmfFloat>(a: Array2<F>) -> Result<Array2<F>> {
+    let (r, c) = a.dim();
+    let mn = r.min(c);
+    let (mut lu, _) = to_fortran(a.view());
+    drop(a);
+    let ipiv = getrf(&mut lu)?;
+    // Row i of the pivoted matrix is row `origin[i]` of A.
+    let mut origin: Vec<usize> = (0..r).collect();
+    for (t, &p) in ipiv.iter().enumerate() {
+        origin.swap(t, p as usize - 1);
+    }
+    // A = Pᵀ_lapack·L·U, so row origin[i] of P·L is row i of L.
+    let mut pl = Array2::zeros((r, mn));
+    for (i, &dest) in origin.iter().enumerate() {
+        let mut row = pl.row_mut(dest);
+        for j in 0..mn.min(i) {
+            row[j] = lu[[i, j]];
+        }
+        if i < mn {
+            row[i] = F::one();
+        }
+    }
+    Ok(pl)
+}
+
+/// scipy's `qr(a, mode='economic')[0]`: r × min(r, c) orthonormal basis.
+fn qr_basis<F: NmfFloat>(a: Array2<F>) -> Result<Array2<F>> {
+    let (r, c) = a.dim();
+    let kk = r.min(c);
+    let (mut f, layout) = to_fortran(a.view());
+    drop(a);
+    let data = f.as_slice_memory_order_mut().expect("contiguous");
+    let tau = F::householder(layout, data).map_err(|e| lapack_err("geqrf", e))?;
+    // orgqr builds the basis in the first min(r, c) columns.
+    F::q(layout, data, &tau).map_err(|e| lapack_err("orgqr", e))?;
+    if kk == c {
+        Ok(f)
+    } else {
+        Ok(f.slice(ndarray::s![.., ..kk]).to_owned())
+    }
+}
+
+/// Thin SVD through `gesdd` (jobz = 'S') on a column-major copy.
+fn thin_svd<F: NmfFloat>(b: Array2<F>) -> Result<(Array2<F>, Array1<F>, Array2<F>)> {
+    let (r, c) = b.dim();
+    let kk = r.min(c);
+    let (mut f, layout) = to_fortran(b.view());
+    drop(b);
+    let out = F::svddc(
+        layout,
+        JobSvd::Some,
+        f.as_slice_memory_order_mut().expect("contiguous"),
+    )
+    .map_err(|e| lapack_err("gesdd (SVD did not converge?)", e))?;
+    let u = out
+        .u
+        .ok_or_else(|| Error::Linalg("gesdd returned no U".into()))?;
+    let vt = out
+        .vt
+        .ok_or_else(|| Error::Linalg("gesdd returned no Vt".into()))?;
+    let u = Array2::from_shape_vec((r, kk).f(), u).map_err(|e| lapack_err("gesdd U", e))?;
+    let vt = Array2::from_shape_vec((kk, c).f(), vt).map_err(|e| lapack_err("gesdd Vt", e))?;
+    Ok((u, Array1::from(out.s), vt))
+}
+
+/// numpy's `sign`: -1, 0 or +1 (NaN stays NaN).
+fn sign<F: NmfFloat>(v: F) -> F {
+    if v > F::zero() {
+        F::one()
+    } else if v < F::zero() {
+        -F::one()
+    } else {
+        v
+    }
+}
+
+/// Entry of largest magnitude in a lane (the first one on ties).
+fn first_abs_max<'a, F: NmfFloat>(lane: impl Iterator<Item = &'a F>) -> F {
+    let mut best: Option<F> = None;
+    for &v in lane {
+        match best {
+            Some(b) if !(num_traits::Float::abs(v) > num_traits::Float::abs(b)) => {}
+            _ => best = Some(v),
+        }
+    }
+    best.unwrap_or_else(F::zero)
+}
+
+/// `svd_flip(u, vt)`: the largest-magnitude entry of each column of U
+/// becomes positive.
+fn flip_signs_by_columns<F: NmfFloat>(u: &mut Array2<F>, vt: &mut Array2<F>) {
+    for (j, mut col) in u.axis_iter_mut(Axis(1)).enumerate() {
+        let s = sign(first_abs_max(col.iter()));
+        col.mapv_inplace(|v| v * s);
+        vt.row_mut(j).mapv_inplace(|v| v * s);
+    }
+}
+
+/// `svd_flip(u, vt, u_based_decision=False)`: the largest-magnitude entry
+/// of each row of Vt becomes positive.
+fn flip_signs_by_rows<F: NmfFloat>(u: &mut Array2<F>, vt: &mut Array2<F>) {
+    for (j, mut row) in vt.axis_iter_mut(Axis(0)).enumerate() {
+        let s = sign(first_abs_max(row.iter()));
+        row.mapv_inplace(|v| v * s);
+        u.column_mut(j).mapv_inplace(|v| v * s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::test_npy;
+
+    /// Largest |a - b| relative to the largest |b|.
+    fn rel_diff<'a>(a: impl Iterator<Item = &'a f64>, b: &[f64]) -> f64 {
+        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        a.zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs())) / scale
+    }
+
+    /// U, S, Vt against sklearn's `_randomized_svd(X, k, random_state=0)`.
+    fn check(name: &str) {
+        let x = test_npy::read_matrix(&format!("x_{name}.npy"));
+        let (n, m) = x.dim();
+        let (indptr, indices, data) = test_npy::csr_parts(&x);
+        let csr = CsrView::new(n, m, &indptr, &indices, &data).unwrap();
+        for (fmt, input) in [("dense", Input::Dense(x.view())), ("csr", Input::Csr(csr))] {
+            let (_, want) = test_npy::read_f64(&format!("svd_{name}_{fmt}.npy"));
+            let (mut at, mut worst) = (0, 0.0f64);
+            for k in [3usize, 5] {
+                let mut rng = NumpyRandomState::new(0);
+                let (u, s, vt) = randomized_svd(&input, k, &mut rng).unwrap();
+                assert_eq!((u.dim(), s.len(), vt.dim()), ((n, k), k, (k, m)));
+                let parts: [(&str, Vec<f64>); 3] = [
+                    ("U", u.iter().copied().collect()),
+                    ("S", s.to_vec()),
+                    ("Vt", vt.iter().copied().collect()),
+                ];
+                for (what, got) in parts {
+                    let len = got.len();
+                    let d = rel_diff(got.iter(), &want[at..at + len]);
+                    at += len;
+                    worst = worst.max(d);
+                    assert!(d < 1e-10, "{name} {fmt} k={k} {what}: rel diff {d:e}");
+                }
+            }
+            assert_eq!(at, want.len());
+            eprintln!("randomized_svd x_{name} {fmt}: worst scaled diff {worst:e}");
+        }
+    }
+
+    #[test]
+    fn matches_sklearn_tall() {
+        check("a");
+    }
+
+    #[test]
+    fn matches_sklearn_wide_transposed() {
+        check("b");
+    }
+
+    #[test]
+    fn any_strides_and_f32() {
+        let x = test_npy::read_matrix("x_a.npy");
+        // A column-major copy and a strided view give the same result.
+        let xf = {
+            let mut f = Array2::zeros(x.raw_dim().f());
+            f.assign(&x);
+            f
+        };
+        let mut tiled = Array2::zeros((x.nrows(), 2 * x.ncols()));
+        tiled.slice_mut(ndarray::s![.., ..;2]).assign(&x);
+        let strided = tiled.slice(ndarray::s![.., ..;2]);
+        let run = |v: ArrayView2<f64>| {
+            randomized_svd(&Input::Dense(v), 3, &mut NumpyRandomState::new(0)).unwrap()
+        };
+        let (u0, s0, v0) = run(x.view());
+        for (u, s, v) in [run(xf.view()), run(strided)] {
+            assert!((&u - &u0).iter().all(|d| d.abs() < 1e-12));
+            assert!((&s - &s0).iter().all(|d| d.abs() < 1e-12));
+            assert!((&v - &v0).iter().all(|d| d.abs() < 1e-12));
+        }
+        // f32 runs in f32 and lands close to the f64 result.
+        let x32 = x.mapv(|v| v as f32);
+        let (u, s, v) =
+            randomized_svd(&Input::Dense(x32.view()), 3, &mut NumpyRandomState::new(0)).unwrap();
+        let scale = s0[0];
+        for (a, b) in s.iter().zip(s0.iter()) {
+            assert!(((*a as f64) - b).abs() < 1e-4 * scale);
+        }
+        assert!(u
+            .iter()
+            .zip(u0.iter())
+            .all(|(a, b)| ((*a as f64) - b).abs() < 1e-3));
+        assert!(v
+            .iter()
+            .zip(v0.iter())
+            .all(|(a, b)| ((*a as f64) - b).abs() < 1e-3));
+    }
+
+    #[test]
+    fn rejects_bad_rank() {
+        let x = Array2::<f64>::ones((4, 3));
+        let mut rng = NumpyRandomState::new(0);
+        assert!(matches!(
+            randomized_svd(&Input::Dense(x.view()), 4, &mut rng),
+            Err(Error::Linalg(_))
+        ));
+        assert!(randomized_svd(&Input::Dense(x.view()), 0, &mut rng).is_err());
+    }
+
+    #[test]
+    fn permuted_l_matches_definition() {
+        let a = ndarray::array![[1.0, 2.0], [4.0, 1.0], [3.0, 3.0]];
+        let pl = permuted_l(a.clone()).unwrap();
+        // scipy.linalg.lu(a, permute_l=True)[0]
+        let want = ndarray::array![[0.25, 7.0 / 9.0], [1.0, 0.0], [0.75, 1.0]];
+        assert!((&pl - &want).iter().all(|d: &f64| d.abs() < 1e-15), "{pl}");
+        // Exactly singular: scipy returns L anyway, so do we.
+        let s = ndarray::array![[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]];
+        let pl = permuted_l(s).unwrap();
+        assert_eq!(pl, ndarray::array![[1.0, 0.0], [1.0, 1.0]]);
+    }
 }
