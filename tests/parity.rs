@@ -1,10 +1,24 @@
 //! Parity with scikit-learn 1.9.1's `MiniBatchNMF` on the golden fixtures in
-//! `tests/fixtures/cases` (made by `python tests/fixtures/generate.py`).
+//! `tests/fixtures/cases` (made by `python tests/fixtures/generate.py`, which
+//! documents the layout).
+//!
+//! For each case the estimator is built from `params.txt` through
+//! `MiniBatchNmfParams::set_param` and run as sklearn was (`fit_transform`,
+//! a `partial_fit` sequence over the recorded chunks, or `fit_transform` on
+//! the first chunk then `partial_fit`), with the custom W0/H0 when
+//! `init=custom`; then W, H, A, B (the online numerator/denominator), the
+//! partial_fit snapshots of H, `transform` of held-out rows, its
+//! `inverse_transform`, `reconstruction_err`, `n_iter`, `n_steps`,
+//! `n_components`, the ConvergenceWarning flag and the stop reason are
+//! compared with sklearn's. A second pass feeds the same numbers in another
+//! layout (Fortran-order dense, CSR rows in reverse column order) to a model
+//! that was already fitted once, so refits must reset all state.
 //!
 //! Every case is run and every discrepancy collected; a test fails once, at
 //! the end, listing all failing cases (name, quantity, size of the
-//! discrepancy). `PARITY_CASE=substring` restricts the run to matching cases;
-//! `--nocapture` prints a line per case.
+//! discrepancy). A panic inside the library is caught and reported as that
+//! case's failure. `PARITY_CASE=substring` restricts the run to matching
+//! cases; `--nocapture` prints a line per case with its worst discrepancy.
 //!
 //! # Tolerance policy
 //!
@@ -41,7 +55,7 @@ mod common;
 use common::{discrepancy, to_f64, Case, Matrix};
 use minibatchnmf::estimator::FitArgs;
 use minibatchnmf::{MiniBatchNmf, NmfFloat, StopReason, Warning};
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -126,30 +140,68 @@ fn stop_reason_name(r: StopReason) -> &'static str {
     }
 }
 
-/// Run one case in dtype F; Err = the case could not be run at all.
-fn run_case<F: NmfFloat>(case: &Case, rtol: f64, rep: &mut Report) -> Result<(), String> {
+/// How the case's matrices are handed to the estimator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// As stored: C-order dense, CSR with sorted column indices.
+    AsStored,
+    /// The same numbers laid out differently: dense in Fortran order (a
+    /// strided view), CSR with each row's entries in reverse column order.
+    /// For fit cases the model is first fitted once on the stored layout, so
+    /// the compared fit is a refit of a fitted model (its state must be reset).
+    Permuted,
+}
+
+fn layout<F: NmfFloat>(m: &Matrix<F>, v: Variant) -> Matrix<F> {
+    match (v, m) {
+        (Variant::AsStored, _) => m.clone(),
+        (Variant::Permuted, Matrix::Dense(a)) => {
+            let mut f = Array2::zeros(a.raw_dim().f());
+            f.assign(a);
+            Matrix::Dense(f)
+        }
+        (Variant::Permuted, Matrix::Csr(c)) => {
+            let mut c = c.clone();
+            for i in 0..c.n_rows {
+                let (s, e) = (c.indptr[i], c.indptr[i + 1]);
+                c.indices[s..e].reverse();
+                c.data[s..e].reverse();
+            }
+            Matrix::Csr(c)
+        }
+    }
+}
+
+fn custom_args<'a, F: NmfFloat>(
+    w0: &'a Option<Array2<F>>,
+    h0: &'a Option<Array2<F>>,
+) -> FitArgs<'a, F> {
+    FitArgs {
+        w: w0.as_ref().map(|a| a.view()),
+        h: h0.as_ref().map(|a| a.view()),
+        feature_names: None,
+    }
+}
+
+/// Run one case in dtype F; Err = the case could not be run to the end.
+fn run_case<F: NmfFloat>(
+    case: &Case,
+    rtol: f64,
+    variant: Variant,
+    rep: &mut Report,
+) -> Result<(), String> {
     if case.dtype()? != F::DTYPE {
         return Err(format!("dtype {} run as {}", case.dtype()?, F::DTYPE));
     }
     let params = case.build_params().map_err(|e| format!("set_param: {e}"))?;
     let custom = case.param("init") == Some("custom");
     let x: Matrix<F> = case.matrix("X")?;
-    let xt: Matrix<F> = case.matrix("Xt")?;
+    let xt: Matrix<F> = layout(&case.matrix("Xt")?, variant);
     let (w0, h0): (Option<Array2<F>>, Option<Array2<F>>) = if custom {
         (Some(case.array("W0")?), Some(case.array("H0")?))
     } else {
         (None, None)
     };
-    fn args<'a, F: NmfFloat>(
-        w0: &'a Option<Array2<F>>,
-        h0: &'a Option<Array2<F>>,
-    ) -> FitArgs<'a, F> {
-        FitArgs {
-            w: w0.as_ref().map(|a| a.view()),
-            h: h0.as_ref().map(|a| a.view()),
-            feature_names: None,
-        }
-    }
     let mut model = MiniBatchNmf::<F>::new(params).map_err(|e| format!("new: {e}"))?;
     // sklearn keeps float32 in float32: so must we (and the fixtures did).
     for f in ["H", "A", "B", "Wt"] {
@@ -160,11 +212,37 @@ fn run_case<F: NmfFloat>(case: &Case, rtol: f64, rep: &mut Report) -> Result<(),
             "",
         );
     }
+    let note = format!(
+        " (sklearn's early-stopping margins: tol {}, ewa {})",
+        case.expected
+            .get("min_tol_margin")
+            .map_or("?", String::as_str),
+        case.expected
+            .get("min_ewa_margin")
+            .map_or("?", String::as_str)
+    );
 
-    match case.method()? {
-        "fit_transform" => {
+    let method = case.method()?;
+    let (n, _) = x.shape();
+    let chunks = match method {
+        "fit_transform" => vec![0, n],
+        "partial_fit" | "fit_partial_fit" => case.chunks()?,
+        other => return Err(format!("unknown method {other:?}")),
+    };
+    let fits = method != "partial_fit";
+    let n_steps: usize = case.expect("n_steps")?;
+    for (i, ab) in chunks.windows(2).enumerate() {
+        let stored = x.rows(ab[0], ab[1]);
+        let xi = layout(&stored, variant);
+        let what = format!("chunk {i} (rows {}..{})", ab[0], ab[1]);
+        if i == 0 && fits {
+            if variant == Variant::Permuted {
+                model
+                    .fit_transform_with(stored.input(), custom_args(&w0, &h0))
+                    .map_err(|e| format!("first fit_transform: {e}"))?;
+            }
             let w: Array2<F> = model
-                .fit_transform_with(x.input(), args(&w0, &h0))
+                .fit_transform_with(xi.input(), custom_args(&w0, &h0))
                 .map_err(|e| format!("fit_transform: {e}"))?;
             rep.array(
                 "W",
@@ -176,15 +254,6 @@ fn run_case<F: NmfFloat>(case: &Case, rtol: f64, rep: &mut Report) -> Result<(),
                 .last_fit()
                 .cloned()
                 .ok_or("last_fit() is None after fit_transform")?;
-            let note = format!(
-                " (sklearn's early-stopping margins: tol {}, ewa {})",
-                case.expected
-                    .get("min_tol_margin")
-                    .map_or("?", String::as_str),
-                case.expected
-                    .get("min_ewa_margin")
-                    .map_or("?", String::as_str)
-            );
             let exp_err: f64 = case.expect("reconstruction_err")?;
             rep.scalar(
                 "reconstruction_err",
@@ -192,16 +261,10 @@ fn run_case<F: NmfFloat>(case: &Case, rtol: f64, rep: &mut Report) -> Result<(),
                 exp_err,
                 rtol,
             );
-            rep.exact(
-                "reconstruction_err()",
-                model.reconstruction_err(),
-                Some(summary.reconstruction_err),
-                "",
-            );
             rep.exact("n_iter", summary.n_iter, case.expect("n_iter")?, &note);
-            rep.exact("n_iter()", model.n_iter(), Some(summary.n_iter), "");
-            rep.exact("n_steps", summary.n_steps, case.expect("n_steps")?, &note);
-            rep.exact("n_steps()", model.n_steps(), Some(summary.n_steps), "");
+            // n_steps of the fit alone: each later chunk adds one step.
+            let fit_steps = n_steps.checked_sub(chunks.len() - 2);
+            rep.exact("n_steps", Some(summary.n_steps), fit_steps, &note);
             let warned = summary
                 .warnings
                 .iter()
@@ -218,43 +281,52 @@ fn run_case<F: NmfFloat>(case: &Case, rtol: f64, rep: &mut Report) -> Result<(),
                 case.expect::<String>("stop_reason")?,
                 &note,
             );
+        } else {
+            let res = if i == 0 {
+                model.partial_fit_with(xi.input(), custom_args(&w0, &h0))
+            } else {
+                model.partial_fit(xi.input())
+            };
+            res.map_err(|e| format!("partial_fit {what}: {e}"))?;
         }
-        "partial_fit" => {
-            let chunks = case.chunks()?;
-            for (i, ab) in chunks.windows(2).enumerate() {
-                let xi = x.rows(ab[0], ab[1]);
-                let res = if i == 0 {
-                    model.partial_fit_with(xi.input(), args(&w0, &h0))
-                } else {
-                    model.partial_fit(xi.input())
-                };
-                res.map_err(|e| format!("partial_fit chunk {i} (rows {}..{}): {e}", ab[0], ab[1]))?;
-                let h = model.components().map_err(|e| e.to_string())?;
-                rep.array(
-                    &format!("H_after_{i}"),
-                    to_f64(h).view(),
-                    case.array_f64(&format!("H_after_{i}"))?.view(),
-                    rtol,
-                );
-            }
-            rep.exact(
-                "n_steps()",
-                model.n_steps(),
-                Some(case.expect("n_steps")?),
-                "",
-            );
-            // sklearn's partial_fit sets neither n_iter_ nor reconstruction_err_.
-            rep.exact("n_iter() after partial_fit", model.n_iter(), None, "");
-            rep.exact(
-                "reconstruction_err() after partial_fit",
-                model.reconstruction_err(),
-                None,
-                "",
+        if method != "fit_transform" {
+            let h = model.components().map_err(|e| e.to_string())?;
+            rep.array(
+                &format!("H_after_{i}"),
+                to_f64(h).view(),
+                case.array_f64(&format!("H_after_{i}"))?.view(),
+                rtol,
             );
         }
-        other => return Err(format!("unknown method {other:?}")),
     }
 
+    // Fitted attributes. partial_fit sets neither n_iter_ nor
+    // reconstruction_err_ and leaves those of an earlier fit as they were.
+    rep.exact("n_steps()", model.n_steps(), Some(n_steps), &note);
+    if fits {
+        let last = model.last_fit().ok_or("last_fit() is None")?;
+        rep.exact("n_iter()", model.n_iter(), Some(case.expect("n_iter")?), "");
+        rep.exact(
+            "reconstruction_err()",
+            model.reconstruction_err(),
+            Some(last.reconstruction_err),
+            "",
+        );
+    } else {
+        rep.exact("n_iter() after partial_fit", model.n_iter(), None, "");
+        rep.exact(
+            "reconstruction_err() after partial_fit",
+            model.reconstruction_err(),
+            None,
+            "",
+        );
+        rep.exact(
+            "last_fit() after partial_fit",
+            model.last_fit().is_some(),
+            false,
+            "",
+        );
+    }
     rep.exact(
         "n_components()",
         model.n_components(),
@@ -301,7 +373,7 @@ fn run_case<F: NmfFloat>(case: &Case, rtol: f64, rep: &mut Report) -> Result<(),
 }
 
 /// Run every case of the given dtype; panic with the full list of failures.
-fn run_all(dtype: &str) {
+fn run_all(dtype: &str, variant: Variant) {
     let filter = std::env::var("PARITY_CASE").ok();
     let mut failed = String::new();
     let (mut n_run, mut n_failed) = (0, 0);
@@ -320,8 +392,8 @@ fn run_all(dtype: &str) {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let mut r = Report::default();
             let res = match dtype {
-                "float64" => run_case::<f64>(&case, RTOL_F64, &mut r),
-                "float32" => run_case::<f32>(&case, RTOL_F32, &mut r),
+                "float64" => run_case::<f64>(&case, RTOL_F64, variant, &mut r),
+                "float32" => run_case::<f32>(&case, RTOL_F32, variant, &mut r),
                 other => Err(format!("unsupported dtype {other}")),
             };
             (r, res)
@@ -348,12 +420,12 @@ fn run_all(dtype: &str) {
             "FAIL"
         };
         println!(
-            "{status} {:34} worst scaled diff {:.2e} ({})",
+            "{status} {:34} {variant:?}: worst scaled diff {:.2e} ({})",
             case.name, rep.worst, rep.worst_what
         );
         if !rep.failures.is_empty() {
             n_failed += 1;
-            writeln!(failed, "{}:", case.name).unwrap();
+            writeln!(failed, "{} [{variant:?}]:", case.name).unwrap();
             for f in &rep.failures {
                 writeln!(failed, "    {f}").unwrap();
             }
@@ -365,18 +437,26 @@ fn run_all(dtype: &str) {
     );
     assert!(
         n_failed == 0,
-        "{n_failed} of {n_run} {dtype} parity cases failed:\n{failed}"
+        "{n_failed} of {n_run} {dtype} parity cases failed ({variant:?} layout):\n{failed}"
     );
 }
 
 #[test]
 fn parity_float64() {
-    run_all("float64");
+    run_all("float64", Variant::AsStored);
 }
 
 #[test]
 fn parity_float32() {
-    run_all("float32");
+    run_all("float32", Variant::AsStored);
+}
+
+/// Same fixtures, Fortran-order dense / reverse-ordered CSR rows, and every
+/// fit a refit of an already fitted model.
+#[test]
+fn parity_permuted_layout_and_refit() {
+    run_all("float64", Variant::Permuted);
+    run_all("float32", Variant::Permuted);
 }
 
 #[test]
