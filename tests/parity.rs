@@ -373,11 +373,11 @@ fn run_case<F: NmfFloat>(
 }
 
 /// Run every case of the given dtype; panic with the full list of failures.
-fn run_all(dtype: &str, variant: Variant) {
+fn run_all(root: &std::path::Path, dtype: &str, variant: Variant) {
     let filter = std::env::var("PARITY_CASE").ok();
     let mut failed = String::new();
     let (mut n_run, mut n_failed) = (0, 0);
-    for dir in common::case_dirs() {
+    for dir in common::case_dirs_in(root) {
         let case = Case::load(&dir).unwrap_or_else(|e| panic!("{e}"));
         if case.dtype().unwrap_or_else(|e| panic!("{e}")) != dtype {
             continue;
@@ -443,20 +443,48 @@ fn run_all(dtype: &str, variant: Variant) {
 
 #[test]
 fn parity_float64() {
-    run_all("float64", Variant::AsStored);
+    run_all(&common::cases_dir(), "float64", Variant::AsStored);
 }
 
 #[test]
 fn parity_float32() {
-    run_all("float32", Variant::AsStored);
+    run_all(&common::cases_dir(), "float32", Variant::AsStored);
 }
 
 /// Same fixtures, Fortran-order dense / reverse-ordered CSR rows, and every
 /// fit a refit of an already fitted model.
 #[test]
 fn parity_permuted_layout_and_refit() {
-    run_all("float64", Variant::Permuted);
-    run_all("float32", Variant::Permuted);
+    run_all(&common::cases_dir(), "float64", Variant::Permuted);
+    run_all(&common::cases_dir(), "float32", Variant::Permuted);
+}
+
+/// Same fixtures on 1 and on 3 worker threads (the `split_*` cases are big
+/// enough for the row ranges of a batch to be split across workers). The
+/// thread count is global: tests running meanwhile in this binary may pick up
+/// either pool, which is fine since every count must give sklearn's numbers.
+#[test]
+fn parity_thread_counts() {
+    for n in [1, 3] {
+        minibatchnmf::set_num_threads(n).unwrap();
+        assert_eq!(minibatchnmf::num_threads(), n);
+        run_all(&common::cases_dir(), "float64", Variant::AsStored);
+        run_all(&common::cases_dir(), "float32", Variant::AsStored);
+    }
+    minibatchnmf::set_num_threads(0).unwrap();
+}
+
+/// Large cases written by `python tests/fixtures/generate.py --big DIR`
+/// (not committed; tens of MB): run with
+/// `MBNMF_BIG_FIXTURES=DIR cargo test --release --test parity -- --ignored`.
+#[test]
+#[ignore = "needs MBNMF_BIG_FIXTURES=DIR made by `generate.py --big DIR`"]
+fn parity_big_fixtures() {
+    let root = std::env::var("MBNMF_BIG_FIXTURES")
+        .expect("set MBNMF_BIG_FIXTURES to the directory written by generate.py --big");
+    let root = std::path::PathBuf::from(root);
+    run_all(&root, "float64", Variant::AsStored);
+    run_all(&root, "float32", Variant::AsStored);
 }
 
 #[test]

@@ -289,13 +289,18 @@ pub fn cases_dir() -> PathBuf {
         .join("cases")
 }
 
-/// All case directories, sorted by name.
+/// All case directories of the committed fixtures, sorted by name.
 pub fn case_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(cases_dir())
+    case_dirs_in(&cases_dir())
+}
+
+/// All case directories (those with a `params.txt`) under `root`, sorted.
+pub fn case_dirs_in(root: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root)
         .unwrap_or_else(|e| {
             panic!(
                 "{}: {e} (run `python tests/fixtures/generate.py`)",
-                cases_dir().display()
+                root.display()
             )
         })
         .map(|e| e.expect("readable directory entry").path())
