@@ -541,3 +541,104 @@ fn failed_fit_leaves_fitted_model_unchanged() {
     assert_eq!(snapshot(&m), before, "a failed fit changed the model");
     assert_eq!(m.last_fit().cloned(), summary);
 }
+
+// ---------------------------------------------------------------------------
+// Later calls: beta <= 0 zeros, feature names, inverse_transform inputs
+// ---------------------------------------------------------------------------
+
+#[test]
+fn zeros_after_fitting_with_non_positive_beta_are_rejected() {
+    // sklearn checks the zero rule at fit only; we check it in partial_fit
+    // and transform too (the updates would divide by zero all the same).
+    let mut p = params(2);
+    p.set_param("beta_loss", "itakura-saito").unwrap();
+    let mut m = MiniBatchNmf::<f64>::new(p).unwrap();
+    m.partial_fit(&x_pos()).unwrap();
+    let before = snapshot(&m);
+    let mut z = x_pos();
+    z[[3, 2]] = 0.0;
+    assert_err!(m.partial_fit(&z), Error::ZerosWithNonPositiveBeta);
+    assert_err!(m.transform(&z), Error::ZerosWithNonPositiveBeta);
+    let (indptr, indices, data) = (
+        vec![0usize, 4, 7],
+        vec![0usize, 1, 2, 3, 0, 1, 2],
+        vec![1.0; 7],
+    );
+    let csr = CsrView::new(2, 4, &indptr, &indices, &data).unwrap();
+    assert_err!(m.transform(csr), Error::ZerosWithNonPositiveBeta);
+    assert_eq!(snapshot(&m), before);
+    // A strictly positive fully stored CSR is fine.
+    let (indptr, indices, data) = (
+        vec![0usize, 4, 8],
+        vec![0usize, 1, 2, 3, 3, 2, 1, 0],
+        vec![1.0; 8],
+    );
+    let csr = CsrView::new(2, 4, &indptr, &indices, &data).unwrap();
+    assert_eq!(m.transform(csr).unwrap().dim(), (2, 2));
+}
+
+#[test]
+fn feature_names_are_checked() {
+    let x = x_pos();
+    let names: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+    let other: Vec<String> = ["a", "b", "d", "c"].iter().map(|s| s.to_string()).collect();
+    // wrong number of names at fit
+    assert_err!(
+        model(2).fit_transform_with(
+            &x,
+            FitArgs {
+                w: None,
+                h: None,
+                feature_names: Some(&names[..3])
+            }
+        ),
+        Error::FeatureNames(_)
+    );
+    let mut m = model(2);
+    m.fit_transform_with(
+        &x,
+        FitArgs {
+            w: None,
+            h: None,
+            feature_names: Some(&names),
+        },
+    )
+    .unwrap();
+    assert_eq!(m.feature_names_in(), Some(&names[..]));
+    assert!(m.transform_named(&x, &names).is_ok());
+    assert_err!(m.transform_named(&x, &other), Error::FeatureNames(_));
+    assert_err!(m.feature_names_out(Some(&other)), Error::FeatureNames(_));
+    assert_eq!(
+        m.feature_names_out(Some(&names)).unwrap(),
+        vec!["minibatchnmf0", "minibatchnmf1"]
+    );
+    let before = snapshot(&m);
+    assert_err!(
+        m.partial_fit_with(
+            &x,
+            FitArgs {
+                w: None,
+                h: None,
+                feature_names: Some(&other)
+            }
+        ),
+        Error::FeatureNames(_)
+    );
+    assert_eq!(snapshot(&m), before);
+}
+
+#[test]
+fn inverse_transform_accepts_negative_w_like_sklearn() {
+    // sklearn's inverse_transform is X @ components_ whatever X holds; only
+    // non-finite values are rejected here.
+    let mut m = model(2);
+    m.fit(&x_pos()).unwrap();
+    let w = array![[1.0, -1.0], [0.0, 2.0]];
+    let xr = m.inverse_transform(w.view()).unwrap();
+    let h = m.components().unwrap();
+    assert_eq!(xr, w.dot(&h));
+    assert_err!(
+        m.inverse_transform(array![[f64::INFINITY, 0.0]].view()),
+        Error::NotFinite { .. }
+    );
+}

@@ -573,3 +573,30 @@ fn npy_reader_reads_all_fixture_dtypes() {
         panic!("grid_nndsvda_kl_csr should be sparse");
     }
 }
+
+#[test]
+fn w_and_h_without_custom_init_are_ignored_with_a_warning() {
+    // sklearn: "When init!='custom', provided W or H are ignored" (RuntimeWarning).
+    let case = Case::load(&common::cases_dir().join("grid_random_kl_dense")).unwrap();
+    let x: Matrix<f64> = case.matrix("X").unwrap();
+    let (n, m) = x.shape();
+    let k: usize = case.expect("n_components").unwrap();
+    let (w, h) = (
+        Array2::from_elem((n, k), 7.0),
+        Array2::from_elem((k, m), 7.0),
+    );
+    let mut model = MiniBatchNmf::<f64>::new(case.build_params().unwrap()).unwrap();
+    let args = FitArgs {
+        w: Some(w.view()),
+        h: Some(h.view()),
+        feature_names: None,
+    };
+    let got = model.fit_transform_with(x.input(), args).unwrap();
+    let d = discrepancy(got.view(), case.array_f64("W").unwrap().view(), FLOOR_FRAC).unwrap();
+    assert!(d.max_scaled <= RTOL_F64, "W differs from sklearn's: {d:?}");
+    let warnings = &model.last_fit().unwrap().warnings;
+    assert!(
+        warnings.contains(&Warning::IgnoredInitialGuess),
+        "{warnings:?}"
+    );
+}
