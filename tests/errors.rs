@@ -35,17 +35,18 @@ macro_rules! assert_err {
     }};
 }
 
-/// Everything observable of a fitted model, to check a failed call changed nothing.
-fn snapshot(
-    m: &MiniBatchNmf<f64>,
-) -> (
+/// H, A, B, n_steps, n_iter, reconstruction_err.
+type Snapshot = (
     Array2<f64>,
     Array2<f64>,
     Array2<f64>,
     Option<usize>,
     Option<usize>,
     Option<f64>,
-) {
+);
+
+/// Everything observable of a fitted model, to check a failed call changed nothing.
+fn snapshot(m: &MiniBatchNmf<f64>) -> Snapshot {
     (
         m.components().unwrap().to_owned(),
         m.components_numerator().unwrap().to_owned(),

@@ -110,7 +110,8 @@ impl Report {
         } else {
             diff / expected.abs()
         };
-        if !(rel <= rtol) {
+        // NaN (a non-finite result) fails too.
+        if rel.is_nan() || rel > rtol {
             self.fail(format!(
                 "{what}: got {actual:?}, expected {expected:?} (rel diff {rel:.3e} > rtol {rtol:.0e})"
             ));
