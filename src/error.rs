@@ -71,6 +71,10 @@ pub enum Error {
     /// init='nndsvd*' with too many components, custom init without W/H, …
     #[error("{0}")]
     Init(String),
+    /// The factorization produced NaN or infinity (e.g. an all-zero X, or
+    /// values so large that W·H overflows); the model is left unchanged.
+    #[error("the factorization diverged: {0}")]
+    Diverged(String),
     /// A LAPACK routine failed (e.g. the SVD of the init did not converge).
     #[error("linear algebra failure: {0}")]
     Linalg(String),

@@ -466,6 +466,17 @@ fn initial_w_h<F: NmfFloat>(
     init::initialize(x, k, params.get_init(), params.get_random_state())
 }
 
+/// Refuse to commit a model holding NaN or infinity.
+fn check_finite_result<F: NmfFloat>(a: ArrayView2<F>, what: &str) -> Result<()> {
+    if a.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(Error::Diverged(format!(
+            "{what} contain NaN or infinity (is X all zeros, or too large for the dtype?)"
+        )))
+    }
+}
+
 /// Smoothed-cost early stopping (scikit-learn's `_minibatch_convergence`).
 struct Convergence {
     ewa_cost: Option<f64>,
@@ -545,10 +556,58 @@ impl Convergence {
     }
 }
 
-/// Python's repr of a float (shortest round-trip), for verbose lines.
+/// Python's `repr` of a float (shortest round-trip digits, positional for
+/// exponents in [-4, 16), else `d.ddde±XX`), so verbose lines read exactly
+/// as scikit-learn's.
 fn py_float(v: f64) -> String {
-    let s = format!("{v:?}");
-    s
+    if !v.is_finite() {
+        return if v.is_nan() {
+            "nan".into()
+        } else if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
+    }
+    // Shortest round-trip digits and decimal exponent, e.g. "1.2345e-5".
+    let sci = format!("{v:e}");
+    let (mantissa, exp) = sci
+        .split_once('e')
+        .expect("LowerExp always has an exponent");
+    let exp: i32 = exp.parse().expect("integer exponent");
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let sign = if negative { "-" } else { "" };
+    if (-4..16).contains(&exp) {
+        let point = exp + 1; // digits before the decimal point
+        let body = if point <= 0 {
+            format!("0.{}{}", "0".repeat((-point) as usize), digits)
+        } else if point as usize >= digits.len() {
+            format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
+        } else {
+            format!(
+                "{}.{}",
+                &digits[..point as usize],
+                &digits[point as usize..]
+            )
+        };
+        format!("{sign}{body}")
+    } else {
+        let frac = if digits.len() > 1 {
+            format!(".{}", &digits[1..])
+        } else {
+            String::new()
+        };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{}{frac}e{esign}{:02}", &digits[..1], exp.abs())
+    }
 }
 
 fn fit_transform_impl<F: NmfFloat>(
@@ -640,6 +699,8 @@ fn fit_transform_impl<F: NmfFloat>(
             eprintln!("{}", warnings.last().expect("just pushed"));
         }
     }
+    check_finite_result(h.view(), "components")?;
+    check_finite_result(w.view(), "W")?;
     let reconstruction_err = kernels::reconstruction_err(x, w.view(), h.view(), &derived.loss);
     let summary = FitSummary {
         n_iter,
@@ -724,8 +785,33 @@ fn partial_fit_impl<F: NmfFloat>(
         params.get_tol(),
         &mut ws,
     )?;
+    check_finite_result(f.components.view(), "components")?;
     f.n_steps += 1;
     Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::py_float;
+
+    #[test]
+    fn floats_print_like_python_repr() {
+        for (v, py) in [
+            (0.1, "0.1"),
+            (1e-5, "1e-05"),
+            (1.5e-5, "1.5e-05"),
+            (0.0001, "0.0001"),
+            (123456.789, "123456.789"),
+            (1e16, "1e+16"),
+            (1.2345e16, "1.2345e+16"),
+            (1e15, "1000000000000000.0"),
+            (2.0, "2.0"),
+            (-0.25, "-0.25"),
+            (612.920343622713, "612.920343622713"),
+        ] {
+            assert_eq!(py_float(v), py, "{v}");
+        }
+    }
 }
 
 // The estimator is plain data: it can move to and be shared across threads.

@@ -53,7 +53,7 @@ pub mod rng;
 pub mod validation;
 
 pub use error::{Error, Result};
-pub use estimator::{FitSummary, MiniBatchNmf, StopReason, Warning};
+pub use estimator::{FitArgs, FitSummary, MiniBatchNmf, StopReason, Warning};
 pub use float::NmfFloat;
 pub use input::{CsrError, CsrView, Input};
 pub use parallel::{num_threads, set_num_threads};

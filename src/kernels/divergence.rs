@@ -111,7 +111,7 @@ pub(crate) fn divergence<F: NmfFloat>(
             let start = i * chunk;
             let end = (start + chunk).min(n);
             if want_stats {
-                tb.stats.clear();
+                tb.stats.clear(beta);
             }
             let st = if want_stats {
                 Some(&mut tb.stats)
@@ -131,10 +131,7 @@ pub(crate) fn divergence<F: NmfFloat>(
         })
         .reduce(Terms::default, |p, q| p + q);
     if let Some(stats) = stats {
-        stats.clear();
-        for tb in &threads[..used] {
-            stats.add(&tb.stats);
-        }
+        stats.sum_of(&threads[..used], beta);
     }
     if beta == 2.0 {
         terms.a / 2.0

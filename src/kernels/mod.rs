@@ -151,13 +151,27 @@ pub fn minibatch_step<F: NmfFloat>(
         w.mapv_inplace(|v| if v < tiny { F::zero() } else { v });
     }
     let div = divergence::divergence(x, w.view(), h.view(), hc, loss, xht, Some(stats), threads);
-    let sum = |v: ArrayView2<F>| v.iter().map(|x| x.to_f64_()).sum::<f64>();
-    let sum_sq = |v: ArrayView2<F>| v.iter().map(|x| x.to_f64_() * x.to_f64_()).sum::<f64>();
-    let (w_sum, w_sq) = (sum(w.view()), sum_sq(w.view()));
-    let (h_sum, h_sq) = (sum(h.view()), sum_sq(h.view()));
-    let batch_cost =
-        (div + pen_w.l1 * w_sum + pen_h.l1 * h_sum + pen_w.l2 * w_sq + pen_h.l2 * h_sq)
-            / rows as f64;
+    // Penalty terms, computed only when they are on (a zero constant times a
+    // finite sum adds nothing).
+    let sum = |on: bool, v: ArrayView2<F>| {
+        if on {
+            v.iter().map(|x| x.to_f64_()).sum::<f64>()
+        } else {
+            0.0
+        }
+    };
+    let sum_sq = |on: bool, v: ArrayView2<F>| {
+        if on {
+            v.iter().map(|x| x.to_f64_() * x.to_f64_()).sum::<f64>()
+        } else {
+            0.0
+        }
+    };
+    let penalty = pen_w.l1 * sum(pen_w.l1 != 0.0, w.view())
+        + pen_h.l1 * sum(pen_h.l1 != 0.0, h.view())
+        + pen_w.l2 * sum_sq(pen_w.l2 != 0.0, w.view())
+        + pen_h.l2 * sum_sq(pen_h.l2 != 0.0, h.view());
+    let batch_cost = (div + penalty) / rows as f64;
     update_h::finalize_den(stats, h.view(), loss);
     let h_diff = update_h::apply(h, a, b, stats, loss, pen_h, rho);
     Ok(StepOutcome { batch_cost, h_diff })

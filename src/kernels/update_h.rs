@@ -1,11 +1,12 @@
 //! The online multiplicative update of H from the mini-batch statistics:
 //! A ← ρA + H^(1/γ)∘num, B ← ρB + den, H ← (A/B)^γ.
 
-use super::elementwise::{npow, EPS, PAR_MIN_ELEMS};
+use super::elementwise::{npow, EPS};
 use super::workspace::HStats;
 use super::{Loss, Penalty};
 use crate::float::{NmfFloat, EPSILON_F64};
 use ndarray::{Array2, ArrayView2, Zip};
+use rayon::prelude::*;
 
 /// Turn accumulated statistics into the final H denominator: WᵀW·H for β=2,
 /// W's column sums (zeros replaced by 1) for β=1; other β are complete.
@@ -66,11 +67,38 @@ pub(crate) fn apply<F: NmfFloat>(
         let d = (new - old).to_f64_();
         (d2 + d * d, n2 + new.to_f64_() * new.to_f64_())
     };
-    let zip = Zip::from(h).and(a).and(b).and(&stats.num).and(&stats.den);
-    let (d2, n2) = if stats.num.len() < PAR_MIN_ELEMS {
-        zip.fold((0.0, 0.0), kernel)
-    } else {
-        zip.par_fold(|| (0.0, 0.0), kernel, |p, q| (p.0 + q.0, p.1 + q.1))
+    // All five arrays are owned k×m matrices: walk them as flat slices in
+    // parallel chunks (falls back to an element-wise Zip if one is not
+    // contiguous).
+    let (d2, n2) = match (
+        h.as_slice_mut(),
+        a.as_slice_mut(),
+        b.as_slice_mut(),
+        stats.num.as_slice(),
+        stats.den.as_slice(),
+    ) {
+        (Some(hs), Some(as_), Some(bs), Some(ns), Some(ds)) => {
+            const CHUNK: usize = 1 << 13;
+            hs.par_chunks_mut(CHUNK)
+                .zip(as_.par_chunks_mut(CHUNK))
+                .zip(bs.par_chunks_mut(CHUNK))
+                .zip(ns.par_chunks(CHUNK))
+                .zip(ds.par_chunks(CHUNK))
+                .map(|((((hc, ac), bc), nc), dc)| {
+                    let mut acc = (0.0, 0.0);
+                    for i in 0..hc.len() {
+                        acc = kernel(acc, &mut hc[i], &mut ac[i], &mut bc[i], &nc[i], &dc[i]);
+                    }
+                    acc
+                })
+                .reduce(|| (0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1))
+        }
+        _ => Zip::from(h)
+            .and(a)
+            .and(b)
+            .and(&stats.num)
+            .and(&stats.den)
+            .fold((0.0, 0.0), kernel),
     };
     d2.sqrt() / n2.sqrt()
 }

@@ -58,7 +58,18 @@ impl<F: NmfFloat> HCache<F> {
     }
 
     pub(crate) fn refresh(&mut self, h: ArrayView2<F>) {
-        self.ht.assign(&h.t());
+        // Transpose with plain index arithmetic (reads H row by row).
+        let (k, m) = h.dim();
+        match (h.as_slice(), self.ht.as_slice_mut()) {
+            (Some(hs), Some(ts)) => {
+                for c in 0..k {
+                    for (j, &v) in hs[c * m..(c + 1) * m].iter().enumerate() {
+                        ts[j * k + c] = v;
+                    }
+                }
+            }
+            _ => self.ht.assign(&h.t()),
+        }
         ndarray::linalg::general_mat_mul(F::one(), &h, &h.t(), F::zero(), &mut self.hht);
         self.hsum.assign(&h.sum_axis(Axis(1)));
     }
@@ -100,21 +111,43 @@ impl<F: NmfFloat> HStats<F> {
             wsum: Array1::zeros(k),
         }
     }
-    pub(crate) fn clear(&mut self) {
+    /// Zero the accumulators the loss uses (the others stay untouched).
+    pub(crate) fn clear(&mut self, beta: f64) {
         self.num.fill(F::zero());
-        self.den.fill(F::zero());
-        self.wtw.fill(F::zero());
-        self.wsum.fill(F::zero());
+        if beta == 2.0 {
+            self.wtw.fill(F::zero());
+        } else if beta == 1.0 {
+            self.wsum.fill(F::zero());
+        } else {
+            self.den.fill(F::zero());
+        }
     }
-}
 
-impl<F: NmfFloat> HStats<F> {
-    /// self += other (the reduction of per-thread statistics).
-    pub(crate) fn add(&mut self, other: &HStats<F>) {
-        self.num += &other.num;
-        self.den += &other.den;
-        self.wtw += &other.wtw;
-        self.wsum += &other.wsum;
+    /// self = Σ parts (the reduction of per-thread statistics), for the
+    /// accumulators the loss uses.
+    pub(crate) fn sum_of(&mut self, parts: &[ThreadBufs<F>], beta: f64) {
+        fn sum_into<F: NmfFloat, D: ndarray::Dimension>(
+            out: &mut ndarray::Array<F, D>,
+            parts: &[ThreadBufs<F>],
+            get: impl Fn(&HStats<F>) -> &ndarray::Array<F, D>,
+        ) {
+            out.assign(get(&parts[0].stats));
+            for p in &parts[1..] {
+                *out += get(&p.stats);
+            }
+        }
+        if parts.is_empty() {
+            self.clear(beta);
+            return;
+        }
+        sum_into(&mut self.num, parts, |p| &p.num);
+        if beta == 2.0 {
+            sum_into(&mut self.wtw, parts, |p| &p.wtw);
+        } else if beta == 1.0 {
+            sum_into(&mut self.wsum, parts, |p| &p.wsum);
+        } else {
+            sum_into(&mut self.den, parts, |p| &p.den);
+        }
     }
 }
 

@@ -21,15 +21,33 @@ pub fn csr_dot_dense_with<F: NmfFloat>(
     debug_assert_eq!(b.nrows(), x.n_cols());
     debug_assert_eq!(out.dim(), (x.n_rows(), b.ncols()));
     let base = x.offset();
+    let r = b.ncols();
+    // Row j of B as a slice: the solver passes row-major Hᵀ; other layouts
+    // (LAPACK's column-major Q in the randomized SVD) are copied once.
+    let b_std = b.as_standard_layout();
+    let b_slice = b_std.as_slice();
     let row_job = |i: usize, mut orow: ndarray::ArrayViewMut1<F>| {
         orow.fill(F::zero());
-        let r = x.row_range(i);
+        let range = x.row_range(i);
         let (cols, _) = x.row(i);
-        for (&j, &v) in cols.iter().zip(&values[r.start - base..r.end - base]) {
-            orow.scaled_add(v, &b.row(j));
+        let vals = &values[range.start - base..range.end - base];
+        match (b_slice, orow.as_slice_mut()) {
+            (Some(bs), Some(o)) => {
+                for (&j, &v) in cols.iter().zip(vals) {
+                    let brow = &bs[j * r..(j + 1) * r];
+                    for (oc, &bc) in o.iter_mut().zip(brow) {
+                        *oc += v * bc;
+                    }
+                }
+            }
+            _ => {
+                for (&j, &v) in cols.iter().zip(vals) {
+                    orow.scaled_add(v, &b_std.row(j));
+                }
+            }
         }
     };
-    if x.nnz() * b.ncols() > 1 << 15 {
+    if x.nnz() * r > 1 << 15 {
         out.axis_iter_mut(Axis(0))
             .into_par_iter()
             .enumerate()
@@ -62,12 +80,38 @@ pub fn csr_t_dot_dense_with<F: NmfFloat>(
         out.fill(F::zero());
     }
     let base = x.offset();
+    let b = b.as_standard_layout();
+    let (s0, s1) = (out.strides()[0], out.strides()[1]);
     // Scatter: rows of X are read in order, rows of `out` written at random.
+    // With non-negative strides (any owned or transposed matrix) index the
+    // memory directly: ndarray's per-row view machinery costs more than the
+    // k multiply-adds it would wrap.
+    if let (true, Some(mem)) = (s0 >= 0 && s1 >= 0, out.as_slice_memory_order_mut()) {
+        let (s0, s1) = (s0 as usize, s1 as usize);
+        for i in 0..x.n_rows() {
+            let range = x.row_range(i);
+            let (cols, _) = x.row(i);
+            let brow = b.row(i);
+            for (&j, &v) in cols
+                .iter()
+                .zip(&values[range.start - base..range.end - base])
+            {
+                let row0 = j * s0;
+                for (c, &bc) in brow.iter().enumerate() {
+                    mem[row0 + c * s1] += v * bc;
+                }
+            }
+        }
+        return;
+    }
     for i in 0..x.n_rows() {
-        let r = x.row_range(i);
+        let range = x.row_range(i);
         let (cols, _) = x.row(i);
         let brow = b.row(i);
-        for (&j, &v) in cols.iter().zip(&values[r.start - base..r.end - base]) {
+        for (&j, &v) in cols
+            .iter()
+            .zip(&values[range.start - base..range.end - base])
+        {
             out.row_mut(j).scaled_add(v, &brow);
         }
     }

@@ -1,0 +1,266 @@
+//! Smoke test of the demo binary `minibatchnmf-topics`: option handling, and
+//! a run end to end on a small dictd-format corpus written here.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn demo() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_minibatchnmf-topics"))
+}
+
+fn tmp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mbnmf-demo-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// dictd's base64 (most significant digit first).
+fn b64(mut v: usize) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = Vec::new();
+    loop {
+        s.push(A[v % 64]);
+        v /= 64;
+        if v == 0 {
+            break;
+        }
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap()
+}
+
+/// A corpus of two unrelated themes, written as foldoc.dict + foldoc.index.
+fn write_corpus(dir: &Path) {
+    let themes = [
+        ["compiler", "parser", "grammar", "syntax", "lexer", "token"],
+        [
+            "router", "packet", "ethernet", "protocol", "switch", "cable",
+        ],
+    ];
+    let mut dict = String::from("00-database-short\n   Test dictionary\n");
+    let mut index = format!("00-database-short\tA\t{}\n", b64(dict.len()));
+    for i in 0..60 {
+        let words = &themes[i % 2];
+        let head = format!("entry{i}");
+        let body = format!(
+            "{head}\n\n   <{}> The {} uses a {} and a {}; see {{{}}} and {}.\n\n   (2001-02-{:02})\n\n",
+            words[i % 6],
+            words[(i / 2) % 6],
+            words[(i / 3) % 6],
+            words[(i + 1) % 6],
+            words[(i + 4) % 6],
+            words[(i / 5) % 6],
+            1 + i % 28
+        );
+        index.push_str(&format!(
+            "{head}\t{}\t{}\n",
+            b64(dict.len()),
+            b64(body.len())
+        ));
+        dict.push_str(&body);
+    }
+    fs::write(dir.join("foldoc.dict"), dict).unwrap();
+    fs::write(dir.join("foldoc.index"), index).unwrap();
+}
+
+#[test]
+fn help_and_bad_options() {
+    let out = demo().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--n-components"));
+    let out = demo().arg("--no-such-option").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = demo().args(["--beta", "nonsense"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = demo()
+        .args(["--dict", "/nonexistent/foldoc.dict"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn topics_on_a_small_corpus() {
+    let dir = tmp_dir("topics");
+    write_corpus(&dir);
+    let out = demo()
+        .arg("--dict")
+        .arg(dir.join("foldoc.dict"))
+        .args([
+            "-k",
+            "2",
+            "--batch-size",
+            "16",
+            "--max-features",
+            "0",
+            "--top",
+            "6",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("60 definitions"), "{stdout}");
+    assert!(stdout.contains("60 documents x"), "{stdout}");
+    // One Frobenius and one KL fit, each with two topics that separate the themes.
+    let topics: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("Topic #"))
+        .collect();
+    assert_eq!(topics.len(), 4, "{stdout}");
+    for t in &topics {
+        let words: Vec<&str> = t.split(": ").nth(1).unwrap().split(' ').collect();
+        assert_eq!(words.len(), 6);
+        let software = words
+            .iter()
+            .filter(|w| ["compiler", "parser", "grammar", "syntax", "lexer", "token"].contains(w))
+            .count();
+        assert!(software == 6 || software == 0, "mixed topic: {t}\n{stdout}");
+    }
+    // Date stamps are not terms.
+    assert!(!stdout.contains(" 2001"), "{stdout}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn save_and_reload_the_matrix() {
+    let dir = tmp_dir("save");
+    write_corpus(&dir);
+    let prefix = dir.join("x");
+    let out = demo()
+        .arg("--dict")
+        .arg(dir.join("foldoc.dict"))
+        .arg("--save-tfidf")
+        .arg(&prefix)
+        .args([
+            "-k",
+            "2",
+            "--beta",
+            "frobenius",
+            "--batch-size",
+            "16",
+            "--quiet",
+            "--f32",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out2 = demo()
+        .arg("--mtx")
+        .arg(dir.join("x.mtx"))
+        .args([
+            "-k",
+            "2",
+            "--beta",
+            "frobenius",
+            "--batch-size",
+            "16",
+            "--quiet",
+            "--f32",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out2.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out2.stderr)
+    );
+    // Same matrix, same seed: the same topics.
+    let topics = |o: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(o)
+            .lines()
+            .filter(|l| l.starts_with("Topic #"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(topics(&out.stdout), topics(&out2.stdout));
+    assert_eq!(topics(&out.stdout).len(), 2);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+// The example of README.md, verbatim (indented one level, not reformatted):
+// `readme_example_is_in_sync` checks that the two are the same text, and
+// `readme_example::readme_example_runs` runs it.
+// README example: begin
+#[rustfmt::skip]
+mod readme_example {
+    use minibatchnmf::{BetaLoss, CsrView, Init, MiniBatchNmf, MiniBatchNmfParams};
+    use ndarray::array;
+
+    fn main() -> Result<(), minibatchnmf::Error> {
+        // Dense f64 data, as in scikit-learn's docstring.
+        let x = array![[1.0, 1.0], [2.0, 1.0], [3.0, 1.2], [4.0, 1.0], [5.0, 0.8], [6.0, 1.0]];
+        let params = MiniBatchNmfParams::new()
+            .n_components(2)
+            .init(Init::Random)
+            .random_state(Some(0));
+        let mut model = MiniBatchNmf::<f64>::new(params)?;
+        let w = model.fit_transform(&x)?; // W: 6 × 2
+        let h = model.components()?; // H: 2 × 2
+        assert_eq!((w.dim(), h.dim()), ((6, 2), (2, 2)));
+        let err = (&x - &w.dot(&h)).mapv(|v| v * v).sum().sqrt();
+        assert!((err - model.reconstruction_err().unwrap()).abs() < 1e-9);
+
+        // CSR f32 data, Kullback-Leibler divergence:
+        // [[1, 0, 2], [0, 3, 0], [4, 0, 1], [0, 2, 2]]
+        let (indptr, indices) = ([0usize, 2, 3, 5, 7], [0usize, 2, 1, 0, 2, 1, 2]);
+        let data = [1.0f32, 2.0, 3.0, 4.0, 1.0, 2.0, 2.0];
+        let x = CsrView::new(4, 3, &indptr, &indices, &data)?;
+        let params = MiniBatchNmfParams::new()
+            .n_components(2)
+            .init(Init::Nndsvda)
+            .beta_loss(BetaLoss::KullbackLeibler)
+            .batch_size(2)
+            .random_state(Some(0));
+        let mut model = MiniBatchNmf::<f32>::new(params)?;
+        let summary = model.fit(x)?;
+        println!(
+            "n_iter {}, n_steps {}, reconstruction_err {:.4}",
+            summary.n_iter, summary.n_steps, summary.reconstruction_err
+        );
+        for warning in &summary.warnings {
+            eprintln!("{warning}"); // e.g. ConvergenceWarning
+        }
+        let w = model.transform(x)?; // W for (new) data, H fixed
+        assert!(w.iter().all(|&v| v >= 0.0));
+        Ok(())
+    }
+// README example: end
+    #[test]
+    fn readme_example_runs() {
+        main().unwrap();
+    }
+}
+
+#[test]
+fn readme_example_is_in_sync() {
+    let readme = include_str!("../README.md");
+    let block = readme
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```\n").next())
+        .expect("README.md has a ```rust block");
+    let source = include_str!("demo.rs");
+    let module = source
+        .split("mod readme_example {\n")
+        .nth(1)
+        .and_then(|rest| rest.split("// README example: end").next())
+        .expect("markers around the example");
+    let dedented: String = module
+        .lines()
+        .map(|l| l.strip_prefix("    ").unwrap_or(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        dedented, block,
+        "README.md's Rust example and tests/demo.rs differ"
+    );
+}
