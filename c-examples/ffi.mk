@@ -152,6 +152,7 @@ ffi-r: ffi-lib
 
 # --- Python (ctypes, compared with scikit-learn) --------------------------------
 $(FFI_VENV)/.installed:
+	@python3 -c 'import ensurepip, venv' 2>/dev/null || $(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="python3 python3-venv"
 	python3 -m venv $(FFI_VENV)
 	$(FFI_VENV)/bin/pip install -q --disable-pip-version-check $(FFI_PY_PKGS)
 	touch $@
