@@ -147,6 +147,11 @@ typedef enum NmfStatus {
      */
     NMF_ERR_THREADS = 17,
     /**
+     * The factorization produced NaN or infinity (e.g. X all zeros, or
+     * values too large for the dtype); the model is unchanged.
+     */
+    NMF_ERR_DIVERGED = 18,
+    /**
      * Internal error: a Rust panic was caught at the boundary. The model is
      * left as it was before the call and stays usable.
      */

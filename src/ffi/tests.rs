@@ -57,7 +57,7 @@ fn fitted_f64(k: usize) -> *mut NmfModel {
 
 #[test]
 fn status_numbers_are_fixed_and_named() {
-    let expected: [(NmfStatus, c_int); 19] = [
+    let expected: [(NmfStatus, c_int); 20] = [
         (NMF_OK, 0),
         (NMF_ERR_NULL_POINTER, 1),
         (NMF_ERR_BUFFER_LENGTH, 2),
@@ -76,6 +76,7 @@ fn status_numbers_are_fixed_and_named() {
         (NMF_ERR_LINALG, 15),
         (NMF_ERR_NOT_AVAILABLE, 16),
         (NMF_ERR_THREADS, 17),
+        (NMF_ERR_DIVERGED, 18),
         (NMF_ERR_PANIC, 99),
     ];
     assert_eq!(ALL_STATUSES.len(), expected.len());
@@ -86,7 +87,7 @@ fn status_numbers_are_fixed_and_named() {
             .unwrap();
         assert_eq!(name, format!("{s:?}"));
     }
-    for unknown in [-1, 18, 98, 100, c_int::MAX, c_int::MIN] {
+    for unknown in [-1, 19, 98, 100, c_int::MAX, c_int::MIN] {
         let name = unsafe { CStr::from_ptr(nmf_status_str(unknown)) };
         assert_eq!(name.to_str().unwrap(), "NMF_UNKNOWN_STATUS");
     }
@@ -1207,4 +1208,19 @@ fn set_params_keeps_the_fitted_state() {
         assert_eq!(back.max_iter, 7);
         nmf_free(model);
     }
+}
+
+#[test]
+fn divergence_is_reported_not_committed() {
+    // Finite f32 values so large that W H overflows.
+    let (x, n, m) = data();
+    let x: Vec<f32> = x.iter().map(|&v| (v as f32 + 1.0) * 1e37).collect();
+    let model = create(&params(2));
+    let status = unsafe { nmf_fit_dense_f32(model, x.as_ptr(), n, m, 0) };
+    assert_eq!(status, NMF_ERR_DIVERGED, "{}", last_error());
+    assert!(last_error().contains("diverged"), "{}", last_error());
+    let mut fitted = true;
+    assert_eq!(unsafe { nmf_is_fitted(model, &mut fitted) }, NMF_OK);
+    assert!(!fitted);
+    unsafe { nmf_free(model) };
 }
