@@ -147,6 +147,11 @@ typedef enum NmfStatus {
      */
     NMF_ERR_THREADS = 17,
     /**
+     * The factorization produced NaN or infinity (e.g. an all-zero X); the
+     * model is left as it was.
+     */
+    NMF_ERR_DIVERGED = 18,
+    /**
      * Internal error: a Rust panic was caught at the boundary. The model is
      * left as it was before the call and stays usable.
      */

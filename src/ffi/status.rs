@@ -56,13 +56,16 @@ pub enum NmfStatus {
     NMF_ERR_NOT_AVAILABLE = 16,
     /// The thread pool could not be built.
     NMF_ERR_THREADS = 17,
+    /// The factorization produced NaN or infinity (e.g. an all-zero X); the
+    /// model is left as it was.
+    NMF_ERR_DIVERGED = 18,
     /// Internal error: a Rust panic was caught at the boundary. The model is
     /// left as it was before the call and stays usable.
     NMF_ERR_PANIC = 99,
 }
 
 /// Every status, for the tests and for `nmf_status_str`.
-pub(crate) const ALL_STATUSES: [NmfStatus; 19] = [
+pub(crate) const ALL_STATUSES: [NmfStatus; 20] = [
     NmfStatus::NMF_OK,
     NmfStatus::NMF_ERR_NULL_POINTER,
     NmfStatus::NMF_ERR_BUFFER_LENGTH,
@@ -81,6 +84,7 @@ pub(crate) const ALL_STATUSES: [NmfStatus; 19] = [
     NmfStatus::NMF_ERR_LINALG,
     NmfStatus::NMF_ERR_NOT_AVAILABLE,
     NmfStatus::NMF_ERR_THREADS,
+    NmfStatus::NMF_ERR_DIVERGED,
     NmfStatus::NMF_ERR_PANIC,
 ];
 
@@ -107,6 +111,7 @@ impl NmfStatus {
             NMF_ERR_LINALG => c"NMF_ERR_LINALG",
             NMF_ERR_NOT_AVAILABLE => c"NMF_ERR_NOT_AVAILABLE",
             NMF_ERR_THREADS => c"NMF_ERR_THREADS",
+            NMF_ERR_DIVERGED => c"NMF_ERR_DIVERGED",
             NMF_ERR_PANIC => c"NMF_ERR_PANIC",
         }
     }
@@ -153,6 +158,7 @@ impl From<Error> for Failure {
             Error::FeatureNames(_) => NMF_ERR_FEATURE_MISMATCH,
             Error::Init(_) => NMF_ERR_INIT,
             Error::Linalg(_) => NMF_ERR_LINALG,
+            Error::Diverged(_) => NMF_ERR_DIVERGED,
         };
         Failure::new(status, e.to_string())
     }

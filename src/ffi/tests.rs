@@ -76,6 +76,7 @@ fn status_numbers_are_fixed_and_named() {
         (NMF_ERR_LINALG, 15),
         (NMF_ERR_NOT_AVAILABLE, 16),
         (NMF_ERR_THREADS, 17),
+        (NMF_ERR_DIVERGED, 18),
         (NMF_ERR_PANIC, 99),
     ];
     assert_eq!(ALL_STATUSES.len(), expected.len());
