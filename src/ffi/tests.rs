@@ -87,7 +87,7 @@ fn status_numbers_are_fixed_and_named() {
             .unwrap();
         assert_eq!(name, format!("{s:?}"));
     }
-    for unknown in [-1, 18, 98, 100, c_int::MAX, c_int::MIN] {
+    for unknown in [-1, 19, 98, 100, c_int::MAX, c_int::MIN] {
         let name = unsafe { CStr::from_ptr(nmf_status_str(unknown)) };
         assert_eq!(name.to_str().unwrap(), "NMF_UNKNOWN_STATUS");
     }
