@@ -15,7 +15,7 @@ DEB_PKGS := libopenblas-dev pkg-config gcc libc6-dev
 # Our parallelism is explicit (rayon); keep OpenBLAS single-threaded.
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: all deps build release demo foldoc test rust-test fixtures bench clean
+.PHONY: all deps build release demo foldoc test rust-test fixtures bench bench-sklearn clean
 
 all: release
 
@@ -54,11 +54,17 @@ fixtures:
 bench: deps
 	$(CARGO) bench
 
+
 clean:
 	$(CARGO) clean
 
 # C ABI: install, header drift check and the C/C++/R/Python/Julia callers.
 -include c-examples/ffi.mk
+
+# Speed against scikit-learn in one script (needs the C ABI's Python venv).
+bench-sklearn: ffi-lib $(FFI_VENV)/.installed
+	$(FFI_VENV)/bin/python benches/vs_sklearn.py --lib $(FFI_RELEASE)/libminibatchnmf.so $(BENCH_ARGS)
+
 # Demo: topic extraction on the Free On-line Dictionary of Computing, after scikit-learn's
 # "Topic extraction with NMF and LDA". The corpus is Debian's dict-foldoc, fetched with
 # apt-get download and unpacked into target/foldoc/ without installing the dictd daemon

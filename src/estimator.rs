@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::init;
 use crate::input::Input;
-use crate::kernels::{self, Loss, Penalty, SolveWOutcome};
+use crate::kernels::{self, Loss, Penalty};
 use crate::parallel;
 use crate::params::{Init, MiniBatchNmfParams, NComponents, ValidParams};
 use crate::validation;
@@ -73,9 +73,6 @@ pub struct FitSummary {
 /// or at the first `partial_fit`).
 #[derive(Debug, Clone)]
 struct Derived {
-    /// k, fixed at the first fit.
-    #[allow(dead_code)]
-    n_components: usize,
     batch_size: usize,
     rho: f64,
     loss: Loss,
@@ -221,7 +218,7 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
     pub fn transform<'a>(&self, x: impl Into<Input<'a, F>>) -> Result<Array2<F>> {
         let x = x.into();
         let f = self.fitted.as_ref().ok_or(Error::NotFitted)?;
-        check_data(&x, Some(f.n_features_in), f.derived.loss.beta, false)?;
+        check_data(&x, Some(f.n_features_in), f.derived.loss.beta)?;
         let params = &self.params;
         parallel::install(|| {
             let penalty_w = Penalty::for_w(params, x.n_cols());
@@ -378,12 +375,7 @@ fn check_feature_names(seen: Option<&[String]>, given: Option<&[String]>) -> Res
 }
 
 /// Shape, finiteness, sign and the beta <= 0 zero rule on X.
-fn check_data<F: NmfFloat>(
-    x: &Input<F>,
-    n_features: Option<usize>,
-    beta: f64,
-    fitting: bool,
-) -> Result<()> {
+fn check_data<F: NmfFloat>(x: &Input<F>, n_features: Option<usize>, beta: f64) -> Result<()> {
     validation::check_not_empty(x, "MiniBatchNMF (input X)")?;
     if let Some(m) = n_features {
         if x.n_cols() != m {
@@ -397,7 +389,6 @@ fn check_data<F: NmfFloat>(
     // scikit-learn rejects zeros with beta <= 0 at fit; we also do so for
     // partial_fit and transform, where they would make the updates divide
     // by zero all the same.
-    let _ = fitting;
     if beta <= 0.0 && validation::has_zero(x) {
         return Err(Error::ZerosWithNonPositiveBeta);
     }
@@ -420,11 +411,10 @@ fn resolve_n_components<F: NmfFloat>(
     }
 }
 
-fn derive<F: NmfFloat>(params: &ValidParams, x: &Input<F>, n_components: usize) -> Derived {
+fn derive<F: NmfFloat>(params: &ValidParams, x: &Input<F>) -> Derived {
     let n = x.n_rows();
     let batch_size = params.get_batch_size().min(n);
     Derived {
-        n_components,
         batch_size,
         rho: params
             .get_forget_factor()
@@ -610,14 +600,18 @@ fn py_float(v: f64) -> String {
     }
 }
 
-fn fit_transform_impl<F: NmfFloat>(
-    params: &ValidParams,
-    x: &Input<F>,
-    args: &FitArgs<F>,
-) -> Result<(Array2<F>, Fitted<F>)> {
-    let beta = params.beta();
-    check_data(x, None, beta, true)?;
-    let (n, m) = x.shape();
+/// A new model's starting point: checked data, k, the derived values and
+/// the initial W and H.
+struct Start<F> {
+    w: Array2<F>,
+    h: Array2<F>,
+    derived: Derived,
+    warnings: Vec<Warning>,
+}
+
+fn start<F: NmfFloat>(params: &ValidParams, x: &Input<F>, args: &FitArgs<F>) -> Result<Start<F>> {
+    check_data(x, None, params.beta())?;
+    let m = x.n_cols();
     if let Some(names) = args.feature_names {
         if names.len() != m {
             return Err(Error::FeatureNames(format!(
@@ -627,9 +621,30 @@ fn fit_transform_impl<F: NmfFloat>(
         }
     }
     let k = resolve_n_components(params, m, args.h);
-    let derived = derive(params, x, k);
+    let derived = derive(params, x);
     let mut warnings = Vec::new();
-    let (mut w, mut h) = initial_w_h(params, x, k, args, &mut warnings)?;
+    let (w, h) = initial_w_h(params, x, k, args, &mut warnings)?;
+    Ok(Start {
+        w,
+        h,
+        derived,
+        warnings,
+    })
+}
+
+fn fit_transform_impl<F: NmfFloat>(
+    params: &ValidParams,
+    x: &Input<F>,
+    args: &FitArgs<F>,
+) -> Result<(Array2<F>, Fitted<F>)> {
+    let (n, m) = x.shape();
+    let Start {
+        mut w,
+        mut h,
+        derived,
+        mut warnings,
+    } = start(params, x, args)?;
+    let k = h.nrows();
 
     let mut numerator = h.clone();
     let mut denominator = Array2::from_elem(h.raw_dim(), F::one());
@@ -732,25 +747,14 @@ fn partial_fit_impl<F: NmfFloat>(
 ) -> Result<Fitted<F>> {
     let mut next = match current {
         Some(f) => {
-            check_data(x, Some(f.n_features_in), f.derived.loss.beta, false)?;
+            check_data(x, Some(f.n_features_in), f.derived.loss.beta)?;
             check_feature_names(f.feature_names_in.as_deref(), args.feature_names)?;
             f.clone()
         }
         None => {
-            check_data(x, None, params.beta(), true)?;
             let m = x.n_cols();
-            if let Some(names) = args.feature_names {
-                if names.len() != m {
-                    return Err(Error::FeatureNames(format!(
-                        "{} names given for {m} features",
-                        names.len()
-                    )));
-                }
-            }
-            let k = resolve_n_components(params, m, args.h);
-            let derived = derive(params, x, k);
-            let mut warnings = Vec::new();
-            let (_, h) = initial_w_h(params, x, k, args, &mut warnings)?;
+            // W is solved afresh by the step; only H of the start is kept.
+            let Start { h, derived, .. } = start(params, x, args)?;
             Fitted {
                 numerator: h.clone(),
                 denominator: Array2::from_elem(h.raw_dim(), F::one()),
@@ -820,6 +824,3 @@ const _: () = {
     assert_send_sync::<MiniBatchNmf<f64>>();
     assert_send_sync::<MiniBatchNmf<f32>>();
 };
-
-#[allow(dead_code)]
-fn _unused(_: SolveWOutcome<f64>) {}

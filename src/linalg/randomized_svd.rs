@@ -24,6 +24,7 @@ use crate::linalg::sparse::{csr_dot_dense, csr_t_dot_dense};
 use crate::rng::NumpyRandomState;
 use ndarray::{Array1, Array2, ArrayView2, Axis, CowArray, Ix2, ShapeBuilder};
 use ndarray_linalg::{JobSvd, MatrixLayout};
+use rayon::prelude::*;
 use std::any::TypeId;
 
 /// Oversampling used by scikit-learn's NMF initialisation.
@@ -147,9 +148,9 @@ impl<'a, F: NmfFloat> Operator<'a, F> {
         match &self.kind {
             OpKind::Dense(d) => {
                 if x_side {
-                    d.dot(&b)
+                    par_dot(d.view(), b)
                 } else {
-                    d.t().dot(&b)
+                    par_t_dot(d.view(), b)
                 }
             }
             OpKind::Csr(c) => {
@@ -180,14 +181,64 @@ impl<'a, F: NmfFloat> Operator<'a, F> {
         match &self.kind {
             OpKind::Dense(d) => {
                 if self.transpose {
-                    q.t().dot(&d.t())
+                    par_dot(d.view(), q).reversed_axes()
                 } else {
-                    q.t().dot(d)
+                    par_t_dot(d.view(), q).reversed_axes()
                 }
             }
             OpKind::Csr(_) => self.t_dot(q).reversed_axes(),
         }
     }
+}
+
+/// Row ranges of `n` rows, one per worker (BLAS is single-threaded; the
+/// workers supply the parallelism).
+/// Small products stay in one piece (one GEMM, numpy's summation order).
+fn row_parts(n: usize, work: usize) -> Vec<(usize, usize)> {
+    const MIN_WORK_TO_SPLIT: usize = 1 << 22;
+    let parts = if work < MIN_WORK_TO_SPLIT {
+        1
+    } else {
+        rayon::current_num_threads().clamp(1, n.max(1))
+    };
+    let chunk = n.div_ceil(parts).max(1);
+    (0..n)
+        .step_by(chunk)
+        .map(|s| (s, (s + chunk).min(n)))
+        .collect()
+}
+
+/// D·B, rows of D split across the workers.
+fn par_dot<F: NmfFloat>(d: ArrayView2<F>, b: ArrayView2<F>) -> Array2<F> {
+    let mut out = Array2::zeros((d.nrows(), b.ncols()));
+    let parts = row_parts(d.nrows(), d.len() * b.ncols());
+    let chunk = parts.first().map_or(1, |p| p.1 - p.0);
+    out.axis_chunks_iter_mut(ndarray::Axis(0), chunk)
+        .into_par_iter()
+        .zip(parts.into_par_iter())
+        .for_each(|(mut o, (s, e))| {
+            ndarray::linalg::general_mat_mul(
+                F::one(),
+                &d.slice(ndarray::s![s..e, ..]),
+                &b,
+                F::zero(),
+                &mut o,
+            );
+        });
+    out
+}
+
+/// Dᵀ·B, the sum over row blocks of D computed on the workers.
+fn par_t_dot<F: NmfFloat>(d: ArrayView2<F>, b: ArrayView2<F>) -> Array2<F> {
+    row_parts(d.nrows(), d.len() * b.ncols())
+        .into_par_iter()
+        .map(|(s, e)| {
+            d.slice(ndarray::s![s..e, ..])
+                .t()
+                .dot(&b.slice(ndarray::s![s..e, ..]))
+        })
+        .reduce_with(|a, b| a + b)
+        .unwrap_or_else(|| Array2::zeros((d.ncols(), b.ncols())))
 }
 
 /// Whether BLAS can read the view directly (unit stride along one axis).
