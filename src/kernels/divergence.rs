@@ -13,7 +13,7 @@ use crate::float::NmfFloat;
 use crate::input::{CsrView, Input};
 use crate::linalg::sparse::{csr_dot_dense, csr_t_dot_dense_with};
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, ArrayView2, Axis, Zip};
+use ndarray::{s, ArrayView2, Zip};
 use rayon::prelude::*;
 
 /// Partial sums of the divergence over blocks of rows.
@@ -161,15 +161,16 @@ fn divergence_rows<F: NmfFloat>(
     let k = h.nrows();
     let mut terms = Terms::default();
     if beta == 1.0 {
-        // Σ WH = (column sums of W)·(row sums of H).
-        let wsum = w.sum_axis(Axis(0));
-        terms.c = wsum
-            .iter()
-            .zip(hc.hsum.iter())
-            .map(|(a, b)| (*a * *b).to_f64_())
+        // Σ WH = Σ_i W_i·(row sums of H); no n×m product, no allocation.
+        terms.c = w
+            .rows()
+            .into_iter()
+            .map(|row| row.dot(&hc.hsum).to_f64_())
             .sum();
         if let Some(st) = stats.as_deref_mut() {
-            st.wsum += &wsum;
+            for row in w.rows() {
+                st.wsum += &row;
+            }
         }
     }
     if beta == 2.0 {

@@ -3,7 +3,7 @@
 
 use crate::float::NmfFloat;
 use crate::input::Input;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
 
 /// Elements of the dense W·H block materialised at once (4 MiB in f64):
 /// dense X of any width and the beta != 1, 2 sparse paths go through W·H in
@@ -71,7 +71,9 @@ impl<F: NmfFloat> HCache<F> {
             _ => self.ht.assign(&h.t()),
         }
         ndarray::linalg::general_mat_mul(F::one(), &h, &h.t(), F::zero(), &mut self.hht);
-        self.hsum.assign(&h.sum_axis(Axis(1)));
+        for (sum, row) in self.hsum.iter_mut().zip(h.rows()) {
+            *sum = row.sum();
+        }
     }
 }
 
