@@ -152,11 +152,36 @@ typedef enum NmfStatus {
      */
     NMF_ERR_DIVERGED = 18,
     /**
+     * A distributed call failed on every rank: the all-reduce hook returned
+     * non-zero, another rank rejected its input (that rank returns its own
+     * status), or the ranks' configuration is inconsistent (see
+     * nmf_set_allreduce). The model is unchanged.
+     */
+    NMF_ERR_REDUCE = 23,
+    /**
      * Internal error: a Rust panic was caught at the boundary. The model is
      * left as it was before the call and stays usable.
      */
     NMF_ERR_PANIC = 99,
 } NmfStatus;
+
+/**
+ * The dtype a model was fitted with.
+ */
+typedef enum NmfDtype {
+    /**
+     * Not fitted yet: the first fit or partial_fit chooses the dtype.
+     */
+    NMF_DTYPE_NONE = 0,
+    /**
+     * Fitted with float (f32) data.
+     */
+    NMF_DTYPE_F32 = 1,
+    /**
+     * Fitted with double (f64) data.
+     */
+    NMF_DTYPE_F64 = 2,
+} NmfDtype;
 
 /**
  * How `NmfParams.n_components` is read (scikit-learn's `n_components`).
@@ -210,24 +235,6 @@ typedef enum NmfInit {
 } NmfInit;
 
 /**
- * The dtype a model was fitted with.
- */
-typedef enum NmfDtype {
-    /**
-     * Not fitted yet: the first fit or partial_fit chooses the dtype.
-     */
-    NMF_DTYPE_NONE = 0,
-    /**
-     * Fitted with float (f32) data.
-     */
-    NMF_DTYPE_F32 = 1,
-    /**
-     * Fitted with double (f64) data.
-     */
-    NMF_DTYPE_F64 = 2,
-} NmfDtype;
-
-/**
  * Why the last fit stopped.
  */
 typedef enum NmfStopReason {
@@ -256,6 +263,20 @@ typedef enum NmfStopReason {
  * so concurrent calls are serialized as needed, never undefined.
  */
 typedef struct NmfModel NmfModel;
+
+/**
+ * A sum-all-reduce over the ranks of a distributed fit: on return, `buf`
+ * (`count` elements of `dtype`, NMF_DTYPE_F64 = double or NMF_DTYPE_F32 =
+ * float) must hold the element-wise sum of every rank's `buf`, the same
+ * on every rank. Return 0 on success, anything else on failure (the call
+ * that reduced then fails with NMF_ERR_REDUCE). With MPI:
+ * `MPI_Allreduce(MPI_IN_PLACE, buf, count, dtype == NMF_DTYPE_F64 ?
+ * MPI_DOUBLE : MPI_FLOAT, MPI_SUM, comm)`.
+ */
+typedef int (*NmfAllreduceFn)(void *buf,
+                              size_t count,
+                              enum NmfDtype dtype,
+                              void *ctx);
 
 /**
  * Every hyper-parameter of scikit-learn's `MiniBatchNMF`.
@@ -391,6 +412,33 @@ typedef struct NmfFitInfo {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Make the model one rank of a data-parallel fit, or (allreduce = NULL)
+ * a single process again (the default).
+ *
+ * The ranks' shards, concatenated in rank order, are the X of the
+ * equivalent single-process fit: every rank calls fit, fit_transform,
+ * partial_fit and transform (they are collective) with its own rows, the
+ * same parameters and the same random_state, and all ranks end with the
+ * same components; fit_transform and transform write W for the rank's own
+ * rows. `init` must be random or custom (custom: W of the rank's rows,
+ * the same H everywhere) when n_ranks > 1; nndsvd* fail with NMF_ERR_INIT.
+ * If any rank's input is rejected, every rank fails before any work
+ * (that rank with its own status, the others with NMF_ERR_REDUCE).
+ *
+ * `allreduce` is called with `ctx` from one library thread at a time, not
+ * necessarily the calling thread (initialise MPI with at least
+ * MPI_THREAD_SERIALIZED). `ctx` must stay valid while the model uses it.
+ * `rank` < `n_ranks` is this rank's place in the row order. Errors:
+ * NMF_ERR_INVALID_ARGUMENT for rank >= n_ranks or n_ranks == 0 (with a
+ * non-NULL allreduce).
+ */
+enum NmfStatus nmf_set_allreduce(struct NmfModel *model,
+                                 NmfAllreduceFn allreduce,
+                                 void *ctx,
+                                 size_t rank,
+                                 size_t n_ranks);
 
 /**
  * The library's version, e.g. "0.1.0" (compare with `MINIBATCHNMF_VERSION`

@@ -78,6 +78,11 @@ pub enum Error {
     /// A LAPACK routine failed (e.g. the SVD of the init did not converge).
     #[error("linear algebra failure: {0}")]
     Linalg(String),
+    /// A distributed call failed as a whole: the all-reduce hook reported
+    /// an error, another worker rejected its input, or the workers'
+    /// configuration (ranks, shards) is inconsistent. The model is unchanged.
+    #[error("distributed reduce failed: {0}")]
+    Reduce(String),
 }
 
 /// Shorthand for results of this crate.

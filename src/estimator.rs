@@ -4,16 +4,18 @@
 //! Every method computes into fresh buffers and commits to `self` only when it
 //! has succeeded, so a failed call leaves the model exactly as it was.
 
+use crate::dist::{self, Comm, Reducer, Shard};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::init;
 use crate::input::Input;
-use crate::kernels::{self, Loss, Penalty};
+use crate::kernels::{self, Loss, Penalty, WRows};
 use crate::parallel;
 use crate::params::{Init, MiniBatchNmfParams, NComponents, ValidParams};
 use crate::validation;
-use ndarray::{Array2, ArrayView2};
+use ndarray::{s, Array2, ArrayView2};
 use std::fmt;
+use std::sync::Arc;
 
 /// Why the fitting loop stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +127,8 @@ struct Fitted<F> {
 pub struct MiniBatchNmf<F> {
     params: ValidParams,
     fitted: Option<Fitted<F>>,
+    /// The all-reduce of a distributed fit (None: one process).
+    reducer: Option<Arc<dyn Reducer>>,
 }
 
 /// Optional arguments of [`MiniBatchNmf::fit_transform_with`] and
@@ -145,7 +149,40 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         Ok(MiniBatchNmf {
             params: params.check()?,
             fitted: None,
+            reducer: None,
         })
+    }
+
+    /// Make this estimator one worker of a data-parallel fit (None: one
+    /// process, the default). Each worker then passes its own shard of
+    /// rows to `fit`, `fit_transform`, `partial_fit` and `transform`, which
+    /// become collective calls (every worker makes them, in the same
+    /// order); see [`crate::dist`] for the row order they reproduce.
+    ///
+    /// ```
+    /// use minibatchnmf::{dist::SingleProcess, Init, MiniBatchNmf, MiniBatchNmfParams};
+    /// use std::sync::Arc;
+    /// let x = ndarray::array![[1.0, 0.5], [0.2, 2.0], [1.5, 1.0]];
+    /// let params = MiniBatchNmfParams::new().n_components(1).init(Init::Random).random_state(Some(0));
+    /// let mut a = MiniBatchNmf::<f64>::new(params.clone())?;
+    /// let mut b = MiniBatchNmf::<f64>::new(params)?;
+    /// b.set_reducer(Some(Arc::new(SingleProcess)));
+    /// a.fit(&x)?;
+    /// b.fit(&x)?;
+    /// assert_eq!(a.components()?, b.components()?);
+    /// # Ok::<(), minibatchnmf::Error>(())
+    /// ```
+    pub fn set_reducer(&mut self, reducer: Option<Arc<dyn Reducer>>) {
+        self.reducer = reducer;
+    }
+
+    /// The all-reduce set with [`set_reducer`](Self::set_reducer).
+    pub fn reducer(&self) -> Option<&Arc<dyn Reducer>> {
+        self.reducer.as_ref()
+    }
+
+    fn comm(&self) -> Comm<'_> {
+        Comm::new(self.reducer.as_deref())
     }
 
     /// The parameters (scikit-learn's `get_params`).
@@ -190,7 +227,8 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
     ) -> Result<Array2<F>> {
         let x = x.into();
         let params = self.params.clone();
-        let (w, fitted) = parallel::install(|| fit_transform_impl(&params, &x, &args))?;
+        let comm = self.comm();
+        let (w, fitted) = parallel::install(|| fit_transform_impl(&params, &x, &args, comm))?;
         self.fitted = Some(fitted);
         Ok(w)
     }
@@ -209,16 +247,24 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         let x = x.into();
         let params = self.params.clone();
         let current = self.fitted.as_ref();
-        let next = parallel::install(|| partial_fit_impl(&params, current, &x, &args))?;
+        let comm = self.comm();
+        let next = parallel::install(|| partial_fit_impl(&params, current, &x, &args, comm))?;
         self.fitted = Some(next);
         Ok(())
     }
 
-    /// W for new data with H fixed (n_samples × k).
+    /// W for new data with H fixed (n_samples × k). Distributed: collective,
+    /// each worker passes its rows; W starts from the global mean(X) and
+    /// stops on the global ||ΔW||/||W||.
     pub fn transform<'a>(&self, x: impl Into<Input<'a, F>>) -> Result<Array2<F>> {
         let x = x.into();
-        let f = self.fitted.as_ref().ok_or(Error::NotFitted)?;
-        check_data(&x, Some(f.n_features_in), f.derived.loss.beta)?;
+        let comm = self.comm();
+        let f = self.fitted.as_ref().ok_or(Error::NotFitted);
+        let local = f
+            .clone()
+            .and_then(|f| check_data(&x, Some(f.n_features_in), f.derived.loss.beta, comm));
+        let shard = dist::preflight(comm, &x, local, 0)?;
+        let f = f?;
         let params = &self.params;
         parallel::install(|| {
             let penalty_w = Penalty::for_w(params, x.n_cols());
@@ -229,6 +275,8 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
                 &penalty_w,
                 f.derived.transform_max_iter,
                 params.tol,
+                shard.mean(&x),
+                comm,
             )?;
             Ok(out.w)
         })
@@ -374,9 +422,18 @@ fn check_feature_names(seen: Option<&[String]>, given: Option<&[String]>) -> Res
     }
 }
 
-/// Shape, finiteness, sign and the beta <= 0 zero rule on X.
-fn check_data<F: NmfFloat>(x: &Input<F>, n_features: Option<usize>, beta: f64) -> Result<()> {
-    validation::check_not_empty(x, "MiniBatchNMF (input X)")?;
+/// Shape, finiteness, sign and the beta <= 0 zero rule on X. A worker of a
+/// distributed fit may hold no rows (the global emptiness is checked by
+/// the preflight exchange).
+fn check_data<F: NmfFloat>(
+    x: &Input<F>,
+    n_features: Option<usize>,
+    beta: f64,
+    comm: Comm,
+) -> Result<()> {
+    if comm.is_single() || x.n_cols() == 0 {
+        validation::check_not_empty(x, "MiniBatchNMF (input X)")?;
+    }
     if let Some(m) = n_features {
         if x.n_cols() != m {
             return Err(Error::FeatureMismatch {
@@ -411,8 +468,8 @@ fn resolve_n_components<F: NmfFloat>(
     }
 }
 
-fn derive<F: NmfFloat>(params: &ValidParams, x: &Input<F>) -> Derived {
-    let n = x.n_rows();
+/// `n` is the number of rows of X (of all workers together).
+fn derive(params: &ValidParams, n: usize) -> Derived {
     let batch_size = params.get_batch_size().min(n);
     Derived {
         batch_size,
@@ -424,24 +481,44 @@ fn derive<F: NmfFloat>(params: &ValidParams, x: &Input<F>) -> Derived {
     }
 }
 
-/// W and H to start from: custom (checked, copied) or computed by `init`.
-fn initial_w_h<F: NmfFloat>(
+/// The custom W (this worker's rows) and H, checked before the preflight
+/// exchange. An empty shard's W (no rows) is not "all zeros".
+fn check_custom<F: NmfFloat>(
     params: &ValidParams,
     x: &Input<F>,
     k: usize,
     args: &FitArgs<F>,
+) -> Result<()> {
+    if params.get_init() != Init::Custom {
+        return Ok(());
+    }
+    let (n, m) = x.shape();
+    let h = args
+        .h
+        .ok_or_else(|| Error::Init("init='custom' requires an initial H".into()))?;
+    let w = args
+        .w
+        .ok_or_else(|| Error::Init("init='custom' requires an initial W".into()))?;
+    validation::check_init_matrix(h, (k, m), "NMF (input H)")?;
+    if n == 0 && w.nrows() == 0 && w.ncols() == k {
+        return Ok(());
+    }
+    validation::check_init_matrix(w, (n, k), "NMF (input W)")
+}
+
+/// W (this worker's rows) and H to start from: custom (checked by
+/// [`check_custom`], copied) or computed by `init`.
+fn initial_w_h<F: NmfFloat>(
+    params: &ValidParams,
+    x: &Input<F>,
+    shard: &Shard,
+    k: usize,
+    args: &FitArgs<F>,
     warnings: &mut Vec<Warning>,
 ) -> Result<(Array2<F>, Array2<F>)> {
-    let (n, m) = x.shape();
+    let (n, m) = (shard.n_total, shard.n_features);
     if params.get_init() == Init::Custom {
-        let h = args
-            .h
-            .ok_or_else(|| Error::Init("init='custom' requires an initial H".into()))?;
-        let w = args
-            .w
-            .ok_or_else(|| Error::Init("init='custom' requires an initial W".into()))?;
-        validation::check_init_matrix(h, (k, m), "NMF (input H)")?;
-        validation::check_init_matrix(w, (n, k), "NMF (input W)")?;
+        let (w, h) = (args.w.expect("checked"), args.h.expect("checked"));
         return Ok((w.to_owned(), h.to_owned()));
     }
     if args.w.is_some() || args.h.is_some() {
@@ -453,7 +530,14 @@ fn initial_w_h<F: NmfFloat>(
             params.get_init().as_str()
         )));
     }
-    init::initialize(x, k, params.get_init(), params.get_random_state())
+    if shard.n_ranks > 1 && params.get_random_state().is_none() {
+        return Err(Error::Init(
+            "a distributed fit needs random_state set (the same seed on every rank): \
+             each rank draws the global W and H from it"
+                .into(),
+        ));
+    }
+    init::initialize_shard(x, k, params.get_init(), params.get_random_state(), shard)
 }
 
 /// Refuse to commit a model holding NaN or infinity.
@@ -600,51 +684,84 @@ fn py_float(v: f64) -> String {
     }
 }
 
-/// A new model's starting point: checked data, k, the derived values and
-/// the initial W and H.
+/// A new model's starting point: checked data, where this worker's rows
+/// sit, k, the derived values and the initial W and H.
 struct Start<F> {
     w: Array2<F>,
     h: Array2<F>,
     derived: Derived,
     warnings: Vec<Warning>,
+    shard: Shard,
 }
 
-fn start<F: NmfFloat>(params: &ValidParams, x: &Input<F>, args: &FitArgs<F>) -> Result<Start<F>> {
-    check_data(x, None, params.beta())?;
+fn start<F: NmfFloat>(
+    params: &ValidParams,
+    x: &Input<F>,
+    args: &FitArgs<F>,
+    comm: Comm,
+) -> Result<Start<F>> {
     let m = x.n_cols();
-    if let Some(names) = args.feature_names {
-        if names.len() != m {
-            return Err(Error::FeatureNames(format!(
+    let k = resolve_n_components(params, m, args.h);
+    let local = check_data(x, None, params.beta(), comm)
+        .and_then(|()| match args.feature_names {
+            Some(names) if names.len() != m => Err(Error::FeatureNames(format!(
                 "{} names given for {m} features",
                 names.len()
-            )));
-        }
-    }
-    let k = resolve_n_components(params, m, args.h);
-    let derived = derive(params, x);
+            ))),
+            _ => Ok(()),
+        })
+        .and_then(|()| check_custom(params, x, k, args));
+    let shard = dist::preflight(comm, x, local, fingerprint(params, k, args))?;
+    let derived = derive(params, shard.n_total);
     let mut warnings = Vec::new();
-    let (w, h) = initial_w_h(params, x, k, args, &mut warnings)?;
+    let (w, h) = initial_w_h(params, x, &shard, k, args, &mut warnings)?;
     Ok(Start {
         w,
         h,
         derived,
         warnings,
+        shard,
     })
 }
 
+/// What every worker of a distributed fit must agree on: the parameters
+/// (but `verbose`), k and a custom H, hashed (checked by the preflight).
+fn fingerprint<F: NmfFloat>(params: &ValidParams, k: usize, args: &FitArgs<F>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut p = (**params).clone();
+    p.verbose = false;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    format!("{p:?}").hash(&mut hasher);
+    k.hash(&mut hasher);
+    if params.get_init() == Init::Custom {
+        if let Some(h) = args.h {
+            for v in h.iter() {
+                v.to_f64_().to_bits().hash(&mut hasher);
+            }
+        }
+    }
+    hasher.finish()
+}
+
+/// scikit-learn's `fit_transform` loop. Distributed, `x` is this worker's
+/// shard; every step is local (this worker's rows of the global batch) →
+/// reduce (sums over the workers) → apply (the same H update everywhere).
 fn fit_transform_impl<F: NmfFloat>(
     params: &ValidParams,
     x: &Input<F>,
     args: &FitArgs<F>,
+    comm: Comm,
 ) -> Result<(Array2<F>, Fitted<F>)> {
-    let (n, m) = x.shape();
+    let m = x.n_cols();
     let Start {
         mut w,
         mut h,
         derived,
         mut warnings,
-    } = start(params, x, args)?;
+        shard,
+    } = start(params, x, args, comm)?;
     let k = h.nrows();
+    let n = shard.n_total;
 
     let mut numerator = h.clone();
     let mut denominator = Array2::from_elem(h.raw_dim(), F::one());
@@ -658,28 +775,34 @@ fn fit_transform_impl<F: NmfFloat>(
     let mut stop_reason = StopReason::MaxIter;
     let mut n_steps = 0;
     for step in 0..max_steps {
+        // Global batch [start, end); this worker's rows of it [lo, hi).
         let start = (step % steps_per_iter) * bs;
         let end = (start + bs).min(n);
-        let xb = x.slice_rows(start, end);
+        let (lo, hi) = shard.local_range(start, end);
+        let xb = x.slice_rows(lo, hi);
+        let w_rows = if params.get_fresh_restarts() {
+            WRows::Fresh {
+                mean: batch_mean(&xb, comm)?,
+                max_iter: params.get_fresh_restarts_max_iter(),
+                tol: params.get_tol(),
+            }
+        } else {
+            WRows::Update(w.slice_mut(s![lo..hi, ..]))
+        };
+        let mut cost = kernels::step_local(&xb, w_rows, h.view(), &derived.loss, &penalty_w, comm, &mut ws)?;
+        kernels::step_reduce(comm, &mut ws, &derived.loss, &mut cost)?;
         let penalty_h = Penalty::for_h(params, end - start);
-        let step_out = kernels::minibatch_step(
-            &xb,
-            if params.get_fresh_restarts() {
-                None
-            } else {
-                Some(w.slice_mut(ndarray::s![start..end, ..]))
-            },
+        let step_out = kernels::step_apply(
             &mut h,
             &mut numerator,
             &mut denominator,
             &derived.loss,
-            &penalty_w,
             &penalty_h,
             derived.rho,
-            params.get_fresh_restarts_max_iter(),
-            params.get_tol(),
+            end - start,
+            cost,
             &mut ws,
-        )?;
+        );
         n_steps = step + 1;
         if let Some(reason) = conv.check(
             params,
@@ -702,6 +825,8 @@ fn fit_transform_impl<F: NmfFloat>(
             &penalty_w,
             derived.transform_max_iter,
             params.get_tol(),
+            shard.mean(x),
+            comm,
         )?
         .w;
     }
@@ -715,8 +840,19 @@ fn fit_transform_impl<F: NmfFloat>(
         }
     }
     check_finite_result(h.view(), "components")?;
-    check_finite_result(w.view(), "W")?;
-    let reconstruction_err = kernels::reconstruction_err(x, w.view(), h.view(), &derived.loss);
+    // The divergence and W's finiteness are summed over the workers, so
+    // all of them fail or succeed together.
+    let mut totals = [
+        kernels::beta_divergence(x, w.view(), h.view(), derived.loss.beta),
+        if w.iter().all(|v| v.is_finite()) { 0.0 } else { 1.0 },
+    ];
+    comm.sum_f64(&mut totals)?;
+    if totals[1] > 0.0 {
+        return Err(Error::Diverged(
+            "W contain NaN or infinity (is X all zeros, or too large for the dtype?)".into(),
+        ));
+    }
+    let reconstruction_err = (2.0 * totals[0].max(0.0)).sqrt();
     let summary = FitSummary {
         n_iter,
         n_steps,
@@ -739,23 +875,46 @@ fn fit_transform_impl<F: NmfFloat>(
     Ok((w, fitted))
 }
 
+/// mean(X) of a global batch from this worker's rows of it (the start of a
+/// fresh W solve).
+fn batch_mean<F: NmfFloat>(xb: &Input<F>, comm: Comm) -> Result<f64> {
+    if comm.is_single() {
+        return Ok(init::mean(xb));
+    }
+    let (n, m) = xb.shape();
+    let mut t = [init::mean(xb) * (n * m) as f64, n as f64];
+    if n == 0 {
+        t[0] = 0.0;
+    }
+    comm.sum_f64(&mut t)?;
+    Ok(t[0] / (t[1] * m as f64))
+}
+
+/// scikit-learn's `partial_fit`: one step over the chunk (distributed: the
+/// chunk is the concatenation of the workers' chunks), W solved afresh.
 fn partial_fit_impl<F: NmfFloat>(
     params: &ValidParams,
     current: Option<&Fitted<F>>,
     x: &Input<F>,
     args: &FitArgs<F>,
+    comm: Comm,
 ) -> Result<Fitted<F>> {
-    let mut next = match current {
+    let (mut next, shard) = match current {
         Some(f) => {
-            check_data(x, Some(f.n_features_in), f.derived.loss.beta)?;
-            check_feature_names(f.feature_names_in.as_deref(), args.feature_names)?;
-            f.clone()
+            let local = check_data(x, Some(f.n_features_in), f.derived.loss.beta, comm)
+                .and_then(|()| {
+                    check_feature_names(f.feature_names_in.as_deref(), args.feature_names)
+                });
+            let shard = dist::preflight(comm, x, local, 0)?;
+            (f.clone(), shard)
         }
         None => {
             let m = x.n_cols();
             // W is solved afresh by the step; only H of the start is kept.
-            let Start { h, derived, .. } = start(params, x, args)?;
-            Fitted {
+            let Start {
+                h, derived, shard, ..
+            } = start(params, x, args, comm)?;
+            let fitted = Fitted {
                 numerator: h.clone(),
                 denominator: Array2::from_elem(h.raw_dim(), F::one()),
                 components: h,
@@ -766,29 +925,35 @@ fn partial_fit_impl<F: NmfFloat>(
                 feature_names_in: args.feature_names.map(|s| s.to_vec()),
                 derived,
                 last_fit: None,
-            }
+            };
+            (fitted, shard)
         }
     };
-    let (n, m) = x.shape();
+    let (n, m) = (shard.n_total, x.n_cols());
     let k = next.components.nrows();
     let penalty_w = Penalty::for_w(params, m);
     let penalty_h = Penalty::for_h(params, n);
-    let mut ws = kernels::Workspace::<F>::for_fit(x, k, n);
+    let mut ws = kernels::Workspace::<F>::for_fit(x, k, x.n_rows().max(1));
     let f = &mut next;
-    kernels::minibatch_step(
-        x,
-        None,
+    let fresh = WRows::Fresh {
+        mean: shard.mean(x),
+        max_iter: params.get_fresh_restarts_max_iter(),
+        tol: params.get_tol(),
+    };
+    let loss = f.derived.loss;
+    let mut cost = kernels::step_local(x, fresh, f.components.view(), &loss, &penalty_w, comm, &mut ws)?;
+    kernels::step_reduce(comm, &mut ws, &loss, &mut cost)?;
+    kernels::step_apply(
         &mut f.components,
         &mut f.numerator,
         &mut f.denominator,
-        &f.derived.loss,
-        &penalty_w,
+        &loss,
         &penalty_h,
         f.derived.rho,
-        params.get_fresh_restarts_max_iter(),
-        params.get_tol(),
+        n,
+        cost,
         &mut ws,
-    )?;
+    );
     check_finite_result(f.components.view(), "components")?;
     f.n_steps += 1;
     Ok(next)

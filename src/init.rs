@@ -15,6 +15,7 @@
 //! Scalars follow numpy's promotion rules, so the f32 path rounds where
 //! scikit-learn rounds.
 
+use crate::dist::Shard;
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::Input;
@@ -56,7 +57,29 @@ pub fn initialize<F: NmfFloat>(
     init: Init,
     random_state: Option<u32>,
 ) -> Result<(Array2<F>, Array2<F>)> {
-    let (n, m) = x.shape();
+    initialize_shard(x, n_components, init, random_state, &Shard::local(x))
+}
+
+/// [`initialize`] for one worker's shard `x` of a distributed X (see
+/// [`crate::dist`]): W's rows of the shard and the H every worker gets.
+///
+/// * random: H and then W of the *global* X are drawn from the same seed on
+///   every worker, each keeping its rows of W (the draws of the other rows
+///   are made and dropped, without storing them), with the global mean(X):
+///   exactly the single-process start;
+/// * nndsvd, nndsvda, nndsvdar: need the SVD of the whole X; with more than
+///   one worker they are refused with [`Error::Init`] (a distributed
+///   randomized SVD is not implemented; see the README's Distributed
+///   section). `Auto` resolves as for one process, so it is refused too
+///   unless k > min(N, n_features).
+pub fn initialize_shard<F: NmfFloat>(
+    x: &Input<F>,
+    n_components: usize,
+    init: Init,
+    random_state: Option<u32>,
+    shard: &Shard,
+) -> Result<(Array2<F>, Array2<F>)> {
+    let (n, m) = (shard.n_total, shard.n_features);
     if n == 0 || m == 0 {
         return Err(Error::Empty {
             whom: "NMF initialization".into(),
@@ -93,7 +116,15 @@ pub fn initialize<F: NmfFloat>(
     };
 
     if init == Init::Random {
-        return Ok(random_init(x, k, &mut generator()));
+        return Ok(random_init(shard, shard.mean(x), k, &mut generator()));
+    }
+    if shard.n_ranks > 1 {
+        return Err(Error::Init(format!(
+            "init = '{}' needs the SVD of the whole X and is not supported by a distributed fit \
+             ({} ranks): use init = 'random' or 'custom'",
+            init.as_str(),
+            shard.n_ranks
+        )));
     }
 
     let (mut w, mut h) = nndsvd(x, k, &mut generator())?;
@@ -123,20 +154,25 @@ pub fn initialize<F: NmfFloat>(
     Ok((w, h))
 }
 
-/// Random init: H first, then W, scaled normals in absolute value.
+/// Random init: H first, then W (all N rows drawn, the shard's kept),
+/// scaled normals in absolute value.
 fn random_init<F: NmfFloat>(
-    x: &Input<F>,
+    shard: &Shard,
+    mean: f64,
     k: usize,
     rng: &mut NumpyRandomState,
 ) -> (Array2<F>, Array2<F>) {
-    let (n, m) = x.shape();
-    let avg = Float::sqrt(F::from_f64_(mean(x)) / F::from_usize(k).expect("k fits"));
+    let m = shard.n_features;
+    let avg = Float::sqrt(F::from_f64_(mean) / F::from_usize(k).expect("k fits"));
     let h = rng
         .standard_normal_array(k, m)
         .mapv(|g| Float::abs(avg * F::from_f64_(g)));
-    let w = rng
-        .standard_normal_array(n, k)
-        .mapv(|g| Float::abs(avg * F::from_f64_(g)));
+    for _ in 0..shard.offset * k {
+        rng.standard_normal();
+    }
+    let w = Array2::from_shape_simple_fn((shard.n_local, k), || {
+        Float::abs(avg * F::from_f64_(rng.standard_normal()))
+    });
     (w, h)
 }
 

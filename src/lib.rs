@@ -33,12 +33,14 @@
 //! checked once) → [`validation`] (data checks) → [`init`] (W, H start;
 //! [`rng`] and [`linalg`] behind it) → [`kernels`] (beta-divergence and the
 //! multiplicative updates, dense and sparse) → [`estimator`] (the mini-batch
-//! loop, early stopping, fitted state) → [`ffi`] (the C ABI).
+//! loop, early stopping, fitted state) → [`ffi`] (the C ABI). [`dist`] is
+//! the all-reduce hook a data-parallel fit reduces its statistics through.
 
 // BLAS/LAPACK providers are linked through these crates.
 extern crate blas_src;
 extern crate openblas_src;
 
+pub mod dist;
 pub mod error;
 pub mod estimator;
 pub mod ffi;

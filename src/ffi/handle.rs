@@ -7,7 +7,8 @@ use crate::input::{CsrView, Input};
 use crate::params::{Init, MiniBatchNmfParams, NComponents};
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use std::mem::{align_of, size_of};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use crate::dist::{self, Comm, Reducer};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The dtype a model was fitted with.
 #[repr(C)]
@@ -38,6 +39,20 @@ pub(crate) struct State {
     /// The parameters, already validated.
     pub(crate) params: MiniBatchNmfParams,
     pub(crate) est: Est,
+    /// The all-reduce of a distributed fit (nmf_set_allreduce).
+    pub(crate) reducer: Option<Arc<dyn Reducer>>,
+}
+
+impl State {
+    /// Use `reducer` from now on (the fitted estimator too).
+    pub(crate) fn set_reducer(&mut self, reducer: Option<Arc<dyn Reducer>>) {
+        match &mut self.est {
+            Est::Unfitted => {}
+            Est::F64(e) => e.set_reducer(reducer.clone()),
+            Est::F32(e) => e.set_reducer(reducer.clone()),
+        }
+        self.reducer = reducer;
+    }
 }
 
 /// The fitted estimator, if any, in its dtype.
@@ -54,6 +69,7 @@ impl NmfModel {
             state: RwLock::new(State {
                 params,
                 est: Est::Unfitted,
+                reducer: None,
             }),
         })
     }
@@ -432,6 +448,18 @@ fn expected_k(
 // ---------------------------------------------------------------------------
 // Bodies of the data calls
 
+/// Run the checks a collective call makes before the estimator's own: if
+/// one fails on a distributed model, take part in the preflight exchange
+/// with the error flag set, so the other ranks fail too instead of waiting.
+fn collective<T>(state: &State, checks: impl FnOnce() -> FfiResult<T>) -> FfiResult<T> {
+    checks().inspect_err(|_| {
+        if let Some(r) = &state.reducer {
+            // The local failure is what this rank reports.
+            let _ = dist::abort(Comm::new(Some(&**r)));
+        }
+    })
+}
+
 /// fit / fit_transform: a fresh estimator of dtype F replaces the model on
 /// success (so a refit may change the dtype, as scikit-learn allows).
 ///
@@ -444,21 +472,23 @@ pub(crate) unsafe fn fit<F: FfiFloat>(
     out: Option<Out<F>>,
 ) -> FfiResult {
     let model = model_ref(model)?;
-    if let Some(o) = &out {
-        o.check_ptr()?;
-    }
-    let (n, m) = x.shape();
-    let input = x.input("x")?;
-    let (w0, h0) = init.views(n, m)?;
     let mut state = model.write();
-    if let Some(o) = &out {
-        o.check_len(
-            n,
-            expected_k(&state.params, m, &init),
-            "n_samples x n_components",
-        )?;
-    }
-    let mut est = MiniBatchNmf::<F>::new(state.params.clone())?;
+    let (n, m) = x.shape();
+    let (input, w0, h0) = collective(&state, || {
+        if let Some(o) = &out {
+            o.check_ptr()?;
+            o.check_len(
+                n,
+                expected_k(&state.params, m, &init),
+                "n_samples x n_components",
+            )?;
+        }
+        let input = x.input("x")?;
+        let (w0, h0) = init.views(n, m)?;
+        Ok((input, w0, h0))
+    })?;
+    let mut est = collective(&state, || Ok(MiniBatchNmf::<F>::new(state.params.clone())?))?;
+    est.set_reducer(state.reducer.clone());
     let w = est.fit_transform_with(
         input,
         FitArgs {
@@ -484,20 +514,25 @@ pub(crate) unsafe fn partial_fit<F: FfiFloat>(
     init: InitArrays<F>,
 ) -> FfiResult {
     let model = model_ref(model)?;
+    let mut state = model.write();
     let (n, m) = x.shape();
-    let input = x.input("x")?;
-    let (w0, h0) = init.views(n, m)?;
+    let (input, w0, h0) = collective(&state, || {
+        let input = x.input("x")?;
+        let (w0, h0) = init.views(n, m)?;
+        Ok((input, w0, h0))
+    })?;
     let args = FitArgs {
         w: w0,
         h: h0,
         feature_names: None,
     };
-    let mut state = model.write();
     if let Est::Unfitted = state.est {
-        let mut est = MiniBatchNmf::<F>::new(state.params.clone())?;
+        let mut est = collective(&state, || Ok(MiniBatchNmf::<F>::new(state.params.clone())?))?;
+        est.set_reducer(state.reducer.clone());
         est.partial_fit_with(input, args)?;
         state.est = F::wrap(est);
     } else {
+        collective(&state, || F::get(&state.est).map(|_| ()))?;
         F::get_mut(&mut state.est)?.partial_fit_with(input, args)?;
     }
     Ok(())
@@ -513,12 +548,15 @@ pub(crate) unsafe fn transform<F: FfiFloat>(
     out: Out<F>,
 ) -> FfiResult {
     let model = model_ref(model)?;
-    out.check_ptr()?;
-    let input = x.input("x")?;
     let state = model.read();
-    let est = F::get(&state.est)?;
-    let k = est.n_components().ok_or_else(not_fitted)?;
-    out.check_len(x.shape().0, k, "n_samples x n_components")?;
+    let (input, est) = collective(&state, || {
+        out.check_ptr()?;
+        let input = x.input("x")?;
+        let est = F::get(&state.est)?;
+        let k = est.n_components().ok_or_else(not_fitted)?;
+        out.check_len(x.shape().0, k, "n_samples x n_components")?;
+        Ok((input, est))
+    })?;
     let w = est.transform(input)?;
     out.write(w.view())
 }

@@ -13,11 +13,13 @@
 //! - the message of the last status-returning call is kept per thread
 //!   (`nmf_last_error`).
 
+pub mod allreduce;
 pub mod api;
 pub mod handle;
 pub mod params;
 pub mod status;
 
+pub use allreduce::NmfAllreduceFn;
 pub use api::{NmfFitInfo, NmfStopReason};
 pub use handle::{NmfDtype, NmfModel};
 pub use params::{NmfInit, NmfNComponentsMode, NmfParams};

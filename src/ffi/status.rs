@@ -59,13 +59,18 @@ pub enum NmfStatus {
     /// The factorization produced NaN or infinity (e.g. X all zeros, or
     /// values too large for the dtype); the model is unchanged.
     NMF_ERR_DIVERGED = 18,
+    /// A distributed call failed on every rank: the all-reduce hook returned
+    /// non-zero, another rank rejected its input (that rank returns its own
+    /// status), or the ranks' configuration is inconsistent (see
+    /// nmf_set_allreduce). The model is unchanged.
+    NMF_ERR_REDUCE = 23,
     /// Internal error: a Rust panic was caught at the boundary. The model is
     /// left as it was before the call and stays usable.
     NMF_ERR_PANIC = 99,
 }
 
 /// Every status, for the tests and for `nmf_status_str`.
-pub(crate) const ALL_STATUSES: [NmfStatus; 20] = [
+pub(crate) const ALL_STATUSES: [NmfStatus; 21] = [
     NmfStatus::NMF_OK,
     NmfStatus::NMF_ERR_NULL_POINTER,
     NmfStatus::NMF_ERR_BUFFER_LENGTH,
@@ -85,6 +90,7 @@ pub(crate) const ALL_STATUSES: [NmfStatus; 20] = [
     NmfStatus::NMF_ERR_NOT_AVAILABLE,
     NmfStatus::NMF_ERR_THREADS,
     NmfStatus::NMF_ERR_DIVERGED,
+    NmfStatus::NMF_ERR_REDUCE,
     NmfStatus::NMF_ERR_PANIC,
 ];
 
@@ -112,6 +118,7 @@ impl NmfStatus {
             NMF_ERR_NOT_AVAILABLE => c"NMF_ERR_NOT_AVAILABLE",
             NMF_ERR_THREADS => c"NMF_ERR_THREADS",
             NMF_ERR_DIVERGED => c"NMF_ERR_DIVERGED",
+            NMF_ERR_REDUCE => c"NMF_ERR_REDUCE",
             NMF_ERR_PANIC => c"NMF_ERR_PANIC",
         }
     }
@@ -159,6 +166,7 @@ impl From<Error> for Failure {
             Error::Init(_) => NMF_ERR_INIT,
             Error::Diverged(_) => NMF_ERR_DIVERGED,
             Error::Linalg(_) => NMF_ERR_LINALG,
+            Error::Reduce(_) => NMF_ERR_REDUCE,
         };
         Failure::new(status, e.to_string())
     }

@@ -4,17 +4,20 @@
 
 mod divergence;
 mod elementwise;
+mod step;
 mod update_h;
 mod update_w;
 mod workspace;
 
+pub use step::{minibatch_step, step_apply, step_local, step_reduce, WRows};
 pub use workspace::Workspace;
 
+use crate::dist::Comm;
 use crate::error::Result;
-use crate::float::{NmfFloat, EPSILON_F64};
+use crate::float::NmfFloat;
 use crate::input::Input;
 use crate::params::ValidParams;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2};
 
 /// The beta-divergence and its MM exponent.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,6 +70,19 @@ impl Penalty {
             l2: batch_rows as f64 * a * (1.0 - r),
         }
     }
+
+    /// l1·Σv + l2·Σv² (each term only when its constant is non-zero: a
+    /// zero constant times a finite sum adds nothing).
+    pub fn terms<F: NmfFloat>(&self, v: ArrayView2<F>) -> f64 {
+        let mut t = 0.0;
+        if self.l1 != 0.0 {
+            t += self.l1 * v.iter().map(|x| x.to_f64_()).sum::<f64>();
+        }
+        if self.l2 != 0.0 {
+            t += self.l2 * v.iter().map(|x| x.to_f64_() * x.to_f64_()).sum::<f64>();
+        }
+        t
+    }
 }
 
 /// Result of a W solve.
@@ -86,99 +102,11 @@ pub struct StepOutcome {
     pub h_diff: f64,
 }
 
-/// One mini-batch step (scikit-learn's `_minibatch_step` with update_H):
-/// update W's rows (or, with `w = None`, solve W from scratch as fresh
-/// restarts and `partial_fit` do), measure the batch cost, then update H and
-/// its online statistics A, B.
-#[allow(clippy::too_many_arguments)]
-pub fn minibatch_step<F: NmfFloat>(
-    x: &Input<F>,
-    w: Option<ArrayViewMut2<F>>,
-    h: &mut Array2<F>,
-    a: &mut Array2<F>,
-    b: &mut Array2<F>,
-    loss: &Loss,
-    pen_w: &Penalty,
-    pen_h: &Penalty,
-    rho: f64,
-    fresh_max_iter: usize,
-    tol: f64,
-    ws: &mut Workspace<F>,
-) -> Result<StepOutcome> {
-    let rows = x.n_rows();
-    let k = h.nrows();
-    ws.hc.refresh(h.view());
-    let Workspace {
-        hc,
-        threads,
-        stats,
-        w_fresh,
-        xht,
-    } = ws;
-    // X·Hᵀ serves the W update, the W solve and the batch cost (β = 2).
-    let xht = if loss.beta == 2.0 {
-        let mut c = xht.mat(rows, k);
-        update_w::xht_par(x, h.view(), hc, c.view_mut(), threads.len());
-        Some(c)
-    } else {
-        None
-    };
-    let xht = xht.as_ref().map(|c| c.view());
-    let mut w = match w {
-        Some(mut w) => {
-            update_w::update_w(x, w.view_mut(), h.view(), hc, loss, pen_w, xht, threads);
-            w
-        }
-        None => {
-            let mut wf = w_fresh.mat(rows, k);
-            update_w::solve_w_into(
-                x,
-                h.view(),
-                hc,
-                loss,
-                pen_w,
-                fresh_max_iter,
-                tol,
-                wf.view_mut(),
-                xht,
-                threads,
-            );
-            wf
-        }
-    };
-    if loss.beta < 1.0 {
-        let tiny = F::from_f64_(EPSILON_F64);
-        w.mapv_inplace(|v| if v < tiny { F::zero() } else { v });
-    }
-    let div = divergence::divergence(x, w.view(), h.view(), hc, loss, xht, Some(stats), threads);
-    // Penalty terms, computed only when they are on (a zero constant times a
-    // finite sum adds nothing).
-    let sum = |on: bool, v: ArrayView2<F>| {
-        if on {
-            v.iter().map(|x| x.to_f64_()).sum::<f64>()
-        } else {
-            0.0
-        }
-    };
-    let sum_sq = |on: bool, v: ArrayView2<F>| {
-        if on {
-            v.iter().map(|x| x.to_f64_() * x.to_f64_()).sum::<f64>()
-        } else {
-            0.0
-        }
-    };
-    let penalty = pen_w.l1 * sum(pen_w.l1 != 0.0, w.view())
-        + pen_h.l1 * sum(pen_h.l1 != 0.0, h.view())
-        + pen_w.l2 * sum_sq(pen_w.l2 != 0.0, w.view())
-        + pen_h.l2 * sum_sq(pen_h.l2 != 0.0, h.view());
-    let batch_cost = (div + penalty) / rows as f64;
-    update_h::finalize_den(stats, h.view(), loss);
-    let h_diff = update_h::apply(h, a, b, stats, loss, pen_h, rho);
-    Ok(StepOutcome { batch_cost, h_diff })
-}
-
 /// W minimising the loss for X with H fixed, from the constant start
-/// sqrt(mean(X)/k) (scikit-learn's `_solve_W`).
+/// sqrt(mean/k) (scikit-learn's `_solve_W`; `mean` is mean(X), over all
+/// workers' rows when distributed). With several workers the stopping test
+/// uses the global ||ΔW||/||W||, so every worker runs the same updates.
+#[allow(clippy::too_many_arguments)]
 pub fn solve_w<F: NmfFloat>(
     x: &Input<F>,
     h: ArrayView2<F>,
@@ -186,6 +114,8 @@ pub fn solve_w<F: NmfFloat>(
     pen_w: &Penalty,
     max_iter: usize,
     tol: f64,
+    mean: f64,
+    comm: Comm,
 ) -> Result<SolveWOutcome<F>> {
     let (n, k) = (x.n_rows(), h.nrows());
     let mut ws = Workspace::for_rows(x, k);
@@ -206,10 +136,12 @@ pub fn solve_w<F: NmfFloat>(
         pen_w,
         max_iter,
         tol,
+        mean,
+        comm,
         w.view_mut(),
         xht.as_ref().map(|c| c.view()),
         &mut ws.threads,
-    );
+    )?;
     Ok(SolveWOutcome { w, n_iter })
 }
 
@@ -358,7 +290,7 @@ mod tests {
                     let wb = w.slice_mut(ndarray::s![start..end, ..]);
                     let o = minibatch_step(
                         &xb,
-                        Some(wb),
+                        WRows::Update(wb),
                         &mut h,
                         &mut a,
                         &mut b,
@@ -366,14 +298,13 @@ mod tests {
                         &pen_w,
                         &pen_h,
                         0.7,
-                        30,
-                        1e-4,
                         &mut ws,
                     )
                     .unwrap();
                     costs.push(o.batch_cost);
                 }
-                let wt = solve_w(&input, h.view(), &loss, &pen_w, 50, 1e-4)
+                let mean = crate::init::mean(&input);
+                let wt = solve_w(&input, h.view(), &loss, &pen_w, 50, 1e-4, mean, Comm::single())
                     .unwrap()
                     .w;
                 out.push((w, h, a, costs, wt));
@@ -407,8 +338,13 @@ mod tests {
             let loss = Loss::new(beta);
             let none = Penalty { l1: 0.0, l2: 0.0 };
             let input = Input::Dense(x.view());
-            let w5 = solve_w(&input, h.view(), &loss, &none, 5, 0.0).unwrap().w;
-            let w50 = solve_w(&input, h.view(), &loss, &none, 50, 0.0).unwrap().w;
+            let (mean, one) = (crate::init::mean(&input), Comm::single());
+            let w5 = solve_w(&input, h.view(), &loss, &none, 5, 0.0, mean, one)
+                .unwrap()
+                .w;
+            let w50 = solve_w(&input, h.view(), &loss, &none, 50, 0.0, mean, one)
+                .unwrap()
+                .w;
             let d5 = beta_divergence(&input, w5.view(), h.view(), beta);
             let d50 = beta_divergence(&input, w50.view(), h.view(), beta);
             assert!(d50 <= d5 * (1.0 + 1e-12), "beta {beta}: {d50} > {d5}");

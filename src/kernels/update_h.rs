@@ -8,6 +8,9 @@ use crate::float::{NmfFloat, EPSILON_F64};
 use ndarray::{Array2, ArrayView2, Zip};
 use rayon::prelude::*;
 
+/// Elements of H per parallel chunk of the update.
+pub(crate) const CHUNK: usize = 1 << 13;
+
 /// Turn accumulated statistics into the final H denominator: WᵀW·H for β=2,
 /// W's column sums (zeros replaced by 1) for β=1; other β are complete.
 pub(crate) fn finalize_den<F: NmfFloat>(stats: &mut HStats<F>, h: ArrayView2<F>, loss: &Loss) {
@@ -20,7 +23,10 @@ pub(crate) fn finalize_den<F: NmfFloat>(stats: &mut HStats<F>, h: ArrayView2<F>,
     }
 }
 
-/// Apply the update in place. Returns ||H_new − H_old|| / ||H_new||.
+/// Apply the update in place. Returns ||H_new − H_old|| / ||H_new||, its
+/// sums taken in a fixed order (per-chunk partials in `parts`, added in
+/// sequence) so that every worker computes the same bits.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn apply<F: NmfFloat>(
     h: &mut Array2<F>,
     a: &mut Array2<F>,
@@ -29,6 +35,7 @@ pub(crate) fn apply<F: NmfFloat>(
     loss: &Loss,
     pen: &Penalty,
     rho: f64,
+    parts: &mut Vec<(f64, f64)>,
 ) -> f64 {
     let l1 = F::from_f64_(pen.l1);
     let l2 = F::from_f64_(pen.l2);
@@ -78,7 +85,6 @@ pub(crate) fn apply<F: NmfFloat>(
         stats.den.as_slice(),
     ) {
         (Some(hs), Some(as_), Some(bs), Some(ns), Some(ds)) => {
-            const CHUNK: usize = 1 << 13;
             hs.par_chunks_mut(CHUNK)
                 .zip(as_.par_chunks_mut(CHUNK))
                 .zip(bs.par_chunks_mut(CHUNK))
@@ -91,7 +97,10 @@ pub(crate) fn apply<F: NmfFloat>(
                     }
                     acc
                 })
-                .reduce(|| (0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1))
+                .collect_into_vec(parts);
+            parts
+                .iter()
+                .fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1))
         }
         _ => Zip::from(h)
             .and(a)

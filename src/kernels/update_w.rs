@@ -8,6 +8,8 @@
 use super::elementwise::{beta_powers, EPS};
 use super::workspace::{plan_parts, rows_per_block, Buf, HCache, RowBufs, ThreadBufs};
 use super::{Loss, Penalty};
+use crate::dist::Comm;
+use crate::error::Result;
 use crate::float::NmfFloat;
 use crate::input::{CsrView, Input};
 use crate::linalg::sparse::{csr_dot_dense, csr_dot_dense_with};
@@ -268,10 +270,13 @@ pub(crate) fn finish_w<F: NmfFloat>(
     acc
 }
 
-/// Solve for W with H fixed from the constant start sqrt(mean(X)/k), until
+/// Solve for W with H fixed from the constant start sqrt(mean/k), until
 /// `max_iter` updates or ||ΔW||/||W|| <= tol (scikit-learn's `_solve_W`).
-/// Writes into `w` (n×k). `xht` is X·Hᵀ when beta = 2 (it does not change
-/// while H is fixed). Returns the number of updates done.
+/// `mean` is mean(X) over all workers' rows, and the norms of the stopping
+/// test are summed over the workers (a reduce per update, only when
+/// tol > 0 and there are several workers). Writes into `w` (n×k). `xht` is
+/// X·Hᵀ when beta = 2 (it does not change while H is fixed). Returns the
+/// number of updates done.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn solve_w_into<F: NmfFloat>(
     x: &Input<F>,
@@ -281,20 +286,26 @@ pub(crate) fn solve_w_into<F: NmfFloat>(
     pen: &Penalty,
     max_iter: usize,
     tol: f64,
+    mean: f64,
+    comm: Comm,
     mut w: ArrayViewMut2<F>,
     xht: Option<ArrayView2<F>>,
     threads: &mut [ThreadBufs<F>],
-) -> usize {
+) -> Result<usize> {
     let k = h.nrows();
-    let avg = F::from_f64_((crate::init::mean(x) / k as f64).sqrt());
+    let avg = F::from_f64_((mean / k as f64).sqrt());
     w.fill(avg);
     let mut it = 0;
     while it < max_iter {
         let (d2, n2) = update_w(x, w.view_mut(), h, hc, loss, pen, xht, threads);
         it += 1;
-        if tol > 0.0 && d2.sqrt() / n2.sqrt() <= tol {
-            break;
+        if tol > 0.0 {
+            let mut norms = [d2, n2];
+            comm.sum_f64(&mut norms)?;
+            if norms[0].sqrt() / norms[1].sqrt() <= tol {
+                break;
+            }
         }
     }
-    it
+    Ok(it)
 }

@@ -182,6 +182,10 @@ pub struct Workspace<F> {
     pub(crate) w_fresh: Buf<F>,
     /// X·Hᵀ of the current batch (batch rows×k), for beta = 2.
     pub(crate) xht: Buf<F>,
+    /// The statistics packed for the all-reduce (distributed fits only).
+    pub(crate) red: Buf<F>,
+    /// Per-chunk sums of the H-change test.
+    pub(crate) h_parts: Vec<(f64, f64)>,
 }
 
 impl<F: NmfFloat> Workspace<F> {
@@ -214,6 +218,8 @@ impl<F: NmfFloat> Workspace<F> {
             stats: HStats::new(k, m),
             w_fresh: Buf::default(),
             xht: Buf::default(),
+            red: Buf::default(),
+            h_parts: Vec::with_capacity((k * m).div_ceil(super::update_h::CHUNK)),
         }
     }
 
