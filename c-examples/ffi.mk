@@ -10,7 +10,7 @@
 EXTRA_DEB_PKGS += valgrind r-base-core r-base-dev g++
 
 FFI_TEST_TARGETS := header-check ffi-c ffi-cxx ffi-readme ffi-valgrind ffi-install-test \
-                    ffi-r ffi-python ffi-julia-check
+                    ffi-r ffi-python ffi-julia-check ffi-mpi
 
 FFI_VERSION := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n 1)
 FFI_SOMAJOR := $(firstword $(subst ., ,$(FFI_VERSION)))
@@ -37,7 +37,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 .PHONY: ffi-lib ffi-test install header-check ffi-c ffi-cxx ffi-readme ffi-valgrind \
-        ffi-install-test ffi-r ffi-python ffi-julia-check
+        ffi-install-test ffi-r ffi-python ffi-julia-check ffi-mpi mpi-deps
 
 ffi-test: $(FFI_TEST_TARGETS)
 
@@ -164,3 +164,22 @@ ffi-python: ffi-lib $(FFI_VENV)/.installed
 # --- Julia (no Julia here: check the script against the header) -------------------
 ffi-julia-check:
 	python3 c-examples/julia/check_julia.py include/minibatchnmf.h c-examples/julia/nmf_example.jl
+
+# --- MPI (data-parallel fit through the all-reduce hook) ------------------------
+# Open MPI is installed only for this target. Each run compares the P-rank fit
+# with the single-process fit of the same rows (dense and CSR, Frobenius and KL,
+# even and uneven shards) and checks that a bad shard fails every rank.
+FFI_MPIRUN := mpirun --allow-run-as-root --oversubscribe
+FFI_MPI_PKGS := libopenmpi-dev openmpi-bin
+
+mpi-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS)" EXTRA_DEB_PKGS="$(FFI_MPI_PKGS)"
+
+$(FFI_BUILD)/nmf_mpi: c-examples/mpi/nmf_mpi.c include/minibatchnmf.h | ffi-lib mpi-deps
+	mpicc $(FFI_CFLAGS) -Wno-long-long -Iinclude $< -o $@ $(FFI_DYNAMIC) -lm
+
+ffi-mpi: $(FFI_BUILD)/nmf_mpi
+	@for np in 1 2 4; do \
+	  timeout 300 $(FFI_MPIRUN) -np $$np $(FFI_BUILD)/nmf_mpi 1 || exit 1; \
+	done
+	@echo "ffi-mpi: P = 1, 2, 4 ranks equal the single-process fit; a bad shard fails every rank"
