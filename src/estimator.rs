@@ -12,6 +12,7 @@ use crate::input::Input;
 use crate::kernels::{self, Loss, Penalty, WRows};
 use crate::parallel;
 use crate::params::{Init, MiniBatchNmfParams, NComponents, ValidParams};
+use crate::progress::{Control, FitObserver, ObserverSlot, StepReport};
 use crate::validation;
 use ndarray::{s, Array2, ArrayView2};
 use std::fmt;
@@ -26,6 +27,8 @@ pub enum StopReason {
     SmallHChange,
     /// `max_no_improvement` batches did not lower the smoothed cost.
     NoImprovement,
+    /// The [`FitObserver`] asked to stop (e.g. on Ctrl-C).
+    Interrupted,
 }
 
 /// Non-fatal conditions scikit-learn reports as warnings.
@@ -127,6 +130,7 @@ struct Fitted<F> {
 pub struct MiniBatchNmf<F> {
     params: ValidParams,
     fitted: Option<Fitted<F>>,
+    observer: ObserverSlot,
     /// The all-reduce of a distributed fit (None: one process).
     reducer: Option<Arc<dyn Reducer>>,
 }
@@ -149,8 +153,19 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         Ok(MiniBatchNmf {
             params: params.check()?,
             fitted: None,
+            observer: ObserverSlot::default(),
             reducer: None,
         })
+    }
+
+    /// Watch the steps of later fits (see [`crate::progress`]); `None`
+    /// removes the observer. Not a parameter: it is not part of
+    /// `params()` and does not change results unless it stops a fit.
+    /// Distributed, a stop asked for on any worker stops every worker
+    /// after the same step (an extra reduce per step while an observer is
+    /// set).
+    pub fn set_observer(&mut self, observer: Option<Arc<dyn FitObserver>>) {
+        self.observer = ObserverSlot(observer);
     }
 
     /// Make this estimator one worker of a data-parallel fit (None: one
@@ -228,7 +243,9 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         let x = x.into();
         let params = self.params.clone();
         let comm = self.comm();
-        let (w, fitted) = parallel::install(|| fit_transform_impl(&params, &x, &args, comm))?;
+        let observer = &self.observer;
+        let (w, fitted) =
+            parallel::install(|| fit_transform_impl(&params, &x, &args, observer, comm))?;
         self.fitted = Some(fitted);
         Ok(w)
     }
@@ -750,6 +767,7 @@ fn fit_transform_impl<F: NmfFloat>(
     params: &ValidParams,
     x: &Input<F>,
     args: &FitArgs<F>,
+    observer: &ObserverSlot,
     comm: Comm,
 ) -> Result<(Array2<F>, Fitted<F>)> {
     let m = x.n_cols();
@@ -789,7 +807,15 @@ fn fit_transform_impl<F: NmfFloat>(
         } else {
             WRows::Update(w.slice_mut(s![lo..hi, ..]))
         };
-        let mut cost = kernels::step_local(&xb, w_rows, h.view(), &derived.loss, &penalty_w, comm, &mut ws)?;
+        let mut cost = kernels::step_local(
+            &xb,
+            w_rows,
+            h.view(),
+            &derived.loss,
+            &penalty_w,
+            comm,
+            &mut ws,
+        )?;
         kernels::step_reduce(comm, &mut ws, &derived.loss, &mut cost)?;
         let penalty_h = Penalty::for_h(params, end - start);
         let step_out = kernels::step_apply(
@@ -804,16 +830,40 @@ fn fit_transform_impl<F: NmfFloat>(
             &mut ws,
         );
         n_steps = step + 1;
-        if let Some(reason) = conv.check(
+        let converged = conv.check(
             params,
             end - start,
             n,
             step_out.batch_cost,
             step_out.h_diff,
-            step + 1,
+            n_steps,
             max_steps,
-        ) {
+        );
+        let mut control = observer.step(|| StepReport {
+            step: n_steps,
+            max_steps,
+            epoch: step / steps_per_iter + 1,
+            max_epochs: params.get_max_iter(),
+            batch_rows: end - start,
+            rows_done: (step / steps_per_iter) * n + end,
+            n_samples: n,
+            batch_cost: step_out.batch_cost,
+            ewa_cost: conv.ewa_cost,
+        });
+        if observer.0.is_some() && !comm.is_single() {
+            // A stop on any worker stops them all after this step.
+            let mut stop = [f64::from(u8::from(control == Control::Stop))];
+            comm.sum_f64(&mut stop)?;
+            if stop[0] > 0.0 {
+                control = Control::Stop;
+            }
+        }
+        if let Some(reason) = converged {
             stop_reason = reason;
+            break;
+        }
+        if control == Control::Stop {
+            stop_reason = StopReason::Interrupted;
             break;
         }
     }
@@ -844,7 +894,11 @@ fn fit_transform_impl<F: NmfFloat>(
     // all of them fail or succeed together.
     let mut totals = [
         kernels::beta_divergence(x, w.view(), h.view(), derived.loss.beta),
-        if w.iter().all(|v| v.is_finite()) { 0.0 } else { 1.0 },
+        if w.iter().all(|v| v.is_finite()) {
+            0.0
+        } else {
+            1.0
+        },
     ];
     comm.sum_f64(&mut totals)?;
     if totals[1] > 0.0 {
@@ -901,8 +955,8 @@ fn partial_fit_impl<F: NmfFloat>(
 ) -> Result<Fitted<F>> {
     let (mut next, shard) = match current {
         Some(f) => {
-            let local = check_data(x, Some(f.n_features_in), f.derived.loss.beta, comm)
-                .and_then(|()| {
+            let local =
+                check_data(x, Some(f.n_features_in), f.derived.loss.beta, comm).and_then(|()| {
                     check_feature_names(f.feature_names_in.as_deref(), args.feature_names)
                 });
             let shard = dist::preflight(comm, x, local, 0)?;
@@ -941,7 +995,15 @@ fn partial_fit_impl<F: NmfFloat>(
         tol: params.get_tol(),
     };
     let loss = f.derived.loss;
-    let mut cost = kernels::step_local(x, fresh, f.components.view(), &loss, &penalty_w, comm, &mut ws)?;
+    let mut cost = kernels::step_local(
+        x,
+        fresh,
+        f.components.view(),
+        &loss,
+        &penalty_w,
+        comm,
+        &mut ws,
+    )?;
     kernels::step_reduce(comm, &mut ws, &loss, &mut cost)?;
     kernels::step_apply(
         &mut f.components,

@@ -287,14 +287,20 @@ fn check_equal(params: &MiniBatchNmfParams, x: &Array2<f64>, sizes: &[usize], cs
         let dh = rel(out.h.view(), single.h.view());
         assert!(dh <= TOL, "{what}: rank {r} H differs by {dh:e}");
         let de = (out.err - single.err).abs() / single.err;
-        assert!(de <= TOL, "{what}: rank {r} reconstruction_err differs by {de:e}");
+        assert!(
+            de <= TOL,
+            "{what}: rank {r} reconstruction_err differs by {de:e}"
+        );
         w_rows.push(out.w);
     }
     let views: Vec<_> = w_rows.iter().map(|w| w.view()).collect();
     let w = ndarray::concatenate(ndarray::Axis(0), &views).unwrap();
     let dw = rel(w.view(), single.w.view());
     assert!(dw <= TOL, "{what}: W differs by {dw:e}");
-    eprintln!("{what}: n_steps {} equal; W differs by {dw:e}", single.n_steps);
+    eprintln!(
+        "{what}: n_steps {} equal; W differs by {dw:e}",
+        single.n_steps
+    );
 }
 
 fn params(beta: BetaLoss, batch: usize) -> MiniBatchNmfParams {
@@ -456,8 +462,16 @@ fn a_bad_shard_fails_every_worker_and_none_hangs() {
     x[[25, 2]] = -1.0; // in rank 1's shard
     let p = params(BetaLoss::Frobenius, 10);
     let outs = fit_distributed(&p, &x, &[20, 20], false);
-    assert!(matches!(outs[0], Err(Error::Reduce(_))), "rank 0: {:?}", outs[0].as_ref().err());
-    assert!(matches!(outs[1], Err(Error::Negative { .. })), "rank 1: {:?}", outs[1].as_ref().err());
+    assert!(
+        matches!(outs[0], Err(Error::Reduce(_))),
+        "rank 0: {:?}",
+        outs[0].as_ref().err()
+    );
+    assert!(
+        matches!(outs[1], Err(Error::Negative { .. })),
+        "rank 1: {:?}",
+        outs[1].as_ref().err()
+    );
 }
 
 #[test]

@@ -28,7 +28,12 @@ impl CallbackReducer {
     /// `f` must be callable with `ctx` from any thread (one call at a time)
     /// while a model holds the adapter, and must read and write exactly
     /// `count` elements of the dtype given.
-    pub unsafe fn new(f: NmfAllreduceFn, ctx: *mut c_void, rank: usize, n_ranks: usize) -> Option<Self> {
+    pub unsafe fn new(
+        f: NmfAllreduceFn,
+        ctx: *mut c_void,
+        rank: usize,
+        n_ranks: usize,
+    ) -> Option<Self> {
         f.map(|f| CallbackReducer {
             f,
             ctx,
@@ -70,17 +75,9 @@ impl Reducer for CallbackReducer {
         self.n_ranks
     }
     fn sum_f64(&self, buf: &mut [f64]) -> Result<(), String> {
-        self.call(
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            NmfDtype::NMF_DTYPE_F64,
-        )
+        self.call(buf.as_mut_ptr().cast(), buf.len(), NmfDtype::NMF_DTYPE_F64)
     }
     fn sum_f32(&self, buf: &mut [f32]) -> Result<(), String> {
-        self.call(
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            NmfDtype::NMF_DTYPE_F32,
-        )
+        self.call(buf.as_mut_ptr().cast(), buf.len(), NmfDtype::NMF_DTYPE_F32)
     }
 }

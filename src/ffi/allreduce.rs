@@ -15,7 +15,12 @@ use std::sync::Arc;
 /// `MPI_Allreduce(MPI_IN_PLACE, buf, count, dtype == NMF_DTYPE_F64 ?
 /// MPI_DOUBLE : MPI_FLOAT, MPI_SUM, comm)`.
 pub type NmfAllreduceFn = Option<
-    unsafe extern "C" fn(buf: *mut c_void, count: usize, dtype: NmfDtype, ctx: *mut c_void) -> c_int,
+    unsafe extern "C" fn(
+        buf: *mut c_void,
+        count: usize,
+        dtype: NmfDtype,
+        ctx: *mut c_void,
+    ) -> c_int,
 >;
 
 /// Make the model one rank of a data-parallel fit, or (allreduce = NULL)

@@ -1,13 +1,13 @@
 //! The opaque handle and the dtype-generic bodies of the data calls.
 
 use super::status::{Failure, FfiResult, NmfStatus};
+use crate::dist::{self, Comm, Reducer};
 use crate::estimator::{FitArgs, MiniBatchNmf};
 use crate::float::NmfFloat;
 use crate::input::{CsrView, Input};
 use crate::params::{Init, MiniBatchNmfParams, NComponents};
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use std::mem::{align_of, size_of};
-use crate::dist::{self, Comm, Reducer};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The dtype a model was fitted with.

@@ -304,9 +304,18 @@ mod tests {
                     costs.push(o.batch_cost);
                 }
                 let mean = crate::init::mean(&input);
-                let wt = solve_w(&input, h.view(), &loss, &pen_w, 50, 1e-4, mean, Comm::single())
-                    .unwrap()
-                    .w;
+                let wt = solve_w(
+                    &input,
+                    h.view(),
+                    &loss,
+                    &pen_w,
+                    50,
+                    1e-4,
+                    mean,
+                    Comm::single(),
+                )
+                .unwrap()
+                .w;
                 out.push((w, h, a, costs, wt));
             }
             let close = |p: &Array2<f64>, q: &Array2<f64>| {

@@ -98,9 +98,7 @@ pub(crate) fn apply<F: NmfFloat>(
                     acc
                 })
                 .collect_into_vec(parts);
-            parts
-                .iter()
-                .fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1))
+            parts.iter().fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1))
         }
         _ => Zip::from(h)
             .and(a)
