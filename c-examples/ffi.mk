@@ -39,7 +39,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 .PHONY: ffi-lib ffi-test install header-check ffi-c ffi-cxx ffi-readme ffi-valgrind \
-        ffi-install-test ffi-r ffi-python ffi-julia-check ffi-mpi mpi-deps
+        ffi-install-test ffi-r ffi-python ffi-julia-check ffi-mpi mpi-deps bench-mpi
 
 ffi-test: $(FFI_TEST_TARGETS)
 
@@ -185,3 +185,12 @@ ffi-mpi: $(FFI_BUILD)/nmf_mpi
 	  timeout 300 $(FFI_MPIRUN) -np $$np $(FFI_BUILD)/nmf_mpi 1 || exit 1; \
 	done
 	@echo "ffi-mpi: P = 1, 2, 4 ranks equal the single-process fit; a bad shard fails every rank"
+
+# Time per step and the hook's traffic for P = 1, 2 (not part of make test;
+# MPI_BENCH_ARGS as in c-examples/mpi/nmf_mpi_bench.c).
+MPI_BENCH_ARGS ?=
+$(FFI_BUILD)/nmf_mpi_bench: c-examples/mpi/nmf_mpi_bench.c include/minibatchnmf.h | ffi-lib mpi-deps
+	mpicc $(FFI_CFLAGS) -Iinclude $< -o $@ $(FFI_DYNAMIC) -lm
+
+bench-mpi: $(FFI_BUILD)/nmf_mpi_bench
+	@for np in 1 2; do $(FFI_MPIRUN) -np $$np $(FFI_BUILD)/nmf_mpi_bench $(MPI_BENCH_ARGS); done
