@@ -10,7 +10,7 @@ a rank does bs / P rows. allreduce: ring (2 (P-1) alpha + 2 (P-1)/P n beta) and
 Rabenseifner / recursive halving-doubling (2 log2 P alpha + 2 (P-1)/P n beta),
 what MPI libraries pick for mid-size and large messages.
 
-Usage: scaling_model.py  (prints the tables of SCALING.md)
+Usage: scaling_model.py benches/scaling_cases.json  (prints the tables of SCALING.md)
 """
 import math
 
@@ -20,10 +20,9 @@ NETWORKS = {
     "InfiniBand HDR": (2e-6, 1 / 20e9),
 }
 
-# name, k, m, values reduced per step, fixed s/step, t_row s/row, batch
-# (fixed and t_row measured on this machine with make bench-mpi, 1 thread/rank;
-# filled in from SCALING.md's measurement table)
-CASES = []
+# The cases file: a list of {name, values (reduced per step), fixed (s/step),
+# t_row (s/row), batch}; fixed and t_row measured with make bench-mpi at P = 1
+# for two batch sizes (see SCALING.md).
 
 
 def allreduce(p, nbytes, alpha, beta, ring=True):
@@ -67,7 +66,8 @@ def grow(name, values, fixed, t_row, net, target=0.5):
 if __name__ == "__main__":
     import sys
     import json
-    cases = json.load(open(sys.argv[1])) if len(sys.argv) > 1 else CASES
+    with open(sys.argv[1]) as f:
+        cases = json.load(f)
     for c in cases:
         table(c["name"], c["values"], c["fixed"], c["t_row"], c["batch"])
     for c in cases:

@@ -26,4 +26,6 @@ pub use params::{NmfInit, NmfNComponentsMode, NmfParams};
 pub use status::NmfStatus;
 
 #[cfg(test)]
+mod allreduce_tests;
+#[cfg(test)]
 mod tests;
