@@ -78,6 +78,15 @@ pub enum Error {
     /// A LAPACK routine failed (e.g. the SVD of the init did not converge).
     #[error("linear algebra failure: {0}")]
     Linalg(String),
+    /// A data file cannot be read as X: missing, unreadable, not in a known
+    /// format, truncated or inconsistent (see [`crate::io`]).
+    #[error("{path}: {detail}")]
+    Source {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        detail: String,
+    },
 }
 
 /// Shorthand for results of this crate.

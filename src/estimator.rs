@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::init;
 use crate::input::Input;
+use crate::io::{InMemory, RowSource};
 use crate::kernels::{self, Loss, Penalty};
 use crate::parallel;
 use crate::params::{Init, MiniBatchNmfParams, NComponents, ValidParams};
@@ -188,9 +189,25 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         x: impl Into<Input<'a, F>>,
         args: FitArgs<'a, F>,
     ) -> Result<Array2<F>> {
-        let x = x.into();
+        self.fit_transform_source_with(&mut InMemory::new(x), args)
+    }
+
+    /// Learn the model from X read by row blocks from a source (e.g. a file
+    /// bigger than memory, see [`crate::io`]); W is not kept. Gives the same
+    /// model as [`MiniBatchNmf::fit`] over the same matrix in memory.
+    pub fn fit_source(&mut self, x: &mut dyn RowSource<F>) -> Result<FitSummary> {
+        self.fit_transform_source_with(x, FitArgs::default())?;
+        Ok(self.last_fit().cloned().expect("fit sets last_fit"))
+    }
+
+    /// [`MiniBatchNmf::fit_transform_with`] over a row source; returns W.
+    pub fn fit_transform_source_with(
+        &mut self,
+        x: &mut dyn RowSource<F>,
+        args: FitArgs<'_, F>,
+    ) -> Result<Array2<F>> {
         let params = self.params.clone();
-        let (w, fitted) = parallel::install(|| fit_transform_impl(&params, &x, &args))?;
+        let (w, fitted) = parallel::install(|| fit_transform_impl(&params, x, &args))?;
         self.fitted = Some(fitted);
         Ok(w)
     }
@@ -216,19 +233,24 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
 
     /// W for new data with H fixed (n_samples × k).
     pub fn transform<'a>(&self, x: impl Into<Input<'a, F>>) -> Result<Array2<F>> {
-        let x = x.into();
+        self.transform_source(&mut InMemory::new(x))
+    }
+
+    /// [`MiniBatchNmf::transform`] of X read from a row source.
+    pub fn transform_source(&self, x: &mut dyn RowSource<F>) -> Result<Array2<F>> {
         let f = self.fitted.as_ref().ok_or(Error::NotFitted)?;
-        check_data(&x, Some(f.n_features_in), f.derived.loss.beta)?;
         let params = &self.params;
         parallel::install(|| {
-            let penalty_w = Penalty::for_w(params, x.n_cols());
-            let out = kernels::solve_w(
-                &x,
+            let scan = check_source(x, Some(f.n_features_in), f.derived.loss.beta)?;
+            let penalty_w = Penalty::for_w(params, x.shape().1);
+            let out = kernels::solve_w_source(
+                x,
                 f.components.view(),
                 &f.derived.loss,
                 &penalty_w,
                 f.derived.transform_max_iter,
                 params.tol,
+                scan.mean(),
             )?;
             Ok(out.w)
         })
@@ -376,23 +398,36 @@ fn check_feature_names(seen: Option<&[String]>, given: Option<&[String]>) -> Res
 
 /// Shape, finiteness, sign and the beta <= 0 zero rule on X.
 fn check_data<F: NmfFloat>(x: &Input<F>, n_features: Option<usize>, beta: f64) -> Result<()> {
-    validation::check_not_empty(x, "MiniBatchNMF (input X)")?;
-    if let Some(m) = n_features {
-        if x.n_cols() != m {
-            return Err(Error::FeatureMismatch {
-                expected: m,
-                got: x.n_cols(),
-            });
+    check_source(&mut InMemory::new(*x), n_features, beta).map(|_| ())
+}
+
+/// [`check_data`] in one pass over a source, which also sums X.
+fn check_source<F: NmfFloat>(
+    x: &mut dyn RowSource<F>,
+    n_features: Option<usize>,
+    beta: f64,
+) -> Result<validation::Scan> {
+    let (n, m) = x.shape();
+    if n == 0 || m == 0 {
+        return Err(Error::Empty {
+            whom: "MiniBatchNMF (input X)".into(),
+            n_samples: n,
+            n_features: m,
+        });
+    }
+    if let Some(expected) = n_features {
+        if m != expected {
+            return Err(Error::FeatureMismatch { expected, got: m });
         }
     }
-    validation::check_non_negative_finite(x, "MiniBatchNMF (input X)")?;
+    let scan = validation::scan(x, "MiniBatchNMF (input X)")?;
     // scikit-learn rejects zeros with beta <= 0 at fit; we also do so for
     // partial_fit and transform, where they would make the updates divide
     // by zero all the same.
-    if beta <= 0.0 && validation::has_zero(x) {
+    if beta <= 0.0 && scan.has_zero {
         return Err(Error::ZerosWithNonPositiveBeta);
     }
-    Ok(())
+    Ok(scan)
 }
 
 /// k from the parameters and, for `Auto` with custom init, from H.
@@ -411,8 +446,7 @@ fn resolve_n_components<F: NmfFloat>(
     }
 }
 
-fn derive<F: NmfFloat>(params: &ValidParams, x: &Input<F>) -> Derived {
-    let n = x.n_rows();
+fn derive(params: &ValidParams, n: usize) -> Derived {
     let batch_size = params.get_batch_size().min(n);
     Derived {
         batch_size,
@@ -427,7 +461,8 @@ fn derive<F: NmfFloat>(params: &ValidParams, x: &Input<F>) -> Derived {
 /// W and H to start from: custom (checked, copied) or computed by `init`.
 fn initial_w_h<F: NmfFloat>(
     params: &ValidParams,
-    x: &Input<F>,
+    x: &mut dyn RowSource<F>,
+    mean: f64,
     k: usize,
     args: &FitArgs<F>,
     warnings: &mut Vec<Warning>,
@@ -453,7 +488,7 @@ fn initial_w_h<F: NmfFloat>(
             params.get_init().as_str()
         )));
     }
-    init::initialize(x, k, params.get_init(), params.get_random_state())
+    init::initialize_source(x, k, params.get_init(), params.get_random_state(), mean)
 }
 
 /// Refuse to commit a model holding NaN or infinity.
@@ -607,11 +642,17 @@ struct Start<F> {
     h: Array2<F>,
     derived: Derived,
     warnings: Vec<Warning>,
+    /// mean(X), from the checking pass.
+    mean: f64,
 }
 
-fn start<F: NmfFloat>(params: &ValidParams, x: &Input<F>, args: &FitArgs<F>) -> Result<Start<F>> {
-    check_data(x, None, params.beta())?;
-    let m = x.n_cols();
+fn start<F: NmfFloat>(
+    params: &ValidParams,
+    x: &mut dyn RowSource<F>,
+    args: &FitArgs<F>,
+) -> Result<Start<F>> {
+    let scan = check_source(x, None, params.beta())?;
+    let (n, m) = x.shape();
     if let Some(names) = args.feature_names {
         if names.len() != m {
             return Err(Error::FeatureNames(format!(
@@ -621,20 +662,21 @@ fn start<F: NmfFloat>(params: &ValidParams, x: &Input<F>, args: &FitArgs<F>) -> 
         }
     }
     let k = resolve_n_components(params, m, args.h);
-    let derived = derive(params, x);
+    let derived = derive(params, n);
     let mut warnings = Vec::new();
-    let (w, h) = initial_w_h(params, x, k, args, &mut warnings)?;
+    let (w, h) = initial_w_h(params, x, scan.mean(), k, args, &mut warnings)?;
     Ok(Start {
         w,
         h,
         derived,
         warnings,
+        mean: scan.mean(),
     })
 }
 
 fn fit_transform_impl<F: NmfFloat>(
     params: &ValidParams,
-    x: &Input<F>,
+    x: &mut dyn RowSource<F>,
     args: &FitArgs<F>,
 ) -> Result<(Array2<F>, Fitted<F>)> {
     let (n, m) = x.shape();
@@ -643,6 +685,7 @@ fn fit_transform_impl<F: NmfFloat>(
         mut h,
         derived,
         mut warnings,
+        mean,
     } = start(params, x, args)?;
     let k = h.nrows();
 
@@ -653,14 +696,14 @@ fn fit_transform_impl<F: NmfFloat>(
     let steps_per_iter = n.div_ceil(bs);
     let max_steps = params.get_max_iter() * steps_per_iter;
     let penalty_w = Penalty::for_w(params, m);
-    let mut ws = kernels::Workspace::<F>::for_fit(x, k, bs);
+    let mut ws = kernels::Workspace::<F>::for_shape(m, k, bs);
     let mut conv = Convergence::new();
     let mut stop_reason = StopReason::MaxIter;
     let mut n_steps = 0;
     for step in 0..max_steps {
         let start = (step % steps_per_iter) * bs;
         let end = (start + bs).min(n);
-        let xb = x.slice_rows(start, end);
+        let xb = x.rows(start, end)?;
         let penalty_h = Penalty::for_h(params, end - start);
         let step_out = kernels::minibatch_step(
             &xb,
@@ -695,13 +738,14 @@ fn fit_transform_impl<F: NmfFloat>(
         }
     }
     if params.get_fresh_restarts() {
-        w = kernels::solve_w(
+        w = kernels::solve_w_source(
             x,
             h.view(),
             &derived.loss,
             &penalty_w,
             derived.transform_max_iter,
             params.get_tol(),
+            mean,
         )?
         .w;
     }
@@ -716,7 +760,8 @@ fn fit_transform_impl<F: NmfFloat>(
     }
     check_finite_result(h.view(), "components")?;
     check_finite_result(w.view(), "W")?;
-    let reconstruction_err = kernels::reconstruction_err(x, w.view(), h.view(), &derived.loss);
+    let reconstruction_err =
+        kernels::reconstruction_err_source(x, w.view(), h.view(), &derived.loss)?;
     let summary = FitSummary {
         n_iter,
         n_steps,
@@ -754,7 +799,7 @@ fn partial_fit_impl<F: NmfFloat>(
         None => {
             let m = x.n_cols();
             // W is solved afresh by the step; only H of the start is kept.
-            let Start { h, derived, .. } = start(params, x, args)?;
+            let Start { h, derived, .. } = start(params, &mut InMemory::new(*x), args)?;
             Fitted {
                 numerator: h.clone(),
                 denominator: Array2::from_elem(h.raw_dim(), F::one()),

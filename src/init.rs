@@ -18,7 +18,8 @@
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::Input;
-use crate::linalg::randomized_svd::randomized_svd;
+use crate::io::{InMemory, RowSource};
+use crate::linalg::randomized_svd::randomized_svd_source;
 use crate::params::Init;
 use crate::rng::NumpyRandomState;
 use ndarray::{Array1, Array2, ArrayView1};
@@ -30,11 +31,7 @@ pub const NNDSVD_EPS: f64 = 1e-6;
 /// Mean of all entries of X (implicit zeros of a CSR matrix included), in f64.
 pub fn mean<F: NmfFloat>(x: &Input<F>) -> f64 {
     let (n, m) = x.shape();
-    let total: f64 = match x {
-        Input::Dense(d) => d.iter().map(|v| v.to_f64_()).sum(),
-        Input::Csr(c) => c.values().iter().map(|v| v.to_f64_()).sum(),
-    };
-    total / (n as f64 * m as f64)
+    crate::validation::sum_f64(0.0, x) / (n as f64 * m as f64)
 }
 
 /// W (n×k) and H (k×m) for any `init` but `Custom`. `Init::Auto` resolves to
@@ -55,6 +52,24 @@ pub fn initialize<F: NmfFloat>(
     n_components: usize,
     init: Init,
     random_state: Option<u32>,
+) -> Result<(Array2<F>, Array2<F>)> {
+    let avg = if x.n_rows() == 0 || x.n_cols() == 0 {
+        0.0
+    } else {
+        mean(x)
+    };
+    initialize_source(&mut InMemory::new(*x), n_components, init, random_state, avg)
+}
+
+/// [`initialize`] over a row source; `mean` is mean(X) (from
+/// [`crate::validation::scan`]). NNDSVD's randomized SVD makes its passes
+/// over X block by block; random init does not read X.
+pub fn initialize_source<F: NmfFloat>(
+    x: &mut dyn RowSource<F>,
+    n_components: usize,
+    init: Init,
+    random_state: Option<u32>,
+    mean: f64,
 ) -> Result<(Array2<F>, Array2<F>)> {
     let (n, m) = x.shape();
     if n == 0 || m == 0 {
@@ -93,13 +108,13 @@ pub fn initialize<F: NmfFloat>(
     };
 
     if init == Init::Random {
-        return Ok(random_init(x, k, &mut generator()));
+        return Ok(random_init((n, m), mean, k, &mut generator()));
     }
 
     let (mut w, mut h) = nndsvd(x, k, &mut generator())?;
     match init {
         Init::Nndsvda => {
-            let avg = F::from_f64_(mean(x));
+            let avg = F::from_f64_(mean);
             for v in w.iter_mut().chain(h.iter_mut()) {
                 if *v == F::zero() {
                     *v = avg;
@@ -110,7 +125,7 @@ pub fn initialize<F: NmfFloat>(
             let mut rng = generator();
             // numpy: (float scalar of X's dtype) * float64 draws -> float64,
             // stored back into W/H's dtype.
-            let avg = F::from_f64_(mean(x)).to_f64_();
+            let avg = F::from_f64_(mean).to_f64_();
             // W's zeros are all filled before H's.
             for v in w.iter_mut().chain(h.iter_mut()) {
                 if *v == F::zero() {
@@ -125,12 +140,12 @@ pub fn initialize<F: NmfFloat>(
 
 /// Random init: H first, then W, scaled normals in absolute value.
 fn random_init<F: NmfFloat>(
-    x: &Input<F>,
+    (n, m): (usize, usize),
+    mean: f64,
     k: usize,
     rng: &mut NumpyRandomState,
 ) -> (Array2<F>, Array2<F>) {
-    let (n, m) = x.shape();
-    let avg = Float::sqrt(F::from_f64_(mean(x)) / F::from_usize(k).expect("k fits"));
+    let avg = Float::sqrt(F::from_f64_(mean) / F::from_usize(k).expect("k fits"));
     let h = rng
         .standard_normal_array(k, m)
         .mapv(|g| Float::abs(avg * F::from_f64_(g)));
@@ -158,12 +173,12 @@ fn normalized<F: NmfFloat>(v: Array1<F>, nrm: f64) -> Array1<F> {
 
 /// NNDSVD: W, H before any zero filling.
 fn nndsvd<F: NmfFloat>(
-    x: &Input<F>,
+    x: &mut dyn RowSource<F>,
     k: usize,
     rng: &mut NumpyRandomState,
 ) -> Result<(Array2<F>, Array2<F>)> {
     let (n, m) = x.shape();
-    let (u, s, vt) = randomized_svd(x, k, rng)?;
+    let (u, s, vt) = randomized_svd_source(x, k, rng)?;
     let mut w = Array2::zeros((n, k));
     let mut h = Array2::zeros((k, m));
 

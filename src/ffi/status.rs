@@ -159,6 +159,9 @@ impl From<Error> for Failure {
             Error::Init(_) => NMF_ERR_INIT,
             Error::Diverged(_) => NMF_ERR_DIVERGED,
             Error::Linalg(_) => NMF_ERR_LINALG,
+            // The C ABI takes arrays, never files: a file source cannot fail
+            // behind it, so no status number of its own is spent here.
+            Error::Source { .. } => NMF_ERR_INVALID_ARGUMENT,
         };
         Failure::new(status, e.to_string())
     }

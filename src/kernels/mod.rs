@@ -4,10 +4,12 @@
 
 mod divergence;
 mod elementwise;
+mod stream;
 mod update_h;
 mod update_w;
 mod workspace;
 
+pub use stream::{reconstruction_err_source, solve_w_source};
 pub use workspace::Workspace;
 
 use crate::error::Result;
