@@ -34,9 +34,11 @@ mod csr_file;
 mod elem;
 mod mtx;
 mod npy;
+mod write;
 
 pub use csr_file::CsrFile;
 pub use npy::NpyRows;
+pub use write::{save_npz_csr, NpyWriter};
 
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
@@ -97,8 +99,20 @@ impl<'a, F: NmfFloat> RowSource<F> for InMemory<'a, F> {
     }
 }
 
-/// Bytes of X one block of a whole pass holds (at most; at least one row).
+/// Bytes of X one block of a whole pass holds by default (at most; at
+/// least one row).
 pub const PASS_BYTES: usize = 32 << 20;
+
+static PASS_BYTES_NOW: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(PASS_BYTES);
+
+/// Sets the bytes per block of whole passes for the process (default
+/// [`PASS_BYTES`]): smaller blocks lower peak memory. Results depend on it
+/// only at rounding level (dense products are cut differently); fits that
+/// must agree bit for bit run with the same value.
+pub fn set_pass_bytes(bytes: usize) {
+    PASS_BYTES_NOW.store(bytes.max(1), std::sync::atomic::Ordering::Relaxed);
+}
 
 /// Rows per block of a whole pass over an n×m matrix with `nnz` stored
 /// values of `F`: about [`PASS_BYTES`] of values (and column indices for
@@ -110,7 +124,8 @@ pub fn pass_rows<F: NmfFloat>(n: usize, m: usize, nnz: usize, sparse: bool) -> u
     } else {
         m.max(1) * per_value
     };
-    (PASS_BYTES / per_row).clamp(1, n.max(1))
+    let budget = PASS_BYTES_NOW.load(std::sync::atomic::Ordering::Relaxed);
+    (budget / per_row).clamp(1, n.max(1))
 }
 
 /// Calls `f(start, block)` for consecutive blocks of [`pass_rows`] rows

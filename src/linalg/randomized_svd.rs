@@ -448,6 +448,7 @@ fn flip_signs_by_rows<F: NmfFloat>(u: &mut Array2<F>, vt: &mut Array2<F>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::CsrView;
     use crate::rng::test_npy;
 
     /// Largest |a - b| relative to the largest |b|.
