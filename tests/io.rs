@@ -97,6 +97,14 @@ fn assert_same_fit<F: NmfFloat>(
 
 const INITS: [Init; 2] = [Init::Nndsvda, Init::Random];
 
+/// Whole passes over X in blocks of ~3 KB (a dozen rows or so), so the
+/// initialisation, the final W solve and the reconstruction error stream
+/// many blocks. Every test of this file sets the same value (tests run in
+/// parallel threads of one process).
+fn small_pass_blocks() {
+    io::set_pass_bytes(3000);
+}
+
 fn dense_case<F: NmfFloat>(x64: &Array2<f64>, path: &Path, what: &str, fresh: bool) {
     let x: Array2<F> = x64.mapv(F::from_f64_);
     for init in INITS {
@@ -113,6 +121,7 @@ fn dense_case<F: NmfFloat>(x64: &Array2<f64>, path: &Path, what: &str, fresh: bo
 
 #[test]
 fn fit_from_npy_equals_fit_in_memory() {
+    small_pass_blocks();
     let dir = tempfile::tempdir().unwrap();
     let x = matrix(301, 23, 1, 0.3);
     // f64 and f32 files, read as f64 and f32.
@@ -156,6 +165,7 @@ fn csr_case<F: NmfFloat>(x64: &Array2<f64>, open: &dyn Fn() -> CsrFile<F>, what:
 
 #[test]
 fn fit_from_npz_csr_equals_fit_in_memory() {
+    small_pass_blocks();
     let dir = tempfile::tempdir().unwrap();
     let x = matrix(260, 31, 2, 0.7);
     let (ip, ix, dv) = csr(&x);
@@ -189,6 +199,7 @@ fn write_mtx(path: &Path, x: &Array2<f64>, shuffled: bool) {
 
 #[test]
 fn fit_from_matrix_market_equals_fit_in_memory() {
+    small_pass_blocks();
     let dir = tempfile::tempdir().unwrap();
     let x = matrix(240, 29, 3, 0.75);
     for shuffled in [false, true] {
@@ -214,6 +225,7 @@ fn open_err(path: &Path) -> String {
 
 #[test]
 fn bad_values_are_reported_with_row_and_column() {
+    small_pass_blocks();
     let dir = tempfile::tempdir().unwrap();
     let mut x = matrix(50, 6, 4, 0.2);
     x[[41, 4]] = -2.0;
@@ -266,6 +278,7 @@ impl ErrEither for Result<Error, Error> {
 
 #[test]
 fn bad_files_fail_with_one_clear_error() {
+    small_pass_blocks();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let x = matrix(40, 5, 6, 0.2);

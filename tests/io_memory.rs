@@ -177,6 +177,5 @@ fn peak_memory_of_a_file_fit_is_bounded() {
         "reconstruction_err: file vs memory"
     );
     assert!(h_file == model.components().unwrap(), "H: file vs memory");
-    // mean(X) = mean(B): a statistic of the whole file checked against the block.
     assert_eq!(s.n_steps, n.div_ceil(4096));
 }
