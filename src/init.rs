@@ -58,7 +58,13 @@ pub fn initialize<F: NmfFloat>(
     } else {
         mean(x)
     };
-    initialize_source(&mut InMemory::new(*x), n_components, init, random_state, avg)
+    initialize_source(
+        &mut InMemory::new(*x),
+        n_components,
+        init,
+        random_state,
+        avg,
+    )
 }
 
 /// [`initialize`] over a row source; `mean` is mean(X) (from

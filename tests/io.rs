@@ -232,7 +232,10 @@ fn bad_values_are_reported_with_row_and_column() {
     let p = dir.path().join("neg.npy");
     write_npy(&p, &x).unwrap();
     let e = open_err(&p);
-    assert!(e.contains("negative") && e.contains("row 41, column 4"), "{e}");
+    assert!(
+        e.contains("negative") && e.contains("row 41, column 4"),
+        "{e}"
+    );
     x[[41, 4]] = 1.0;
     x[[7, 2]] = f64::NAN;
     let p = dir.path().join("nan.npy");
@@ -284,7 +287,10 @@ fn bad_files_fail_with_one_clear_error() {
     let x = matrix(40, 5, 6, 0.2);
     // Missing file.
     let e = open_err(&d.join("missing.npy"));
-    assert!(e.contains("missing.npy") && e.contains("No such file"), "{e}");
+    assert!(
+        e.contains("missing.npy") && e.contains("No such file"),
+        "{e}"
+    );
     // Unknown extension.
     let e = open_err(&d.join("x.csv"));
     assert!(e.contains("unknown format"), "{e}");

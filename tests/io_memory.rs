@@ -28,7 +28,11 @@ const RSS_LIMIT_MB: f64 = 300.0;
 fn block() -> Array2<f32> {
     Array2::from_shape_fn((BLOCK_ROWS, COLS), |(i, j)| {
         let a = ((i * 31 + j * 17) % 97) as f32 / 97.0;
-        let b = if (i / 50 + j / 100) % 3 == 0 { 2.0 } else { 0.0 };
+        let b = if (i / 50 + j / 100) % 3 == 0 {
+            2.0
+        } else {
+            0.0
+        };
         a + b
     })
 }
@@ -119,7 +123,10 @@ fn peak_memory_of_a_file_fit_is_bounded() {
     out.finish().unwrap();
     let size = std::fs::metadata(&path).unwrap().len();
     let size_mb = size as f64 / 1e6;
-    eprintln!("wrote {size_mb:.0} MB in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "wrote {size_mb:.0} MB in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     assert!(size_mb >= 10.0 * RSS_LIMIT_MB);
 
     let child = Command::new(std::env::current_exe().unwrap())
@@ -134,10 +141,11 @@ fn peak_memory_of_a_file_fit_is_bounded() {
         "child failed: {stdout}\n{}",
         String::from_utf8_lossy(&child.stderr)
     );
+    // The harness prints "test child_fits_the_file ... " before the line.
     let line = stdout
         .lines()
-        .find(|l| l.starts_with("CHILD "))
-        .expect("child report");
+        .find_map(|l| l.find("CHILD ").map(|at| &l[at..]))
+        .unwrap_or_else(|| panic!("no child report in: {stdout}"));
     let field = |k: &str| -> String {
         line.split_whitespace()
             .find_map(|kv| kv.strip_prefix(&format!("{k}=")))

@@ -142,9 +142,7 @@ impl<F: NmfFloat> CsrFile<F> {
             let header = Header::from_reader(&mut member)
                 .map_err(|e| source_err(path, format!("format member: {e}")))?;
             let mut rest = Vec::new();
-            member
-                .read_to_end(&mut rest)
-                .map_err(|e| io_err(path, e))?;
+            member.read_to_end(&mut rest).map_err(|e| io_err(path, e))?;
             drop(header);
             String::from_utf8_lossy(&rest)
                 .trim_end_matches('\0')
@@ -169,12 +167,15 @@ impl<F: NmfFloat> CsrFile<F> {
                 .unwrap_or_default();
             let elem = Elem::parse(&descr)
                 .filter(|e| e.is_integer())
-                .ok_or_else(|| source_err(path, format!("{name}: dtype {descr:?} is not an integer type")))?;
+                .ok_or_else(|| {
+                    source_err(
+                        path,
+                        format!("{name}: dtype {descr:?} is not an integer type"),
+                    )
+                })?;
             let count: usize = header.shape.iter().product();
             let mut bytes = vec![0u8; count * elem.size()];
-            member
-                .read_exact(&mut bytes)
-                .map_err(|e| io_err(path, e))?;
+            member.read_exact(&mut bytes).map_err(|e| io_err(path, e))?;
             let mut out = vec![0usize; count];
             elem.to_index(&bytes, &mut out)
                 .map_err(|v| source_err(path, format!("{name} holds a negative value {v}")))?;
@@ -201,9 +202,8 @@ impl<F: NmfFloat> CsrFile<F> {
                 let mut tmp = tempfile::tempfile().map_err(|e| {
                     source_err(path, format!("cannot create a temporary file: {e}"))
                 })?;
-                std::io::copy(&mut member, &mut tmp).map_err(|e| {
-                    source_err(path, format!("decompressing '{name}': {e}"))
-                })?;
+                std::io::copy(&mut member, &mut tmp)
+                    .map_err(|e| source_err(path, format!("decompressing '{name}': {e}")))?;
                 let len = tmp.metadata().map_err(|e| io_err(path, e))?.len();
                 let meta = read_meta(&tmp, 0, len, path)?;
                 member_of(tmp, meta, path, name)
@@ -266,12 +266,18 @@ impl<F: NmfFloat> RowSource<F> for CsrFile<F> {
         true
     }
     fn rows(&mut self, start: usize, end: usize) -> Result<Input<'_, F>> {
-        assert!(start <= end && end <= self.n, "rows {start}..{end} of {}", self.n);
+        assert!(
+            start <= end && end <= self.n,
+            "rows {start}..{end} of {}",
+            self.n
+        );
         let (p0, p1) = (self.indptr[start], self.indptr[end]);
         let nnz = p1 - p0;
         self.ix.resize(nnz, 0);
         self.dv.resize(nnz, F::zero());
-        let bytes = self.indices.read_bytes(p0, p1, &mut self.bytes, &self.path)?;
+        let bytes = self
+            .indices
+            .read_bytes(p0, p1, &mut self.bytes, &self.path)?;
         self.indices
             .elem
             .to_index(bytes, &mut self.ix)

@@ -199,7 +199,10 @@ pub(crate) fn source_err(path: &Path, detail: impl Into<String>) -> Error {
 /// file is truncated).
 pub(crate) fn io_err(path: &Path, e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::UnexpectedEof {
-        source_err(path, "file is truncated (fewer bytes than its header announces)")
+        source_err(
+            path,
+            "file is truncated (fewer bytes than its header announces)",
+        )
     } else {
         source_err(path, e.to_string())
     }

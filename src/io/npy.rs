@@ -145,7 +145,11 @@ impl<F: NmfFloat> RowSource<F> for NpyRows<F> {
         false
     }
     fn rows(&mut self, start: usize, end: usize) -> Result<Input<'_, F>> {
-        assert!(start <= end && end <= self.n, "rows {start}..{end} of {}", self.n);
+        assert!(
+            start <= end && end <= self.n,
+            "rows {start}..{end} of {}",
+            self.n
+        );
         let (r, m) = (end - start, self.m);
         let size = self.meta.elem.size();
         if self.block.len() < r * m {
@@ -184,8 +188,8 @@ impl<F: NmfFloat> RowSource<F> for NpyRows<F> {
                 }
             }
         }
-        let view = ArrayView2::from_shape((r, m), &self.block[..r * m])
-            .expect("block holds r*m values");
+        let view =
+            ArrayView2::from_shape((r, m), &self.block[..r * m]).expect("block holds r*m values");
         Ok(Input::Dense(view))
     }
     fn describe(&self) -> String {

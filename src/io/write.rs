@@ -71,16 +71,20 @@ impl<F: NmfFloat> NpyWriter<F> {
     pub fn write_rows(&mut self, rows: ArrayView2<F>) -> Result<()> {
         assert_eq!(rows.ncols(), self.shape.1, "rows of the wrong width");
         assert!(self.written + rows.nrows() <= self.shape.0, "too many rows");
+        let mut bytes = Vec::with_capacity(rows.ncols() * std::mem::size_of::<F>());
         for row in rows.rows() {
+            bytes.clear();
             for v in row {
                 let b = v.to_f64_();
-                let r = if std::mem::size_of::<F>() == 4 {
-                    self.out.write_all(&(b as f32).to_le_bytes())
+                if std::mem::size_of::<F>() == 4 {
+                    bytes.extend_from_slice(&(b as f32).to_le_bytes());
                 } else {
-                    self.out.write_all(&b.to_le_bytes())
-                };
-                r.map_err(|e| io_err(&self.path, e))?;
+                    bytes.extend_from_slice(&b.to_le_bytes());
+                }
             }
+            self.out
+                .write_all(&bytes)
+                .map_err(|e| io_err(&self.path, e))?;
         }
         self.written += rows.nrows();
         Ok(())

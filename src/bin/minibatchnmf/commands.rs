@@ -1,7 +1,9 @@
 //! The subcommands: library calls (`io` sources, the estimator, `persist`
 //! model files) and what they print.
 
-use crate::args::{Cli, Command, Dtype, FitCmd, InfoCmd, InverseCmd, PartialFitCmd, TopicsCmd, TransformCmd};
+use crate::args::{
+    Cli, Command, Dtype, FitCmd, InfoCmd, InverseCmd, PartialFitCmd, TopicsCmd, TransformCmd,
+};
 use crate::report::{ctrl_c_flag, say, Level, Watcher};
 use crate::Failure;
 use minibatchnmf::io::{self, NpyRows, NpyWriter, RowSource};
@@ -77,12 +79,19 @@ fn write_npy<F: NmfFloat>(path: &Path, a: ndarray::ArrayView2<F>) -> Result<(), 
 fn fit<F: NmfFloat>(c: &FitCmd, level: Level) -> Result<(), Failure> {
     let mut params = MiniBatchNmfParams::new();
     for (name, value) in c.hyper.given() {
-        params
-            .set_param(name, &value)
-            .map_err(|e| Failure::input(format!("--{}: {e}", name.replace('_', "-").to_lowercase())))?;
+        params.set_param(name, &value).map_err(|e| {
+            Failure::input(format!("--{}: {e}", name.replace('_', "-").to_lowercase()))
+        })?;
     }
     params
-        .set_param("verbose", if level == Level::Verbose { "True" } else { "False" })
+        .set_param(
+            "verbose",
+            if level == Level::Verbose {
+                "True"
+            } else {
+                "False"
+            },
+        )
         .map_err(minibatchnmf::Error::from)?;
     let mut model = MiniBatchNmf::<F>::new(params)?;
     let mut src = open::<F>(&c.data, level)?;
@@ -131,7 +140,15 @@ fn fit<F: NmfFloat>(c: &FitCmd, level: Level) -> Result<(), Failure> {
     }
     if let Some(path) = &c.w_out {
         write_npy(path, w.view())?;
-        say(level, format!("W ({} × {}) saved to {}", w.nrows(), w.ncols(), path.display()));
+        say(
+            level,
+            format!(
+                "W ({} × {}) saved to {}",
+                w.nrows(),
+                w.ncols(),
+                path.display()
+            ),
+        );
     }
     if c.output.is_none() && c.w_out.is_none() {
         say(level, "nothing saved (give -o MODEL and/or --w-out W.npy)");
@@ -173,7 +190,11 @@ fn partial_fit<F: NmfFloat>(
     Ok(())
 }
 
-fn transform<F: NmfFloat>(model: &MiniBatchNmf<F>, c: &TransformCmd, level: Level) -> Result<(), Failure> {
+fn transform<F: NmfFloat>(
+    model: &MiniBatchNmf<F>,
+    c: &TransformCmd,
+    level: Level,
+) -> Result<(), Failure> {
     let mut src = open::<F>(&c.data, level)?;
     let t = Instant::now();
     let w = model.transform_source(src.as_mut())?;
@@ -212,7 +233,10 @@ fn inverse_transform<F: NmfFloat>(
         start = end;
     }
     out.finish()?;
-    say(level, format!("X ({n} × {m}) saved to {}", c.output.display()));
+    say(
+        level,
+        format!("X ({n} × {m}) saved to {}", c.output.display()),
+    );
     Ok(())
 }
 
@@ -231,7 +255,11 @@ fn topics<F: NmfFloat>(model: &MiniBatchNmf<F>, c: &TopicsCmd) -> Result<(), Fai
     }
     for (i, row) in h.rows().into_iter().enumerate() {
         let mut order: Vec<usize> = (0..row.len()).collect();
-        order.sort_by(|&a, &b| row[b].partial_cmp(&row[a]).unwrap_or(std::cmp::Ordering::Equal));
+        order.sort_by(|&a, &b| {
+            row[b]
+                .partial_cmp(&row[a])
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         let words: Vec<&str> = order.iter().take(c.top).map(|&j| vocab[j]).collect();
         println!("Topic #{i}: {}", words.join(" "));
     }
@@ -242,8 +270,14 @@ fn info<F: NmfFloat>(model: &MiniBatchNmf<F>, c: &InfoCmd, dtype: &str) -> Resul
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     println!("model: {}", c.model.display());
     println!("dtype: {dtype}");
-    println!("n_components: {}", opt(model.n_components().map(|v| v.to_string())));
-    println!("n_features_in: {}", opt(model.n_features_in().map(|v| v.to_string())));
+    println!(
+        "n_components: {}",
+        opt(model.n_components().map(|v| v.to_string()))
+    );
+    println!(
+        "n_features_in: {}",
+        opt(model.n_features_in().map(|v| v.to_string()))
+    );
     println!("n_steps: {}", opt(model.n_steps().map(|v| v.to_string())));
     println!("n_iter: {}", opt(model.n_iter().map(|v| v.to_string())));
     println!(

@@ -59,6 +59,13 @@ impl From<minibatchnmf::Error> for Failure {
 }
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`minibatchnmf info m | head`), as Unix
+    // tools do, instead of panicking on the failed print.
+    // SAFETY: restoring a signal's default disposition at start-up, before
+    // any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = args::Cli::parse();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,7 @@ mod progress_bar;
 use minibatchnmf::progress::{Control, FitObserver, StepReport};
 use progress_bar::FitBar;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// How much to print.
@@ -34,7 +34,9 @@ pub struct Watcher {
     log: bool,
     stop: Arc<AtomicBool>,
     last_epoch: AtomicUsize,
-    start: Instant,
+    /// When the first step ended, and the rows it had done (the rates
+    /// leave out the initialisation's passes).
+    start: OnceLock<(Instant, usize)>,
 }
 
 impl Watcher {
@@ -50,12 +52,13 @@ impl Watcher {
             bar,
             stop,
             last_epoch: AtomicUsize::new(0),
-            start: Instant::now(),
+            start: OnceLock::new(),
         }
     }
 
     /// Removes the bar.
     pub fn finish(&self) {
+        self.start.get_or_init(|| (Instant::now(), r.rows_done));
         if let Some(b) = &self.bar {
             b.finish();
         }
@@ -64,20 +67,22 @@ impl Watcher {
 
 impl FitObserver for Watcher {
     fn on_step(&self, r: &StepReport) -> Control {
+        self.start.get_or_init(|| (Instant::now(), r.rows_done));
         if let Some(b) = &self.bar {
             b.on_step(r);
         } else if self.log {
             let last = r.step == r.max_steps;
             let done_epoch = r.rows_done % r.n_samples == 0;
             if (done_epoch || last) && self.last_epoch.swap(r.epoch, Ordering::Relaxed) != r.epoch {
-                let secs = self.start.elapsed().as_secs_f64().max(1e-9);
+                let (t0, rows0) = *self.start.get_or_init(|| (Instant::now(), r.rows_done));
+                let secs = t0.elapsed().as_secs_f64().max(1e-9);
                 eprintln!(
                     "epoch {}/{}: step {}/{}, {:.0} rows/s, smoothed cost {}",
                     r.epoch,
                     r.max_epochs,
                     r.step,
                     r.max_steps,
-                    r.rows_done as f64 / secs,
+                    (r.rows_done - rows0) as f64 / secs,
                     r.ewa_cost
                         .map_or_else(|| format!("{:.6}", r.batch_cost), |c| format!("{c:.6}"))
                 );
