@@ -131,3 +131,15 @@ self-contained-check:
 	  if [ -n "$$hits" ]; then echo "self-contained-check: these files name the scratch folder beside the repository:"; \
 	    echo "$$hits"; exit 1; fi; \
 	  echo "self-contained-check: no tracked file names a folder outside the repository"; fi
+
+# The command-line tool `minibatchnmf` (src/bin/minibatchnmf): `make install`
+# puts it in $(PREFIX)/bin next to the library; `cargo install --path .` puts
+# it in ~/.cargo/bin. (`make test` runs its tests, tests/cli.rs, and the
+# bounded-memory test tests/io_memory.rs, which writes a 3.2 GB file in
+# $TMPDIR, default /tmp, and removes it: about 3.3 GB of free disk there.)
+.PHONY: cli-install
+install: cli-install
+cli-install: deps
+	$(CARGO) build --release --bin minibatchnmf
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 target/release/minibatchnmf $(DESTDIR)$(PREFIX)/bin/minibatchnmf

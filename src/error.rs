@@ -83,6 +83,15 @@ pub enum Error {
     /// configuration (ranks, shards) is inconsistent. The model is unchanged.
     #[error("distributed reduce failed: {0}")]
     Reduce(String),
+    /// A data file cannot be read as X: missing, unreadable, not in a known
+    /// format, truncated or inconsistent (see [`crate::io`]).
+    #[error("{path}: {detail}")]
+    Source {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        detail: String,
+    },
 }
 
 /// Shorthand for results of this crate.

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::init;
 use crate::input::Input;
+use crate::io::{InMemory, RowSource};
 use crate::kernels::{self, Loss, Penalty, WRows};
 use crate::parallel;
 use crate::params::{Init, MiniBatchNmfParams, NComponents, ValidParams};
@@ -240,12 +241,30 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         x: impl Into<Input<'a, F>>,
         args: FitArgs<'a, F>,
     ) -> Result<Array2<F>> {
-        let x = x.into();
+        self.fit_transform_source_with(&mut InMemory::new(x), args)
+    }
+
+    /// Learn the model from X read by row blocks from a source (e.g. a file
+    /// bigger than memory, see [`crate::io`]); W is not kept. Gives the same
+    /// model as [`MiniBatchNmf::fit`] over the same matrix in memory.
+    /// Distributed, the source holds this worker's shard of rows.
+    pub fn fit_source(&mut self, x: &mut dyn RowSource<F>) -> Result<FitSummary> {
+        self.fit_transform_source_with(x, FitArgs::default())?;
+        Ok(self.last_fit().cloned().expect("fit sets last_fit"))
+    }
+
+    /// [`MiniBatchNmf::fit_transform_with`] over a row source; returns W
+    /// (this worker's rows of it, when distributed).
+    pub fn fit_transform_source_with(
+        &mut self,
+        x: &mut dyn RowSource<F>,
+        args: FitArgs<'_, F>,
+    ) -> Result<Array2<F>> {
         let params = self.params.clone();
         let comm = self.comm();
         let observer = &self.observer;
         let (w, fitted) =
-            parallel::install(|| fit_transform_impl(&params, &x, &args, observer, comm))?;
+            parallel::install(|| fit_transform_impl(&params, x, &args, observer, comm))?;
         self.fitted = Some(fitted);
         Ok(w)
     }
@@ -274,25 +293,30 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
     /// each worker passes its rows; W starts from the global mean(X) and
     /// stops on the global ||ΔW||/||W||.
     pub fn transform<'a>(&self, x: impl Into<Input<'a, F>>) -> Result<Array2<F>> {
-        let x = x.into();
+        self.transform_source(&mut InMemory::new(x))
+    }
+
+    /// [`MiniBatchNmf::transform`] of X read from a row source (distributed:
+    /// this worker's shard).
+    pub fn transform_source(&self, x: &mut dyn RowSource<F>) -> Result<Array2<F>> {
         let comm = self.comm();
-        let f = self.fitted.as_ref().ok_or(Error::NotFitted);
-        let local = f
-            .clone()
-            .and_then(|f| check_data(&x, Some(f.n_features_in), f.derived.loss.beta, comm));
-        let shard = dist::preflight(comm, &x, local, 0)?;
-        let f = f?;
         let params = &self.params;
+        let f = self.fitted.as_ref().ok_or(Error::NotFitted);
         parallel::install(|| {
-            let penalty_w = Penalty::for_w(params, x.n_cols());
-            let out = kernels::solve_w(
-                &x,
+            let local = f
+                .clone()
+                .and_then(|f| check_source(x, Some(f.n_features_in), f.derived.loss.beta, comm));
+            let shard = dist::preflight(comm, x.shape(), local, 0)?;
+            let f = f?;
+            let penalty_w = Penalty::for_w(params, x.shape().1);
+            let out = kernels::solve_w_source(
+                x,
                 f.components.view(),
                 &f.derived.loss,
                 &penalty_w,
                 f.derived.transform_max_iter,
                 params.tol,
-                shard.mean(&x),
+                shard.mean(),
                 comm,
             )?;
             Ok(out.w)
@@ -439,34 +463,37 @@ fn check_feature_names(seen: Option<&[String]>, given: Option<&[String]>) -> Res
     }
 }
 
-/// Shape, finiteness, sign and the beta <= 0 zero rule on X. A worker of a
-/// distributed fit may hold no rows (the global emptiness is checked by
-/// the preflight exchange).
-fn check_data<F: NmfFloat>(
-    x: &Input<F>,
+/// Shape, finiteness, sign and the beta <= 0 zero rule on X, in one pass
+/// over the source that also sums X: returns Σ X (for mean(X), see
+/// [`dist::preflight`]). A worker of a distributed fit may hold no rows
+/// (the global emptiness is checked by the preflight exchange).
+fn check_source<F: NmfFloat>(
+    x: &mut dyn RowSource<F>,
     n_features: Option<usize>,
     beta: f64,
     comm: Comm,
-) -> Result<()> {
-    if comm.is_single() || x.n_cols() == 0 {
-        validation::check_not_empty(x, "MiniBatchNMF (input X)")?;
+) -> Result<f64> {
+    let (n, m) = x.shape();
+    if (n == 0 && comm.is_single()) || m == 0 {
+        return Err(Error::Empty {
+            whom: "MiniBatchNMF (input X)".into(),
+            n_samples: n,
+            n_features: m,
+        });
     }
-    if let Some(m) = n_features {
-        if x.n_cols() != m {
-            return Err(Error::FeatureMismatch {
-                expected: m,
-                got: x.n_cols(),
-            });
+    if let Some(expected) = n_features {
+        if m != expected {
+            return Err(Error::FeatureMismatch { expected, got: m });
         }
     }
-    validation::check_non_negative_finite(x, "MiniBatchNMF (input X)")?;
+    let scan = validation::scan(x, "MiniBatchNMF (input X)")?;
     // scikit-learn rejects zeros with beta <= 0 at fit; we also do so for
     // partial_fit and transform, where they would make the updates divide
     // by zero all the same.
-    if beta <= 0.0 && validation::has_zero(x) {
+    if beta <= 0.0 && scan.has_zero {
         return Err(Error::ZerosWithNonPositiveBeta);
     }
-    Ok(())
+    Ok(scan.sum)
 }
 
 /// k from the parameters and, for `Auto` with custom init, from H.
@@ -502,14 +529,13 @@ fn derive(params: &ValidParams, n: usize) -> Derived {
 /// exchange. An empty shard's W (no rows) is not "all zeros".
 fn check_custom<F: NmfFloat>(
     params: &ValidParams,
-    x: &Input<F>,
+    (n, m): (usize, usize),
     k: usize,
     args: &FitArgs<F>,
 ) -> Result<()> {
     if params.get_init() != Init::Custom {
         return Ok(());
     }
-    let (n, m) = x.shape();
     let h = args
         .h
         .ok_or_else(|| Error::Init("init='custom' requires an initial H".into()))?;
@@ -527,7 +553,7 @@ fn check_custom<F: NmfFloat>(
 /// [`check_custom`], copied) or computed by `init`.
 fn initial_w_h<F: NmfFloat>(
     params: &ValidParams,
-    x: &Input<F>,
+    x: &mut dyn RowSource<F>,
     shard: &Shard,
     k: usize,
     args: &FitArgs<F>,
@@ -554,7 +580,7 @@ fn initial_w_h<F: NmfFloat>(
                 .into(),
         ));
     }
-    init::initialize_shard(x, k, params.get_init(), params.get_random_state(), shard)
+    init::initialize_source(x, k, params.get_init(), params.get_random_state(), shard)
 }
 
 /// Refuse to commit a model holding NaN or infinity.
@@ -713,22 +739,22 @@ struct Start<F> {
 
 fn start<F: NmfFloat>(
     params: &ValidParams,
-    x: &Input<F>,
+    x: &mut dyn RowSource<F>,
     args: &FitArgs<F>,
     comm: Comm,
 ) -> Result<Start<F>> {
-    let m = x.n_cols();
+    let m = x.shape().1;
     let k = resolve_n_components(params, m, args.h);
-    let local = check_data(x, None, params.beta(), comm)
-        .and_then(|()| match args.feature_names {
+    let local = check_source(x, None, params.beta(), comm)
+        .and_then(|sum| match args.feature_names {
             Some(names) if names.len() != m => Err(Error::FeatureNames(format!(
                 "{} names given for {m} features",
                 names.len()
             ))),
-            _ => Ok(()),
+            _ => Ok(sum),
         })
-        .and_then(|()| check_custom(params, x, k, args));
-    let shard = dist::preflight(comm, x, local, fingerprint(params, k, args))?;
+        .and_then(|sum| check_custom(params, x.shape(), k, args).map(|()| sum));
+    let shard = dist::preflight(comm, x.shape(), local, fingerprint(params, k, args))?;
     let derived = derive(params, shard.n_total);
     let mut warnings = Vec::new();
     let (w, h) = initial_w_h(params, x, &shard, k, args, &mut warnings)?;
@@ -760,17 +786,18 @@ fn fingerprint<F: NmfFloat>(params: &ValidParams, k: usize, args: &FitArgs<F>) -
     hasher.finish()
 }
 
-/// scikit-learn's `fit_transform` loop. Distributed, `x` is this worker's
-/// shard; every step is local (this worker's rows of the global batch) →
-/// reduce (sums over the workers) → apply (the same H update everywhere).
+/// scikit-learn's `fit_transform` loop over X read by row blocks from a
+/// source (in memory or a file). Distributed, `x` is this worker's shard;
+/// every step is local (this worker's rows of the global batch) → reduce
+/// (sums over the workers) → apply (the same H update everywhere).
 fn fit_transform_impl<F: NmfFloat>(
     params: &ValidParams,
-    x: &Input<F>,
+    x: &mut dyn RowSource<F>,
     args: &FitArgs<F>,
     observer: &ObserverSlot,
     comm: Comm,
 ) -> Result<(Array2<F>, Fitted<F>)> {
-    let m = x.n_cols();
+    let m = x.shape().1;
     let Start {
         mut w,
         mut h,
@@ -788,7 +815,7 @@ fn fit_transform_impl<F: NmfFloat>(
     let steps_per_iter = n.div_ceil(bs);
     let max_steps = params.get_max_iter() * steps_per_iter;
     let penalty_w = Penalty::for_w(params, m);
-    let mut ws = kernels::Workspace::<F>::for_fit(x, k, bs);
+    let mut ws = kernels::Workspace::<F>::for_shape(m, k, bs);
     let mut conv = Convergence::new();
     let mut stop_reason = StopReason::MaxIter;
     let mut n_steps = 0;
@@ -797,7 +824,7 @@ fn fit_transform_impl<F: NmfFloat>(
         let start = (step % steps_per_iter) * bs;
         let end = (start + bs).min(n);
         let (lo, hi) = shard.local_range(start, end);
-        let xb = x.slice_rows(lo, hi);
+        let xb = x.rows(lo, hi)?;
         let w_rows = if params.get_fresh_restarts() {
             WRows::Fresh {
                 mean: batch_mean(&xb, comm)?,
@@ -868,14 +895,14 @@ fn fit_transform_impl<F: NmfFloat>(
         }
     }
     if params.get_fresh_restarts() {
-        w = kernels::solve_w(
+        w = kernels::solve_w_source(
             x,
             h.view(),
             &derived.loss,
             &penalty_w,
             derived.transform_max_iter,
             params.get_tol(),
-            shard.mean(x),
+            shard.mean(),
             comm,
         )?
         .w;
@@ -893,7 +920,7 @@ fn fit_transform_impl<F: NmfFloat>(
     // The divergence and W's finiteness are summed over the workers, so
     // all of them fail or succeed together.
     let mut totals = [
-        kernels::beta_divergence(x, w.view(), h.view(), derived.loss.beta),
+        kernels::beta_divergence_source(x, w.view(), h.view(), &derived.loss)?,
         if w.iter().all(|v| v.is_finite()) {
             0.0
         } else {
@@ -953,13 +980,15 @@ fn partial_fit_impl<F: NmfFloat>(
     args: &FitArgs<F>,
     comm: Comm,
 ) -> Result<Fitted<F>> {
+    let src = &mut InMemory::new(*x);
     let (mut next, shard) = match current {
         Some(f) => {
-            let local =
-                check_data(x, Some(f.n_features_in), f.derived.loss.beta, comm).and_then(|()| {
+            let local = check_source(src, Some(f.n_features_in), f.derived.loss.beta, comm)
+                .and_then(|sum| {
                     check_feature_names(f.feature_names_in.as_deref(), args.feature_names)
+                        .map(|()| sum)
                 });
-            let shard = dist::preflight(comm, x, local, 0)?;
+            let shard = dist::preflight(comm, x.shape(), local, 0)?;
             (f.clone(), shard)
         }
         None => {
@@ -967,7 +996,7 @@ fn partial_fit_impl<F: NmfFloat>(
             // W is solved afresh by the step; only H of the start is kept.
             let Start {
                 h, derived, shard, ..
-            } = start(params, x, args, comm)?;
+            } = start(params, src, args, comm)?;
             let fitted = Fitted {
                 numerator: h.clone(),
                 denominator: Array2::from_elem(h.raw_dim(), F::one()),
@@ -987,10 +1016,10 @@ fn partial_fit_impl<F: NmfFloat>(
     let k = next.components.nrows();
     let penalty_w = Penalty::for_w(params, m);
     let penalty_h = Penalty::for_h(params, n);
-    let mut ws = kernels::Workspace::<F>::for_fit(x, k, x.n_rows().max(1));
+    let mut ws = kernels::Workspace::<F>::for_shape(m, k, x.n_rows().max(1));
     let f = &mut next;
     let fresh = WRows::Fresh {
-        mean: shard.mean(x),
+        mean: shard.mean(),
         max_iter: params.get_fresh_restarts_max_iter(),
         tol: params.get_tol(),
     };

@@ -19,7 +19,8 @@ use crate::dist::Shard;
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::Input;
-use crate::linalg::randomized_svd::randomized_svd;
+use crate::io::{InMemory, RowSource};
+use crate::linalg::randomized_svd::randomized_svd_source;
 use crate::params::Init;
 use crate::rng::NumpyRandomState;
 use ndarray::{Array1, Array2, ArrayView1};
@@ -31,11 +32,7 @@ pub const NNDSVD_EPS: f64 = 1e-6;
 /// Mean of all entries of X (implicit zeros of a CSR matrix included), in f64.
 pub fn mean<F: NmfFloat>(x: &Input<F>) -> f64 {
     let (n, m) = x.shape();
-    let total: f64 = match x {
-        Input::Dense(d) => d.iter().map(|v| v.to_f64_()).sum(),
-        Input::Csr(c) => c.values().iter().map(|v| v.to_f64_()).sum(),
-    };
-    total / (n as f64 * m as f64)
+    crate::validation::sum_f64(0.0, x) / (n as f64 * m as f64)
 }
 
 /// W (n×k) and H (k×m) for any `init` but `Custom`. `Init::Auto` resolves to
@@ -57,29 +54,42 @@ pub fn initialize<F: NmfFloat>(
     init: Init,
     random_state: Option<u32>,
 ) -> Result<(Array2<F>, Array2<F>)> {
-    initialize_shard(x, n_components, init, random_state, &Shard::local(x))
+    let shard = Shard::local(x.shape(), crate::validation::sum_f64(0.0, x));
+    initialize_source(
+        &mut InMemory::new(*x),
+        n_components,
+        init,
+        random_state,
+        &shard,
+    )
 }
 
-/// [`initialize`] for one worker's shard `x` of a distributed X (see
-/// [`crate::dist`]): W's rows of the shard and the H every worker gets.
+/// [`initialize`] over a row source holding one worker's shard of X (for
+/// one process, all of X: [`Shard::local`]). `shard` places the source's
+/// rows in the global X and carries mean(X) (from the checking pass,
+/// [`crate::validation::scan`], reduced over the workers by
+/// [`crate::dist::preflight`]). Returns W's rows of the shard and the H
+/// every worker gets.
 ///
 /// * random: H and then W of the *global* X are drawn from the same seed on
 ///   every worker, each keeping its rows of W (the draws of the other rows
 ///   are made and dropped, without storing them), with the global mean(X):
-///   exactly the single-process start;
-/// * nndsvd, nndsvda, nndsvdar: need the SVD of the whole X; with more than
-///   one worker they are refused with [`Error::Init`] (a distributed
+///   exactly the single-process start; X itself is not read;
+/// * nndsvd, nndsvda, nndsvdar: the randomized SVD makes its passes over
+///   the source block by block. They need the SVD of the whole X; with more
+///   than one worker they are refused with [`Error::Init`] (a distributed
 ///   randomized SVD is not implemented; see the README's Distributed
 ///   section). `Auto` resolves as for one process, so it is refused too
 ///   unless k > min(N, n_features).
-pub fn initialize_shard<F: NmfFloat>(
-    x: &Input<F>,
+pub fn initialize_source<F: NmfFloat>(
+    x: &mut dyn RowSource<F>,
     n_components: usize,
     init: Init,
     random_state: Option<u32>,
     shard: &Shard,
 ) -> Result<(Array2<F>, Array2<F>)> {
     let (n, m) = (shard.n_total, shard.n_features);
+    let mean = shard.mean();
     if n == 0 || m == 0 {
         return Err(Error::Empty {
             whom: "NMF initialization".into(),
@@ -116,7 +126,7 @@ pub fn initialize_shard<F: NmfFloat>(
     };
 
     if init == Init::Random {
-        return Ok(random_init(shard, shard.mean(x), k, &mut generator()));
+        return Ok(random_init(shard, mean, k, &mut generator()));
     }
     if shard.n_ranks > 1 {
         return Err(Error::Init(format!(
@@ -130,7 +140,7 @@ pub fn initialize_shard<F: NmfFloat>(
     let (mut w, mut h) = nndsvd(x, k, &mut generator())?;
     match init {
         Init::Nndsvda => {
-            let avg = F::from_f64_(mean(x));
+            let avg = F::from_f64_(mean);
             for v in w.iter_mut().chain(h.iter_mut()) {
                 if *v == F::zero() {
                     *v = avg;
@@ -141,7 +151,7 @@ pub fn initialize_shard<F: NmfFloat>(
             let mut rng = generator();
             // numpy: (float scalar of X's dtype) * float64 draws -> float64,
             // stored back into W/H's dtype.
-            let avg = F::from_f64_(mean(x)).to_f64_();
+            let avg = F::from_f64_(mean).to_f64_();
             // W's zeros are all filled before H's.
             for v in w.iter_mut().chain(h.iter_mut()) {
                 if *v == F::zero() {
@@ -194,12 +204,12 @@ fn normalized<F: NmfFloat>(v: Array1<F>, nrm: f64) -> Array1<F> {
 
 /// NNDSVD: W, H before any zero filling.
 fn nndsvd<F: NmfFloat>(
-    x: &Input<F>,
+    x: &mut dyn RowSource<F>,
     k: usize,
     rng: &mut NumpyRandomState,
 ) -> Result<(Array2<F>, Array2<F>)> {
     let (n, m) = x.shape();
-    let (u, s, vt) = randomized_svd(x, k, rng)?;
+    let (u, s, vt) = randomized_svd_source(x, k, rng)?;
     let mut w = Array2::zeros((n, k));
     let mut h = Array2::zeros((k, m));
 

@@ -140,6 +140,26 @@ impl<'a, F: NmfFloat> CsrView<'a, F> {
         })
     }
 
+    /// Wraps arrays whose structure the caller has checked (a row source
+    /// checks each block it reads without allocating).
+    pub(crate) fn from_checked_parts(
+        n_rows: usize,
+        n_cols: usize,
+        indptr: &'a [usize],
+        indices: &'a [usize],
+        data: &'a [F],
+    ) -> Self {
+        debug_assert_eq!(indptr.len(), n_rows + 1);
+        debug_assert_eq!(indptr[n_rows], data.len());
+        CsrView {
+            n_rows,
+            n_cols,
+            indptr,
+            indices,
+            data,
+        }
+    }
+
     /// Number of rows.
     pub fn n_rows(&self) -> usize {
         self.n_rows

@@ -48,6 +48,7 @@ pub mod ffi;
 pub mod float;
 pub mod init;
 pub mod input;
+pub mod io;
 pub mod kernels;
 pub mod linalg;
 pub mod parallel;

@@ -202,7 +202,7 @@ impl NumpyRandomState {
     }
 }
 
-/// A minimal reader for the `.npy` reference files of the unit tests.
+/// The `.npy` reference files of the unit tests (read with ndarray-npy).
 #[cfg(test)]
 pub(crate) mod test_npy {
     use std::path::{Path, PathBuf};
@@ -216,63 +216,12 @@ pub(crate) mod test_npy {
             .join(name)
     }
 
-    /// Raw contents of an npy file: dtype descriptor, shape, data bytes.
-    pub struct Npy {
-        pub descr: String,
-        pub shape: Vec<usize>,
-        pub data: Vec<u8>,
-    }
-
-    pub fn read(name: &str) -> Npy {
-        let path = fixture(name);
-        let bytes =
-            std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-        assert_eq!(&bytes[..6], b"\x93NUMPY", "{name}: not an npy file");
-        let (hlen, start) = match bytes[6] {
-            1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-            _ => (
-                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                12,
-            ),
-        };
-        let header = std::str::from_utf8(&bytes[start..start + hlen]).unwrap();
-        assert!(
-            header.contains("'fortran_order': False"),
-            "{name}: only C order is supported"
-        );
-        let field = |key: &str| -> &str {
-            let at = header
-                .find(key)
-                .unwrap_or_else(|| panic!("{name}: no {key}"));
-            &header[at + key.len()..]
-        };
-        let descr = field("'descr':");
-        let descr = descr.split('\'').nth(1).unwrap().to_string();
-        let shape = field("'shape':");
-        let shape = &shape[shape.find('(').unwrap() + 1..shape.find(')').unwrap()];
-        let shape = shape
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse().unwrap())
-            .collect();
-        Npy {
-            descr,
-            shape,
-            data: bytes[start + hlen..].to_vec(),
-        }
-    }
-
-    /// All values of a little-endian f8 file.
+    /// Shape and values of an f8 fixture (read with ndarray-npy).
     pub fn read_f64(name: &str) -> (Vec<usize>, Vec<f64>) {
-        let npy = read(name);
-        assert_eq!(npy.descr, "<f8", "{name}");
-        let v = npy
-            .data
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-            .collect();
-        (npy.shape, v)
+        let a: ndarray::ArrayD<f64> =
+            ndarray_npy::read_npy(fixture(name)).unwrap_or_else(|e| panic!("reading {name}: {e}"));
+        let shape = a.shape().to_vec();
+        (shape, a.as_standard_layout().iter().copied().collect())
     }
 
     /// A 2-D f8 file as an array.
@@ -301,16 +250,12 @@ pub(crate) mod test_npy {
         (indptr, indices, data)
     }
 
-    /// All values of a little-endian f4 file.
+    /// Shape and values of an f4 fixture (read with ndarray-npy).
     pub fn read_f32(name: &str) -> (Vec<usize>, Vec<f32>) {
-        let npy = read(name);
-        assert_eq!(npy.descr, "<f4", "{name}");
-        let v = npy
-            .data
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
-        (npy.shape, v)
+        let a: ndarray::ArrayD<f32> =
+            ndarray_npy::read_npy(fixture(name)).unwrap_or_else(|e| panic!("reading {name}: {e}"));
+        let shape = a.shape().to_vec();
+        (shape, a.as_standard_layout().iter().copied().collect())
     }
 }
 

@@ -4,12 +4,13 @@
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::Input;
+use crate::io::{for_each_block, RowSource};
 use ndarray::{ArrayView2, Zip};
 
 /// Every stored value is finite and >= 0; `whom` names the input in errors.
 pub fn check_non_negative_finite<F: NmfFloat>(x: &Input<F>, whom: &str) -> Result<()> {
     let (finite, non_negative) = match x {
-        Input::Dense(x) => scan(x.view()),
+        Input::Dense(x) => scan_view(x.view()),
         Input::Csr(x) => scan_slice(x.values()),
     };
     if !finite {
@@ -25,7 +26,90 @@ pub fn check_non_negative_finite<F: NmfFloat>(x: &Input<F>, whom: &str) -> Resul
     Ok(())
 }
 
-fn scan<F: NmfFloat>(x: ArrayView2<F>) -> (bool, bool) {
+/// What one checking pass over X found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scan {
+    /// Sum of all entries, in f64, added in row order (the order mean(X)
+    /// of the initialisation and of the W solve uses).
+    pub sum: f64,
+    /// Whether X has a zero entry (implicit zeros of CSR count).
+    pub has_zero: bool,
+    /// (n_samples, n_features).
+    pub shape: (usize, usize),
+}
+
+impl Scan {
+    /// mean(X).
+    pub fn mean(&self) -> f64 {
+        self.sum / (self.shape.0 as f64 * self.shape.1 as f64)
+    }
+}
+
+/// One pass over a source: every block checked with [`check_block`] (the
+/// error names the global row and column of the first bad value), the sum
+/// of X and whether it has zeros.
+pub fn scan<F: NmfFloat>(src: &mut dyn RowSource<F>, whom: &str) -> Result<Scan> {
+    let (n, m) = src.shape();
+    let mut sum = 0.0;
+    let mut has_zero = false;
+    for_each_block(src, |row0, xb| {
+        check_block(xb, row0, whom)?;
+        sum = sum_f64(sum, xb);
+        has_zero = has_zero || self::has_zero(xb);
+        Ok(())
+    })?;
+    Ok(Scan {
+        sum,
+        has_zero,
+        shape: (n, m),
+    })
+}
+
+/// `acc` plus the entries of X added one by one in row order (stored values
+/// only for CSR), in f64.
+pub fn sum_f64<F: NmfFloat>(acc: f64, x: &Input<F>) -> f64 {
+    match x {
+        Input::Dense(d) => d.iter().fold(acc, |a, v| a + v.to_f64_()),
+        Input::Csr(c) => c.values().iter().fold(acc, |a, v| a + v.to_f64_()),
+    }
+}
+
+/// [`check_non_negative_finite`] on a block of rows that starts at global row
+/// `row0` of X; the error names the global row and column of the first bad
+/// value (in row order).
+pub fn check_block<F: NmfFloat>(x: &Input<F>, row0: usize, whom: &str) -> Result<()> {
+    if check_non_negative_finite(x, whom).is_ok() {
+        return Ok(());
+    }
+    let (i, j, v) = first_bad(x).expect("a failed scan has a bad value");
+    let at = format!("{whom}, first at row {}, column {j}: {v}", row0 + i);
+    Err(if v.is_finite() {
+        Error::Negative { whom: at }
+    } else {
+        Error::NotFinite { whom: at }
+    })
+}
+
+/// Row, column and value of the first negative or non-finite entry.
+fn first_bad<F: NmfFloat>(x: &Input<F>) -> Option<(usize, usize, f64)> {
+    let bad = |v: F| !v.is_finite() || v < F::zero();
+    match x {
+        Input::Dense(d) => d
+            .indexed_iter()
+            .find(|(_, &v)| bad(v))
+            .map(|((i, j), &v)| (i, j, v.to_f64_())),
+        Input::Csr(c) => (0..c.n_rows()).find_map(|i| {
+            let (cols, vals) = c.row(i);
+            cols.iter()
+                .zip(vals)
+                .filter(|(_, &v)| bad(v))
+                .min_by_key(|(&j, _)| j)
+                .map(|(&j, &v)| (i, j, v.to_f64_()))
+        }),
+    }
+}
+
+fn scan_view<F: NmfFloat>(x: ArrayView2<F>) -> (bool, bool) {
     if let Some(s) = x.as_slice_memory_order() {
         return scan_slice(s);
     }

@@ -3,8 +3,6 @@
 
 use super::Comm;
 use crate::error::{Error, Result};
-use crate::float::NmfFloat;
-use crate::input::Input;
 
 /// Where this worker's rows sit in the global row order, and the global
 /// totals (for one process: offset 0, the totals are the local ones).
@@ -23,14 +21,14 @@ pub struct Shard {
     pub n_total: usize,
     /// Columns (the same on every worker).
     pub n_features: usize,
-    /// Σ X over all shards, when it was reduced (distributed calls).
-    sum_x: Option<f64>,
+    /// Σ X over all shards (for one process, the checking pass's sum).
+    pub sum_x: f64,
 }
 
 impl Shard {
-    /// One process holding all of `x`.
-    pub fn local<F: NmfFloat>(x: &Input<F>) -> Self {
-        let (n, m) = x.shape();
+    /// One process holding all of an n×m X whose entries sum to `sum_x`
+    /// (as [`crate::validation::scan`] adds them).
+    pub fn local((n, m): (usize, usize), sum_x: f64) -> Self {
         Shard {
             rank: 0,
             n_ranks: 1,
@@ -38,17 +36,14 @@ impl Shard {
             n_local: n,
             n_total: n,
             n_features: m,
-            sum_x: None,
+            sum_x,
         }
     }
 
     /// mean(X) over all shards (scikit-learn's `X.mean()` of the
-    /// concatenated X). One process computes it from `x` on demand.
-    pub fn mean<F: NmfFloat>(&self, x: &Input<F>) -> f64 {
-        match self.sum_x {
-            Some(s) => s / (self.n_total as f64 * self.n_features as f64),
-            None => crate::init::mean(x),
-        }
+    /// concatenated X).
+    pub fn mean(&self) -> f64 {
+        self.sum_x / (self.n_total as f64 * self.n_features as f64)
     }
 
     /// Global row range `[start, end)` intersected with this shard, in
@@ -60,8 +55,10 @@ impl Shard {
     }
 }
 
-/// Exchange the shard sizes and an error flag. `local` is this worker's
-/// verdict on its own input (checked before calling). If any worker
+/// Exchange the shard sizes, Σ X and an error flag. `shape` is this
+/// worker's shard's; `local` its verdict on its own input (checked before
+/// calling, by the pass over the shard that also sums it: `Ok(Σ X)`, so no
+/// second pass over X is made here). If any worker
 /// failed, every worker returns an error: its own, or [`Error::Reduce`]
 /// naming how many others failed. One process: no reduce at all.
 ///
@@ -72,17 +69,16 @@ impl Shard {
 /// (each rank writes 1 at its index, so a rank/size misconfiguration is
 /// caught), P of feature counts, the error count, Σ X and the fingerprint
 /// (40 bits, so that P of them add exactly in f64).
-pub fn preflight<F: NmfFloat>(
+pub fn preflight(
     comm: Comm,
-    x: &Input<F>,
-    local: Result<()>,
+    shape: (usize, usize),
+    local: Result<f64>,
     fingerprint: u64,
 ) -> Result<Shard> {
-    let (n, m) = x.shape();
+    let (n, m) = shape;
     let (rank, p) = (comm.rank(), comm.n_ranks());
     if comm.is_single() {
-        local?;
-        return Ok(Shard::local(x));
+        return Ok(Shard::local(shape, local?));
     }
     let mut buf = vec![0.0f64; 3 * p + 3];
     let fp = (fingerprint & ((1u64 << 40) - 1)) as f64;
@@ -95,8 +91,8 @@ pub fn preflight<F: NmfFloat>(
     }
     let failed = local.is_err() || !config_ok;
     buf[3 * p] = if failed { 1.0 } else { 0.0 };
-    if !failed {
-        buf[3 * p + 1] = sum_all(x);
+    if let (Ok(sum), true) = (&local, config_ok) {
+        buf[3 * p + 1] = *sum;
     }
     comm.sum_f64(&mut buf)?;
     local?;
@@ -146,7 +142,7 @@ pub fn preflight<F: NmfFloat>(
         n_local: n,
         n_total,
         n_features: m,
-        sum_x: Some(buf[3 * p + 1]),
+        sum_x: buf[3 * p + 1],
     })
 }
 
@@ -161,12 +157,4 @@ pub fn abort(comm: Comm) -> Result<()> {
     let mut buf = vec![0.0f64; 3 * p + 3];
     buf[3 * p] = 1.0;
     comm.sum_f64(&mut buf)
-}
-
-/// Σ X in f64 (implicit zeros of CSR contribute nothing).
-fn sum_all<F: NmfFloat>(x: &Input<F>) -> f64 {
-    match x {
-        Input::Dense(d) => d.iter().map(|v| v.to_f64_()).sum(),
-        Input::Csr(c) => c.values().iter().map(|v| v.to_f64_()).sum(),
-    }
 }

@@ -167,6 +167,9 @@ impl From<Error> for Failure {
             Error::Diverged(_) => NMF_ERR_DIVERGED,
             Error::Linalg(_) => NMF_ERR_LINALG,
             Error::Reduce(_) => NMF_ERR_REDUCE,
+            // The C ABI takes arrays, never files: a file source cannot fail
+            // behind it, so no status number of its own is spent here.
+            Error::Source { .. } => NMF_ERR_INVALID_ARGUMENT,
         };
         Failure::new(status, e.to_string())
     }

@@ -5,11 +5,13 @@
 mod divergence;
 mod elementwise;
 mod step;
+mod stream;
 mod update_h;
 mod update_w;
 mod workspace;
 
 pub use step::{minibatch_step, step_apply, step_local, step_reduce, WRows};
+pub use stream::{beta_divergence_source, reconstruction_err_source, solve_w_source};
 pub use workspace::Workspace;
 
 use crate::dist::Comm;
@@ -104,8 +106,9 @@ pub struct StepOutcome {
 
 /// W minimising the loss for X with H fixed, from the constant start
 /// sqrt(mean/k) (scikit-learn's `_solve_W`; `mean` is mean(X), over all
-/// workers' rows when distributed). With several workers the stopping test
-/// uses the global ||ΔW||/||W||, so every worker runs the same updates.
+/// workers' rows when distributed): [`solve_w_source`] over X in memory.
+/// With several workers the stopping test uses the global ||ΔW||/||W||, so
+/// every worker runs the same updates.
 #[allow(clippy::too_many_arguments)]
 pub fn solve_w<F: NmfFloat>(
     x: &Input<F>,
@@ -117,32 +120,8 @@ pub fn solve_w<F: NmfFloat>(
     mean: f64,
     comm: Comm,
 ) -> Result<SolveWOutcome<F>> {
-    let (n, k) = (x.n_rows(), h.nrows());
-    let mut ws = Workspace::for_rows(x, k);
-    ws.hc.refresh(h);
-    let xht = if loss.beta == 2.0 {
-        let mut c = Array2::zeros((n, k));
-        update_w::xht_par(x, h, &ws.hc, c.view_mut(), ws.threads.len());
-        Some(c)
-    } else {
-        None
-    };
-    let mut w = Array2::zeros((n, k));
-    let n_iter = update_w::solve_w_into(
-        x,
-        h,
-        &ws.hc,
-        loss,
-        pen_w,
-        max_iter,
-        tol,
-        mean,
-        comm,
-        w.view_mut(),
-        xht.as_ref().map(|c| c.view()),
-        &mut ws.threads,
-    )?;
-    Ok(SolveWOutcome { w, n_iter })
+    let mut src = crate::io::InMemory::new(*x);
+    solve_w_source(&mut src, h, loss, pen_w, max_iter, tol, mean, comm)
 }
 
 /// sqrt(2 · beta-divergence(X, W·H)), scikit-learn's `reconstruction_err_`.

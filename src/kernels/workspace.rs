@@ -192,7 +192,11 @@ impl<F: NmfFloat> Workspace<F> {
     /// Sized for mini-batches of up to `batch_size` rows of X with k
     /// components.
     pub fn for_fit(x: &Input<F>, k: usize, batch_size: usize) -> Self {
-        let m = x.n_cols();
+        Self::for_shape(x.n_cols(), k, batch_size)
+    }
+
+    /// [`Workspace::for_fit`] for X with `m` columns.
+    pub fn for_shape(m: usize, k: usize, batch_size: usize) -> Self {
         let workers = rayon::current_num_threads().max(1);
         let parts = plan_parts(batch_size, m, workers);
         let rows_per_part = batch_size.div_ceil(parts).max(1);

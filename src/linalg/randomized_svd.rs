@@ -19,10 +19,11 @@
 
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
-use crate::input::{CsrView, Input};
-use crate::linalg::sparse::{csr_dot_dense, csr_t_dot_dense};
+use crate::input::Input;
+use crate::io::{for_each_block, InMemory, RowSource};
+use crate::linalg::sparse::{csr_dot_dense, csr_t_dot_dense_with};
 use crate::rng::NumpyRandomState;
-use ndarray::{Array1, Array2, ArrayView2, Axis, CowArray, Ix2, ShapeBuilder};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use ndarray_linalg::{JobSvd, MatrixLayout};
 use rayon::prelude::*;
 use std::any::TypeId;
@@ -36,6 +37,17 @@ pub const N_OVERSAMPLES: usize = 10;
 /// `cols(M) × (k + 10)` standard normals in row-major order.
 pub fn randomized_svd<F: NmfFloat>(
     x: &Input<F>,
+    n_components: usize,
+    rng: &mut NumpyRandomState,
+) -> Result<(Array2<F>, Array1<F>, Array2<F>)> {
+    randomized_svd_source(&mut InMemory::new(*x), n_components, rng)
+}
+
+/// [`randomized_svd`] of X read from a row source: every product with X
+/// (X·Q, Xᵀ·Q) is a pass over its row blocks ([`for_each_block`]); X·Q is
+/// assembled block by block, Xᵀ·Q summed over the blocks in order.
+pub fn randomized_svd_source<F: NmfFloat>(
+    x: &mut dyn RowSource<F>,
     n_components: usize,
     rng: &mut NumpyRandomState,
 ) -> Result<(Array2<F>, Array1<F>, Array2<F>)> {
@@ -58,7 +70,7 @@ pub fn randomized_svd<F: NmfFloat>(
     } else {
         4
     };
-    let op = Operator::new(x);
+    let mut op = Operator::new(x);
     let (_, m_cols) = op.shape();
 
     // Gaussian start, drawn in f64 then cast to X's dtype.
@@ -67,12 +79,12 @@ pub fn randomized_svd<F: NmfFloat>(
         .mapv(F::from_f64_);
 
     for _ in 0..n_iter {
-        q = permuted_l(op.dot(q.view()))?;
-        q = permuted_l(op.t_dot(q.view()))?;
+        q = permuted_l(op.dot(q.view())?)?;
+        q = permuted_l(op.t_dot(q.view())?)?;
     }
-    let q = qr_basis(op.dot(q.view()))?;
+    let q = qr_basis(op.dot(q.view())?)?;
 
-    let b = op.q_t_dot(q.view());
+    let b = op.q_t_dot(q.view())?;
     let (u_hat, s, vt) = thin_svd(b)?;
     let mut u = q.dot(&u_hat);
     let mut vt = vt;
@@ -101,41 +113,23 @@ fn standard<F: NmfFloat>(a: ArrayView2<F>) -> Array2<F> {
 }
 
 /// The matrix M the range finder works on: X, or Xᵀ when X is wide.
-struct Operator<'a, F> {
-    kind: OpKind<'a, F>,
+struct Operator<'s, F> {
+    src: &'s mut dyn RowSource<F>,
     transpose: bool,
 }
 
-enum OpKind<'a, F> {
-    /// X, BLAS-compatible (a copy if the caller's strides were not).
-    Dense(CowArray<'a, F, Ix2>),
-    Csr(CsrView<'a, F>),
-}
-
-impl<'a, F: NmfFloat> Operator<'a, F> {
-    fn new(x: &Input<'a, F>) -> Self {
-        let (n, m) = x.shape();
-        let transpose = n < m;
-        let kind = match x {
-            Input::Dense(d) => {
-                let d: ArrayView2<'a, F> = *d;
-                if blas_friendly(&d) {
-                    OpKind::Dense(CowArray::from(d))
-                } else {
-                    OpKind::Dense(CowArray::from(d.as_standard_layout().into_owned()))
-                }
-            }
-            Input::Csr(c) => OpKind::Csr(*c),
-        };
-        Operator { kind, transpose }
+impl<'s, F: NmfFloat> Operator<'s, F> {
+    fn new(src: &'s mut dyn RowSource<F>) -> Self {
+        let (n, m) = src.shape();
+        Operator {
+            src,
+            transpose: n < m,
+        }
     }
 
     /// Shape of M.
     fn shape(&self) -> (usize, usize) {
-        let (n, m) = match &self.kind {
-            OpKind::Dense(d) => d.dim(),
-            OpKind::Csr(c) => (c.n_rows(), c.n_cols()),
-        };
+        let (n, m) = self.src.shape();
         if self.transpose {
             (m, n)
         } else {
@@ -143,51 +137,73 @@ impl<'a, F: NmfFloat> Operator<'a, F> {
         }
     }
 
-    /// X·B (`x_side` = true) or Xᵀ·B.
-    fn x_dot(&self, b: ArrayView2<F>, x_side: bool) -> Array2<F> {
-        match &self.kind {
-            OpKind::Dense(d) => {
-                if x_side {
-                    par_dot(d.view(), b)
-                } else {
-                    par_t_dot(d.view(), b)
+    /// X·B (`x_side` = true) or Xᵀ·B, one pass over X's row blocks.
+    fn x_dot(&mut self, b: ArrayView2<F>, x_side: bool) -> Result<Array2<F>> {
+        let (n, m) = self.src.shape();
+        let c = b.ncols();
+        if x_side {
+            let mut out = Array2::zeros((n, c));
+            for_each_block(self.src, |s0, xb| {
+                let o = out.slice_mut(ndarray::s![s0..s0 + xb.n_rows(), ..]);
+                match xb {
+                    Input::Dense(d) => with_blas_view(*d, |d| par_dot_into(d, b, o)),
+                    Input::Csr(x) => csr_dot_dense(x, b, o),
                 }
-            }
-            OpKind::Csr(c) => {
-                let rows = if x_side { c.n_rows() } else { c.n_cols() };
-                let mut out = Array2::zeros((rows, b.ncols()));
-                if x_side {
-                    csr_dot_dense(c, b, out.view_mut());
-                } else {
-                    csr_t_dot_dense(c, b, out.view_mut());
+                Ok(())
+            })?;
+            Ok(out)
+        } else {
+            let mut out = Array2::zeros((m, c));
+            let mut first = true;
+            for_each_block(self.src, |s0, xb| {
+                let bb = b.slice(ndarray::s![s0..s0 + xb.n_rows(), ..]);
+                match xb {
+                    Input::Dense(d) => {
+                        let p = with_blas_view(*d, |d| par_t_dot(d, bb));
+                        if first {
+                            out = p;
+                        } else {
+                            out += &p;
+                        }
+                    }
+                    // Rows are scattered into `out` in order whatever the
+                    // blocks: the same sums as one call over all of X.
+                    Input::Csr(x) => csr_t_dot_dense_with(x, x.values(), bb, out.view_mut(), true),
                 }
-                out
-            }
+                first = false;
+                Ok(())
+            })?;
+            Ok(out)
         }
     }
 
     /// M·B.
-    fn dot(&self, b: ArrayView2<F>) -> Array2<F> {
-        self.x_dot(b, !self.transpose)
+    fn dot(&mut self, b: ArrayView2<F>) -> Result<Array2<F>> {
+        let x_side = !self.transpose;
+        self.x_dot(b, x_side)
     }
 
     /// Mᵀ·B.
-    fn t_dot(&self, b: ArrayView2<F>) -> Array2<F> {
-        self.x_dot(b, self.transpose)
+    fn t_dot(&mut self, b: ArrayView2<F>) -> Result<Array2<F>> {
+        let x_side = self.transpose;
+        self.x_dot(b, x_side)
     }
 
-    /// Qᵀ·M. Dense: one GEMM, as numpy does; sparse: (Mᵀ·Q)ᵀ, as scipy does.
-    fn q_t_dot(&self, q: ArrayView2<F>) -> Array2<F> {
-        match &self.kind {
-            OpKind::Dense(d) => {
-                if self.transpose {
-                    par_dot(d.view(), q).reversed_axes()
-                } else {
-                    par_t_dot(d.view(), q).reversed_axes()
-                }
-            }
-            OpKind::Csr(_) => self.t_dot(q).reversed_axes(),
-        }
+    /// Qᵀ·M = (Mᵀ·Q)ᵀ (dense: the GEMM numpy runs, transposed; sparse: as
+    /// scipy computes it).
+    fn q_t_dot(&mut self, q: ArrayView2<F>) -> Result<Array2<F>> {
+        Ok(self.t_dot(q)?.reversed_axes())
+    }
+}
+
+/// Calls `f` with a BLAS-compatible view of `d` (a row-major copy if its
+/// strides are not).
+fn with_blas_view<F: NmfFloat, T>(d: ArrayView2<F>, f: impl FnOnce(ArrayView2<F>) -> T) -> T {
+    if blas_friendly(&d) {
+        f(d)
+    } else {
+        let owned = d.as_standard_layout().into_owned();
+        f(owned.view())
     }
 }
 
@@ -208,9 +224,8 @@ fn row_parts(n: usize, work: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// D·B, rows of D split across the workers.
-fn par_dot<F: NmfFloat>(d: ArrayView2<F>, b: ArrayView2<F>) -> Array2<F> {
-    let mut out = Array2::zeros((d.nrows(), b.ncols()));
+/// out = D·B, rows of D split across the workers.
+fn par_dot_into<F: NmfFloat>(d: ArrayView2<F>, b: ArrayView2<F>, mut out: ArrayViewMut2<F>) {
     let parts = row_parts(d.nrows(), d.len() * b.ncols());
     let chunk = parts.first().map_or(1, |p| p.1 - p.0);
     out.axis_chunks_iter_mut(ndarray::Axis(0), chunk)
@@ -225,20 +240,27 @@ fn par_dot<F: NmfFloat>(d: ArrayView2<F>, b: ArrayView2<F>) -> Array2<F> {
                 &mut o,
             );
         });
-    out
 }
 
-/// Dᵀ·B, the sum over row blocks of D computed on the workers.
+/// Dᵀ·B: the products of row blocks of D computed on the workers, then
+/// summed in block order (a fixed order: the same sums on every run).
 fn par_t_dot<F: NmfFloat>(d: ArrayView2<F>, b: ArrayView2<F>) -> Array2<F> {
-    row_parts(d.nrows(), d.len() * b.ncols())
+    let parts: Vec<Array2<F>> = row_parts(d.nrows(), d.len() * b.ncols())
         .into_par_iter()
         .map(|(s, e)| {
             d.slice(ndarray::s![s..e, ..])
                 .t()
                 .dot(&b.slice(ndarray::s![s..e, ..]))
         })
-        .reduce_with(|a, b| a + b)
-        .unwrap_or_else(|| Array2::zeros((d.ncols(), b.ncols())))
+        .collect();
+    let mut parts = parts.into_iter();
+    let mut sum = parts
+        .next()
+        .unwrap_or_else(|| Array2::zeros((d.ncols(), b.ncols())));
+    for p in parts {
+        sum += &p;
+    }
+    sum
 }
 
 /// Whether BLAS can read the view directly (unit stride along one axis).
@@ -426,6 +448,7 @@ fn flip_signs_by_rows<F: NmfFloat>(u: &mut Array2<F>, vt: &mut Array2<F>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::CsrView;
     use crate::rng::test_npy;
 
     /// Largest |a - b| relative to the largest |b|.

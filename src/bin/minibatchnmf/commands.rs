@@ -1,0 +1,291 @@
+//! The subcommands: library calls (`io` sources, the estimator, `persist`
+//! model files) and what they print.
+
+use crate::args::{
+    Cli, Command, Dtype, FitCmd, InfoCmd, InverseCmd, PartialFitCmd, TopicsCmd, TransformCmd,
+};
+use crate::report::{ctrl_c_flag, say, Level, Watcher};
+use crate::Failure;
+use minibatchnmf::io::{self, NpyRows, NpyWriter, RowSource};
+use minibatchnmf::persist::{load_any, AnyModel};
+use minibatchnmf::{Input, MiniBatchNmf, MiniBatchNmfParams, NmfFloat, StopReason};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Runs the model's dtype's instance of a generic function.
+macro_rules! with_model {
+    ($any:expr, |$m:ident| $body:expr) => {
+        match $any {
+            AnyModel::F32($m) => $body,
+            AnyModel::F64($m) => $body,
+        }
+    };
+}
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    if let Some(n) = cli.threads {
+        minibatchnmf::set_num_threads(n).map_err(Failure::input)?;
+    }
+    let level = if cli.quiet {
+        Level::Quiet
+    } else if cli.verbose {
+        Level::Verbose
+    } else {
+        Level::Normal
+    };
+    match &cli.command {
+        Command::Fit(c) => match c.dtype {
+            Dtype::F32 => fit::<f32>(c, level),
+            Dtype::F64 => fit::<f64>(c, level),
+        },
+        Command::PartialFit(c) => with_model!(load_any(&c.model)?, |m| partial_fit(m, c, level)),
+        Command::Transform(c) => with_model!(load_any(&c.model)?, |m| transform(&m, c, level)),
+        Command::InverseTransform(c) => {
+            with_model!(load_any(&c.model)?, |m| inverse_transform(&m, c, level))
+        }
+        Command::Topics(c) => with_model!(load_any(&c.model)?, |m| topics(&m, c)),
+        Command::Info(c) => {
+            let any = load_any(&c.model)?;
+            let dtype = any.dtype();
+            with_model!(any, |m| info(&m, c, dtype))
+        }
+    }
+}
+
+fn open<F: NmfFloat>(path: &Path, level: Level) -> Result<Box<dyn RowSource<F>>, Failure> {
+    let src = io::open::<F>(path)?;
+    let (n, m) = src.shape();
+    say(
+        level,
+        format!(
+            "{}: {n} rows × {m} columns, {} ({} stored values), read as {}",
+            path.display(),
+            if src.is_sparse() { "sparse" } else { "dense" },
+            src.nnz(),
+            F::DTYPE
+        ),
+    );
+    Ok(src)
+}
+
+fn write_npy<F: NmfFloat>(path: &Path, a: ndarray::ArrayView2<F>) -> Result<(), Failure> {
+    let mut out = NpyWriter::<F>::create(path, a.dim())?;
+    out.write_rows(a)?;
+    out.finish()?;
+    Ok(())
+}
+
+fn fit<F: NmfFloat>(c: &FitCmd, level: Level) -> Result<(), Failure> {
+    let mut params = MiniBatchNmfParams::new();
+    for (name, value) in c.hyper.given() {
+        params.set_param(name, &value).map_err(|e| {
+            Failure::input(format!("--{}: {e}", name.replace('_', "-").to_lowercase()))
+        })?;
+    }
+    params
+        .set_param(
+            "verbose",
+            if level == Level::Verbose {
+                "True"
+            } else {
+                "False"
+            },
+        )
+        .map_err(minibatchnmf::Error::from)?;
+    let mut model = MiniBatchNmf::<F>::new(params)?;
+    let mut src = open::<F>(&c.data, level)?;
+    let stop = ctrl_c_flag();
+    let watcher = Arc::new(Watcher::new(level, stop));
+    model.set_observer(Some(watcher.clone()));
+    let t = Instant::now();
+    let w = model.fit_transform_source_with(src.as_mut(), Default::default());
+    watcher.finish();
+    let w = w?;
+    let secs = t.elapsed().as_secs_f64();
+    let s = model.last_fit().cloned().expect("fit sets last_fit");
+    let n = src.shape().0;
+    say(
+        level,
+        format!(
+            "fit in {secs:.2} s ({:.0} rows/s): n_iter {}, n_steps {}, stopped on {:?}, reconstruction_err {}",
+            (s.n_steps * model.params().get_batch_size()).min(s.n_iter * n) as f64 / secs.max(1e-9),
+            s.n_iter,
+            s.n_steps,
+            s.stop_reason,
+            s.reconstruction_err
+        ),
+    );
+    for warning in &s.warnings {
+        say(level, warning.to_string());
+    }
+    if s.stop_reason == StopReason::Interrupted {
+        if let Some(cp) = &c.checkpoint {
+            model.save(cp)?;
+            say(
+                level,
+                format!(
+                    "checkpoint saved to {}; continue with: minibatchnmf partial-fit {} {}",
+                    cp.display(),
+                    cp.display(),
+                    c.data.display()
+                ),
+            );
+        }
+        return Err(Failure::interrupted("fit interrupted"));
+    }
+    if let Some(out) = &c.output {
+        model.save(out)?;
+        say(level, format!("model saved to {}", out.display()));
+    }
+    if let Some(path) = &c.w_out {
+        write_npy(path, w.view())?;
+        say(
+            level,
+            format!(
+                "W ({} × {}) saved to {}",
+                w.nrows(),
+                w.ncols(),
+                path.display()
+            ),
+        );
+    }
+    if c.output.is_none() && c.w_out.is_none() {
+        say(level, "nothing saved (give -o MODEL and/or --w-out W.npy)");
+    }
+    Ok(())
+}
+
+fn partial_fit<F: NmfFloat>(
+    mut model: MiniBatchNmf<F>,
+    c: &PartialFitCmd,
+    level: Level,
+) -> Result<(), Failure> {
+    let mut src = open::<F>(&c.data, level)?;
+    let n = src.shape().0;
+    let bs = c
+        .batch_size
+        .unwrap_or_else(|| model.params().get_batch_size())
+        .max(1);
+    let t = Instant::now();
+    let mut start = 0;
+    while start < n {
+        let end = (start + bs).min(n);
+        let xb: Input<F> = src.rows(start, end)?;
+        model.partial_fit(xb)?;
+        start = end;
+    }
+    let out = c.output.as_ref().unwrap_or(&c.model);
+    model.save(out)?;
+    say(
+        level,
+        format!(
+            "{} online steps of up to {bs} rows in {:.2} s; n_steps now {}; model saved to {}",
+            n.div_ceil(bs),
+            t.elapsed().as_secs_f64(),
+            model.n_steps().unwrap_or(0),
+            out.display()
+        ),
+    );
+    Ok(())
+}
+
+fn transform<F: NmfFloat>(
+    model: &MiniBatchNmf<F>,
+    c: &TransformCmd,
+    level: Level,
+) -> Result<(), Failure> {
+    let mut src = open::<F>(&c.data, level)?;
+    let t = Instant::now();
+    let w = model.transform_source(src.as_mut())?;
+    write_npy(&c.output, w.view())?;
+    say(
+        level,
+        format!(
+            "W ({} × {}) in {:.2} s saved to {}",
+            w.nrows(),
+            w.ncols(),
+            t.elapsed().as_secs_f64(),
+            c.output.display()
+        ),
+    );
+    Ok(())
+}
+
+fn inverse_transform<F: NmfFloat>(
+    model: &MiniBatchNmf<F>,
+    c: &InverseCmd,
+    level: Level,
+) -> Result<(), Failure> {
+    let mut w = NpyRows::<F>::open(&c.w)?;
+    let (n, k) = w.shape();
+    let m = model.n_features_in().unwrap_or(0);
+    let mut out = NpyWriter::<F>::create(&c.output, (n, m))?;
+    let rows = io::pass_rows::<F>(n, m.max(k), n * m.max(k), false);
+    let mut start = 0;
+    while start < n {
+        let end = (start + rows).min(n);
+        let block = match w.rows(start, end)? {
+            Input::Dense(d) => model.inverse_transform(d)?,
+            Input::Csr(_) => unreachable!(".npy blocks are dense"),
+        };
+        out.write_rows(block.view())?;
+        start = end;
+    }
+    out.finish()?;
+    say(
+        level,
+        format!("X ({n} × {m}) saved to {}", c.output.display()),
+    );
+    Ok(())
+}
+
+fn topics<F: NmfFloat>(model: &MiniBatchNmf<F>, c: &TopicsCmd) -> Result<(), Failure> {
+    let h = model.components()?;
+    let text = std::fs::read_to_string(&c.vocab)
+        .map_err(|e| Failure::input(format!("{}: {e}", c.vocab.display())))?;
+    let vocab: Vec<&str> = text.lines().collect();
+    if vocab.len() != h.ncols() {
+        return Err(Failure::input(format!(
+            "{}: {} terms for a model of {} features",
+            c.vocab.display(),
+            vocab.len(),
+            h.ncols()
+        )));
+    }
+    for (i, row) in h.rows().into_iter().enumerate() {
+        let mut order: Vec<usize> = (0..row.len()).collect();
+        order.sort_by(|&a, &b| {
+            row[b]
+                .partial_cmp(&row[a])
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let words: Vec<&str> = order.iter().take(c.top).map(|&j| vocab[j]).collect();
+        println!("Topic #{i}: {}", words.join(" "));
+    }
+    Ok(())
+}
+
+fn info<F: NmfFloat>(model: &MiniBatchNmf<F>, c: &InfoCmd, dtype: &str) -> Result<(), Failure> {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    println!("model: {}", c.model.display());
+    println!("dtype: {dtype}");
+    println!(
+        "n_components: {}",
+        opt(model.n_components().map(|v| v.to_string()))
+    );
+    println!(
+        "n_features_in: {}",
+        opt(model.n_features_in().map(|v| v.to_string()))
+    );
+    println!("n_steps: {}", opt(model.n_steps().map(|v| v.to_string())));
+    println!("n_iter: {}", opt(model.n_iter().map(|v| v.to_string())));
+    println!(
+        "reconstruction_err: {}",
+        opt(model.reconstruction_err().map(|v| v.to_string()))
+    );
+    for (name, value) in model.params().get_params() {
+        println!("param {name}: {value}");
+    }
+    Ok(())
+}

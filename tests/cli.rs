@@ -1,0 +1,379 @@
+//! The `minibatchnmf` command on the vendored real data (tests/data): fit →
+//! info → transform → inverse-transform → topics → partial-fit, the same
+//! model from a file as from the library in memory, one-line errors with
+//! exit status 2 on bad input, and Ctrl-C during a fit saving a resumable
+//! checkpoint and exiting with 130.
+
+use minibatchnmf::io::save_npz_csr;
+use minibatchnmf::persist::load_any;
+use minibatchnmf::{Init, MiniBatchNmf, MiniBatchNmfParams};
+use ndarray::{Array1, Array2};
+use ndarray_npy::{read_npy, write_npy};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn cli(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_minibatchnmf"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The FOLDOC slice as a scipy .npz (CSR) file.
+fn foldoc_npz(dir: &Path) -> PathBuf {
+    let indptr: Array1<i32> = read_npy(data("foldoc1000_indptr.npy")).unwrap();
+    let indices: Array1<i32> = read_npy(data("foldoc1000_indices.npy")).unwrap();
+    let values: Array1<f64> = read_npy(data("foldoc1000_data.npy")).unwrap();
+    let path = dir.join("foldoc.npz");
+    let ip: Vec<usize> = indptr.iter().map(|&v| v as usize).collect();
+    let ix: Vec<usize> = indices.iter().map(|&v| v as usize).collect();
+    save_npz_csr(
+        &path,
+        (1000, 8958),
+        &ip,
+        &ix,
+        values.as_slice().unwrap(),
+        true,
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn fit_info_transform_topics_on_real_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let digits = data("digits.npy");
+    let digits = digits.to_str().unwrap();
+    // fit (digits, uint8 → float64) and the same model from the library.
+    let args = [
+        "fit",
+        digits,
+        "-k",
+        "8",
+        "--init",
+        "nndsvda",
+        "--batch-size",
+        "300",
+        "--max-iter",
+        "4",
+        "--random-state",
+        "0",
+        "-o",
+        "digits.safetensors",
+        "--w-out",
+        "w_fit.npy",
+    ];
+    ok(&cli(&args, d));
+    let x: Array2<u8> = read_npy(data("digits.npy")).unwrap();
+    let x = x.mapv(f64::from);
+    let mut lib = MiniBatchNmf::<f64>::new(
+        MiniBatchNmfParams::new()
+            .n_components(8)
+            .init(Init::Nndsvda)
+            .batch_size(300)
+            .max_iter(4)
+            .random_state(Some(0)),
+    )
+    .unwrap();
+    let w_lib = lib.fit_transform(&x).unwrap();
+    let model = match load_any(d.join("digits.safetensors")).unwrap() {
+        minibatchnmf::persist::AnyModel::F64(m) => m,
+        _ => panic!("f64 model expected"),
+    };
+    assert!(model.components().unwrap() == lib.components().unwrap());
+    assert_eq!(model.reconstruction_err(), lib.reconstruction_err());
+    let w_fit: Array2<f64> = read_npy(d.join("w_fit.npy")).unwrap();
+    assert!(w_fit == w_lib);
+
+    // info
+    let info = ok(&cli(&["info", "digits.safetensors"], d));
+    assert!(
+        info.contains("n_components: 8") && info.contains("n_features_in: 64"),
+        "{info}"
+    );
+    assert!(
+        info.contains("dtype: float64") && info.contains("n_iter: 4"),
+        "{info}"
+    );
+
+    // transform = the library's transform; inverse-transform = W·H.
+    ok(&cli(
+        &["transform", "digits.safetensors", digits, "-o", "w.npy"],
+        d,
+    ));
+    let w: Array2<f64> = read_npy(d.join("w.npy")).unwrap();
+    assert!(w == lib.transform(&x).unwrap());
+    ok(&cli(
+        &[
+            "inverse-transform",
+            "digits.safetensors",
+            "w.npy",
+            "-o",
+            "xr.npy",
+        ],
+        d,
+    ));
+    let xr: Array2<f64> = read_npy(d.join("xr.npy")).unwrap();
+    assert_eq!(xr.dim(), (1797, 64));
+    let want = lib.inverse_transform(w.view()).unwrap();
+    assert!(xr
+        .iter()
+        .zip(&want)
+        .all(|(a, b)| (a - b).abs() <= 1e-12 * (1.0 + b.abs())));
+
+    // partial-fit continues the model: one more online step per 500 rows.
+    ok(&cli(
+        &[
+            "partial-fit",
+            "digits.safetensors",
+            digits,
+            "--batch-size",
+            "500",
+            "-o",
+            "more.safetensors",
+        ],
+        d,
+    ));
+    let info = ok(&cli(&["info", "more.safetensors"], d));
+    let steps_before = 4 * 1797usize.div_ceil(300);
+    assert!(
+        info.contains(&format!("n_steps: {}", steps_before + 4)),
+        "{info}"
+    );
+
+    // topics on the FOLDOC TF-IDF slice (sparse, float32).
+    let npz = foldoc_npz(d);
+    let args = [
+        "fit",
+        npz.to_str().unwrap(),
+        "-k",
+        "5",
+        "--beta-loss",
+        "kullback-leibler",
+        "--batch-size",
+        "200",
+        "--max-iter",
+        "10",
+        "--random-state",
+        "1",
+        "--dtype",
+        "f32",
+        "-o",
+        "foldoc.safetensors",
+        "--quiet",
+    ];
+    let out = cli(&args, d);
+    ok(&out);
+    assert!(out.stderr.is_empty(), "--quiet prints nothing");
+    let vocab = data("foldoc1000_vocab.txt");
+    let topics = ok(&cli(
+        &[
+            "topics",
+            "foldoc.safetensors",
+            "--vocab",
+            vocab.to_str().unwrap(),
+            "--top",
+            "6",
+        ],
+        d,
+    ));
+    let lines: Vec<&str> = topics.lines().collect();
+    assert_eq!(lines.len(), 5, "{topics}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("Topic #") && l.split(' ').count() == 8),
+        "{topics}"
+    );
+}
+
+/// Exit status 2 and one line on stderr starting with the program's name.
+fn assert_bad_input(args: &[&str], dir: &Path, needle: &str) {
+    let out = cli(args, dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    let last = err.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("minibatchnmf: error: ") && last.contains(needle),
+        "{args:?}: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_bad_input(&["fit", "missing.npy", "-k", "2"], d, "No such file");
+    std::fs::write(d.join("x.csv"), "1,2\n").unwrap();
+    assert_bad_input(&["fit", "x.csv", "-k", "2"], d, "unknown format");
+    std::fs::write(d.join("text.npy"), "not numpy").unwrap();
+    assert_bad_input(&["fit", "text.npy", "-k", "2"], d, "not a valid .npy");
+    let mut x = Array2::<f64>::ones((20, 4));
+    x[[13, 2]] = -0.5;
+    write_npy(d.join("neg.npy"), &x).unwrap();
+    assert_bad_input(&["fit", "neg.npy", "-k", "2"], d, "row 13, column 2");
+    x[[13, 2]] = f64::NAN;
+    write_npy(d.join("nan.npy"), &x).unwrap();
+    assert_bad_input(&["fit", "nan.npy", "-k", "2"], d, "row 13, column 2");
+    let bytes = std::fs::read(data("digits.npy")).unwrap();
+    std::fs::write(d.join("cut.npy"), &bytes[..bytes.len() / 2]).unwrap();
+    assert_bad_input(&["fit", "cut.npy", "-k", "2"], d, "truncated");
+    assert_bad_input(&["info", "cut.npy"], d, "model file");
+    assert_bad_input(
+        &["fit", "neg.npy", "-k", "2", "--beta-loss", "nope"],
+        d,
+        "beta_loss",
+    );
+    // A model with another number of features than the data.
+    x[[13, 2]] = 1.0;
+    write_npy(d.join("ok.npy"), &x).unwrap();
+    ok(&cli(
+        &[
+            "fit",
+            "ok.npy",
+            "-k",
+            "1",
+            "--max-iter",
+            "2",
+            "-o",
+            "m.safetensors",
+            "-q",
+        ],
+        d,
+    ));
+    let digits = data("digits.npy");
+    assert_bad_input(
+        &[
+            "transform",
+            "m.safetensors",
+            digits.to_str().unwrap(),
+            "-o",
+            "w.npy",
+        ],
+        d,
+        "expecting 4 features",
+    );
+    // Arguments clap rejects also exit with 2.
+    let out = cli(&["fit"], d);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in [
+        "fit",
+        "partial-fit",
+        "transform",
+        "inverse-transform",
+        "topics",
+        "info",
+    ] {
+        let out = ok(&cli(&[sub, "--help"], dir.path()));
+        assert!(out.contains("Usage: minibatchnmf"), "{sub}: {out}");
+    }
+    let fit = ok(&cli(&["fit", "--help"], dir.path()));
+    for flag in [
+        "--init",
+        "--beta-loss",
+        "--batch-size",
+        "--max-iter",
+        "--tol",
+        "--max-no-improvement",
+        "--alpha-w",
+        "--alpha-h",
+        "--l1-ratio",
+        "--forget-factor",
+        "--fresh-restarts",
+        "--fresh-restarts-max-iter",
+        "--transform-max-iter",
+        "--random-state",
+        "--dtype",
+        "--threads",
+        "--checkpoint",
+        "--quiet",
+        "--verbose",
+    ] {
+        assert!(fit.contains(flag), "fit --help lacks {flag}");
+    }
+}
+
+#[test]
+fn ctrl_c_saves_a_resumable_checkpoint_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let digits = data("digits.npy");
+    // A fit that would run for minutes: no early stopping.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minibatchnmf"))
+        .args([
+            "fit",
+            digits.to_str().unwrap(),
+            "-k",
+            "6",
+            "--batch-size",
+            "64",
+            "--max-iter",
+            "100000",
+            "--tol",
+            "0",
+            "--max-no-improvement",
+            "none",
+            "--random-state",
+            "0",
+            "--checkpoint",
+            "ckpt.safetensors",
+            "-o",
+            "never.safetensors",
+        ])
+        .current_dir(d)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first progress line (stderr is not a terminal: plain lines).
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("epoch") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "no progress line");
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("checkpoint saved"), "{rest}");
+    assert!(!d.join("never.safetensors").exists());
+    // The checkpoint is a model that partial-fit continues.
+    let info = ok(&cli(&["info", "ckpt.safetensors"], d));
+    assert!(info.contains("n_components: 6"), "{info}");
+    ok(&cli(
+        &[
+            "partial-fit",
+            "ckpt.safetensors",
+            digits.to_str().unwrap(),
+            "-q",
+        ],
+        d,
+    ));
+}
