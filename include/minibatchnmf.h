@@ -438,6 +438,11 @@ extern "C" {
  * `rank` < `n_ranks` is this rank's place in the row order. Errors:
  * NMF_ERR_INVALID_ARGUMENT for rank >= n_ranks or n_ranks == 0 (with a
  * non-NULL allreduce).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `allreduce`, when not NULL, must be
+ * safe to call with `ctx` as described above for as long as the model
+ * keeps it (until the next nmf_set_allreduce or nmf_free).
  */
 enum NmfStatus nmf_set_allreduce(struct NmfModel *model,
                                  NmfAllreduceFn allreduce,

@@ -15,11 +15,11 @@
 //! Scalars follow numpy's promotion rules, so the f32 path rounds where
 //! scikit-learn rounds.
 
-use crate::dist::Shard;
+use crate::dist::{Comm, Shard};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::Input;
-use crate::linalg::randomized_svd::randomized_svd;
+use crate::linalg::randomized_svd::randomized_svd_shard;
 use crate::params::Init;
 use crate::rng::NumpyRandomState;
 use ndarray::{Array1, Array2, ArrayView1};
@@ -57,7 +57,14 @@ pub fn initialize<F: NmfFloat>(
     init: Init,
     random_state: Option<u32>,
 ) -> Result<(Array2<F>, Array2<F>)> {
-    initialize_shard(x, n_components, init, random_state, &Shard::local(x))
+    initialize_shard(
+        x,
+        n_components,
+        init,
+        random_state,
+        Comm::single(),
+        &Shard::local(x),
+    )
 }
 
 /// [`initialize`] for one worker's shard `x` of a distributed X (see
@@ -67,16 +74,18 @@ pub fn initialize<F: NmfFloat>(
 ///   every worker, each keeping its rows of W (the draws of the other rows
 ///   are made and dropped, without storing them), with the global mean(X):
 ///   exactly the single-process start;
-/// * nndsvd, nndsvda, nndsvdar: need the SVD of the whole X; with more than
-///   one worker they are refused with [`Error::Init`] (a distributed
-///   randomized SVD is not implemented; see the README's Distributed
-///   section). `Auto` resolves as for one process, so it is refused too
-///   unless k > min(N, n_features).
+/// * nndsvd, nndsvda, nndsvdar: the randomized SVD of the global X through
+///   `comm` ([`randomized_svd_shard`]: its products with X are reduced over
+///   the workers, the rest runs on the same small matrices everywhere);
+///   every worker builds the whole N×k W (the zero filling of nndsvdar
+///   draws over all of W, then H) and keeps its rows, with the global
+///   mean(X).
 pub fn initialize_shard<F: NmfFloat>(
     x: &Input<F>,
     n_components: usize,
     init: Init,
     random_state: Option<u32>,
+    comm: Comm,
     shard: &Shard,
 ) -> Result<(Array2<F>, Array2<F>)> {
     let (n, m) = (shard.n_total, shard.n_features);
@@ -118,19 +127,11 @@ pub fn initialize_shard<F: NmfFloat>(
     if init == Init::Random {
         return Ok(random_init(shard, shard.mean(x), k, &mut generator()));
     }
-    if shard.n_ranks > 1 {
-        return Err(Error::Init(format!(
-            "init = '{}' needs the SVD of the whole X and is not supported by a distributed fit \
-             ({} ranks): use init = 'random' or 'custom'",
-            init.as_str(),
-            shard.n_ranks
-        )));
-    }
 
-    let (mut w, mut h) = nndsvd(x, k, &mut generator())?;
+    let (mut w, mut h) = nndsvd(x, k, &mut generator(), comm, shard)?;
     match init {
         Init::Nndsvda => {
-            let avg = F::from_f64_(mean(x));
+            let avg = F::from_f64_(shard.mean(x));
             for v in w.iter_mut().chain(h.iter_mut()) {
                 if *v == F::zero() {
                     *v = avg;
@@ -141,7 +142,7 @@ pub fn initialize_shard<F: NmfFloat>(
             let mut rng = generator();
             // numpy: (float scalar of X's dtype) * float64 draws -> float64,
             // stored back into W/H's dtype.
-            let avg = F::from_f64_(mean(x)).to_f64_();
+            let avg = F::from_f64_(shard.mean(x)).to_f64_();
             // W's zeros are all filled before H's.
             for v in w.iter_mut().chain(h.iter_mut()) {
                 if *v == F::zero() {
@@ -150,6 +151,10 @@ pub fn initialize_shard<F: NmfFloat>(
             }
         }
         _ => {}
+    }
+    if shard.n_ranks > 1 || shard.n_local != shard.n_total {
+        let rows = shard.offset..shard.offset + shard.n_local;
+        w = w.slice(ndarray::s![rows, ..]).to_owned();
     }
     Ok((w, h))
 }
@@ -192,14 +197,16 @@ fn normalized<F: NmfFloat>(v: Array1<F>, nrm: f64) -> Array1<F> {
     v.mapv(|e| e / d)
 }
 
-/// NNDSVD: W, H before any zero filling.
+/// NNDSVD: W (all N rows), H before any zero filling.
 fn nndsvd<F: NmfFloat>(
     x: &Input<F>,
     k: usize,
     rng: &mut NumpyRandomState,
+    comm: Comm,
+    shard: &Shard,
 ) -> Result<(Array2<F>, Array2<F>)> {
-    let (n, m) = x.shape();
-    let (u, s, vt) = randomized_svd(x, k, rng)?;
+    let (n, m) = (shard.n_total, shard.n_features);
+    let (u, s, vt) = randomized_svd_shard(x, k, rng, comm, shard)?;
     let mut w = Array2::zeros((n, k));
     let mut h = Array2::zeros((k, m));
 

@@ -359,6 +359,24 @@ fn p_workers_equal_one_process_with_fresh_restarts() {
 }
 
 #[test]
+fn p_workers_equal_one_process_with_nndsvd_inits_tall_and_wide() {
+    // Tall X (randomized SVD of X) and wide X (of Xᵀ), dense and CSR.
+    for (n, m, seed) in [(90, 12, 21), (14, 40, 22)] {
+        let x = data(n, m, seed);
+        for init in [Init::Nndsvd, Init::Nndsvda, Init::Nndsvdar, Init::Auto] {
+            let p = params(BetaLoss::KullbackLeibler, 8)
+                .init(init)
+                .n_components(3)
+                .max_iter(10);
+            for csr in [false, true] {
+                check_equal(&p, &x, &[n / 2, n - n / 2], csr);
+                check_equal(&p, &x, &[1, 0, n - 5, 4], csr);
+            }
+        }
+    }
+}
+
+#[test]
 fn p_workers_equal_one_process_with_custom_init() {
     let x = data(50, 8, 4);
     let k = 3;
@@ -497,11 +515,6 @@ fn inconsistent_configuration_is_an_error_on_every_worker() {
     });
     for o in outs {
         assert!(matches!(o, Err(Error::Reduce(_))), "{o:?}");
-    }
-    // NNDSVD needs the whole X: refused on every rank, model left unfitted.
-    let p = params(BetaLoss::Frobenius, 10).init(Init::Nndsvda);
-    for o in fit_distributed(&p, &x, &[20, 20], false) {
-        assert!(matches!(o, Err(Error::Init(_))));
     }
     // No seed: each rank would draw another H.
     let p = params(BetaLoss::Frobenius, 10).random_state(None);

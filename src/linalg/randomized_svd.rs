@@ -17,6 +17,7 @@
 //! Every LAPACK routine receives column-major copies, exactly the matrices
 //! scipy hands to LAPACK, so both sides run the same factorisations.
 
+use crate::dist::{Comm, Shard};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::{CsrView, Input};
@@ -39,7 +40,25 @@ pub fn randomized_svd<F: NmfFloat>(
     n_components: usize,
     rng: &mut NumpyRandomState,
 ) -> Result<(Array2<F>, Array1<F>, Array2<F>)> {
-    let (n_samples, n_features) = x.shape();
+    randomized_svd_shard(x, n_components, rng, Comm::single(), &Shard::local(x))
+}
+
+/// [`randomized_svd`] of a distributed X, `x` being this worker's shard:
+/// the same algorithm on the same random start (every worker draws it from
+/// the same seed). Its products with X are the only steps that touch X:
+/// X·B is computed on each shard's rows and gathered (a sum-all-reduce of a
+/// zero-padded N×c buffer, exact: the other ranks add zeros), Xᵀ·B is a sum
+/// over the shards (all-reduced, equal to one process up to rounding). The
+/// LU/QR/SVD steps then run on the same N×(k+10) or m×(k+10) matrices on
+/// every worker, which all return the whole U (N×k), S and Vt.
+pub fn randomized_svd_shard<F: NmfFloat>(
+    x: &Input<F>,
+    n_components: usize,
+    rng: &mut NumpyRandomState,
+    comm: Comm,
+    shard: &Shard,
+) -> Result<(Array2<F>, Array1<F>, Array2<F>)> {
+    let (n_samples, n_features) = (shard.n_total, shard.n_features);
     if n_samples == 0 || n_features == 0 {
         return Err(Error::Linalg(format!(
             "randomized_svd of an empty {n_samples}×{n_features} matrix"
@@ -58,7 +77,7 @@ pub fn randomized_svd<F: NmfFloat>(
     } else {
         4
     };
-    let op = Operator::new(x);
+    let op = Operator::new(x, comm, shard);
     let (_, m_cols) = op.shape();
 
     // Gaussian start, drawn in f64 then cast to X's dtype.
@@ -67,12 +86,12 @@ pub fn randomized_svd<F: NmfFloat>(
         .mapv(F::from_f64_);
 
     for _ in 0..n_iter {
-        q = permuted_l(op.dot(q.view()))?;
-        q = permuted_l(op.t_dot(q.view()))?;
+        q = permuted_l(op.dot(q.view())?)?;
+        q = permuted_l(op.t_dot(q.view())?)?;
     }
-    let q = qr_basis(op.dot(q.view()))?;
+    let q = qr_basis(op.dot(q.view())?)?;
 
-    let b = op.q_t_dot(q.view());
+    let b = op.q_t_dot(q.view())?;
     let (u_hat, s, vt) = thin_svd(b)?;
     let mut u = q.dot(&u_hat);
     let mut vt = vt;
@@ -100,10 +119,14 @@ fn standard<F: NmfFloat>(a: ArrayView2<F>) -> Array2<F> {
     a.as_standard_layout().into_owned()
 }
 
-/// The matrix M the range finder works on: X, or Xᵀ when X is wide.
-struct Operator<'a, F> {
+/// The matrix M the range finder works on: X, or Xᵀ when X is wide
+/// (X of all workers: this worker holds rows [offset, offset + n_local)).
+struct Operator<'a, 'c, F> {
     kind: OpKind<'a, F>,
     transpose: bool,
+    comm: Comm<'c>,
+    offset: usize,
+    n_total: usize,
 }
 
 enum OpKind<'a, F> {
@@ -112,9 +135,9 @@ enum OpKind<'a, F> {
     Csr(CsrView<'a, F>),
 }
 
-impl<'a, F: NmfFloat> Operator<'a, F> {
-    fn new(x: &Input<'a, F>) -> Self {
-        let (n, m) = x.shape();
+impl<'a, 'c, F: NmfFloat> Operator<'a, 'c, F> {
+    fn new(x: &Input<'a, F>, comm: Comm<'c>, shard: &Shard) -> Self {
+        let (n, m) = (shard.n_total, shard.n_features);
         let transpose = n < m;
         let kind = match x {
             Input::Dense(d) => {
@@ -127,15 +150,22 @@ impl<'a, F: NmfFloat> Operator<'a, F> {
             }
             Input::Csr(c) => OpKind::Csr(*c),
         };
-        Operator { kind, transpose }
+        Operator {
+            kind,
+            transpose,
+            comm,
+            offset: shard.offset,
+            n_total: n,
+        }
     }
 
     /// Shape of M.
     fn shape(&self) -> (usize, usize) {
-        let (n, m) = match &self.kind {
-            OpKind::Dense(d) => d.dim(),
-            OpKind::Csr(c) => (c.n_rows(), c.n_cols()),
+        let m = match &self.kind {
+            OpKind::Dense(d) => d.ncols(),
+            OpKind::Csr(c) => c.n_cols(),
         };
+        let n = self.n_total;
         if self.transpose {
             (m, n)
         } else {
@@ -143,8 +173,36 @@ impl<'a, F: NmfFloat> Operator<'a, F> {
         }
     }
 
-    /// X·B (`x_side` = true) or Xᵀ·B.
-    fn x_dot(&self, b: ArrayView2<F>, x_side: bool) -> Array2<F> {
+    /// X·B (`x_side` = true; N×c) or Xᵀ·B (B has N rows), over all
+    /// workers' rows.
+    fn x_dot(&self, b: ArrayView2<F>, x_side: bool) -> Result<Array2<F>> {
+        if self.comm.is_single() {
+            return Ok(self.local_x_dot(b, x_side));
+        }
+        let n_local = match &self.kind {
+            OpKind::Dense(d) => d.nrows(),
+            OpKind::Csr(c) => c.n_rows(),
+        };
+        let rows = self.offset..self.offset + n_local;
+        let out = if x_side {
+            // This shard's rows of X·B in an N×c buffer of zeros: the sum
+            // over the workers is the whole product.
+            let mut full = Array2::zeros((self.n_total, b.ncols()));
+            full.slice_mut(ndarray::s![rows, ..])
+                .assign(&self.local_x_dot(b, true));
+            full
+        } else {
+            self.local_x_dot(b.slice(ndarray::s![rows, ..]), false)
+        };
+        // Row-major, so that every worker lays the sum out the same way.
+        let mut out = out.as_standard_layout().into_owned();
+        self.comm
+            .sum(out.as_slice_mut().expect("standard layout is contiguous"))?;
+        Ok(out)
+    }
+
+    /// X·B or Xᵀ·B over this worker's rows.
+    fn local_x_dot(&self, b: ArrayView2<F>, x_side: bool) -> Array2<F> {
         match &self.kind {
             OpKind::Dense(d) => {
                 if x_side {
@@ -167,27 +225,19 @@ impl<'a, F: NmfFloat> Operator<'a, F> {
     }
 
     /// M·B.
-    fn dot(&self, b: ArrayView2<F>) -> Array2<F> {
+    fn dot(&self, b: ArrayView2<F>) -> Result<Array2<F>> {
         self.x_dot(b, !self.transpose)
     }
 
     /// Mᵀ·B.
-    fn t_dot(&self, b: ArrayView2<F>) -> Array2<F> {
+    fn t_dot(&self, b: ArrayView2<F>) -> Result<Array2<F>> {
         self.x_dot(b, self.transpose)
     }
 
-    /// Qᵀ·M. Dense: one GEMM, as numpy does; sparse: (Mᵀ·Q)ᵀ, as scipy does.
-    fn q_t_dot(&self, q: ArrayView2<F>) -> Array2<F> {
-        match &self.kind {
-            OpKind::Dense(d) => {
-                if self.transpose {
-                    par_dot(d.view(), q).reversed_axes()
-                } else {
-                    par_t_dot(d.view(), q).reversed_axes()
-                }
-            }
-            OpKind::Csr(_) => self.t_dot(q).reversed_axes(),
-        }
+    /// Qᵀ·M, as (Mᵀ·Q)ᵀ: for dense X the same GEMM numpy runs for Qᵀ·M
+    /// (X·Q or Xᵀ·Q, read transposed), for sparse X what scipy does.
+    fn q_t_dot(&self, q: ArrayView2<F>) -> Result<Array2<F>> {
+        Ok(self.t_dot(q)?.reversed_axes())
     }
 }
 
