@@ -427,9 +427,9 @@ extern "C" {
  * partial_fit and transform (they are collective) with its own rows, the
  * same parameters and the same random_state, and all ranks end with the
  * same components; fit_transform and transform write W for the rank's own
- * rows. `init` must be random or custom (custom: W of the rank's rows,
- * the same H everywhere) when n_ranks > 1; nndsvd* fail with NMF_ERR_INIT.
- * If any rank's input is rejected, every rank fails before any work
+ * rows. Every init works (custom: W of the rank's rows, the same H
+ * everywhere; nndsvd*: a distributed randomized SVD); a random_state must
+ * be set unless init is custom. If any rank's input is rejected, every rank fails before any work
  * (that rank with its own status, the others with NMF_ERR_REDUCE).
  *
  * `allreduce` is called with `ctx` from one library thread at a time, not
