@@ -427,9 +427,9 @@ extern "C" {
  * partial_fit and transform (they are collective) with its own rows, the
  * same parameters and the same random_state, and all ranks end with the
  * same components; fit_transform and transform write W for the rank's own
- * rows. `init` must be random or custom (custom: W of the rank's rows,
- * the same H everywhere) when n_ranks > 1; nndsvd* fail with NMF_ERR_INIT.
- * If any rank's input is rejected, every rank fails before any work
+ * rows. Every init works (custom: W of the rank's rows, the same H
+ * everywhere; nndsvd*: a distributed randomized SVD); a random_state must
+ * be set unless init is custom. If any rank's input is rejected, every rank fails before any work
  * (that rank with its own status, the others with NMF_ERR_REDUCE).
  *
  * `allreduce` is called with `ctx` from one library thread at a time, not
@@ -438,6 +438,11 @@ extern "C" {
  * `rank` < `n_ranks` is this rank's place in the row order. Errors:
  * NMF_ERR_INVALID_ARGUMENT for rank >= n_ranks or n_ranks == 0 (with a
  * non-NULL allreduce).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `allreduce`, when not NULL, must be
+ * safe to call with `ctx` as described above for as long as the model
+ * keeps it (until the next nmf_set_allreduce or nmf_free).
  */
 enum NmfStatus nmf_set_allreduce(struct NmfModel *model,
                                  NmfAllreduceFn allreduce,

@@ -558,6 +558,7 @@ fn initial_w_h<F: NmfFloat>(
     k: usize,
     args: &FitArgs<F>,
     warnings: &mut Vec<Warning>,
+    comm: Comm,
 ) -> Result<(Array2<F>, Array2<F>)> {
     let (n, m) = (shard.n_total, shard.n_features);
     if params.get_init() == Init::Custom {
@@ -580,7 +581,14 @@ fn initial_w_h<F: NmfFloat>(
                 .into(),
         ));
     }
-    init::initialize_source(x, k, params.get_init(), params.get_random_state(), shard)
+    init::initialize_source(
+        x,
+        k,
+        params.get_init(),
+        params.get_random_state(),
+        comm,
+        shard,
+    )
 }
 
 /// Refuse to commit a model holding NaN or infinity.
@@ -757,7 +765,7 @@ fn start<F: NmfFloat>(
     let shard = dist::preflight(comm, x.shape(), local, fingerprint(params, k, args))?;
     let derived = derive(params, shard.n_total);
     let mut warnings = Vec::new();
-    let (w, h) = initial_w_h(params, x, &shard, k, args, &mut warnings)?;
+    let (w, h) = initial_w_h(params, x, &shard, k, args, &mut warnings, comm)?;
     Ok(Start {
         w,
         h,

@@ -15,7 +15,7 @@
 //! Scalars follow numpy's promotion rules, so the f32 path rounds where
 //! scikit-learn rounds.
 
-use crate::dist::Shard;
+use crate::dist::{Comm, Shard};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::Input;
@@ -60,6 +60,7 @@ pub fn initialize<F: NmfFloat>(
         n_components,
         init,
         random_state,
+        Comm::single(),
         &shard,
     )
 }
@@ -75,17 +76,18 @@ pub fn initialize<F: NmfFloat>(
 ///   every worker, each keeping its rows of W (the draws of the other rows
 ///   are made and dropped, without storing them), with the global mean(X):
 ///   exactly the single-process start; X itself is not read;
-/// * nndsvd, nndsvda, nndsvdar: the randomized SVD makes its passes over
-///   the source block by block. They need the SVD of the whole X; with more
-///   than one worker they are refused with [`Error::Init`] (a distributed
-///   randomized SVD is not implemented; see the README's Distributed
-///   section). `Auto` resolves as for one process, so it is refused too
-///   unless k > min(N, n_features).
+/// * nndsvd, nndsvda, nndsvdar: the randomized SVD of the global X
+///   ([`randomized_svd_source`]: its products with X are passes over the
+///   source's row blocks, reduced over the workers through `comm`; the rest
+///   runs on the same small matrices everywhere); every worker builds the
+///   whole N×k W (the zero filling of nndsvdar draws over all of W, then H)
+///   and keeps its rows, with the global mean(X).
 pub fn initialize_source<F: NmfFloat>(
     x: &mut dyn RowSource<F>,
     n_components: usize,
     init: Init,
     random_state: Option<u32>,
+    comm: Comm,
     shard: &Shard,
 ) -> Result<(Array2<F>, Array2<F>)> {
     let (n, m) = (shard.n_total, shard.n_features);
@@ -128,16 +130,8 @@ pub fn initialize_source<F: NmfFloat>(
     if init == Init::Random {
         return Ok(random_init(shard, mean, k, &mut generator()));
     }
-    if shard.n_ranks > 1 {
-        return Err(Error::Init(format!(
-            "init = '{}' needs the SVD of the whole X and is not supported by a distributed fit \
-             ({} ranks): use init = 'random' or 'custom'",
-            init.as_str(),
-            shard.n_ranks
-        )));
-    }
 
-    let (mut w, mut h) = nndsvd(x, k, &mut generator())?;
+    let (mut w, mut h) = nndsvd(x, k, &mut generator(), comm, shard)?;
     match init {
         Init::Nndsvda => {
             let avg = F::from_f64_(mean);
@@ -160,6 +154,10 @@ pub fn initialize_source<F: NmfFloat>(
             }
         }
         _ => {}
+    }
+    if shard.n_ranks > 1 || shard.n_local != shard.n_total {
+        let rows = shard.offset..shard.offset + shard.n_local;
+        w = w.slice(ndarray::s![rows, ..]).to_owned();
     }
     Ok((w, h))
 }
@@ -202,14 +200,16 @@ fn normalized<F: NmfFloat>(v: Array1<F>, nrm: f64) -> Array1<F> {
     v.mapv(|e| e / d)
 }
 
-/// NNDSVD: W, H before any zero filling.
+/// NNDSVD: W (all N rows), H before any zero filling.
 fn nndsvd<F: NmfFloat>(
     x: &mut dyn RowSource<F>,
     k: usize,
     rng: &mut NumpyRandomState,
+    comm: Comm,
+    shard: &Shard,
 ) -> Result<(Array2<F>, Array2<F>)> {
-    let (n, m) = x.shape();
-    let (u, s, vt) = randomized_svd_source(x, k, rng)?;
+    let (n, m) = (shard.n_total, shard.n_features);
+    let (u, s, vt) = randomized_svd_source(x, k, rng, comm, shard)?;
     let mut w = Array2::zeros((n, k));
     let mut h = Array2::zeros((k, m));
 

@@ -12,7 +12,7 @@
  * that its H, n_steps and final cost (reconstruction_err), and its rows of
  * W, equal the reference to 1e-12 relative, for dense and CSR X, Frobenius
  * and Kullback-Leibler, even and uneven shards (one of them empty when
- * P >= 3). Then the fault cases: a negative value on the last rank's shard
+ * P >= 3), with init random and (KL, uneven) nndsvda. Then the fault cases: a negative value on the last rank's shard
  * and a malformed CSR on rank 0 must make every rank return an error
  * (the faulty rank its own status, the others NMF_ERR_REDUCE) without
  * hanging, and a good fit must work afterwards.
@@ -138,11 +138,11 @@ static void free_block(Block *b) {
     free(b->data);
 }
 
-static NmfParams case_params(double beta) {
+static NmfParams case_params(double beta, NmfInit init) {
     NmfParams p = nmf_params_default();
     p.n_components_mode = NMF_N_COMPONENTS_FIXED;
     p.n_components = K;
-    p.init = NMF_INIT_RANDOM;
+    p.init = init;
     p.random_state = 3;
     p.random_state_is_none = false;
     p.batch_size = 32;
@@ -174,12 +174,12 @@ static double rel_diff(const double *a, const double *b, size_t n) {
 }
 
 /* One equality case; returns the worst relative difference seen. */
-static double run_case(double beta, int csr, int uneven, MPI_Comm *comm) {
+static double run_case(double beta, int csr, int uneven, NmfInit init, MPI_Comm *comm) {
     size_t sizes[256];
     shard_sizes(uneven, sizes);
     size_t offset = 0;
     for (int r = 0; r < rank; r++) offset += sizes[r];
-    NmfParams p = case_params(beta);
+    NmfParams p = case_params(beta, init);
 
     /* Reference on rank 0: the whole X, one process. */
     double ref_h[K * N_COLS], ref_w[N_ROWS * K], ref_err = 0.0;
@@ -213,15 +213,16 @@ static double run_case(double beta, int csr, int uneven, MPI_Comm *comm) {
     const char *what = csr ? "csr" : "dense";
     CHECK(s == NMF_OK, "%s beta=%g uneven=%d: fit returned %s", what, beta, uneven,
           nmf_status_str(s));
+    NmfFitInfo info = {0};
+    double dh = 0.0, de = 0.0, dw = 0.0;
     if (s == NMF_OK) {
-        NmfFitInfo info;
         double h[K * N_COLS];
         MUST(nmf_get_fit_info(m, &info));
         MUST(nmf_get_components_f64(m, h, K * N_COLS));
-        double dh = rel_diff(h, ref_h, K * N_COLS);
-        double de = fabs(info.reconstruction_err - ref_err) / ref_err;
+        dh = rel_diff(h, ref_h, K * N_COLS);
+        de = fabs(info.reconstruction_err - ref_err) / ref_err;
         /* This rank's rows of W against the same rows of the reference. */
-        double dw = 0.0, sw = max_abs(ref_w, N_ROWS * K);
+        double sw = max_abs(ref_w, N_ROWS * K);
         for (size_t i = 0; i < sizes[rank] * K; i++)
             dw = fmax(dw, fabs(w[i] - ref_w[offset * K + i]) / sw);
         CHECK(info.n_steps == ref_steps, "%s beta=%g uneven=%d: n_steps %zu vs %llu", what, beta,
@@ -230,12 +231,16 @@ static double run_case(double beta, int csr, int uneven, MPI_Comm *comm) {
         CHECK(de <= TOL_REL, "%s beta=%g uneven=%d: cost differs by %g", what, beta, uneven, de);
         CHECK(dw <= TOL_REL, "%s beta=%g uneven=%d: W differs by %g", what, beta, uneven, dw);
         worst = fmax(fmax(dh, de), dw);
-        if (rank == 0)
-            printf("P=%d %-5s %-3s %-6s shards: n_steps %zu (reference %llu), "
-                   "H %.1e, cost %.1e, W %.1e\n",
-                   n_ranks, what, beta == 2.0 ? "fro" : "kl", uneven ? "uneven" : "even",
-                   info.n_steps, ref_steps, dh, de, dw);
     }
+    /* The worst over all ranks (each checks its own rows of W). */
+    double all_worst = 0.0;
+    MPI_Allreduce(&worst, &all_worst, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    if (s == NMF_OK && rank == 0)
+        printf("P=%d %-5s %-3s %-7s %-6s shards: n_steps %zu (reference %llu), "
+               "H %.1e, cost %.1e, W %.1e (rank 0), worst on any rank %.1e\n",
+               n_ranks, what, beta == 2.0 ? "fro" : "kl",
+               init == NMF_INIT_RANDOM ? "random" : "nndsvda", uneven ? "uneven" : "even",
+               info.n_steps, ref_steps, dh, de, dw, all_worst);
     nmf_free(m);
     free(w);
     free_block(&mine);
@@ -248,7 +253,7 @@ static void run_fault(int kind, MPI_Comm *comm) {
     shard_sizes(0, sizes);
     size_t offset = 0;
     for (int r = 0; r < rank; r++) offset += sizes[r];
-    NmfParams p = case_params(2.0);
+    NmfParams p = case_params(2.0, NMF_INIT_RANDOM);
     Block mine = make_block(offset, sizes[rank]);
     int faulty = kind == 0 ? n_ranks - 1 : 0;
     if (rank == faulty) {
@@ -305,7 +310,10 @@ int main(int argc, char **argv) {
     for (int csr = 0; csr <= 1; csr++)
         for (int b = 0; b < 2; b++)
             for (int uneven = 0; uneven <= 1; uneven++)
-                worst = fmax(worst, run_case(b == 0 ? 2.0 : 1.0, csr, uneven, &comm));
+                worst = fmax(worst, run_case(b == 0 ? 2.0 : 1.0, csr, uneven, NMF_INIT_RANDOM, &comm));
+    /* NNDSVDa: the randomized SVD distributed through the same hook. */
+    for (int csr = 0; csr <= 1; csr++)
+        worst = fmax(worst, run_case(1.0, csr, 1, NMF_INIT_NNDSVDA, &comm));
     run_fault(0, &comm);
     run_fault(1, &comm);
 

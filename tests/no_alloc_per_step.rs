@@ -1,0 +1,72 @@
+//! The steps of a fit allocate nothing: a fit of 40 epochs makes as many
+//! heap allocations as a fit of 2 (workspaces are sized once per fit), for
+//! one process and for a distributed fit through a reducer.
+
+use minibatchnmf::dist::SingleProcess;
+use minibatchnmf::{BetaLoss, Init, MiniBatchNmf, MiniBatchNmfParams};
+use ndarray::Array2;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(p, l, n)
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn allocations(beta: BetaLoss, epochs: usize, reducer: bool) -> usize {
+    let x = Array2::from_shape_fn((200, 30), |(i, j)| ((i * 7 + j * 3) % 11) as f64 + 0.5);
+    let p = MiniBatchNmfParams::new()
+        .n_components(5)
+        .init(Init::Random)
+        .random_state(Some(0))
+        .beta_loss(beta)
+        .batch_size(32)
+        .tol(0.0)
+        .max_no_improvement(None)
+        .max_iter(epochs);
+    let mut m = MiniBatchNmf::<f64>::new(p).unwrap();
+    if reducer {
+        m.set_reducer(Some(Arc::new(SingleProcess)));
+    }
+    let before = ALLOCS.load(Ordering::Relaxed);
+    m.fit(&x).unwrap();
+    ALLOCS.load(Ordering::Relaxed) - before
+}
+
+#[test]
+fn steps_allocate_nothing_one_process_and_distributed() {
+    // One thread (rayon's work stealing would make the count vary), and a
+    // first fit to let the pool and thread-locals set themselves up.
+    minibatchnmf::set_num_threads(1).unwrap();
+    allocations(BetaLoss::Frobenius, 1, false);
+    for beta in [
+        BetaLoss::Frobenius,
+        BetaLoss::KullbackLeibler,
+        BetaLoss::Beta(1.5),
+    ] {
+        for reducer in [false, true] {
+            let short = allocations(beta, 2, reducer);
+            let long = allocations(beta, 40, reducer);
+            assert_eq!(
+                short, long,
+                "{beta:?} reducer={reducer}: 2 epochs {short} allocations, 40 epochs {long}"
+            );
+        }
+    }
+}
