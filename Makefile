@@ -70,8 +70,22 @@ clean:
 # C ABI: install, header drift check and the C/C++/R/Python/Julia callers.
 -include c-examples/ffi.mk
 
-# Speed against scikit-learn in one script (needs the C ABI's Python venv).
-bench-sklearn: ffi-lib $(FFI_VENV)/.installed
+# Speed against scikit-learn in one script (needs the C ABI's Python venv), on
+# the vendored data, Debian's Fashion-MNIST and the demo's TF-IDF of FOLDOC.
+FASHION := target/fashion-mnist
+$(FASHION)/.unpacked:
+	@rm -rf $(FASHION) && mkdir -p $(FASHION)
+	@echo "== fetching Debian's dataset-fashion-mnist into $(FASHION)"
+	cd $(FASHION) && { apt-get download -qq -o APT::Sandbox::User=root dataset-fashion-mnist 2>/dev/null || \
+	  { $(SUDO) apt-get update -qq && apt-get download -qq -o APT::Sandbox::User=root dataset-fashion-mnist; }; }
+	dpkg-deb -x $(FASHION)/dataset-fashion-mnist_*.deb $(FASHION)
+	touch $@
+
+target/foldoc/tfidf.mtx: | release
+	$(MAKE) --no-print-directory $(FOLDOC)/foldoc.dict
+	target/release/minibatchnmf-topics --save-tfidf target/foldoc/tfidf --no-fit
+
+bench-sklearn: ffi-lib $(FFI_VENV)/.installed $(FASHION)/.unpacked target/foldoc/tfidf.mtx
 	$(FFI_VENV)/bin/python benches/vs_sklearn.py --lib $(FFI_RELEASE)/libminibatchnmf.so $(BENCH_ARGS)
 
 # Demo: topic extraction on the Free On-line Dictionary of Computing, after scikit-learn's

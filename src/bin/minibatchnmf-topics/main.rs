@@ -61,6 +61,9 @@ struct Args {
     /// also write PREFIX.mtx and PREFIX_vocab.txt
     #[arg(long, value_name = "PREFIX")]
     save_tfidf: Option<PathBuf>,
+    /// only build the matrix (and write it with --save-tfidf): no fit
+    #[arg(long)]
+    no_fit: bool,
 
     /// number of topics
     #[arg(
@@ -378,6 +381,9 @@ fn run(args: &Args) -> Result<(), String> {
         std::fs::write(&vocab, data.vocab.join("\n") + "\n")
             .map_err(|e| format!("cannot write {}: {e}", vocab.display()))?;
         println!("wrote {} and {}", mtx.display(), vocab.display());
+    }
+    if args.no_fit {
+        return Ok(());
     }
     let mut fit_secs = 0.0;
     for &beta in &args.betas {
