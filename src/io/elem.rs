@@ -78,7 +78,7 @@ impl Elem {
     /// every kind but 64-bit integers beyond 2^53, rounded as numpy's
     /// `astype` rounds).
     #[inline]
-    fn each(&self, bytes: &[u8], mut f: impl FnMut(usize, f64)) {
+    fn each(self, bytes: &[u8], mut f: impl FnMut(usize, f64)) {
         macro_rules! conv {
             ($t:ty, $n:expr) => {
                 for (i, c) in bytes.chunks_exact($n).enumerate() {
@@ -110,7 +110,7 @@ impl Elem {
     /// Converts `bytes` (a whole number of elements) into `out`, as numpy's
     /// `astype(F)` does: f32 → f32 and every integer kind up to 32 bits are
     /// exact; f64 → f32 rounds to nearest.
-    pub(crate) fn to_float<F: NmfFloat>(&self, bytes: &[u8], out: &mut [F]) {
+    pub(crate) fn to_float<F: NmfFloat>(self, bytes: &[u8], out: &mut [F]) {
         debug_assert_eq!(bytes.len(), out.len() * self.size());
         if self.kind == Kind::F32 && std::mem::size_of::<F>() == 4 {
             // f32 → f32 straight (no detour through f64 rounding concerns:
@@ -131,7 +131,7 @@ impl Elem {
 
     /// Converts integer `bytes` into indices; a negative value is returned as
     /// the error.
-    pub(crate) fn to_index(&self, bytes: &[u8], out: &mut [usize]) -> Result<(), f64> {
+    pub(crate) fn to_index(self, bytes: &[u8], out: &mut [usize]) -> Result<(), f64> {
         let mut bad = None;
         self.each(bytes, |i, v| {
             if v < 0.0 && bad.is_none() {

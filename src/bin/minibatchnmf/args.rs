@@ -31,7 +31,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Fit a model on a data file and save it.
-    Fit(FitCmd),
+    Fit(Box<FitCmd>),
     /// Continue fitting a saved model on more rows (one online step per
     /// mini-batch of rows, as scikit-learn's partial_fit on each).
     PartialFit(PartialFitCmd),

@@ -105,11 +105,15 @@ fn fit<F: NmfFloat>(c: &FitCmd, level: Level) -> Result<(), Failure> {
     let secs = t.elapsed().as_secs_f64();
     let s = model.last_fit().cloned().expect("fit sets last_fit");
     let n = src.shape().0;
+    // Rows the mini-batches went through: whole passes, then full batches.
+    let bs = model.params().get_batch_size().min(n).max(1);
+    let per_pass = n.div_ceil(bs);
+    let rows = s.n_steps / per_pass * n + s.n_steps % per_pass * bs;
     say(
         level,
         format!(
-            "fit in {secs:.2} s ({:.0} rows/s): n_iter {}, n_steps {}, stopped on {:?}, reconstruction_err {}",
-            (s.n_steps * model.params().get_batch_size()).min(s.n_iter * n) as f64 / secs.max(1e-9),
+            "fit in {secs:.2} s ({:.0} rows/s, initialisation included): n_iter {}, n_steps {}, stopped on {:?}, reconstruction_err {}",
+            rows as f64 / secs.max(1e-9),
             s.n_iter,
             s.n_steps,
             s.stop_reason,

@@ -58,7 +58,6 @@ impl Watcher {
 
     /// Removes the bar.
     pub fn finish(&self) {
-        self.start.get_or_init(|| (Instant::now(), r.rows_done));
         if let Some(b) = &self.bar {
             b.finish();
         }
