@@ -593,3 +593,99 @@ fn p_workers_equal_one_process_in_f32_to_f32_rounding() {
     }
     assert_eq!(hs[0].0, hs[1].0);
 }
+
+/// Each worker reads its shard from its own file (`.npy` dense, scipy
+/// `.npz` CSR) through a row source: the fit (init's randomized SVD, the
+/// steps, the final W solve, the reconstruction error) and transform are
+/// those of one process holding the concatenated X in memory.
+#[test]
+fn p_workers_reading_their_shards_from_files_equal_one_process() {
+    use minibatchnmf::io::{self as mio, NpyWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let x = data(90, 12, 31).mapv(|v| v + 0.01);
+    let cases = [
+        (params(BetaLoss::Frobenius, 16).init(Init::Nndsvda), false),
+        (
+            params(BetaLoss::KullbackLeibler, 16).init(Init::Nndsvdar),
+            true,
+        ),
+        (
+            params(BetaLoss::KullbackLeibler, 20)
+                .fresh_restarts(true)
+                .fresh_restarts_max_iter(15)
+                .tol(1e-3)
+                .max_iter(5),
+            false,
+        ),
+    ];
+    for (case, (p, csr)) in cases.iter().enumerate() {
+        let sizes = [30usize, 0, 45, 15];
+        let mut paths = Vec::new();
+        for (r, (a, b)) in bounds(&sizes).into_iter().enumerate() {
+            let shard = x.slice(s![a..b, ..]);
+            let path = if *csr {
+                let path = dir.path().join(format!("case{case}_rank{r}.npz"));
+                let c = Csr::from_dense(shard);
+                mio::save_npz_csr(&path, (c.n, c.m), &c.indptr, &c.indices, &c.data, true).unwrap();
+                path
+            } else {
+                let path = dir.path().join(format!("case{case}_rank{r}.npy"));
+                let mut wr = NpyWriter::<f64>::create(&path, shard.dim()).unwrap();
+                wr.write_rows(shard).unwrap();
+                wr.finish().unwrap();
+                path
+            };
+            paths.push(path);
+        }
+        let single = fit_single(p, &x, *csr);
+        let mut model = MiniBatchNmf::<f64>::new(p.clone()).unwrap();
+        model.fit(&x).unwrap();
+        let t_single = model.transform(&x).unwrap();
+        let reds = reducers(sizes.len(), false);
+        let outs: Vec<(Outcome, Array2<f64>)> = std::thread::scope(|sc| {
+            let hs: Vec<_> = paths
+                .iter()
+                .zip(reds)
+                .map(|(path, red)| {
+                    let p = p.clone();
+                    sc.spawn(move || {
+                        let mut src = mio::open::<f64>(path).unwrap();
+                        let mut m = MiniBatchNmf::<f64>::new(p).unwrap();
+                        m.set_reducer(Some(red));
+                        let w = m
+                            .fit_transform_source_with(src.as_mut(), FitArgs::default())
+                            .unwrap();
+                        let t = m.transform_source(src.as_mut()).unwrap();
+                        let s = m.last_fit().unwrap().clone();
+                        let out = Outcome {
+                            h: m.components().unwrap().to_owned(),
+                            w,
+                            n_steps: s.n_steps,
+                            n_iter: s.n_iter,
+                            err: s.reconstruction_err,
+                        };
+                        (out, t)
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let what = format!("case {case} (csr={csr})");
+        for (r, (out, _)) in outs.iter().enumerate() {
+            assert_eq!(out.n_steps, single.n_steps, "{what}: rank {r} n_steps");
+            assert_eq!(out.n_iter, single.n_iter, "{what}: rank {r} n_iter");
+            let dh = rel(out.h.view(), single.h.view());
+            assert!(dh <= TOL, "{what}: rank {r} H differs by {dh:e}");
+            let de = (out.err - single.err).abs() / single.err;
+            assert!(de <= TOL, "{what}: rank {r} error differs by {de:e}");
+        }
+        let ws: Vec<_> = outs.iter().map(|(o, _)| o.w.view()).collect();
+        let w = ndarray::concatenate(ndarray::Axis(0), &ws).unwrap();
+        let dw = rel(w.view(), single.w.view());
+        assert!(dw <= TOL, "{what}: W differs by {dw:e}");
+        let ts: Vec<_> = outs.iter().map(|(_, t)| t.view()).collect();
+        let t = ndarray::concatenate(ndarray::Axis(0), &ts).unwrap();
+        let dt = rel(t.view(), t_single.view());
+        assert!(dt <= TOL, "{what}: transform W differs by {dt:e}");
+    }
+}
