@@ -30,6 +30,18 @@ _BETA = {"frobenius": 2.0, "kullback-leibler": 1.0, "itakura-saito": 0.0}
 _U32_MAX = np.iinfo(np.uint32).max
 
 
+def _in_place(given, checked, result):
+    """Whether a caller's custom W/H array can receive the result in place."""
+    return (
+        isinstance(given, np.ndarray)
+        and given is checked
+        and result is not None
+        and given.shape == result.shape
+        and given.dtype == result.dtype
+        and given.flags.writeable
+    )
+
+
 class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Mini-Batch Non-Negative Matrix Factorization, computed by minibatchnmf.
 
@@ -292,14 +304,24 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _fit(self, X, W, H, return_w):
         X = self._validate_x(X, reset=True)
         check_non_negative(X, "MiniBatchNMF (input X)")
+        W_in, H_in = W, H
         W, H = self._check_w_h(X, W, H)
         handle = Handle(self._c_params())
         if return_w or W is not None or H is not None:
-            W = handle.fit_transform(X, X.dtype, self._expected_k(X, H), W, H)
+            W_out = handle.fit_transform(X, X.dtype, self._expected_k(X, H), W, H)
         else:
+            W_out = None
             handle.fit(X, X.dtype)
         self._set_fitted(handle, handle.fit_info())
-        return W
+        # As scikit-learn: a custom W and H (numpy arrays of X's dtype) are
+        # updated in place and become the returned W and components_.
+        if _in_place(H_in, H, self.components_):
+            H_in[...] = self.components_
+            self.components_ = H_in
+        if _in_place(W_in, W, W_out):
+            W_in[...] = W_out
+            W_out = W_in
+        return W_out
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, **params):
@@ -354,14 +376,25 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         X = self._validate_x(X, reset=not fitted)
         if not fitted:
             check_non_negative(X, "MiniBatchNMF (input X)")
+            H_in = H
             W, H = self._check_w_h(X, W, H)
             handle = Handle(self._c_params())
             handle.partial_fit(X, X.dtype, W, H)
+            self._set_fitted(handle)
+            # As scikit-learn: a custom H becomes components_, updated in place.
+            if _in_place(H_in, H, self.components_):
+                H_in[...] = self.components_
+                self.components_ = H_in
         else:
             handle = self._handle
             self._sync_params()
             handle.partial_fit(X, handle.dtype())
-        self._set_fitted(handle)
+            # As scikit-learn, components_ is updated in place.
+            previous = self.components_
+            self._set_fitted(handle)
+            if previous.shape == self.components_.shape and previous.flags.writeable:
+                previous[...] = self.components_
+                self.components_ = previous
         return self
 
     # -- using the model ---------------------------------------------------------
