@@ -1,6 +1,7 @@
 # minibatchnmf — build, demo and test entry points.
 #   make demo   installs what is missing, builds in release, runs the topic-extraction demo
-#   make test   installs what is missing, runs every test (unit, parity, doc, C ABI callers)
+#   make test   installs what is missing, runs every test (unit, parity, doc, C ABI callers,
+#               the Python and R packages)
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -61,6 +62,9 @@ clean:
 # C ABI: install, header drift check and the C/C++/R/Python/Julia callers.
 -include c-examples/ffi.mk
 
+# Installable packages: Python (python/) and R (r/minibatchnmf/).
+-include python/package.mk
+
 # Speed against scikit-learn in one script (needs the C ABI's Python venv).
 bench-sklearn: ffi-lib $(FFI_VENV)/.installed
 	$(FFI_VENV)/bin/python benches/vs_sklearn.py --lib $(FFI_RELEASE)/libminibatchnmf.so $(BENCH_ARGS)
@@ -89,4 +93,4 @@ foldoc:
 demo: release foldoc
 	target/release/minibatchnmf-topics $(DEMO_ARGS)
 
-test: rust-test $(FFI_TEST_TARGETS)
+test: rust-test $(FFI_TEST_TARGETS) py-package-test
