@@ -64,6 +64,7 @@ clean:
 
 # Installable packages: Python (python/) and R (r/minibatchnmf/).
 -include python/package.mk
+-include r/package.mk
 
 # Speed against scikit-learn in one script (needs the C ABI's Python venv).
 bench-sklearn: ffi-lib $(FFI_VENV)/.installed
@@ -93,4 +94,4 @@ foldoc:
 demo: release foldoc
 	target/release/minibatchnmf-topics $(DEMO_ARGS)
 
-test: rust-test $(FFI_TEST_TARGETS) py-package-test
+test: rust-test $(FFI_TEST_TARGETS) py-package-test r-package-test

@@ -206,3 +206,5 @@ mbnmf_threads <- function(n = NULL) {
 }
 
 mbnmf_version <- function() .Call(mbnmf_c_version)
+
+.has_persist <- function() .Call(mbnmf_c_has_persist)
