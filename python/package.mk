@@ -5,6 +5,8 @@
 #                          check_estimator, and the package's tests
 
 PY_PKG_VENV := target/py-package-venv
+TEST_DEB_PKGS += python3-venv
+PKG_TEST_TARGETS += py-package-test
 PY_PKG_DEPS := numpy scipy pandas pytest scikit-learn==1.9.1
 PY_PKG_PYTEST := $(abspath $(PY_PKG_VENV))/bin/python -m pytest -q -p no:cacheprovider -rfEx
 

@@ -6,14 +6,16 @@
 #
 # Install it as a user: R CMD INSTALL r/minibatchnmf
 
-EXTRA_DEB_PKGS += r-base-core r-base-dev r-cran-testthat r-cran-matrix
+TEST_DEB_PKGS += r-base-core r-base-dev r-cran-testthat r-cran-matrix
+PKG_TEST_TARGETS += r-package-test
 R_PKG_BUILD := target/r-package
 
 .PHONY: r-package-test r-package-example
 
 # R CMD check works on a copy of the package (the tarball), so configure is told where
 # the crate is. A WARNING fails the target as an ERROR does.
-r-package-test: deps
+r-package-test:
+	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="r-base-core r-base-dev r-cran-testthat r-cran-matrix"
 	@rm -rf $(R_PKG_BUILD) && mkdir -p $(R_PKG_BUILD)
 	cd $(R_PKG_BUILD) && R CMD build --no-build-vignettes $(abspath r/minibatchnmf) >build.log 2>&1 || { cat build.log; exit 1; }
 	cd $(R_PKG_BUILD) && MINIBATCHNMF_CRATE=$(abspath .) _R_CHECK_FORCE_SUGGESTS_=false \

@@ -249,7 +249,7 @@ impl Report {
     fn judge_f32(&mut self, what: &str, dist: f64, delta: f64, allowed: f64) {
         self.note_worst(what, if dist == 0.0 { 0.0 } else { dist / allowed });
         // NaN fails too.
-        if !(dist <= allowed) {
+        if dist.is_nan() || dist > allowed {
             self.fail(format!(
                 "{what}: distance to sklearn's f32 result {dist:.3e} > allowed {allowed:.3e} \
                  (sklearn's f32 result is {delta:.3e} from the f64 one)"
@@ -291,6 +291,7 @@ fn stop_reason_name(r: StopReason) -> &'static str {
         StopReason::MaxIter => "max_iter",
         StopReason::SmallHChange => "small_h_change",
         StopReason::NoImprovement => "no_improvement",
+        StopReason::Interrupted => "interrupted",
     }
 }
 
