@@ -120,8 +120,10 @@ _EXCEPTIONS = {
     ERR_NULL_POINTER: RuntimeError,
     ERR_BUFFER_LENGTH: RuntimeError,
 }
-# Status codes 19-22 are issue 7's (saving/loading): a bad or foreign buffer.
-for _code in (19, 20, 21, 22):
+# Issue 7's statuses (saving/loading): 19 NMF_ERR_IO, 20 NMF_ERR_CORRUPT_MODEL,
+# 21 NMF_ERR_UNSUPPORTED_FORMAT (22 reserved).
+_EXCEPTIONS[19] = OSError
+for _code in (20, 21, 22):
     _EXCEPTIONS[_code] = ValueError
 
 

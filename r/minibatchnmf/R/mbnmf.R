@@ -8,6 +8,7 @@
   state <- new.env(parent = emptyenv())
   state$ptr <- ptr
   state$bytes <- NULL
+  state$fitted <- FALSE
   state$feature_names <- NULL
   structure(list(params = params, state = state, W = NULL), class = "mbnmf")
 }
@@ -17,6 +18,11 @@
 .ptr <- function(object) {
   st <- object$state
   if (.null_ptr(st$ptr)) {
+    if (!isTRUE(st$fitted)) {
+      # An unfitted model holds nothing but its parameters.
+      st$ptr <- .Call(mbnmf_c_create, .c_params(object$params))
+      return(st$ptr)
+    }
     if (is.null(st$bytes))
       stop("this mbnmf model was restored without its saved bytes (saved by a library ",
            "without the saving format); refit it", call. = FALSE)
@@ -28,6 +34,7 @@
 .after_update <- function(object, feature_names) {
   st <- object$state
   if (!is.null(feature_names)) st$feature_names <- feature_names
+  st$fitted <- TRUE
   if (.Call(mbnmf_c_has_persist)) st$bytes <- .Call(mbnmf_c_save, st$ptr)
   info <- .Call(mbnmf_c_info, st$ptr)
   if (isTRUE(info$ignored_init_warning))
@@ -197,6 +204,7 @@ mbnmf_load <- function(file) {
   ptr <- .Call(mbnmf_c_load, bytes)
   model <- .new_mbnmf(.r_params(.Call(mbnmf_c_get_params, ptr)), ptr)
   model$state$bytes <- bytes
+  model$state$fitted <- TRUE
   model
 }
 

@@ -129,6 +129,16 @@ test_that("saveRDS/readRDS and mbnmf_save/mbnmf_load keep the fitted model", {
   expect_equal(components(back), components(m))
 })
 
+test_that("an unfitted model survives saveRDS (its parameters rebuild it)", {
+  f <- tempfile(fileext = ".rds")
+  saveRDS(mbnmf_model(2, init = "nndsvda", seed = 0), f)
+  m <- readRDS(f)
+  partial_fit(m, x)
+  ref <- mbnmf_model(2, init = "nndsvda", seed = 0)
+  partial_fit(ref, x)
+  expect_equal(components(m), components(ref))
+})
+
 test_that("without the saving format, a restored model says so", {
   skip_if(minibatchnmf:::.has_persist())
   m <- mbnmf(x, 2, init = "nndsvda", seed = 0, max_iter = 20, tol = 0)
