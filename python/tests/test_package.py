@@ -73,6 +73,19 @@ def test_float32_stays_float32_and_ints_become_float64():
         assert m.components_.dtype == np.float64
 
 
+def test_random_state_instances_give_reproducible_fits():
+    # A seed drawn from the instance (advancing it): same instance state, same fit.
+    rs = np.random.RandomState(7)
+    rs.rand(3)
+    a = MiniBatchNMF(**{**PARAMS, "init": "random", "random_state": rs}).fit(X).components_
+    b = MiniBatchNMF(**{**PARAMS, "init": "random", "random_state": rs}).fit(X).components_
+    rs2 = np.random.RandomState(7)
+    rs2.rand(3)
+    c = MiniBatchNMF(**{**PARAMS, "init": "random", "random_state": rs2}).fit(X).components_
+    np.testing.assert_array_equal(a, c)
+    assert not np.array_equal(a, b)
+
+
 def test_partial_fit_equals_sklearn():
     ours, theirs = MiniBatchNMF(**PARAMS), SklearnMiniBatchNMF(**PARAMS)
     for a in range(0, 1000, 200):

@@ -219,8 +219,11 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             if not 0 <= int(rs) <= _U32_MAX:
                 raise ValueError(f"Seed must be between 0 and 2**32 - 1, got {rs}")
             return int(rs)
-        # A RandomState instance: the library draws with numpy's
-        # RandomState(seed) algorithm, so take a seed from the instance.
+        # A RandomState instance: the C ABI takes a u32 seed (numpy's
+        # RandomState(seed) draws), not a generator's state, so take a seed
+        # from the instance. Reproducible, but not scikit-learn's numbers:
+        # scikit-learn draws from the instance itself (and, for nndsvdar,
+        # continues its stream where an int seed would restart it).
         return int(rs.randint(0, _U32_MAX, dtype=np.uint32))
 
     def _sync_params(self):
