@@ -38,12 +38,14 @@ def both(Xin, **extra):
         lambda x: np.ascontiguousarray(x[:, ::2]),
         lambda x: x[:, ::2],  # columns at a stride: copied
         lambda x: x.tolist(),
+        lambda x: x[::-1],  # negative strides: copied
+        lambda x: np.frombuffer(b"\0" + x.tobytes(), dtype=np.float64, offset=1).reshape(x.shape),  # unaligned
         sp.csr_matrix,
         sp.csc_matrix,
         sp.csr_array,
         lambda x: sp.coo_matrix(x).tocsr(),
     ],
-    ids=["c", "fortran", "row-stride", "cols", "col-stride", "list", "csr", "csc", "csr_array", "coo->csr"],
+    ids=["c", "fortran", "row-stride", "cols", "col-stride", "list", "neg-stride", "unaligned", "csr", "csc", "csr_array", "coo->csr"],
 )
 def test_results_equal_sklearn_for_every_input_layout(make):
     Xin = make(X)

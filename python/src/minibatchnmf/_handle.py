@@ -26,6 +26,8 @@ def _dense_args(x):
     """(keep-alive, [x ptr, n, m, row_stride]) for a 2-D float array."""
     n, m = x.shape
     item = x.itemsize
+    if not x.flags.aligned:  # the ABI requires aligned pointers
+        x = np.array(x, order="C")
     if x.flags.c_contiguous:
         return x, [_ptr(x), n, m, 0]
     s0, s1 = x.strides
