@@ -522,20 +522,14 @@ mod tests {
                 .map(|(_, &sj)| (sj - s0[i]).abs())
                 .fold(f64::INFINITY, f64::min);
             let bound = std::f64::consts::SQRT_2 * e / gap;
-            let du = u
-                .column(i)
-                .iter()
-                .zip(u0.column(i))
-                .map(|(a, b)| (*a as f64 - b).powi(2))
-                .sum::<f64>()
-                .sqrt();
-            let dv = v
-                .row(i)
-                .iter()
-                .zip(v0.row(i))
-                .map(|(a, b)| (*a as f64 - b).powi(2))
-                .sum::<f64>()
-                .sqrt();
+            let dist = |a: ndarray::ArrayView1<f32>, b: ndarray::ArrayView1<f64>| {
+                a.iter()
+                    .zip(b)
+                    .map(|(p, q)| (*p as f64 - q).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+            };
+            let (du, dv) = (dist(u.column(i), u0.column(i)), dist(v.row(i), v0.row(i)));
             assert!(
                 du <= bound && dv <= bound,
                 "vector {i}: {du:e}, {dv:e} > {bound:e}"
