@@ -1,7 +1,9 @@
 """The package's own guarantees, beyond scikit-learn's test suite."""
 
 import copy
+import os
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -190,3 +192,23 @@ def test_pickling_a_fitted_model_without_saving_format_fails_clearly():
     m = MiniBatchNMF(**PARAMS).fit(X)
     with pytest.raises(pickle.PicklingError, match="nmf_save_buffer"):
         pickle.dumps(m)
+
+
+HEADER = os.path.join(os.path.dirname(__file__), "..", "..", "include", "minibatchnmf.h")
+
+
+def _header_fields(text, name):
+    body = re.search(r"typedef struct %s \{(.*?)\} %s;" % (name, name), text, re.S).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    return re.findall(r"(\w+);", body)
+
+
+@pytest.mark.skipif(not os.path.exists(HEADER), reason="run from the repository (needs include/)")
+def test_ctypes_mirrors_match_the_header():
+    text = open(HEADER, encoding="utf-8").read()
+    for struct in (_clib.NmfParams, _clib.NmfFitInfo):
+        assert [f for f, _ in struct._fields_] == _header_fields(text, struct.__name__)
+    # Every status number the header defines has an exception type.
+    for name, code in re.findall(r"(NMF_(?:OK|ERR_\w+)) = (\d+)", text):
+        if name != "NMF_OK":
+            assert int(code) in _clib._EXCEPTIONS, name
