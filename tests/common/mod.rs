@@ -91,9 +91,9 @@ impl Npy {
 pub fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
     use ndarray::ArrayD;
     use ndarray_npy::{ReadNpyError, ReadNpyExt};
-    fn try_read<T: ndarray_npy::ReadableElement>(
-        bytes: &[u8],
-    ) -> Result<Option<(Vec<usize>, Vec<T>)>, String> {
+    /// Shape and values, None when the file holds another dtype.
+    type Parsed<T> = Option<(Vec<usize>, Vec<T>)>;
+    fn try_read<T: ndarray_npy::ReadableElement>(bytes: &[u8]) -> Result<Parsed<T>, String> {
         match ArrayD::<T>::read_npy(bytes) {
             Ok(a) => {
                 if !a.is_standard_layout() {
