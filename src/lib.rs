@@ -33,7 +33,8 @@
 //! checked once) → [`validation`] (data checks) → [`init`] (W, H start;
 //! [`rng`] and [`linalg`] behind it) → [`kernels`] (beta-divergence and the
 //! multiplicative updates, dense and sparse) → [`estimator`] (the mini-batch
-//! loop, early stopping, fitted state) → [`ffi`] (the C ABI).
+//! loop, early stopping, fitted state) → [`persist`] (model files) →
+//! [`ffi`] (the C ABI).
 
 // BLAS/LAPACK providers are linked through these crates.
 extern crate blas_src;
@@ -49,6 +50,7 @@ pub mod kernels;
 pub mod linalg;
 pub mod parallel;
 pub mod params;
+pub mod persist;
 pub mod rng;
 pub mod validation;
 
