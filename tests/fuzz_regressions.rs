@@ -27,3 +27,21 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
 fn csr_validation_crash_inputs_are_rejected_cleanly() {
     assert!(replay("csr_validation", csr_validation::run) > 0);
 }
+
+#[allow(dead_code)]
+#[path = "../fuzz/checks/load_model.rs"]
+mod load_model;
+
+#[allow(dead_code)]
+#[path = "../fuzz/checks/ffi_calls.rs"]
+mod ffi_calls;
+
+#[test]
+fn load_model_crash_inputs_are_rejected_cleanly() {
+    replay("load_model", load_model::run);
+}
+
+#[test]
+fn ffi_call_sequence_crash_inputs_run_cleanly() {
+    replay("ffi_calls", ffi_calls::run);
+}

@@ -1,5 +1,4 @@
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-fuzz_target!(|data: &[u8]| {
-    let _ = data;
-});
+#[path = "../checks/ffi_calls.rs"]
+mod check;
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::run(data));

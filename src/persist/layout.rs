@@ -291,7 +291,9 @@ pub(crate) fn decode<F: NmfFloat>(bytes: &[u8]) -> Result<(ValidParams, ModelSta
             .iter()
             .map(|(name, shape, _, b)| (*name, file_dtype.name(), shape.as_slice(), *b)),
     );
-    if stored != actual {
+    // Fuzzing builds skip the comparison, so the fuzzer reaches the checks
+    // behind it (the checksum would reject almost every mutation).
+    if stored != actual && !cfg!(fuzzing) {
         return Err(corrupt(format!(
             "checksum mismatch: the file says {stored}, its content gives {actual}"
         )));
