@@ -1,6 +1,7 @@
 # minibatchnmf — build, demo and test entry points.
-#   make demo   installs what is missing, builds in release, runs the topic-extraction demo
-#   make test   installs what is missing, runs every test (unit, parity, doc, C ABI callers)
+#   make demo   installs what the demo needs, builds in release, runs the topic-extraction demo
+#   make test   installs what the tests need, runs every test (unit, parity, doc, C ABI callers)
+#               in a copy of the repository with nothing beside it (see `test` below)
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -15,7 +16,11 @@ DEB_PKGS := libopenblas-dev pkg-config gcc libc6-dev
 # Our parallelism is explicit (rayon); keep OpenBLAS single-threaded.
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: all deps build release demo foldoc test rust-test fixtures bench bench-sklearn clean
+# Debian packages only the tests need (the C ABI callers add theirs in c-examples/ffi.mk).
+TEST_DEB_PKGS :=
+
+.PHONY: all deps test-deps build release demo foldoc test test-here self-contained-check \
+        rust-test fixtures bench bench-sklearn clean
 
 all: release
 
@@ -32,6 +37,10 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    -o DPkg::Lock::Timeout=300 $$missing >/dev/null; \
 	fi
+
+# Everything the tests need.
+test-deps:
+	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(EXTRA_DEB_PKGS) $(TEST_DEB_PKGS)"
 
 build: deps
 	$(CARGO) build
@@ -61,15 +70,30 @@ clean:
 # C ABI: install, header drift check and the C/C++/R/Python/Julia callers.
 -include c-examples/ffi.mk
 
-# Speed against scikit-learn in one script (needs the C ABI's Python venv).
-bench-sklearn: ffi-lib $(FFI_VENV)/.installed
+# Speed against scikit-learn in one script (needs the C ABI's Python venv), on
+# the vendored data, Debian's Fashion-MNIST and the demo's TF-IDF of FOLDOC.
+FASHION := target/fashion-mnist
+$(FASHION)/.unpacked:
+	@rm -rf $(FASHION) && mkdir -p $(FASHION)
+	@echo "== fetching Debian's dataset-fashion-mnist into $(FASHION)"
+	cd $(FASHION) && { apt-get download -qq -o APT::Sandbox::User=root dataset-fashion-mnist 2>/dev/null || \
+	  { $(SUDO) apt-get update -qq && apt-get download -qq -o APT::Sandbox::User=root dataset-fashion-mnist; }; }
+	dpkg-deb -x $(FASHION)/dataset-fashion-mnist_*.deb $(FASHION)
+	touch $@
+
+target/foldoc/tfidf.mtx: | release
+	$(MAKE) --no-print-directory $(FOLDOC)/foldoc.dict
+	target/release/minibatchnmf-topics --save-tfidf target/foldoc/tfidf --no-fit
+
+bench-sklearn: ffi-lib $(FFI_VENV)/.installed $(FASHION)/.unpacked target/foldoc/tfidf.mtx
 	$(FFI_VENV)/bin/python benches/vs_sklearn.py --lib $(FFI_RELEASE)/libminibatchnmf.so $(BENCH_ARGS)
 
 # Demo: topic extraction on the Free On-line Dictionary of Computing, after scikit-learn's
 # "Topic extraction with NMF and LDA". The corpus is Debian's dict-foldoc, fetched with
 # apt-get download and unpacked into target/foldoc/ without installing the dictd daemon
-# it depends on; if it cannot be had, the demo falls back to the prepared matrix
-# ../shared/data/foldoc_tfidf.mtx. Options go in DEMO_ARGS (make demo DEMO_ARGS=--help).
+# it depends on; if it cannot be had, the demo falls back to
+# the 1000-definition TF-IDF slice vendored in tests/data/. Options go in DEMO_ARGS
+# (make demo DEMO_ARGS=--help).
 FOLDOC := target/foldoc
 DEMO_ARGS ?=
 
@@ -84,9 +108,40 @@ $(FOLDOC)/foldoc.dict:
 
 foldoc:
 	@[ -f $(FOLDOC)/foldoc.dict ] || $(MAKE) --no-print-directory $(FOLDOC)/foldoc.dict || \
-	  echo "== dict-foldoc could not be fetched; the demo will use ../shared/data/foldoc_tfidf.mtx"
+	  echo "== dict-foldoc could not be fetched; the demo will use the FOLDOC slice in tests/data/"
 
 demo: release foldoc
 	target/release/minibatchnmf-topics $(DEMO_ARGS)
 
-test: rust-test $(FFI_TEST_TARGETS)
+# --- make test ------------------------------------------------------------------
+# The suite runs in a copy of the repository (tracked and untracked, not ignored,
+# files) at $(SELFTEST_DIR)/repo, a folder with nothing beside it: a test, bench or
+# example that reads a path outside the repository (our team's scratch folder
+# beside it, say) fails there
+# as it would in a user's clone. The copy's target/ is a link to this tree's, so
+# builds are shared; copied files keep their times, so nothing is rebuilt for
+# being copied. Before that: the header drift check (it needs git) and a static
+# check that no tracked file names that scratch folder.
+SELFTEST_DIR ?= $(or $(TMPDIR),/tmp)/minibatchnmf-selftest-$(shell printf '%s' "$(CURDIR)" | cksum | cut -d' ' -f1)
+TEST_HERE := rust-test $(filter-out header-check,$(FFI_TEST_TARGETS))
+
+test: test-deps self-contained-check header-check
+	@rm -rf "$(SELFTEST_DIR)" && mkdir -p "$(SELFTEST_DIR)/repo" target
+	@git ls-files -z --cached --others --exclude-standard | \
+	  while IFS= read -r -d '' f; do [ -e "$$f" ] && printf '%s\0' "$$f"; done | \
+	  tar --null -T - -cf - | tar -xf - -C "$(SELFTEST_DIR)/repo"
+	@ln -s "$(CURDIR)/target" "$(SELFTEST_DIR)/repo/target"
+	@echo "== running the tests in $(SELFTEST_DIR)/repo (nothing beside it)"
+	$(MAKE) --no-print-directory -C "$(SELFTEST_DIR)/repo" test-here
+
+test-here: $(TEST_HERE)
+
+# Tracked files may not name our team's scratch folder (a user's clone has none);
+# the fixture generators take their data folder as an option.
+self-contained-check:
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  hits=$$(git grep -l -e '\.\./shar[e]d' -e 'shar[e]d/data' -- . \
+	          ':!tests/fixtures/generate.py' ':!tests/fixtures/gen_rng_refs.py'); \
+	  if [ -n "$$hits" ]; then echo "self-contained-check: these files name the scratch folder beside the repository:"; \
+	    echo "$$hits"; exit 1; fi; \
+	  echo "self-contained-check: no tracked file names a folder outside the repository"; fi

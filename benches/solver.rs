@@ -1,4 +1,6 @@
-//! Criterion benchmarks of whole fits on the real data in `../shared/data`.
+//! Criterion benchmarks of whole fits on the real data vendored in
+//! `tests/data/` (scikit-learn's digits; a 1000-definition FOLDOC TF-IDF
+//! slice — see `tests/data/README.md`).
 //!
 //! Each group pits variants against each other in the same run, so the
 //! figures to read are the ratios within a group:
@@ -11,27 +13,22 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use minibatchnmf::{CsrView, Init, Input, MiniBatchNmf, MiniBatchNmfParams};
-use ndarray::Array2;
+use ndarray::{Array1, Array2};
+use ndarray_npy::read_npy;
 use std::path::PathBuf;
 use std::time::Duration;
 
 fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
-/// digits.npy: 1797×64 float64, C order (header parsed for its length only).
+/// digits.npy: 1797×64 pixel counts (uint8), as f64.
 fn digits() -> Array2<f64> {
-    let bytes = std::fs::read(data_dir().join("digits.npy")).expect("../shared/data/digits.npy");
-    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let body = &bytes[10 + header_len..];
-    let values: Vec<f64> = body
-        .chunks_exact(8)
-        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect();
-    Array2::from_shape_vec((1797, 64), values).expect("1797×64")
+    let x: Array2<u8> = read_npy(data_dir().join("digits.npy")).expect("tests/data/digits.npy");
+    x.mapv(f64::from)
 }
 
-/// The first `rows` rows of foldoc_tfidf.mtx (MatrixMarket, 1-based) as CSR.
+/// The FOLDOC TF-IDF slice (scipy's CSR arrays).
 struct Csr {
     n_rows: usize,
     n_cols: usize,
@@ -40,40 +37,19 @@ struct Csr {
     data: Vec<f64>,
 }
 
-fn foldoc(rows: usize) -> Csr {
-    let text =
-        std::fs::read_to_string(data_dir().join("foldoc_tfidf.mtx")).expect("foldoc_tfidf.mtx");
-    let mut lines = text.lines().filter(|l| !l.starts_with('%'));
-    let dims: Vec<usize> = lines
-        .next()
-        .expect("size line")
-        .split_whitespace()
-        .map(|t| t.parse().expect("integer"))
-        .collect();
-    let n_cols = dims[1];
-    let mut triplets: Vec<(usize, usize, f64)> = lines
-        .filter_map(|l| {
-            let mut it = l.split_whitespace();
-            let i: usize = it.next()?.parse().ok()?;
-            let j: usize = it.next()?.parse().ok()?;
-            let v: f64 = it.next()?.parse().ok()?;
-            (i <= rows).then_some((i - 1, j - 1, v))
-        })
-        .collect();
-    triplets.sort_by_key(|t| (t.0, t.1));
-    let mut indptr = vec![0; rows + 1];
-    for t in &triplets {
-        indptr[t.0 + 1] += 1;
-    }
-    for i in 0..rows {
-        indptr[i + 1] += indptr[i];
-    }
+fn foldoc() -> Csr {
+    let part = |name: &str| data_dir().join(format!("foldoc1000_{name}.npy"));
+    let indptr: Array1<i32> = read_npy(part("indptr")).expect("foldoc1000_indptr.npy");
+    let indices: Array1<i32> = read_npy(part("indices")).expect("foldoc1000_indices.npy");
+    let data: Array1<f64> = read_npy(part("data")).expect("foldoc1000_data.npy");
+    let vocab = std::fs::read_to_string(data_dir().join("foldoc1000_vocab.txt"))
+        .expect("foldoc1000_vocab.txt");
     Csr {
-        n_rows: rows,
-        n_cols,
-        indptr,
-        indices: triplets.iter().map(|t| t.1).collect(),
-        data: triplets.iter().map(|t| t.2).collect(),
+        n_rows: indptr.len() - 1,
+        n_cols: vocab.lines().count(),
+        indptr: indptr.iter().map(|&v| v as usize).collect(),
+        indices: indices.iter().map(|&v| v as usize).collect(),
+        data: data.to_vec(),
     }
 }
 
@@ -138,10 +114,10 @@ fn bench_dense(c: &mut Criterion) {
 }
 
 fn bench_sparse(c: &mut Criterion) {
-    let x = foldoc(4000);
+    let x = foldoc();
     let mut g = configure(c, "fit_csr_foldoc");
     for beta in [2.0, 1.0, 1.5] {
-        let p = params(10, beta, 1024, 3);
+        let p = params(10, beta, 256, 5);
         g.bench_with_input(BenchmarkId::from_parameter(beta), &x, |b, x| {
             b.iter(|| fit(&p, x.view()))
         });
@@ -165,9 +141,9 @@ fn bench_threads(c: &mut Criterion) {
 }
 
 fn bench_csr_vs_dense(c: &mut Criterion) {
-    // 2000 documents restricted to the first 3000 terms: small enough to
-    // densify (48 MB), sparse enough (<1% non-zeros) for CSR to pay.
-    let full = foldoc(2000);
+    // The 1000 documents restricted to the first 3000 terms: small enough to
+    // densify (24 MB), sparse enough (<1% non-zeros) for CSR to pay.
+    let full = foldoc();
     let cols = 3000;
     let mut dense = Array2::<f64>::zeros((full.n_rows, cols));
     let (mut indptr, mut indices, mut data) = (vec![0], Vec::new(), Vec::new());

@@ -2,6 +2,13 @@
 
     python benches/vs_sklearn.py [--lib target/release/libminibatchnmf.so] [--quick]
 
+Data (`make bench-sklearn` prepares it; nothing outside the repository is
+read): the digits and FOLDOC slice vendored in tests/data/, and, unless
+--quick, Fashion-MNIST images from Debian's dataset-fashion-mnist
+(target/fashion-mnist/) and the demo's TF-IDF of Debian's dict-foldoc
+(target/foldoc/tfidf.mtx, written by `minibatchnmf-topics --save-tfidf
+target/foldoc/tfidf --no-fit`).
+
 Each case fits the same data with the same parameters (fixed work: tol=0,
 max_no_improvement=None) through minibatchnmf's C library (ctypes) and
 through scikit-learn's MiniBatchNMF, alternating the two, and prints the
@@ -29,21 +36,37 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "c-examples", "python"))
 import nmf_ctypes  # noqa: E402  (the ctypes binding of the C examples)
 
-DATA = os.path.join(ROOT, "..", "shared", "data")
+DATA = os.path.join(ROOT, "tests", "data")
+TARGET = os.path.join(ROOT, "target")
 
 
 def digits():
-    return np.load(os.path.join(DATA, "digits.npy"))
+    return np.load(os.path.join(DATA, "digits.npy")).astype(np.float64)
 
 
-def patches(rows):
-    return np.load(os.path.join(DATA, "sample_patches_u8.npy"))[:rows] / 255.0
+def foldoc_slice():
+    part = lambda name: np.load(os.path.join(DATA, "foldoc1000_%s.npy" % name))  # noqa: E731
+    return sp.csr_matrix((part("data"), part("indices"), part("indptr")))
 
 
-def foldoc(rows=None):
-    d = np.load(os.path.join(DATA, "foldoc_tfidf.npz"))
-    x = sp.csr_matrix((d["data"], d["indices"], d["indptr"]), shape=tuple(d["shape"]))
-    return x[:rows] if rows else x
+def fashion(rows):
+    """The first `rows` Fashion-MNIST training images (idx format), / 255."""
+    import gzip
+
+    path = os.path.join(TARGET, "fashion-mnist", "usr", "share", "datasets", "fashion-mnist",
+                        "train-images-idx3-ubyte.gz")
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic, n, h, w = np.frombuffer(raw[:16], dtype=">u4")
+    assert magic == 2051, "not an idx3 image file"
+    x = np.frombuffer(raw[16:], dtype=np.uint8).reshape(int(n), int(h) * int(w))
+    return x[:rows] / 255.0
+
+
+def foldoc():
+    import scipy.io
+
+    return scipy.io.mmread(os.path.join(TARGET, "foldoc", "tfidf.mtx")).tocsr()
 
 
 def median_time(fn, repeats):
@@ -68,14 +91,14 @@ def main():
     if args.quick:
         cases = [
             ("digits 1797x64 dense", digits(), 10, 256, 5, [2, 1, 0.5]),
-            ("foldoc 3000x36582 CSR", foldoc(3000), 10, 1024, 3, [2, 1]),
+            ("foldoc slice 1000x8958 CSR", foldoc_slice(), 10, 256, 3, [2, 1]),
         ]
         repeats = 1
     else:
         cases = [
             ("digits 1797x64 dense", digits(), 10, 256, 20, [2, 1, 0.5]),
-            ("patches 10000x768 dense", patches(10000), 16, 1024, 5, [2, 1, 0.5]),
-            ("foldoc 12021x36582 CSR", foldoc(), 10, 2048, 10, [2, 1]),
+            ("fashion 10000x784 dense", fashion(10000), 16, 1024, 5, [2, 1, 0.5]),
+            ("foldoc 12014x10000 CSR", foldoc(), 10, 2048, 10, [2, 1]),
         ]
         repeats = 3
 

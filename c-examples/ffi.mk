@@ -6,8 +6,9 @@
 #   make ffi-test                    every FFI check below
 #   make header-check                include/minibatchnmf.h matches src/ffi
 
-# valgrind for the memory check, R for the R caller, g++ for the C++ one.
-EXTRA_DEB_PKGS += valgrind r-base-core r-base-dev g++
+# valgrind for the memory check, R for the R caller, g++ for the C++ one
+# (installed by `make test`, not by `make demo`).
+TEST_DEB_PKGS += valgrind r-base-core r-base-dev g++ python3-venv
 
 FFI_TEST_TARGETS := header-check ffi-c ffi-cxx ffi-readme ffi-valgrind ffi-install-test \
                     ffi-r ffi-python ffi-julia-check
@@ -18,7 +19,8 @@ FFI_RELEASE := target/release
 FFI_BUILD := target/c-examples
 # The in-tree library under its SONAME, for the examples linked against it.
 FFI_LIBDIR := $(FFI_BUILD)/lib
-FFI_DATA ?= ../shared/data
+# Small real data vendored in the repository (see tests/data/README.md).
+FFI_DATA ?= tests/data
 # What a program linked with the static library needs besides it (rustc's
 # native-static-libs on Linux, plus OpenBLAS).
 FFI_STATIC_LIBS := -lopenblas -lpthread -lm -ldl -lgcc_s
@@ -122,7 +124,7 @@ $(FFI_BUILD)/readme_example: $(FFI_BUILD)/readme_example.c include/minibatchnmf.
 .PHONY: $(FFI_BUILD)/nmf_example_static $(FFI_BUILD)/nmf_example_cpp_static
 
 ffi-c: $(FFI_BUILD)/nmf_example $(FFI_BUILD)/nmf_example_static
-	$(FFI_BUILD)/nmf_example $(FFI_DATA) 3000 10 15
+	$(FFI_BUILD)/nmf_example $(FFI_DATA) 1000 10 15
 	$(FFI_BUILD)/nmf_example_static $(FFI_DATA) 300 5 10 > /dev/null
 	@echo "ffi-c: dynamic and static C example passed"
 

@@ -4,14 +4,16 @@
  *
  *   nmf_example DATA_DIR [N_ROWS [N_COMPONENTS [MAX_ITER [THREADS]]]]
  *
- * DATA_DIR holds foldoc_tfidf.mtx (MatrixMarket, rows sorted) and
- * foldoc_tfidf_vocab.txt. The first N_ROWS documents are read as CSR.
+ * DATA_DIR holds the FOLDOC TF-IDF slice of tests/data/ (scipy CSR arrays
+ * foldoc1000_{indptr,indices,data}.npy and foldoc1000_vocab.txt). The first
+ * N_ROWS documents are read as CSR.
  * Exit status 0 when every check passed.
  */
 #define _POSIX_C_SOURCE 200809L /* getpid */
 #include <minibatchnmf.h>
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +45,7 @@ static int n_failed = 0;
         }                                                                          \
     } while (0)
 
-/* The first rows of a MatrixMarket coordinate file, as CSR. */
+/* A CSR matrix (the first rows of the vendored FOLDOC slice). */
 typedef struct {
     size_t n_rows, n_cols, nnz;
     size_t *indptr, *indices;
@@ -59,62 +61,95 @@ static void *xmalloc(size_t n) {
     return p;
 }
 
-static Csr read_mtx_rows(const char *path, size_t max_rows) {
+/*
+ * A one-dimensional little-endian .npy file (format 1.0) of dtype `descr`
+ * ("<i4" or "<f8"): its length in *len, its raw elements (elem_size bytes
+ * each) in a new buffer.
+ */
+static void *read_npy_1d(const char *path, const char *descr, size_t elem_size, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    unsigned char pre[10];
+    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0 || pre[6] != 1) {
+        fprintf(stderr, "%s: not a version 1 .npy file\n", path);
+        exit(2);
+    }
+    size_t hlen = (size_t)pre[8] | ((size_t)pre[9] << 8);
+    char *header = xmalloc(hlen + 1);
+    if (fread(header, 1, hlen, f) != hlen) {
+        fprintf(stderr, "%s: truncated header\n", path);
+        exit(2);
+    }
+    header[hlen] = '\0';
+    char want[32];
+    snprintf(want, sizeof want, "'descr': '%s'", descr);
+    const char *shape = strstr(header, "'shape': (");
+    if (!strstr(header, want) || !strstr(header, "'fortran_order': False") || !shape ||
+        sscanf(shape, "'shape': (%zu,)", len) != 1) {
+        fprintf(stderr, "%s: expected a 1-d C-order %s array, header %s\n", path, descr, header);
+        exit(2);
+    }
+    free(header);
+    void *out = xmalloc(*len * elem_size);
+    if (fread(out, elem_size, *len, f) != *len) {
+        fprintf(stderr, "%s: truncated data\n", path);
+        exit(2);
+    }
+    fclose(f);
+    return out;
+}
+
+/*
+ * The first max_rows rows of DIR/foldoc1000_{indptr,indices,data}.npy
+ * (int32, int32, float64: scipy's CSR arrays); n_cols from the vocabulary.
+ */
+static Csr read_csr_rows(const char *dir, size_t max_rows, size_t n_cols) {
+    char path[4096];
+    size_t n_ptr, n_idx, n_val;
+    snprintf(path, sizeof path, "%s/foldoc1000_indptr.npy", dir);
+    int32_t *indptr = read_npy_1d(path, "<i4", sizeof(int32_t), &n_ptr);
+    snprintf(path, sizeof path, "%s/foldoc1000_indices.npy", dir);
+    int32_t *indices = read_npy_1d(path, "<i4", sizeof(int32_t), &n_idx);
+    snprintf(path, sizeof path, "%s/foldoc1000_data.npy", dir);
+    double *data = read_npy_1d(path, "<f8", sizeof(double), &n_val);
+    if (n_ptr == 0 || n_idx != n_val || (size_t)indptr[n_ptr - 1] != n_idx) {
+        fprintf(stderr, "%s: inconsistent CSR parts\n", dir);
+        exit(2);
+    }
+    Csr m;
+    m.n_rows = max_rows < n_ptr - 1 ? max_rows : n_ptr - 1;
+    m.n_cols = n_cols;
+    m.nnz = (size_t)indptr[m.n_rows];
+    m.indptr = xmalloc((m.n_rows + 1) * sizeof(size_t));
+    m.indices = xmalloc(m.nnz * sizeof(size_t));
+    m.data = xmalloc(m.nnz * sizeof(double));
+    for (size_t i = 0; i <= m.n_rows; i++) m.indptr[i] = (size_t)indptr[i];
+    for (size_t p = 0; p < m.nnz; p++) {
+        m.indices[p] = (size_t)indices[p];
+        m.data[p] = data[p];
+    }
+    free(indptr);
+    free(indices);
+    free(data);
+    return m;
+}
+
+/* The number of lines of a text file. */
+static size_t count_lines(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) {
         perror(path);
         exit(2);
     }
-    char line[512];
-    size_t rows = 0, cols = 0, entries = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '%') continue;
-        if (sscanf(line, "%zu %zu %zu", &rows, &cols, &entries) != 3) {
-            fprintf(stderr, "%s: bad size line\n", path);
-            exit(2);
-        }
-        break;
-    }
-    Csr m;
-    m.n_rows = max_rows < rows ? max_rows : rows;
-    m.n_cols = cols;
-    m.indptr = xmalloc((m.n_rows + 1) * sizeof(size_t));
-    size_t cap = 1024;
-    m.indices = xmalloc(cap * sizeof(size_t));
-    m.data = xmalloc(cap * sizeof(double));
-    size_t nnz = 0, row = 0;
-    m.indptr[0] = 0;
-    for (size_t e = 0; e < entries; e++) {
-        size_t i, j;
-        double v;
-        if (fscanf(f, "%zu %zu %lf", &i, &j, &v) != 3) {
-            fprintf(stderr, "%s: bad entry %zu\n", path, e);
-            exit(2);
-        }
-        i--, j--; /* 1-based */
-        if (i < row) {
-            fprintf(stderr, "%s: entries are not sorted by row\n", path);
-            exit(2);
-        }
-        if (i >= m.n_rows) break; /* sorted: the rows we want are done */
-        while (row < i) m.indptr[++row] = nnz;
-        if (nnz == cap) {
-            cap *= 2;
-            m.indices = realloc(m.indices, cap * sizeof(size_t));
-            m.data = realloc(m.data, cap * sizeof(double));
-            if (!m.indices || !m.data) {
-                fprintf(stderr, "out of memory\n");
-                exit(2);
-            }
-        }
-        m.indices[nnz] = j;
-        m.data[nnz] = v;
-        nnz++;
-    }
-    while (row < m.n_rows) m.indptr[++row] = nnz;
-    m.nnz = nnz;
+    size_t n = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        if (c == '\n') n++;
     fclose(f);
-    return m;
+    return n;
 }
 
 static void free_csr(Csr *m) {
@@ -165,6 +200,7 @@ static const char *stop_name(NmfStopReason r) {
     case NMF_STOP_MAX_ITER: return "max_iter reached";
     case NMF_STOP_SMALL_H_CHANGE: return "small change of H";
     case NMF_STOP_NO_IMPROVEMENT: return "no improvement";
+    case NMF_STOP_INTERRUPTED: return "interrupted";
     }
     return "?";
 }
@@ -175,7 +211,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *dir = argv[1];
-    size_t n_rows = argc > 2 ? strtoul(argv[2], NULL, 10) : 3000;
+    size_t n_rows = argc > 2 ? strtoul(argv[2], NULL, 10) : 1000;
     size_t k = argc > 3 ? strtoul(argv[3], NULL, 10) : 10;
     size_t max_iter = argc > 4 ? strtoul(argv[4], NULL, 10) : 15;
     size_t threads = argc > 5 ? strtoul(argv[5], NULL, 10) : 0;
@@ -186,10 +222,10 @@ int main(int argc, char **argv) {
     printf("threads: %zu\n", nmf_get_num_threads());
 
     char path[4096];
-    snprintf(path, sizeof path, "%s/foldoc_tfidf.mtx", dir);
-    Csr x = read_mtx_rows(path, n_rows);
-    snprintf(path, sizeof path, "%s/foldoc_tfidf_vocab.txt", dir);
-    char **vocab = read_lines(path, x.n_cols);
+    snprintf(path, sizeof path, "%s/foldoc1000_vocab.txt", dir);
+    size_t n_terms = count_lines(path);
+    char **vocab = read_lines(path, n_terms);
+    Csr x = read_csr_rows(dir, n_rows, n_terms);
     size_t n = x.n_rows, m = x.n_cols;
     printf("X: %zu documents x %zu terms, %zu non-zeros (CSR)\n", n, m, x.nnz);
 

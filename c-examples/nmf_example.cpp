@@ -4,7 +4,8 @@
 //
 //   nmf_example_cpp DATA_DIR [N_ROWS]
 //
-// DATA_DIR holds digits.npy (scikit-learn's 8x8 digits, 1797 x 64 float64).
+// DATA_DIR holds digits.npy (scikit-learn's 8x8 digits, 1797 x 64, pixel
+// counts 0..16 as uint8; tests/data/ in the repository).
 #include <minibatchnmf.h>
 
 #include <algorithm>
@@ -118,7 +119,7 @@ class Model {
     std::unique_ptr<NmfModel, Free> handle_;
 };
 
-// A C-order float64 .npy file.
+// A C-order .npy file of float64 or uint8 values, as doubles.
 std::vector<double> load_npy(const std::string &path, size_t &rows, size_t &cols) {
     std::ifstream f(path, std::ios::binary);
     if (!f) throw std::runtime_error("cannot open " + path);
@@ -136,13 +137,21 @@ std::vector<double> load_npy(const std::string &path, size_t &rows, size_t &cols
     }
     std::string header(header_len, '\0');
     f.read(&header[0], header_len);
-    if (header.find("'<f8'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos)
-        throw std::runtime_error("expected C-order float64 data");
+    bool f8 = header.find("'<f8'") != std::string::npos, u1 = header.find("'|u1'") != std::string::npos;
+    if (!(f8 || u1) || header.find("'fortran_order': False") == std::string::npos)
+        throw std::runtime_error("expected C-order float64 or uint8 data");
     size_t open = header.find("'shape': (");
-    if (std::sscanf(header.c_str() + open, "'shape': (%zu, %zu)", &rows, &cols) != 2)
+    if (open == std::string::npos ||
+        std::sscanf(header.c_str() + open, "'shape': (%zu, %zu)", &rows, &cols) != 2)
         throw std::runtime_error("expected a 2-d array");
     std::vector<double> data(rows * cols);
-    f.read(reinterpret_cast<char *>(data.data()), data.size() * sizeof(double));
+    if (f8) {
+        f.read(reinterpret_cast<char *>(data.data()), data.size() * sizeof(double));
+    } else {
+        std::vector<unsigned char> bytes(rows * cols);
+        f.read(reinterpret_cast<char *>(bytes.data()), bytes.size());
+        std::copy(bytes.begin(), bytes.end(), data.begin());
+    }
     if (!f) throw std::runtime_error("short read in " + path);
     return data;
 }

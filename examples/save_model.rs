@@ -34,11 +34,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A fixed pseudo-random non-negative 50 x 7 matrix with ~30% zeros.
     let mut s = 12345u64;
     let x = Array2::from_shape_fn((50, 7), |_| {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let u = (s >> 11) as f64 / (1u64 << 53) as f64;
-        if u < 0.3 { 0.0 } else { (u * 8.0).round() / 2.0 }
+        if u < 0.3 {
+            0.0
+        } else {
+            (u * 8.0).round() / 2.0
+        }
     });
-    let params = MiniBatchNmfParams::new().n_components(3).batch_size(16).random_state(Some(0));
+    let params = MiniBatchNmfParams::new()
+        .n_components(3)
+        .batch_size(16)
+        .random_state(Some(0));
 
     let mut m64 = MiniBatchNmf::<f64>::new(params.clone())?;
     m64.fit(&x)?;
@@ -55,7 +64,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tensors = [
         ("x", T(Dtype::F64, vec![50, 7], le64(&x))),
         ("w_f64", T(Dtype::F64, vec![50, 3], le64(&w64))),
-        ("w_f32", T(Dtype::F32, vec![50, 3], w32.iter().flat_map(|v| v.to_le_bytes()).collect())),
+        (
+            "w_f32",
+            T(
+                Dtype::F32,
+                vec![50, 3],
+                w32.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ),
+        ),
     ];
     let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (*n, t)), None)?;
     std::fs::write(dir.join("rust_expected.safetensors"), bytes)?;

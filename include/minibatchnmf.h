@@ -258,6 +258,11 @@ typedef enum NmfStopReason {
      * max_no_improvement mini-batches did not lower the smoothed cost.
      */
     NMF_STOP_NO_IMPROVEMENT = 2,
+    /**
+     * A progress observer asked the fit to stop (set from Rust with
+     * `MiniBatchNmf::set_observer`).
+     */
+    NMF_STOP_INTERRUPTED = 3,
 } NmfStopReason;
 
 /**

@@ -11,9 +11,11 @@ use crate::input::Input;
 use crate::kernels::{self, Loss, Penalty};
 use crate::parallel;
 use crate::params::{Init, MiniBatchNmfParams, NComponents, ValidParams};
+use crate::progress::{Control, FitObserver, ObserverSlot, StepReport};
 use crate::validation;
 use ndarray::{Array2, ArrayView2};
 use std::fmt;
+use std::sync::Arc;
 
 /// Why the fitting loop stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,8 @@ pub enum StopReason {
     SmallHChange,
     /// `max_no_improvement` batches did not lower the smoothed cost.
     NoImprovement,
+    /// The [`FitObserver`] asked to stop (e.g. on Ctrl-C).
+    Interrupted,
 }
 
 /// Non-fatal conditions scikit-learn reports as warnings.
@@ -129,6 +133,7 @@ pub(crate) type ModelState<F> = Fitted<F>;
 pub struct MiniBatchNmf<F> {
     params: ValidParams,
     fitted: Option<Fitted<F>>,
+    observer: ObserverSlot,
 }
 
 /// Optional arguments of [`MiniBatchNmf::fit_transform_with`] and
@@ -149,6 +154,7 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         Ok(MiniBatchNmf {
             params: params.check()?,
             fitted: None,
+            observer: ObserverSlot::default(),
         })
     }
 
@@ -157,12 +163,21 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         self.fitted.as_ref()
     }
 
-    /// A fitted model from checked parameters and a checked state (for `persist`).
+    /// A fitted model from checked parameters and a checked state (for
+    /// `persist`); it has no observer.
     pub(crate) fn from_state(params: ValidParams, state: ModelState<F>) -> Self {
         MiniBatchNmf {
             params,
             fitted: Some(state),
+            observer: ObserverSlot(None),
         }
+    }
+
+    /// Watch the steps of later fits (see [`crate::progress`]); `None`
+    /// removes the observer. Not a parameter: it is not part of
+    /// `params()` and does not change results unless it stops a fit.
+    pub fn set_observer(&mut self, observer: Option<Arc<dyn FitObserver>>) {
+        self.observer = ObserverSlot(observer);
     }
 
     /// The parameters (scikit-learn's `get_params`).
@@ -207,7 +222,8 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
     ) -> Result<Array2<F>> {
         let x = x.into();
         let params = self.params.clone();
-        let (w, fitted) = parallel::install(|| fit_transform_impl(&params, &x, &args))?;
+        let observer = &self.observer;
+        let (w, fitted) = parallel::install(|| fit_transform_impl(&params, &x, &args, observer))?;
         self.fitted = Some(fitted);
         Ok(w)
     }
@@ -653,6 +669,7 @@ fn fit_transform_impl<F: NmfFloat>(
     params: &ValidParams,
     x: &Input<F>,
     args: &FitArgs<F>,
+    observer: &ObserverSlot,
 ) -> Result<(Array2<F>, Fitted<F>)> {
     let (n, m) = x.shape();
     let Start {
@@ -698,16 +715,32 @@ fn fit_transform_impl<F: NmfFloat>(
             &mut ws,
         )?;
         n_steps = step + 1;
-        if let Some(reason) = conv.check(
+        let converged = conv.check(
             params,
             end - start,
             n,
             step_out.batch_cost,
             step_out.h_diff,
-            step + 1,
+            n_steps,
             max_steps,
-        ) {
+        );
+        let control = observer.step(|| StepReport {
+            step: n_steps,
+            max_steps,
+            epoch: step / steps_per_iter + 1,
+            max_epochs: params.get_max_iter(),
+            batch_rows: end - start,
+            rows_done: (step / steps_per_iter) * n + end,
+            n_samples: n,
+            batch_cost: step_out.batch_cost,
+            ewa_cost: conv.ewa_cost,
+        });
+        if let Some(reason) = converged {
             stop_reason = reason;
+            break;
+        }
+        if control == Control::Stop {
+            stop_reason = StopReason::Interrupted;
             break;
         }
     }

@@ -4,7 +4,7 @@
 //! Parameters are validated once, up front, into a type that cannot hold an
 //! invalid value (linfa's pattern), so the solver never re-checks them.
 //! Defaults and ranges are scikit-learn's (`MiniBatchNMF` of 1.1 with the
-//! constraints of later releases, see `../shared/spec`).
+//! constraints of later releases, as scikit-learn 1.9.1 checks them).
 
 use std::fmt;
 

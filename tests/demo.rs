@@ -127,6 +127,49 @@ fn topics_on_a_small_corpus() {
 }
 
 #[test]
+fn progress_is_quiet_off_a_terminal_and_each_warning_printed_once() {
+    let dir = tmp_dir("progress");
+    write_corpus(&dir);
+    let run = |extra: &[&str]| {
+        let out = demo()
+            .arg("--dict")
+            .arg(dir.join("foldoc.dict"))
+            // max_iter 2 with tol > 0: a ConvergenceWarning per fit.
+            .args(["-k", "2", "--batch-size", "16", "--max-iter", "2"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let count = |s: &str, what: &str| s.matches(what).count();
+    // Default, stderr not a terminal: no bar, no per-step lines; the two
+    // fits' warnings once each, on stdout with the fit's summary.
+    let (stdout, stderr) = run(&[]);
+    assert_eq!(count(&stderr, "Minibatch step"), 0, "{stderr}");
+    assert_eq!(
+        count(&stdout, "ConvergenceWarning") + count(&stderr, "ConvergenceWarning"),
+        2
+    );
+    assert_eq!(count(&stdout, "fit in "), 2, "{stdout}");
+    // --verbose: scikit-learn's lines (and its warning) on stderr, once.
+    let (stdout, stderr) = run(&["--verbose"]);
+    assert!(count(&stderr, "Minibatch step") >= 2, "{stderr}");
+    assert_eq!(
+        count(&stdout, "ConvergenceWarning") + count(&stderr, "ConvergenceWarning"),
+        2
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn save_and_reload_the_matrix() {
     let dir = tmp_dir("save");
     write_corpus(&dir);

@@ -137,7 +137,7 @@ fn huge_values_do_not_produce_a_silent_nan_model() {
 }
 
 #[test]
-fn f32_stays_f32_and_matches_f64_loosely() {
+fn f32_result_is_within_f32_rounding_of_f64() {
     let x64 = Array2::from_shape_fn((30, 6), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 3.0);
     let x32 = x64.mapv(|v| v as f32);
     let p = MiniBatchNmfParams::new()
@@ -151,9 +151,15 @@ fn f32_stays_f32_and_matches_f64_loosely() {
     let w32: Array2<f32> = m32.fit_transform(&x32).unwrap();
     let rel = (m32.reconstruction_err().unwrap() - m64.reconstruction_err().unwrap()).abs()
         / m64.reconstruction_err().unwrap();
+    // Derived from f32 rounding, not measured: each of the n_steps steps
+    // perturbs W and H by rounding of sums over the data (at most
+    // sqrt(N)·eps_f32 relative, N = elements of X, for random-like rounding),
+    // and the perturbations of successive steps add up at worst linearly.
+    let n_steps = m32.n_steps().unwrap() as f64;
+    let bound = n_steps * (x64.len() as f64).sqrt() * f32::EPSILON as f64;
     assert!(
-        rel < 1e-3,
-        "f32 vs f64 reconstruction error differ by {rel}"
+        rel <= bound,
+        "f32 vs f64 reconstruction error differ by {rel} > {bound}"
     );
     assert_eq!(w32.dim(), w64.dim());
 }

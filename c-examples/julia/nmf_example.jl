@@ -3,12 +3,12 @@
 #   julia nmf_example.jl [LIBRARY [DIGITS_NPY]]
 #
 # LIBRARY defaults to "libminibatchnmf" (found on the loader path, e.g. after
-# `make install`); DIGITS_NPY to ../shared/data/digits.npy. The function
+# `make install`); DIGITS_NPY to the repository's tests/data/digits.npy. The function
 # names and struct layouts here are checked against include/minibatchnmf.h by
 # `make ffi-julia-check`.
 
 const libnmf = length(ARGS) >= 1 ? ARGS[1] : "libminibatchnmf"
-const digits_path = length(ARGS) >= 2 ? ARGS[2] : joinpath(@__DIR__, "..", "..", "..", "shared", "data", "digits.npy")
+const digits_path = length(ARGS) >= 2 ? ARGS[2] : joinpath(@__DIR__, "..", "..", "tests", "data", "digits.npy")
 
 # Status codes and enum values used below (from the header).
 const NMF_OK = 0
@@ -170,19 +170,20 @@ function fit_info(m::Model)
     info[]
 end
 
-# A C-order float64 .npy file.
+# A C-order .npy file of float64 or uint8 values, as a Float64 matrix.
 function read_npy(path)
     open(path) do io
         @assert read(io, 6) == UInt8[0x93, UInt8('N'), UInt8('U'), UInt8('M'), UInt8('P'), UInt8('Y')]
         major = read(io, UInt8); read(io, UInt8)
         hlen = major == 1 ? Int(ltoh(read(io, UInt16))) : Int(ltoh(read(io, UInt32)))
         header = String(read(io, hlen))
-        @assert occursin("'<f8'", header) && occursin("'fortran_order': False", header)
+        f8 = occursin("'<f8'", header)
+        @assert (f8 || occursin("'|u1'", header)) && occursin("'fortran_order': False", header)
         dims = parse.(Int, match(r"'shape': \((\d+), (\d+)\)", header).captures)
         n, f = dims[1], dims[2]
-        data = Vector{Float64}(undef, n * f)
+        data = Vector{f8 ? Float64 : UInt8}(undef, n * f)
         read!(io, data)
-        permutedims(reshape(ltoh.(data), f, n))
+        permutedims(reshape(Float64.(ltoh.(data)), f, n))
     end
 end
 

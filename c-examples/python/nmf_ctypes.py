@@ -4,11 +4,12 @@ scikit-learn's MiniBatchNMF on the same data and parameters.
     python nmf_ctypes.py LIB HEADER DATA_DIR [RUST_MODELS_DIR]
 
 LIB is libminibatchnmf.so, HEADER include/minibatchnmf.h (the NmfParams
-mirror below is checked against it), DATA_DIR holds digits.npy and
-foldoc_tfidf.npz. RUST_MODELS_DIR holds models saved by the Rust library
-(cargo run --example save_model -- DIR), checked to load here with the
-same transform. Needs numpy and safetensors; scipy and scikit-learn for
-the comparison. Exits non-zero if any result differs.
+mirror below is checked against it), DATA_DIR (tests/data/ of the repository)
+holds digits.npy (uint8 pixel counts) and the FOLDOC TF-IDF slice
+foldoc1000_{indptr,indices,data}.npy. RUST_MODELS_DIR holds models saved by
+the Rust library (cargo run --example save_model -- DIR), checked to load
+here with the same transform. Needs numpy and safetensors; scipy and
+scikit-learn for the comparison. Exits non-zero if any result differs.
 """
 
 import ctypes as C
@@ -340,7 +341,7 @@ def main():
     warnings.simplefilter("ignore")  # ConvergenceWarning of short fits
 
     # 1. Dense digits, init nndsvda.
-    digits = np.load("%s/digits.npy" % data_dir)
+    digits = np.load("%s/digits.npy" % data_dir).astype(np.float64)
     kw = dict(n_components=10, init="nndsvda", batch_size=256, random_state=0)
     ours = MiniBatchNmf(lib, max_iter=200, **kw)
     w = ours.fit_transform(digits)
@@ -366,11 +367,9 @@ def main():
     w_small = w_ref[:5]
     check(close(ours.inverse_transform(w_small), skl.inverse_transform(w_small), rtol, atol), "digits: inverse_transform")
 
-    # 2. Sparse FOLDOC TF-IDF (first 1500 documents), init random.
-    npz = np.load("%s/foldoc_tfidf.npz" % data_dir)
-    full = sp.csr_matrix((npz["data"], npz["indices"], npz["indptr"]), shape=tuple(npz["shape"]))
-    x = full[:1500]
-    x = x[:, np.unique(x.indices)]  # keep the terms these documents use
+    # 2. Sparse FOLDOC TF-IDF (1000 documents), init random.
+    part = lambda name: np.load("%s/foldoc1000_%s.npy" % (data_dir, name))
+    x = sp.csr_matrix((part("data"), part("indices"), part("indptr")))
     kw = dict(n_components=8, init="random", batch_size=128, random_state=3)
     ours = MiniBatchNmf(lib, max_iter=30, **kw)
     w = ours.fit_transform(x)

@@ -18,7 +18,7 @@ check <- function(cond, what) {
   }
 }
 
-# A C-order float64 .npy file as an R matrix.
+# A C-order .npy file of float64 or uint8 values as an R (double) matrix.
 read_npy <- function(path) {
   con <- file(path, "rb")
   on.exit(close(con))
@@ -30,10 +30,15 @@ read_npy <- function(path) {
     readBin(con, "integer", 1, size = 4, endian = "little")
   }
   header <- rawToChar(readBin(con, "raw", header_len))
-  stopifnot(grepl("'<f8'", header), grepl("'fortran_order': False", header))
+  f8 <- grepl("'<f8'", header)
+  stopifnot(f8 || grepl("'\\|u1'", header), grepl("'fortran_order': False", header))
   dims <- sub(".*'shape': \\(([^)]*)\\).*", "\\1", header)
   shape <- as.integer(regmatches(dims, gregexpr("[0-9]+", dims))[[1]])
-  values <- readBin(con, "double", prod(shape), size = 8, endian = "little")
+  values <- if (f8) {
+    readBin(con, "double", prod(shape), size = 8, endian = "little")
+  } else {
+    as.double(readBin(con, "integer", prod(shape), size = 1, signed = FALSE))
+  }
   matrix(values, nrow = shape[1], ncol = shape[2], byrow = TRUE)
 }
 

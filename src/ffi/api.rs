@@ -27,6 +27,9 @@ pub enum NmfStopReason {
     NMF_STOP_SMALL_H_CHANGE = 1,
     /// max_no_improvement mini-batches did not lower the smoothed cost.
     NMF_STOP_NO_IMPROVEMENT = 2,
+    /// A progress observer asked the fit to stop (set from Rust with
+    /// `MiniBatchNmf::set_observer`).
+    NMF_STOP_INTERRUPTED = 3,
 }
 
 /// Summary of the last fit / fit_transform.
@@ -322,6 +325,7 @@ pub unsafe extern "C" fn nmf_get_fit_info(
                 StopReason::MaxIter => NmfStopReason::NMF_STOP_MAX_ITER,
                 StopReason::SmallHChange => NmfStopReason::NMF_STOP_SMALL_H_CHANGE,
                 StopReason::NoImprovement => NmfStopReason::NMF_STOP_NO_IMPROVEMENT,
+                StopReason::Interrupted => NmfStopReason::NMF_STOP_INTERRUPTED,
             },
             convergence_warning: summary
                 .warnings

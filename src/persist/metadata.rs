@@ -69,6 +69,7 @@ fn stop_name(r: StopReason) -> &'static str {
         StopReason::MaxIter => "max_iter",
         StopReason::SmallHChange => "small_h_change",
         StopReason::NoImprovement => "no_improvement",
+        StopReason::Interrupted => "interrupted",
     }
 }
 
@@ -251,6 +252,7 @@ fn last_fit(m: &HashMap<String, String>) -> Result<Option<FitSummary>> {
         "max_iter" => StopReason::MaxIter,
         "small_h_change" => StopReason::SmallHChange,
         "no_improvement" => StopReason::NoImprovement,
+        "interrupted" => StopReason::Interrupted,
         other => {
             return Err(corrupt(format!(
                 "metadata {LAST_STOP:?} = {other:?} is unknown"

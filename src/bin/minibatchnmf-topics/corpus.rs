@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// One document per dictionary definition.
@@ -286,6 +286,40 @@ pub fn write_mtx(path: &Path, m: &CsrMatrix) -> Result<(), String> {
 }
 
 /// One term per line.
+/// The FOLDOC TF-IDF slice vendored in `tests/data/` (see its README):
+/// `foldoc1000_{indptr,indices,data}.npy` (int32, int32, float64) and
+/// `foldoc1000_vocab.txt`; checked as CSR before use.
+pub fn read_vendored_slice(dir: &Path) -> Result<(CsrMatrix, Vec<String>), String> {
+    use ndarray::Array1;
+    use ndarray_npy::read_npy;
+    let part = |name: &str| dir.join(format!("foldoc1000_{name}"));
+    let npy_err =
+        |p: PathBuf, e: ndarray_npy::ReadNpyError| format!("cannot read {}: {e}", p.display());
+    let indptr: Array1<i32> =
+        read_npy(part("indptr.npy")).map_err(|e| npy_err(part("indptr.npy"), e))?;
+    let indices: Array1<i32> =
+        read_npy(part("indices.npy")).map_err(|e| npy_err(part("indices.npy"), e))?;
+    let data: Array1<f64> = read_npy(part("data.npy")).map_err(|e| npy_err(part("data.npy"), e))?;
+    let vocab = read_lines(&part("vocab.txt"))?;
+    let to_usize = |v: &Array1<i32>| -> Result<Vec<usize>, String> {
+        v.iter()
+            .map(|&i| {
+                usize::try_from(i).map_err(|_| format!("negative index {i} in {}", dir.display()))
+            })
+            .collect()
+    };
+    let m = CsrMatrix {
+        n_rows: indptr.len().saturating_sub(1),
+        n_cols: vocab.len(),
+        indptr: to_usize(&indptr)?,
+        indices: to_usize(&indices)?,
+        data: data.to_vec(),
+    };
+    minibatchnmf::CsrView::new(m.n_rows, m.n_cols, &m.indptr, &m.indices, &m.data)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok((m, vocab))
+}
+
 pub fn read_lines(path: &Path) -> Result<Vec<String>, String> {
     Ok(fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?

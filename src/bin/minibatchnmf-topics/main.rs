@@ -11,177 +11,156 @@
 mod corpus;
 mod tfidf;
 
+mod progress_bar;
+
+use clap::Parser;
 use corpus::CsrMatrix;
 use minibatchnmf::{
-    BetaLoss, CsrView, FitSummary, Init, MiniBatchNmf, MiniBatchNmfParams, NmfFloat, StopReason,
+    AlphaH, BetaLoss, CsrView, FitSummary, Init, MiniBatchNmf, MiniBatchNmfParams, NmfFloat,
+    StopReason,
 };
+use progress_bar::FitBar;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
-const USAGE: &str = "\
-minibatchnmf-topics: topic extraction with MiniBatchNMF on the Free On-line
-Dictionary of Computing (like scikit-learn's \"Topic extraction with NMF and LDA\").
-
-USAGE: minibatchnmf-topics [OPTIONS]
-
-Input (default: FOLDOC from target/foldoc/ as `make demo` unpacks it, else
-/usr/share/dictd/ if dict-foldoc is installed, else the prepared matrix
-../shared/data/foldoc_tfidf.mtx):
-  --dict PATH          dictd data file (foldoc.dict, or foldoc.dict.dz via gzip -dc)
-  --index PATH         dictd index [default: foldoc.index beside --dict]
-  --mtx PATH           an already-vectorised matrix instead (MatrixMarket, 1-based)
-  --vocab PATH         its column names, one per line [default: <mtx>_vocab.txt]
-
-TF-IDF (as sklearn's TfidfVectorizer: lowercase, tokens of 2+ word characters,
-English stop words, smooth idf, rows l2-normalised):
-  --max-df F           drop terms in more than this share of documents [0.95]
-  --min-df N           drop terms in fewer than N documents [2]
-  --max-features N     keep the N most frequent terms, 0 = all [10000]
-  --save-tfidf PREFIX  also write PREFIX.mtx and PREFIX_vocab.txt
-
-Model (MiniBatchNMF parameters):
-  -k, --n-components N number of topics [10]
-  --beta LIST          comma-separated beta losses, one fit each: frobenius,
-                       kullback-leibler, itakura-saito or a number
-                       [frobenius,kullback-leibler]
-  --batch-size N       rows per mini-batch [2048]
-  --seed N|none        random_state [1]
-  --init NAME          random, nndsvd, nndsvda, nndsvdar or none [nndsvda]
-  --max-iter N         maximum passes over the data [200]
-  --tol F              tolerance on the change of H [1e-4]
-  --alpha-w F          regularisation of W [0]
-  --alpha-h F|same     regularisation of H [same]
-  --l1-ratio F         L1 share of the regularisation [0]
-  --f32                factorise in f32 instead of f64
-  --threads N          worker threads, 0 = one per core [0]
-  --top N              words printed per topic [10]
-  -q, --quiet          no per-step progress on stderr (verbose=False)
-  -h, --help           this text
-";
-
+/// Topic extraction with MiniBatchNMF on the Free On-line Dictionary of
+/// Computing (like scikit-learn's "Topic extraction with NMF and LDA").
+///
+/// Input (default: FOLDOC from target/foldoc/ as `make demo` unpacks it, else
+/// /usr/share/dictd/ if dict-foldoc is installed, else the 1000-definition
+/// TF-IDF slice vendored in tests/data/). TF-IDF as sklearn's
+/// TfidfVectorizer: lowercase, tokens of 2+ word characters, English stop
+/// words, smooth idf, rows l2-normalised.
+#[derive(Parser, Debug)]
+#[command(name = "minibatchnmf-topics", version, about, long_about)]
 struct Args {
+    /// dictd data file (foldoc.dict, or foldoc.dict.dz via gzip -dc)
+    #[arg(long, value_name = "PATH", conflicts_with = "mtx")]
     dict: Option<PathBuf>,
+    /// dictd index [default: foldoc.index beside --dict]
+    #[arg(long, value_name = "PATH")]
     index: Option<PathBuf>,
+    /// an already-vectorised matrix instead (MatrixMarket, 1-based)
+    #[arg(long, value_name = "PATH")]
     mtx: Option<PathBuf>,
+    /// its column names, one per line [default: <mtx>_vocab.txt]
+    #[arg(long, value_name = "PATH")]
     vocab: Option<PathBuf>,
-    tfidf: tfidf::Options,
+
+    /// TF-IDF: drop terms in more than this share of documents
+    #[arg(long, default_value_t = 0.95, value_name = "F")]
+    max_df: f64,
+    /// TF-IDF: drop terms in fewer than N documents
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    min_df: usize,
+    /// TF-IDF: keep the N most frequent terms, 0 = all
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    max_features: usize,
+    /// also write PREFIX.mtx and PREFIX_vocab.txt
+    #[arg(long, value_name = "PREFIX")]
     save_tfidf: Option<PathBuf>,
+    /// only build the matrix (and write it with --save-tfidf): no fit
+    #[arg(long)]
+    no_fit: bool,
+
+    /// number of topics
+    #[arg(
+        short = 'k',
+        long = "n-components",
+        default_value_t = 10,
+        value_name = "N"
+    )]
     k: usize,
+    /// comma-separated beta losses, one fit each: frobenius,
+    /// kullback-leibler, itakura-saito or a number
+    #[arg(long = "beta", value_delimiter = ',', default_value = "frobenius,kullback-leibler",
+          value_name = "LIST", value_parser = parse_beta)]
     betas: Vec<BetaLoss>,
+    /// rows per mini-batch
+    #[arg(long, default_value_t = 2048, value_name = "N")]
     batch_size: usize,
-    seed: Option<u32>,
+    /// random_state: a seed or "none"
+    #[arg(long, default_value = "1", value_name = "N|none", value_parser = parse_seed)]
+    seed: Seed,
+    /// random, nndsvd, nndsvda, nndsvdar or none
+    #[arg(long, default_value = "nndsvda", value_name = "NAME", value_parser = parse_init)]
     init: Init,
+    /// maximum passes over the data
+    #[arg(long, default_value_t = 200, value_name = "N")]
     max_iter: usize,
+    /// tolerance on the change of H
+    #[arg(long, default_value_t = 1e-4, value_name = "F")]
     tol: f64,
+    /// regularisation of W
+    #[arg(long, default_value_t = 0.0, value_name = "F")]
     alpha_w: f64,
-    alpha_h: Option<f64>,
+    /// regularisation of H: a number or "same"
+    #[arg(long, default_value = "same", value_name = "F|same", value_parser = parse_alpha_h)]
+    alpha_h: AlphaH,
+    /// L1 share of the regularisation
+    #[arg(long, default_value_t = 0.0, value_name = "F")]
     l1_ratio: f64,
+    /// factorise in f32 instead of f64
+    #[arg(long)]
     f32: bool,
+    /// worker threads, 0 = one per core
+    #[arg(long, default_value_t = 0, value_name = "N")]
     threads: usize,
+    /// words printed per topic
+    #[arg(long, default_value_t = 10, value_name = "N")]
     top: usize,
+    /// scikit-learn's per-step lines on stderr (verbose=1) instead of the progress bar
+    #[arg(short, long, conflicts_with = "quiet")]
     verbose: bool,
+    /// no progress bar
+    #[arg(short, long)]
+    quiet: bool,
 }
 
-fn parse_args() -> Result<Option<Args>, String> {
-    let mut a = Args {
-        dict: None,
-        index: None,
-        mtx: None,
-        vocab: None,
-        tfidf: tfidf::Options {
-            max_df: 0.95,
-            min_df: 2,
-            max_features: Some(10_000),
-        },
-        save_tfidf: None,
-        k: 10,
-        betas: vec![BetaLoss::Frobenius, BetaLoss::KullbackLeibler],
-        batch_size: 2048,
-        seed: Some(1),
-        init: Init::Nndsvda,
-        max_iter: 200,
-        tol: 1e-4,
-        alpha_w: 0.0,
-        alpha_h: None,
-        l1_ratio: 0.0,
-        f32: false,
-        threads: 0,
-        top: 10,
-        verbose: true,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let (flag, inline) = match flag.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (flag, None),
-        };
-        let mut value = || -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
-            v.parse().map_err(|_| format!("{flag}: cannot parse {v:?}"))
-        }
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--dict" => a.dict = Some(value()?.into()),
-            "--index" => a.index = Some(value()?.into()),
-            "--mtx" => a.mtx = Some(value()?.into()),
-            "--vocab" => a.vocab = Some(value()?.into()),
-            "--max-df" => a.tfidf.max_df = num(&flag, value()?)?,
-            "--min-df" => a.tfidf.min_df = num(&flag, value()?)?,
-            "--max-features" => {
-                let n: usize = num(&flag, value()?)?;
-                a.tfidf.max_features = (n > 0).then_some(n);
-            }
-            "--save-tfidf" => a.save_tfidf = Some(value()?.into()),
-            "-k" | "--n-components" => a.k = num(&flag, value()?)?,
-            "--beta" => {
-                a.betas = value()?
-                    .split(',')
-                    .map(|b| b.trim().parse::<BetaLoss>().map_err(|e| e.to_string()))
-                    .collect::<Result<_, _>>()?
-            }
-            "--batch-size" => a.batch_size = num(&flag, value()?)?,
-            "--seed" => {
-                let v = value()?;
-                a.seed = if v == "none" || v == "None" {
-                    None
-                } else {
-                    Some(num(&flag, v)?)
-                };
-            }
-            "--init" => {
-                a.init = value()?
-                    .parse()
-                    .map_err(|e: minibatchnmf::ParamError| e.to_string())?
-            }
-            "--max-iter" => a.max_iter = num(&flag, value()?)?,
-            "--tol" => a.tol = num(&flag, value()?)?,
-            "--alpha-w" => a.alpha_w = num(&flag, value()?)?,
-            "--alpha-h" => {
-                let v = value()?;
-                a.alpha_h = if v == "same" {
-                    None
-                } else {
-                    Some(num(&flag, v)?)
-                };
-            }
-            "--l1-ratio" => a.l1_ratio = num(&flag, value()?)?,
-            "--f32" => a.f32 = true,
-            "--threads" => a.threads = num(&flag, value()?)?,
-            "--top" => a.top = num(&flag, value()?)?,
-            "-q" | "--quiet" => a.verbose = false,
-            other => return Err(format!("unknown option {other:?} (see --help)")),
+/// `random_state`: a seed or None (a newtype, so clap does not read
+/// `Option` as "the flag may be absent").
+#[derive(Debug, Clone, Copy)]
+struct Seed(Option<u32>);
+
+fn parse_beta(s: &str) -> Result<BetaLoss, String> {
+    s.trim().parse::<BetaLoss>().map_err(|e| e.to_string())
+}
+
+fn parse_seed(s: &str) -> Result<Seed, String> {
+    match s {
+        "none" | "None" => Ok(Seed(None)),
+        v => v
+            .parse()
+            .map(|n| Seed(Some(n)))
+            .map_err(|_| format!("{v:?} is not a seed (0..=4294967295) or none")),
+    }
+}
+
+fn parse_init(s: &str) -> Result<Init, String> {
+    s.parse()
+        .map_err(|e: minibatchnmf::ParamError| e.to_string())
+}
+
+fn parse_alpha_h(s: &str) -> Result<AlphaH, String> {
+    match s {
+        "same" => Ok(AlphaH::Same),
+        v => v
+            .parse()
+            .map(AlphaH::Value)
+            .map_err(|_| format!("{v:?} is not a number or same")),
+    }
+}
+
+impl Args {
+    fn tfidf(&self) -> tfidf::Options {
+        tfidf::Options {
+            max_df: self.max_df,
+            min_df: self.min_df,
+            max_features: (self.max_features > 0).then_some(self.max_features),
         }
     }
-    if a.dict.is_some() && a.mtx.is_some() {
-        return Err("give --dict or --mtx, not both".into());
-    }
-    Ok(Some(a))
 }
 
 /// The vectorised corpus: the matrix, its column names, and where it came from.
@@ -194,11 +173,13 @@ fn project_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Where the input is when no path is given.
+/// Where the input is.
 enum Source {
     Dict(PathBuf, PathBuf),
-    /// The matrix, its vocabulary, and whether it stands in for FOLDOC.
-    Mtx(PathBuf, PathBuf, bool),
+    /// A MatrixMarket matrix and its vocabulary.
+    Mtx(PathBuf, PathBuf),
+    /// The FOLDOC TF-IDF slice vendored in tests/data/ (`.npy` CSR parts).
+    Vendored(PathBuf),
 }
 
 fn default_source() -> Result<Source, String> {
@@ -213,10 +194,9 @@ fn default_source() -> Result<Source, String> {
             return Ok(Source::Dict(d, index));
         }
     }
-    let mtx = project_dir().join("../shared/data/foldoc_tfidf.mtx");
-    if mtx.is_file() {
-        let vocab = mtx.with_file_name("foldoc_tfidf_vocab.txt");
-        return Ok(Source::Mtx(mtx, vocab, true));
+    let vendored = project_dir().join("tests/data");
+    if vendored.join("foldoc1000_data.npy").is_file() {
+        return Ok(Source::Vendored(vendored));
     }
     Err("no FOLDOC input found: run `make demo` (it unpacks Debian's dict-foldoc into target/foldoc/), \
          or pass --dict/--mtx"
@@ -239,7 +219,7 @@ fn load(args: &Args) -> Result<Data, String> {
                     .unwrap_or_default();
                 m.with_file_name(format!("{stem}_vocab.txt"))
             });
-            Source::Mtx(m.clone(), vocab, false)
+            Source::Mtx(m.clone(), vocab)
         }
         _ => default_source()?,
     };
@@ -254,8 +234,8 @@ fn load(args: &Args) -> Result<Data, String> {
                 t.elapsed().as_secs_f64()
             );
             let t = Instant::now();
-            let v = tfidf::tfidf(&c.docs, &args.tfidf)?;
-            let o = &args.tfidf;
+            let o = &args.tfidf();
+            let v = tfidf::tfidf(&c.docs, o)?;
             println!(
                 "TF-IDF: lowercase, tokens of 2+ word characters, English stop words, max_df={}, min_df={}, \
                  max_features={}, smooth idf, rows l2-normalised; built in {:.2} s",
@@ -269,7 +249,16 @@ fn load(args: &Args) -> Result<Data, String> {
                 vocab: v.vocab,
             })
         }
-        Source::Mtx(mtx, vocab_path, fallback) => {
+        Source::Vendored(dir) => {
+            let (matrix, vocab) = corpus::read_vendored_slice(&dir)?;
+            println!(
+                "corpus: FOLDOC's dictd files not found (run `make demo` to fetch Debian's dict-foldoc); \
+                 using the 1000-definition TF-IDF slice in {}",
+                dir.display()
+            );
+            Ok(Data { matrix, vocab })
+        }
+        Source::Mtx(mtx, vocab_path) => {
             let matrix = corpus::read_mtx(&mtx)?;
             let vocab = corpus::read_lines(&vocab_path)?;
             if vocab.len() != matrix.n_cols {
@@ -282,13 +271,8 @@ fn load(args: &Args) -> Result<Data, String> {
                 ));
             }
             println!(
-                "corpus: prepared TF-IDF matrix {}{}, read in {:.2} s",
+                "corpus: prepared TF-IDF matrix {}, read in {:.2} s",
                 mtx.display(),
-                if fallback {
-                    " (FOLDOC's dictd files not found)"
-                } else {
-                    ""
-                },
                 t.elapsed().as_secs_f64()
             );
             Ok(Data { matrix, vocab })
@@ -310,6 +294,7 @@ fn stop_reason(r: StopReason) -> &'static str {
         StopReason::MaxIter => "max_iter passes done",
         StopReason::SmallHChange => "small change of H (tol)",
         StopReason::NoImprovement => "no improvement of the smoothed cost (max_no_improvement)",
+        StopReason::Interrupted => "interrupted",
     }
 }
 
@@ -317,15 +302,29 @@ fn stop_reason(r: StopReason) -> &'static str {
 fn fit_and_print<F: NmfFloat>(
     data: &Data,
     params: MiniBatchNmfParams,
-    top: usize,
+    args: &Args,
 ) -> Result<f64, String> {
+    let top = args.top;
     let m = &data.matrix;
     let values: Vec<F> = m.data.iter().map(|&v| F::from_f64_(v)).collect();
     let x = CsrView::new(m.n_rows, m.n_cols, &m.indptr, &m.indices, &values)
         .map_err(|e| e.to_string())?;
     let mut model = MiniBatchNmf::<F>::new(params).map_err(|e| e.to_string())?;
+    // A progress bar on a terminal unless --quiet or --verbose (which prints
+    // scikit-learn's per-step lines instead).
+    let bar = (!args.quiet && !args.verbose)
+        .then(FitBar::on_terminal)
+        .flatten()
+        .map(Arc::new);
+    if let Some(b) = &bar {
+        model.set_observer(Some(b.clone()));
+    }
     let t = Instant::now();
-    let s: FitSummary = model.fit(x).map_err(|e| e.to_string())?;
+    let fitted = model.fit(x);
+    if let Some(b) = &bar {
+        b.finish();
+    }
+    let s: FitSummary = fitted.map_err(|e| e.to_string())?;
     let secs = t.elapsed().as_secs_f64();
     println!(
         "fit in {secs:.2} s: n_iter {}, n_steps {}, stopped on {}, reconstruction_err {:.6}",
@@ -334,8 +333,11 @@ fn fit_and_print<F: NmfFloat>(
         stop_reason(s.stop_reason),
         s.reconstruction_err
     );
-    for w in &s.warnings {
-        println!("warning: {w}");
+    // With --verbose the library has printed them with its progress lines.
+    if !args.verbose {
+        for w in &s.warnings {
+            println!("warning: {w}");
+        }
     }
     let h = model.components().map_err(|e| e.to_string())?;
     for (i, row) in h.outer_iter().enumerate() {
@@ -356,12 +358,12 @@ fn fit_and_print<F: NmfFloat>(
     Ok(secs)
 }
 
-fn run(args: Args) -> Result<(), String> {
+fn run(args: &Args) -> Result<(), String> {
     let start = Instant::now();
     if args.threads > 0 {
         minibatchnmf::set_num_threads(args.threads)?;
     }
-    let data = load(&args)?;
+    let data = load(args)?;
     let m = &data.matrix;
     println!(
         "X: {} documents x {} terms, {} non-zeros ({:.3}% dense), f{}; {} worker thread(s)",
@@ -380,9 +382,12 @@ fn run(args: Args) -> Result<(), String> {
             .map_err(|e| format!("cannot write {}: {e}", vocab.display()))?;
         println!("wrote {} and {}", mtx.display(), vocab.display());
     }
+    if args.no_fit {
+        return Ok(());
+    }
     let mut fit_secs = 0.0;
     for &beta in &args.betas {
-        let mut params = MiniBatchNmfParams::new()
+        let params = MiniBatchNmfParams::new()
             .n_components(args.k)
             .init(args.init)
             .beta_loss(beta)
@@ -391,11 +396,9 @@ fn run(args: Args) -> Result<(), String> {
             .tol(args.tol)
             .alpha_w(args.alpha_w)
             .l1_ratio(args.l1_ratio)
-            .random_state(args.seed)
+            .random_state(args.seed.0)
+            .alpha_h(args.alpha_h)
             .verbose(args.verbose);
-        if let Some(a) = args.alpha_h {
-            params = params.alpha_h(minibatchnmf::AlphaH::Value(a));
-        }
         println!();
         println!(
             "== MiniBatchNMF(n_components={}, init={}, beta_loss={}, batch_size={}, max_iter={}, \
@@ -409,15 +412,17 @@ fn run(args: Args) -> Result<(), String> {
             args.batch_size,
             args.max_iter,
             args.alpha_w,
-            args.alpha_h
-                .map_or("'same'".to_string(), |a| format!("{a:?}")),
+            match args.alpha_h {
+                AlphaH::Same => "'same'".to_string(),
+                AlphaH::Value(a) => format!("{a:?}"),
+            },
             args.l1_ratio,
-            args.seed.map_or("None".to_string(), |s| s.to_string()),
+            args.seed.0.map_or("None".to_string(), |s| s.to_string()),
         );
         fit_secs += if args.f32 {
-            fit_and_print::<f32>(&data, params, args.top)?
+            fit_and_print::<f32>(&data, params, args)?
         } else {
-            fit_and_print::<f64>(&data, params, args.top)?
+            fit_and_print::<f64>(&data, params, args)?
         };
     }
     println!();
@@ -430,21 +435,13 @@ fn run(args: Args) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    match parse_args() {
-        Ok(None) => {
-            print!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Ok(Some(args)) => match run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("minibatchnmf-topics: error: {e}");
-                ExitCode::FAILURE
-            }
-        },
+    // Usage errors exit with 2 (clap), failures with 1.
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("minibatchnmf-topics: {e}");
-            ExitCode::from(2)
+            eprintln!("minibatchnmf-topics: error: {e}");
+            ExitCode::FAILURE
         }
     }
 }
