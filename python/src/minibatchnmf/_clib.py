@@ -125,6 +125,10 @@ _EXCEPTIONS = {
 _EXCEPTIONS[19] = OSError
 for _code in (20, 21, 22):
     _EXCEPTIONS[_code] = ValueError
+# Issue 11's status (distributed fits through nmf_set_allreduce, not exposed
+# here yet): 23 NMF_ERR_REDUCE (24 reserved).
+ERR_REDUCE = 23
+_EXCEPTIONS[ERR_REDUCE] = RuntimeError
 
 
 class MiniBatchNMFError(RuntimeError):
