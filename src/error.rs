@@ -78,6 +78,39 @@ pub enum Error {
     /// A LAPACK routine failed (e.g. the SVD of the init did not converge).
     #[error("linear algebra failure: {0}")]
     Linalg(String),
+    /// Reading or writing a model file failed (missing file, permissions,
+    /// disk full, …); a save that fails leaves any previous file intact.
+    #[error("cannot {action} {path}: {detail}")]
+    Io {
+        /// "read" or "write".
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        detail: String,
+    },
+    /// A model file (or buffer) is truncated, altered or inconsistent.
+    #[error("corrupt or truncated model file: {detail}")]
+    CorruptModel {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A model file this library cannot read: another program's safetensors
+    /// file, or a format version newer than this library knows.
+    #[error("unsupported model file: {detail}")]
+    UnsupportedFormat {
+        /// Why it is not supported.
+        detail: String,
+    },
+    /// A model file of one dtype loaded as the other
+    /// (use [`crate::persist::load_any`] when the dtype is not known).
+    #[error("the model file holds a {found} model but was loaded as {expected}; load it as {found} or with persist::load_any")]
+    ModelDtype {
+        /// The dtype asked for ("float32"/"float64").
+        expected: &'static str,
+        /// The dtype in the file.
+        found: String,
+    },
     /// A distributed call failed as a whole: the all-reduce hook reported
     /// an error, another worker rejected its input, or the workers'
     /// configuration (ranks, shards) is inconsistent. The model is unchanged.
