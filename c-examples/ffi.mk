@@ -31,7 +31,7 @@ FFI_STATIC := $(FFI_RELEASE)/libminibatchnmf.a $(FFI_STATIC_LIBS)
 FFI_VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kinds=definite \
                 --errors-for-leak-kinds=definite
 FFI_VENV := target/ffi-venv
-FFI_PY_PKGS := numpy scipy scikit-learn==1.9.1
+FFI_PY_PKGS := numpy scipy scikit-learn==1.9.1 safetensors
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
@@ -159,9 +159,17 @@ $(FFI_VENV)/.installed:
 	$(FFI_VENV)/bin/pip install -q --disable-pip-version-check $(FFI_PY_PKGS)
 	touch $@
 
-ffi-python: ffi-lib $(FFI_VENV)/.installed
+# Models saved by the Rust library, for the Python caller to load.
+FFI_RUST_MODELS := $(FFI_BUILD)/rust-models
+$(FFI_RUST_MODELS)/rust_expected.safetensors: examples/save_model.rs src/persist/*.rs | ffi-lib
+	$(CARGO) run --release --example save_model -- $(FFI_RUST_MODELS)
+
+# An existing venv without safetensors gets it installed.
+ffi-python: ffi-lib $(FFI_VENV)/.installed $(FFI_RUST_MODELS)/rust_expected.safetensors
+	@$(FFI_VENV)/bin/python -c 'import safetensors' 2>/dev/null || \
+	    $(FFI_VENV)/bin/pip install -q --disable-pip-version-check $(FFI_PY_PKGS)
 	$(FFI_VENV)/bin/python c-examples/python/nmf_ctypes.py $(FFI_RELEASE)/libminibatchnmf.so \
-	    include/minibatchnmf.h $(FFI_DATA)
+	    include/minibatchnmf.h $(FFI_DATA) $(FFI_RUST_MODELS)
 
 # --- Julia (no Julia here: check the script against the header) -------------------
 ffi-julia-check:

@@ -9,6 +9,7 @@
  * N_ROWS documents are read as CSR.
  * Exit status 0 when every check passed.
  */
+#define _POSIX_C_SOURCE 200809L /* getpid */
 #include <minibatchnmf.h>
 
 #include <math.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int n_passed = 0;
 static int n_failed = 0;
@@ -340,6 +342,63 @@ int main(int argc, char **argv) {
                                n_new * k));
     printf("partial_fit: %zu chunks of up to %zu documents, n_steps %zu\n", n_chunks, chunk,
            n_steps);
+
+    /* ---- save -> load -> transform: a model that outlives the process ---- */
+    const char *tmp = getenv("TMPDIR");
+    char model_path[4096];
+    snprintf(model_path, sizeof model_path, "%s/nmf_example_%ld.safetensors",
+             tmp && *tmp ? tmp : "/tmp", (long)getpid());
+    MUST(nmf_save(online, model_path));
+    NmfModel *loaded = NULL;
+    MUST(nmf_load(model_path, &loaded));
+    double *w_loaded = xmalloc(n_new * k * sizeof(double));
+    MUST(nmf_transform_csr_f64(loaded, x.indptr, x.indices, x.data, nnz_new, n_new, m, w_loaded,
+                               n_new * k));
+    CHECK(memcmp(w_loaded, w_new, n_new * k * sizeof(double)) == 0,
+          "the loaded model transforms exactly as the saved one");
+    size_t loaded_steps = 0;
+    MUST(nmf_get_n_steps(loaded, &loaded_steps));
+    CHECK(loaded_steps == n_steps, "n_steps survives save/load");
+    /* Both continue the stream identically (exact resume). */
+    size_t first = x.indptr[1];
+    MUST(nmf_partial_fit_csr_f64(online, x.indptr, x.indices, x.data, first, 1, m, NULL, NULL, 0));
+    MUST(nmf_partial_fit_csr_f64(loaded, x.indptr, x.indices, x.data, first, 1, m, NULL, NULL, 0));
+    double *h_a = xmalloc(k * m * sizeof(double)), *h_b = xmalloc(k * m * sizeof(double));
+    MUST(nmf_get_components_f64(online, h_a, k * m));
+    MUST(nmf_get_components_f64(loaded, h_b, k * m));
+    CHECK(memcmp(h_a, h_b, k * m * sizeof(double)) == 0, "a loaded model resumes bit for bit");
+    printf("save -> load -> transform: %s, identical W and resumed H\n", model_path);
+
+    /* In memory: ask the size, then save into a buffer and load from it. */
+    size_t len = 0;
+    MUST(nmf_save_buffer(model, NULL, 0, &len));
+    unsigned char *buf = xmalloc(len);
+    CHECK(nmf_save_buffer(model, buf, len - 1, &len) == NMF_ERR_BUFFER_LENGTH,
+          "a short buffer is refused");
+    MUST(nmf_save_buffer(model, buf, len, &len));
+    NmfModel *from_buf = NULL;
+    MUST(nmf_load_buffer(buf, len, &from_buf));
+    MUST(nmf_transform_csr_f64(model, x.indptr, x.indices, x.data, nnz_new, n_new, m, w_new,
+                               n_new * k));
+    MUST(nmf_transform_csr_f64(from_buf, x.indptr, x.indices, x.data, nnz_new, n_new, m,
+                               w_loaded, n_new * k));
+    CHECK(memcmp(w_loaded, w_new, n_new * k * sizeof(double)) == 0,
+          "a model loaded from a buffer transforms exactly as the saved one");
+    buf[len / 2] ^= 0x01; /* one flipped bit */
+    NmfModel *damaged = (NmfModel *)buf; /* must be reset to NULL */
+    NmfStatus ls = nmf_load_buffer(buf, len, &damaged);
+    CHECK(ls == NMF_ERR_CORRUPT_MODEL && damaged == NULL, "a damaged model is refused");
+    printf("damaged model -> %s: %s\n", nmf_status_str(ls), nmf_last_error());
+    remove(model_path);
+    ls = nmf_load(model_path, &damaged);
+    CHECK(ls == NMF_ERR_IO, "a missing file is an I/O error");
+    printf("missing file -> %s: %s\n", nmf_status_str(ls), nmf_last_error());
+    nmf_free(from_buf);
+    nmf_free(loaded);
+    free(buf);
+    free(h_a);
+    free(h_b);
+    free(w_loaded);
 
     /* ---- error paths ----------------------------------------------------- */
     NmfStatus s;

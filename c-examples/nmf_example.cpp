@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -89,7 +91,28 @@ class Model {
         return info;
     }
 
+    // The model file's bytes (two calls: size, then content).
+    std::vector<unsigned char> to_bytes() const {
+        size_t len = 0;
+        ok(nmf_save_buffer(handle_.get(), nullptr, 0, &len));
+        std::vector<unsigned char> buf(len);
+        ok(nmf_save_buffer(handle_.get(), buf.data(), buf.size(), &len));
+        return buf;
+    }
+    void save(const std::string &path) const { ok(nmf_save(handle_.get(), path.c_str())); }
+    static Model load(const std::string &path) {
+        NmfModel *m = nullptr;
+        ok(nmf_load(path.c_str(), &m));
+        return Model(m);
+    }
+    static Model from_bytes(const std::vector<unsigned char> &buf) {
+        NmfModel *m = nullptr;
+        ok(nmf_load_buffer(buf.data(), buf.size(), &m));
+        return Model(m);
+    }
+
   private:
+    explicit Model(NmfModel *m) { handle_.reset(m); }
     struct Free {
         void operator()(NmfModel *m) const { nmf_free(m); }
     };
@@ -224,6 +247,31 @@ int main(int argc, char **argv) {
         }
         for (auto &th : threads) th.join();
         check(parallel == serial, "transforms from 4 threads on one handle equal the serial ones");
+
+        // A model that outlives the process: save, load, transform.
+        const char *tmp = std::getenv("TMPDIR");
+        std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/nmf_example_cpp_" +
+                           std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id())) +
+                           ".safetensors";
+        model.save(path);
+        Model loaded = Model::load(path);
+        std::remove(path.c_str());
+        check(loaded.transform(table.data(), n, m, stride) == model.transform(table.data(), n, m, stride),
+              "the loaded model transforms exactly as the saved one");
+        check(loaded.components() == model.components(), "the loaded model has the same H");
+        Model copy = Model::from_bytes(model.to_bytes());
+        check(copy.transform(contiguous.data(), n, m, 0) == model.transform(contiguous.data(), n, m, 0),
+              "a model loaded from a buffer transforms exactly as the saved one");
+        std::vector<unsigned char> damaged = model.to_bytes();
+        damaged.resize(damaged.size() / 2);
+        try {
+            Model::from_bytes(damaged);
+            check(false, "a truncated model throws");
+        } catch (const NmfError &e) {
+            check(e.status == NMF_ERR_CORRUPT_MODEL, "a truncated model: NMF_ERR_CORRUPT_MODEL");
+            std::printf("expected error: %s\n", e.what());
+        }
+        std::printf("save -> load -> transform: identical W\n");
 
         // Errors are exceptions carrying the status.
         try {

@@ -152,6 +152,21 @@ typedef enum NmfStatus {
      */
     NMF_ERR_DIVERGED = 18,
     /**
+     * Reading or writing a model file failed (missing file, permissions,
+     * disk full, …). A failed save leaves any previous file intact.
+     */
+    NMF_ERR_IO = 19,
+    /**
+     * A model file or buffer is truncated, damaged (checksum mismatch) or
+     * inconsistent; nothing was loaded.
+     */
+    NMF_ERR_CORRUPT_MODEL = 20,
+    /**
+     * Not a model file this library reads: another program's safetensors
+     * file, or a newer format version (upgrade the library).
+     */
+    NMF_ERR_UNSUPPORTED_FORMAT = 21,
+    /**
      * Internal error: a Rust panic was caught at the boundary. The model is
      * left as it was before the call and stays usable.
      */
@@ -857,6 +872,49 @@ enum NmfStatus nmf_inverse_transform_csr_f32(const struct NmfModel *model,
 enum NmfStatus nmf_get_components_f32(const struct NmfModel *model,
                                       float *out,
                                       size_t out_len);
+
+/**
+ * Save a fitted model to the file `path` (NUL-terminated, in the OS's
+ * encoding) in the safetensors layout documented in the README. The write
+ * is atomic: a temporary file in the same folder is written, synced and
+ * renamed over `path`, so a crash never destroys a previous file.
+ * `NMF_ERR_NOT_FITTED` for an unfitted model, `NMF_ERR_IO` if the file
+ * cannot be written.
+ */
+enum NmfStatus nmf_save(const struct NmfModel *model,
+                        const char *path);
+
+/**
+ * Load a model saved by `nmf_save` (or by the Rust library) from `path`.
+ * On success `*out` receives a new handle (release it with `nmf_free`)
+ * with the file's dtype (`nmf_get_dtype`) and parameters; on failure `*out`
+ * is set to NULL (when `out` is not NULL). `NMF_ERR_IO` if the file cannot
+ * be read, `NMF_ERR_CORRUPT_MODEL` if it is truncated or damaged,
+ * `NMF_ERR_UNSUPPORTED_FORMAT` for another program's file or a newer format.
+ */
+enum NmfStatus nmf_load(const char *path,
+                        struct NmfModel **out);
+
+/**
+ * Write a fitted model's file bytes into `buf` (capacity `cap` bytes) and
+ * their number into `*len_out`. Size query: with `buf` NULL and `cap` 0,
+ * only `*len_out` is set. If `cap` is too small, `*len_out` still receives
+ * the size needed and the call returns `NMF_ERR_BUFFER_LENGTH`.
+ */
+enum NmfStatus nmf_save_buffer(const struct NmfModel *model,
+                               uint8_t *buf,
+                               size_t cap,
+                               size_t *len_out);
+
+/**
+ * Load a model from the `len` bytes at `buf` (as written by
+ * `nmf_save_buffer` or `nmf_save`). On success `*out` receives a new
+ * handle; on failure `*out` is set to NULL (when `out` is not NULL).
+ * Errors as `nmf_load`, without `NMF_ERR_IO`.
+ */
+enum NmfStatus nmf_load_buffer(const uint8_t *buf,
+                               size_t len,
+                               struct NmfModel **out);
 
 #ifdef __cplusplus
 }  // extern "C"

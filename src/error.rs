@@ -87,6 +87,39 @@ pub enum Error {
         /// What is wrong with it.
         detail: String,
     },
+    /// Reading or writing a model file failed (missing file, permissions,
+    /// disk full, …); a save that fails leaves any previous file intact.
+    #[error("cannot {action} {path}: {detail}")]
+    Io {
+        /// "read" or "write".
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        detail: String,
+    },
+    /// A model file (or buffer) is truncated, altered or inconsistent.
+    #[error("corrupt or truncated model file: {detail}")]
+    CorruptModel {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A model file this library cannot read: another program's safetensors
+    /// file, or a format version newer than this library knows.
+    #[error("unsupported model file: {detail}")]
+    UnsupportedFormat {
+        /// Why it is not supported.
+        detail: String,
+    },
+    /// A model file of one dtype loaded as the other
+    /// (use [`crate::persist::load_any`] when the dtype is not known).
+    #[error("the model file holds a {found} model but was loaded as {expected}; load it as {found} or with persist::load_any")]
+    ModelDtype {
+        /// The dtype asked for ("float32"/"float64").
+        expected: &'static str,
+        /// The dtype in the file.
+        found: String,
+    },
 }
 
 /// Shorthand for results of this crate.

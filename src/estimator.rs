@@ -77,28 +77,32 @@ pub struct FitSummary {
 /// life of the fitted model (scikit-learn sets them in `_check_params` at fit
 /// or at the first `partial_fit`).
 #[derive(Debug, Clone)]
-struct Derived {
-    batch_size: usize,
-    rho: f64,
-    loss: Loss,
-    transform_max_iter: usize,
+pub(crate) struct Derived {
+    pub(crate) batch_size: usize,
+    pub(crate) rho: f64,
+    pub(crate) loss: Loss,
+    pub(crate) transform_max_iter: usize,
 }
 
-/// The fitted state (scikit-learn's trailing-underscore attributes).
+/// The fitted state (scikit-learn's trailing-underscore attributes): plain
+/// data, everything an exact resume needs. `persist` serialises it.
 #[derive(Debug, Clone)]
-struct Fitted<F> {
-    components: Array2<F>,
+pub(crate) struct Fitted<F> {
+    pub(crate) components: Array2<F>,
     /// Online numerator (A) and denominator (B) of H.
-    numerator: Array2<F>,
-    denominator: Array2<F>,
-    n_features_in: usize,
-    n_steps: usize,
-    n_iter: Option<usize>,
-    reconstruction_err: Option<f64>,
-    feature_names_in: Option<Vec<String>>,
-    derived: Derived,
-    last_fit: Option<FitSummary>,
+    pub(crate) numerator: Array2<F>,
+    pub(crate) denominator: Array2<F>,
+    pub(crate) n_features_in: usize,
+    pub(crate) n_steps: usize,
+    pub(crate) n_iter: Option<usize>,
+    pub(crate) reconstruction_err: Option<f64>,
+    pub(crate) feature_names_in: Option<Vec<String>>,
+    pub(crate) derived: Derived,
+    pub(crate) last_fit: Option<FitSummary>,
 }
+
+/// The name `persist` knows the fitted state by.
+pub(crate) type ModelState<F> = Fitted<F>;
 
 /// Mini-Batch NMF estimator (scikit-learn's `MiniBatchNMF`).
 ///
@@ -153,6 +157,21 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
             fitted: None,
             observer: ObserverSlot::default(),
         })
+    }
+
+    /// The fitted state, if any (for `persist`).
+    pub(crate) fn state(&self) -> Option<&ModelState<F>> {
+        self.fitted.as_ref()
+    }
+
+    /// A fitted model from checked parameters and a checked state (for
+    /// `persist`); it has no observer.
+    pub(crate) fn from_state(params: ValidParams, state: ModelState<F>) -> Self {
+        MiniBatchNmf {
+            params,
+            fitted: Some(state),
+            observer: ObserverSlot(None),
+        }
     }
 
     /// Watch the steps of later fits (see [`crate::progress`]); `None`

@@ -83,10 +83,11 @@ impl<'a, F: NmfFloat> CsrView<'a, F> {
         indices: &'a [usize],
         data: &'a [F],
     ) -> Result<Self, CsrError> {
-        if indptr.len() != n_rows + 1 {
+        // n_rows + 1 may overflow for a hostile n_rows: no array has that length.
+        if n_rows.checked_add(1) != Some(indptr.len()) {
             return Err(CsrError::IndptrLength {
                 got: indptr.len(),
-                expected: n_rows + 1,
+                expected: n_rows.saturating_add(1),
             });
         }
         if indices.len() != data.len() {
@@ -108,13 +109,29 @@ impl<'a, F: NmfFloat> CsrView<'a, F> {
                 data.len()
             )));
         }
-        // Scratch marks to detect duplicate columns in a row, O(nnz + n_cols).
-        let mut last_row_seen = vec![usize::MAX; n_cols];
+        // Duplicate columns in a row are found with one mark per column,
+        // O(nnz + n_cols), when n_cols is of the order of the arrays given;
+        // a huge n_cols (which costs the caller nothing to claim) is handled
+        // by sorting each row's columns instead, so memory stays bounded by
+        // the arrays actually passed.
+        let nnz = data.len();
+        let mut last_row_seen = if n_cols <= nnz.saturating_mul(4).max(4096) {
+            vec![usize::MAX; n_cols]
+        } else {
+            Vec::new()
+        };
+        let mut row_cols: Vec<usize> = Vec::new();
         for row in 0..n_rows {
             let (a, b) = (indptr[row], indptr[row + 1]);
             if b < a {
                 return Err(CsrError::Indptr(format!(
                     "indptr decreases at row {row} ({a} > {b})"
+                )));
+            }
+            if b > nnz {
+                return Err(CsrError::Indptr(format!(
+                    "indptr[{}] = {b} exceeds nnz = {nnz}",
+                    row + 1
                 )));
             }
             for (pos, &col) in indices.iter().enumerate().take(b).skip(a) {
@@ -125,10 +142,20 @@ impl<'a, F: NmfFloat> CsrView<'a, F> {
                         n_cols,
                     });
                 }
-                if last_row_seen[col] == row {
-                    return Err(CsrError::DuplicateColumn { row, col });
+                if !last_row_seen.is_empty() {
+                    if last_row_seen[col] == row {
+                        return Err(CsrError::DuplicateColumn { row, col });
+                    }
+                    last_row_seen[col] = row;
                 }
-                last_row_seen[col] = row;
+            }
+            if last_row_seen.is_empty() {
+                row_cols.clear();
+                row_cols.extend_from_slice(&indices[a..b]);
+                row_cols.sort_unstable();
+                if let Some(w) = row_cols.windows(2).find(|w| w[0] == w[1]) {
+                    return Err(CsrError::DuplicateColumn { row, col: w[0] });
+                }
             }
         }
         Ok(CsrView {

@@ -34,7 +34,7 @@
 //! [`rng`] and [`linalg`] behind it) → [`kernels`] (beta-divergence and the
 //! multiplicative updates, dense and sparse) → [`estimator`] (the mini-batch
 //! loop, early stopping, fitted state; [`progress`] lets a program watch
-//! and stop it) → [`ffi`] (the C ABI).
+//! and stop it) → [`persist`] (model files) → [`ffi`] (the C ABI).
 
 // BLAS/LAPACK providers are linked through these crates.
 extern crate blas_src;
@@ -51,6 +51,7 @@ pub mod kernels;
 pub mod linalg;
 pub mod parallel;
 pub mod params;
+pub mod persist;
 pub mod progress;
 pub mod rng;
 pub mod validation;

@@ -202,7 +202,7 @@ impl NumpyRandomState {
     }
 }
 
-/// The `.npy` reference files of the unit tests (read with ndarray-npy).
+/// A minimal reader for the `.npy` reference files of the unit tests.
 #[cfg(test)]
 pub(crate) mod test_npy {
     use std::path::{Path, PathBuf};
@@ -216,12 +216,22 @@ pub(crate) mod test_npy {
             .join(name)
     }
 
-    /// Shape and values of an f8 fixture (read with ndarray-npy).
+    /// All values of a float64 file, and its shape (read with ndarray-npy).
     pub fn read_f64(name: &str) -> (Vec<usize>, Vec<f64>) {
-        let a: ndarray::ArrayD<f64> =
-            ndarray_npy::read_npy(fixture(name)).unwrap_or_else(|e| panic!("reading {name}: {e}"));
-        let shape = a.shape().to_vec();
-        (shape, a.as_standard_layout().iter().copied().collect())
+        read(name)
+    }
+
+    /// All values of a float32 file, and its shape.
+    pub fn read_f32(name: &str) -> (Vec<usize>, Vec<f32>) {
+        read(name)
+    }
+
+    fn read<T: ndarray_npy::ReadableElement>(name: &str) -> (Vec<usize>, Vec<T>) {
+        let path = fixture(name);
+        let a: ndarray::ArrayD<T> = ndarray_npy::read_npy(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        assert!(a.is_standard_layout(), "{name}: only C order is supported");
+        (a.shape().to_vec(), a.into_raw_vec_and_offset().0)
     }
 
     /// A 2-D f8 file as an array.
@@ -248,14 +258,6 @@ pub(crate) mod test_npy {
             indptr.push(data.len());
         }
         (indptr, indices, data)
-    }
-
-    /// Shape and values of an f4 fixture (read with ndarray-npy).
-    pub fn read_f32(name: &str) -> (Vec<usize>, Vec<f32>) {
-        let a: ndarray::ArrayD<f32> =
-            ndarray_npy::read_npy(fixture(name)).unwrap_or_else(|e| panic!("reading {name}: {e}"));
-        let shape = a.shape().to_vec();
-        (shape, a.as_standard_layout().iter().copied().collect())
     }
 }
 

@@ -14,6 +14,7 @@ const digits_path = length(ARGS) >= 2 ? ARGS[2] : joinpath(@__DIR__, "..", "..",
 const NMF_OK = 0
 const NMF_ERR_NOT_FITTED = 3
 const NMF_ERR_DTYPE_MISMATCH = 4
+const NMF_ERR_CORRUPT_MODEL = 20
 const NMF_N_COMPONENTS_FIXED = 2
 const NMF_INIT_NNDSVDA = 3
 
@@ -78,6 +79,38 @@ mutable struct Model
         m = new(out[])
         finalizer(m -> ccall((:nmf_free, libnmf), Cvoid, (Ptr{Cvoid},), m.ptr), m)
     end
+    # Adopt a handle returned by nmf_load / nmf_load_buffer.
+    function Model(ptr::Ptr{Cvoid})
+        m = new(ptr)
+        finalizer(m -> ccall((:nmf_free, libnmf), Cvoid, (Ptr{Cvoid},), m.ptr), m)
+    end
+end
+
+# Models that outlive the process: a safetensors file (atomic write) or bytes.
+save(m::Model, path::AbstractString) =
+    check(ccall((:nmf_save, libnmf), Cint, (Ptr{Cvoid}, Cstring), m.ptr, path))
+
+function load(path::AbstractString)
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    check(ccall((:nmf_load, libnmf), Cint, (Cstring, Ref{Ptr{Cvoid}}), path, out))
+    Model(out[])
+end
+
+function to_bytes(m::Model)
+    n = Ref{Csize_t}(0)
+    check(ccall((:nmf_save_buffer, libnmf), Cint, (Ptr{Cvoid}, Ptr{UInt8}, Csize_t, Ref{Csize_t}),
+                m.ptr, C_NULL, 0, n))
+    buf = Vector{UInt8}(undef, n[])
+    check(ccall((:nmf_save_buffer, libnmf), Cint, (Ptr{Cvoid}, Ptr{UInt8}, Csize_t, Ref{Csize_t}),
+                m.ptr, buf, length(buf), n))
+    buf
+end
+
+function from_bytes(buf::Vector{UInt8})
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    check(ccall((:nmf_load_buffer, libnmf), Cint, (Ptr{UInt8}, Csize_t, Ref{Ptr{Cvoid}}),
+                buf, length(buf), out))
+    Model(out[])
 end
 
 function getsize(f::Symbol, m::Model)
@@ -183,4 +216,23 @@ status = ccall((:nmf_transform_dense_f32, libnmf), Cint,
                (Ptr{Cvoid}, Ptr{Cfloat}, Csize_t, Csize_t, Csize_t, Ptr{Cfloat}, Csize_t),
                model.ptr, Xf, 2, size(X, 2), 0, Wf, length(Wf))
 @assert status == NMF_ERR_DTYPE_MISMATCH
+
+# save -> load -> transform gives the same W; so does a round trip through bytes.
+path = tempname() * ".safetensors"
+save(model, path)
+loaded = load(path)
+rm(path)
+@assert transform(loaded, X[1:20, :]) == transform(model, X[1:20, :])
+@assert components(loaded) == H
+@assert transform(from_bytes(to_bytes(model)), X[1:20, :]) == transform(model, X[1:20, :])
+damaged = to_bytes(model)
+damaged[end ÷ 2] ⊻= 0x01
+try
+    from_bytes(damaged)
+    error("a damaged model must not load")
+catch e
+    e isa NmfError && e.status == NMF_ERR_CORRUPT_MODEL || rethrow()
+    println("expected error: ", sprint(showerror, e))
+end
+println("save -> load -> transform: identical W")
 println("julia-example: done")

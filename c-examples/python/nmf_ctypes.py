@@ -1,21 +1,27 @@
 """minibatchnmf's C library from Python through ctypes, side by side with
 scikit-learn's MiniBatchNMF on the same data and parameters.
 
-    python nmf_ctypes.py LIB HEADER DATA_DIR
+    python nmf_ctypes.py LIB HEADER DATA_DIR [RUST_MODELS_DIR]
 
 LIB is libminibatchnmf.so, HEADER include/minibatchnmf.h (the NmfParams
 mirror below is checked against it), DATA_DIR (tests/data/ of the repository)
 holds digits.npy (uint8 pixel counts) and the FOLDOC TF-IDF slice
-foldoc1000_{indptr,indices,data}.npy. Needs numpy; scipy and scikit-learn for the comparison.
-Exits non-zero if any result differs from scikit-learn's.
+foldoc1000_{indptr,indices,data}.npy. RUST_MODELS_DIR holds models saved by
+the Rust library (cargo run --example save_model -- DIR), checked to load
+here with the same transform. Needs numpy and safetensors; scipy and
+scikit-learn for the comparison. Exits non-zero if any result differs.
 """
 
 import ctypes as C
+import os
 import re
 import sys
+import tempfile
 import warnings
 
 import numpy as np
+import safetensors
+import safetensors.numpy
 
 c_size_p = C.POINTER(C.c_size_t)
 
@@ -61,6 +67,7 @@ class NmfFitInfo(C.Structure):
 
 # Values of the header's enums used here.
 NMF_OK, NMF_ERR_NOT_FITTED, NMF_ERR_DTYPE_MISMATCH, NMF_ERR_NEGATIVE_DATA = 0, 3, 4, 8
+NMF_ERR_IO, NMF_ERR_CORRUPT_MODEL, NMF_ERR_UNSUPPORTED_FORMAT = 19, 20, 21
 NMF_N_COMPONENTS_FIXED = 2
 INIT = {"random": 1, "nndsvd": 2, "nndsvda": 3, "nndsvdar": 4, "custom": 5}
 
@@ -184,6 +191,45 @@ class MiniBatchNmf:
         return h
 
     @property
+    def n_components(self):
+        return self._size(self.lib.nmf_get_n_components)
+
+    def save(self, path):
+        self._ok(self.lib.nmf_save(self.handle, os.fsencode(path)))
+
+    def to_bytes(self):
+        n = C.c_size_t()
+        self._ok(self.lib.nmf_save_buffer(self.handle, None, 0, C.byref(n)))
+        buf = (C.c_uint8 * n.value)()
+        self._ok(self.lib.nmf_save_buffer(self.handle, buf, n.value, C.byref(n)))
+        return bytes(buf)
+
+    @classmethod
+    def _adopt(cls, lib, handle):
+        self = cls.__new__(cls)
+        self.lib, self.handle = lib, handle
+        self.k = self.n_components
+        return self
+
+    @classmethod
+    def load(cls, lib, path):
+        """A model from a file written by nmf_save or by the Rust library."""
+        handle = C.c_void_p()
+        status = lib.nmf_load(os.fsencode(path), C.byref(handle))
+        if status != NMF_OK:
+            raise NmfError(lib, status)
+        return cls._adopt(lib, handle)
+
+    @classmethod
+    def from_bytes(cls, lib, data):
+        handle = C.c_void_p()
+        buf = (C.c_uint8 * len(data)).from_buffer_copy(data)
+        status = lib.nmf_load_buffer(buf, len(data), C.byref(handle))
+        if status != NMF_OK:
+            raise NmfError(lib, status)
+        return cls._adopt(lib, handle)
+
+    @property
     def fit_info(self):
         info = NmfFitInfo()
         self._ok(self.lib.nmf_get_fit_info(self.handle, C.byref(info)))
@@ -234,6 +280,11 @@ def load(lib_path):
         "nmf_get_n_steps": (C.c_int, [C.c_void_p, c_size_p]),
         "nmf_get_fit_info": (C.c_int, [C.c_void_p, C.POINTER(NmfFitInfo)]),
         "nmf_set_num_threads": (C.c_int, [C.c_size_t]),
+        "nmf_get_n_components": (C.c_int, [C.c_void_p, c_size_p]),
+        "nmf_save": (C.c_int, [C.c_void_p, C.c_char_p]),
+        "nmf_load": (C.c_int, [C.c_char_p, C.POINTER(C.c_void_p)]),
+        "nmf_save_buffer": (C.c_int, [C.c_void_p, C.POINTER(C.c_uint8), C.c_size_t, c_size_p]),
+        "nmf_load_buffer": (C.c_int, [C.POINTER(C.c_uint8), C.c_size_t, C.POINTER(C.c_void_p)]),
     }
     for name, (restype, argtypes) in sig.items():
         fn = getattr(lib, name)
@@ -267,6 +318,7 @@ def side_by_side(title, rows):
 
 def main():
     lib_path, header_path, data_dir = sys.argv[1:4]
+    rust_dir = sys.argv[4] if len(sys.argv) > 4 else None
     with open(header_path) as f:
         header = f.read()
     check([n for n, _ in NmfParams._fields_] == header_struct_fields(header, "NmfParams"), "NmfParams mirror")
@@ -357,7 +409,67 @@ def main():
     check(ours.n_steps == skl.n_steps_, "partial_fit: n_steps_")
     check(close(ours.components, skl.components_, rtol, atol), "partial_fit: H")
 
-    # 4. Error statuses seen from Python.
+    # 4. Saving models: save -> load -> transform, and H read with the
+    #    safetensors package alone (no minibatchnmf needed to read a model).
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.safetensors")
+        ours.save(path)
+        loaded = MiniBatchNmf.load(lib, path)
+        check(np.array_equal(loaded.transform(x[:100]), ours.transform(x[:100])),
+              "saved: the loaded model transforms exactly as the saved one")
+        tensors = safetensors.numpy.load_file(path)
+        check(sorted(tensors) == ["components", "components_denominator", "components_numerator"],
+              "saved: the three tensors")
+        check(tensors["components"].dtype == np.float64 and np.array_equal(tensors["components"], ours.components),
+              "saved: safetensors.numpy reads H equal to components")
+        with safetensors.safe_open(path, "np") as f:
+            meta = f.metadata()
+        check(meta["format"] == "minibatchnmf" and int(meta["n_steps"]) == ours.n_steps,
+              "saved: metadata format and n_steps")
+        check(meta["param.batch_size"] == "128" and float(meta["frozen.rho"]) > 0, "saved: parameters in metadata")
+        copy = MiniBatchNmf.from_bytes(lib, ours.to_bytes())
+        check(np.array_equal(copy.components, ours.components), "saved: bytes round trip")
+        damaged = bytearray(ours.to_bytes())
+        damaged[-3] ^= 0x40
+        try:
+            MiniBatchNmf.from_bytes(lib, bytes(damaged))
+            check(False, "a damaged model raises")
+        except NmfError as e:
+            check(e.status == NMF_ERR_CORRUPT_MODEL, "damaged model: NMF_ERR_CORRUPT_MODEL")
+            print("\nexpected error:", e)
+        try:
+            MiniBatchNmf.load(lib, os.path.join(tmp, "missing.safetensors"))
+            check(False, "a missing file raises")
+        except NmfError as e:
+            check(e.status == NMF_ERR_IO, "missing file: NMF_ERR_IO")
+        foreign = os.path.join(tmp, "foreign.safetensors")
+        safetensors.numpy.save_file({"weight": np.ones((2, 2), np.float32)}, foreign)
+        try:
+            MiniBatchNmf.load(lib, foreign)
+            check(False, "another program's safetensors file raises")
+        except NmfError as e:
+            check(e.status == NMF_ERR_UNSUPPORTED_FORMAT, "foreign file: NMF_ERR_UNSUPPORTED_FORMAT")
+            print("expected error:", e)
+
+    # Models saved by the Rust library (examples/save_model.rs) load here
+    # and transform exactly as they did in Rust.
+    if rust_dir:
+        expected = safetensors.numpy.load_file(os.path.join(rust_dir, "rust_expected.safetensors"))
+        xr = expected["x"]
+        m64 = MiniBatchNmf.load(lib, os.path.join(rust_dir, "rust_model_f64.safetensors"))
+        check(np.array_equal(m64.transform(xr), expected["w_f64"]), "Rust-saved f64 model: identical transform")
+        h = safetensors.numpy.load_file(os.path.join(rust_dir, "rust_model_f64.safetensors"))["components"]
+        check(np.array_equal(h, m64.components), "Rust-saved f64 model: H read by safetensors.numpy")
+        m32 = MiniBatchNmf.load(lib, os.path.join(rust_dir, "rust_model_f32.safetensors"))
+        x32 = np.ascontiguousarray(xr, dtype=np.float32)
+        w32 = np.empty((xr.shape[0], m32.k), dtype=np.float32)
+        fp = C.POINTER(C.c_float)
+        m32._ok(lib.nmf_transform_dense_f32(m32.handle, x32.ctypes.data_as(fp), x32.shape[0], x32.shape[1], 0,
+                                            w32.ctypes.data_as(fp), w32.size))
+        check(np.array_equal(w32, expected["w_f32"]), "Rust-saved f32 model: identical transform")
+        print("Rust-saved models (f64, f32) load through ctypes with identical transforms")
+
+    # 5. Error statuses seen from Python.
     fresh = MiniBatchNmf(lib, n_components=2, init="random")
     try:
         fresh.transform(digits[:3])

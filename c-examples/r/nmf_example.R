@@ -84,6 +84,24 @@ W_csr <- .Call("rnmf_fit_transform_csr", m_csr, indptr, indices, values, nrow(Xs
 cat(sprintf("dense vs CSR fit of 300 rows: max |W difference| = %.3g\n", max(abs(W_dense - W_csr))))
 check(max(abs(W_dense - W_csr)) < 1e-8, "CSR and dense fits agree")
 
+# A model that outlives the session: save, load, transform.
+path <- tempfile(fileext = ".safetensors")
+invisible(.Call("rnmf_save", model, path))
+loaded <- .Call("rnmf_load", path)
+unlink(path)
+check(identical(.Call("rnmf_transform", loaded, X[1:5, , drop = FALSE]), W_new),
+      "the loaded model transforms exactly as the saved one")
+check(identical(.Call("rnmf_components", loaded), H), "the loaded model has the same H")
+bytes <- .Call("rnmf_serialize", model)
+copy <- .Call("rnmf_unserialize", bytes)
+check(identical(.Call("rnmf_transform", copy, X[1:5, , drop = FALSE]), W_new),
+      "a model from a raw vector transforms exactly as the saved one")
+bytes[length(bytes) %/% 2] <- as.raw(bitwXor(as.integer(bytes[length(bytes) %/% 2]), 1L))
+msg <- tryCatch({ .Call("rnmf_unserialize", bytes); "" }, error = function(e) conditionMessage(e))
+cat("expected error:", msg, "\n")
+check(grepl("NMF_ERR_CORRUPT_MODEL", msg), "a damaged model is an R error")
+cat(sprintf("save -> load -> transform: identical W (%d bytes)\n", length(bytes)))
+
 # Errors come back as R errors with the status name and message.
 fresh <- .Call("rnmf_create", 3L, "random", 0L, 64L, 10L)
 msg <- tryCatch({ .Call("rnmf_transform", fresh, X); "" }, error = function(e) conditionMessage(e))
@@ -94,7 +112,7 @@ check(grepl("NMF_ERR_NEGATIVE_DATA", msg), "negative data is an R error")
 msg <- tryCatch({ .Call("rnmf_create", 3L, "random", 0L, 0L, 10L); "" }, error = function(e) conditionMessage(e))
 check(grepl("NMF_ERR_INVALID_PARAM", msg), "batch_size 0 is an R error")
 
-rm(model, fresh, m_dense, m_csr)
+rm(model, fresh, m_dense, m_csr, loaded, copy)
 invisible(gc())  # runs the finalizers (nmf_free)
 cat(sprintf("r-example: %d passed, %d failed\n", passed, failed))
 quit(status = if (failed == 0L) 0L else 1L)

@@ -81,6 +81,46 @@ static SEXP rnmf_create(SEXP k, SEXP init, SEXP seed, SEXP batch_size, SEXP max_
     return ptr;
 }
 
+/* An R external pointer owning a handle (freed by the finalizer). */
+static SEXP wrap(NmfModel *m) {
+    SEXP ptr = PROTECT(R_MakeExternalPtr(m, R_NilValue, R_NilValue));
+    R_RegisterCFinalizerEx(ptr, finalize, TRUE);
+    UNPROTECT(1);
+    return ptr;
+}
+
+/* rnmf_save(model, path): writes the model file (atomically). */
+static SEXP rnmf_save(SEXP model, SEXP path) {
+    stop_on(nmf_save(model_of(model), CHAR(STRING_ELT(path, 0))));
+    return R_NilValue;
+}
+
+/* rnmf_load(path): a model from a file. */
+static SEXP rnmf_load(SEXP path) {
+    NmfModel *m = NULL;
+    stop_on(nmf_load(CHAR(STRING_ELT(path, 0)), &m));
+    return wrap(m);
+}
+
+/* rnmf_serialize(model): the model file as a raw vector. */
+static SEXP rnmf_serialize(SEXP model) {
+    size_t len = 0;
+    stop_on(nmf_save_buffer(model_of(model), NULL, 0, &len));
+    SEXP out = PROTECT(Rf_allocVector(RAWSXP, (R_xlen_t)len));
+    NmfStatus s = nmf_save_buffer(model_of(model), RAW(out), len, &len);
+    UNPROTECT(1);
+    stop_on(s);
+    return out;
+}
+
+/* rnmf_unserialize(raw): a model from a raw vector. */
+static SEXP rnmf_unserialize(SEXP raw) {
+    if (TYPEOF(raw) != RAWSXP) Rf_error("expected a raw vector");
+    NmfModel *m = NULL;
+    stop_on(nmf_load_buffer(RAW(raw), (size_t)XLENGTH(raw), &m));
+    return wrap(m);
+}
+
 /* rnmf_fit_transform(model, X): W. */
 static SEXP rnmf_fit_transform(SEXP model, SEXP x) {
     NmfModel *m = model_of(model);
@@ -179,6 +219,10 @@ static const R_CallMethodDef methods[] = {
     {"rnmf_components", (DL_FUNC)&rnmf_components, 1},
     {"rnmf_info", (DL_FUNC)&rnmf_info, 1},
     {"rnmf_version", (DL_FUNC)&rnmf_version, 0},
+    {"rnmf_save", (DL_FUNC)&rnmf_save, 2},
+    {"rnmf_load", (DL_FUNC)&rnmf_load, 1},
+    {"rnmf_serialize", (DL_FUNC)&rnmf_serialize, 1},
+    {"rnmf_unserialize", (DL_FUNC)&rnmf_unserialize, 1},
     {NULL, NULL, 0},
 };
 

@@ -58,6 +58,13 @@ impl NmfModel {
         })
     }
 
+    /// A handle around an existing state (a loaded model).
+    pub(crate) fn from_state(state: State) -> Self {
+        NmfModel {
+            state: RwLock::new(state),
+        }
+    }
+
     /// Shared access. A lock poisoned by a caught panic is still sound to use:
     /// the estimator commits its state only when a call succeeds.
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, State> {

@@ -10,12 +10,14 @@
 //! - pointers are checked for NULL and alignment, sizes for overflow, output
 //!   buffers for length, before any work;
 //! - the model is changed only when the call succeeds;
+//! - models are saved and loaded by [`persist`] (files and buffers);
 //! - the message of the last status-returning call is kept per thread
 //!   (`nmf_last_error`).
 
 pub mod api;
 pub mod handle;
 pub mod params;
+pub mod persist;
 pub mod status;
 
 pub use api::{NmfFitInfo, NmfStopReason};

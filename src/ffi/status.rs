@@ -59,13 +59,22 @@ pub enum NmfStatus {
     /// The factorization produced NaN or infinity (e.g. X all zeros, or
     /// values too large for the dtype); the model is unchanged.
     NMF_ERR_DIVERGED = 18,
+    /// Reading or writing a model file failed (missing file, permissions,
+    /// disk full, …). A failed save leaves any previous file intact.
+    NMF_ERR_IO = 19,
+    /// A model file or buffer is truncated, damaged (checksum mismatch) or
+    /// inconsistent; nothing was loaded.
+    NMF_ERR_CORRUPT_MODEL = 20,
+    /// Not a model file this library reads: another program's safetensors
+    /// file, or a newer format version (upgrade the library).
+    NMF_ERR_UNSUPPORTED_FORMAT = 21,
     /// Internal error: a Rust panic was caught at the boundary. The model is
     /// left as it was before the call and stays usable.
     NMF_ERR_PANIC = 99,
 }
 
 /// Every status, for the tests and for `nmf_status_str`.
-pub(crate) const ALL_STATUSES: [NmfStatus; 20] = [
+pub(crate) const ALL_STATUSES: [NmfStatus; 23] = [
     NmfStatus::NMF_OK,
     NmfStatus::NMF_ERR_NULL_POINTER,
     NmfStatus::NMF_ERR_BUFFER_LENGTH,
@@ -85,6 +94,9 @@ pub(crate) const ALL_STATUSES: [NmfStatus; 20] = [
     NmfStatus::NMF_ERR_NOT_AVAILABLE,
     NmfStatus::NMF_ERR_THREADS,
     NmfStatus::NMF_ERR_DIVERGED,
+    NmfStatus::NMF_ERR_IO,
+    NmfStatus::NMF_ERR_CORRUPT_MODEL,
+    NmfStatus::NMF_ERR_UNSUPPORTED_FORMAT,
     NmfStatus::NMF_ERR_PANIC,
 ];
 
@@ -112,6 +124,9 @@ impl NmfStatus {
             NMF_ERR_NOT_AVAILABLE => c"NMF_ERR_NOT_AVAILABLE",
             NMF_ERR_THREADS => c"NMF_ERR_THREADS",
             NMF_ERR_DIVERGED => c"NMF_ERR_DIVERGED",
+            NMF_ERR_IO => c"NMF_ERR_IO",
+            NMF_ERR_CORRUPT_MODEL => c"NMF_ERR_CORRUPT_MODEL",
+            NMF_ERR_UNSUPPORTED_FORMAT => c"NMF_ERR_UNSUPPORTED_FORMAT",
             NMF_ERR_PANIC => c"NMF_ERR_PANIC",
         }
     }
@@ -162,6 +177,10 @@ impl From<Error> for Failure {
             // The C ABI takes arrays, never files: a file source cannot fail
             // behind it, so no status number of its own is spent here.
             Error::Source { .. } => NMF_ERR_INVALID_ARGUMENT,
+            Error::Io { .. } => NMF_ERR_IO,
+            Error::CorruptModel { .. } => NMF_ERR_CORRUPT_MODEL,
+            Error::UnsupportedFormat { .. } => NMF_ERR_UNSUPPORTED_FORMAT,
+            Error::ModelDtype { .. } => NMF_ERR_DTYPE_MISMATCH,
         };
         Failure::new(status, e.to_string())
     }

@@ -57,7 +57,7 @@ fn fitted_f64(k: usize) -> *mut NmfModel {
 
 #[test]
 fn status_numbers_are_fixed_and_named() {
-    let expected: [(NmfStatus, c_int); 20] = [
+    let expected: [(NmfStatus, c_int); 23] = [
         (NMF_OK, 0),
         (NMF_ERR_NULL_POINTER, 1),
         (NMF_ERR_BUFFER_LENGTH, 2),
@@ -77,6 +77,9 @@ fn status_numbers_are_fixed_and_named() {
         (NMF_ERR_NOT_AVAILABLE, 16),
         (NMF_ERR_THREADS, 17),
         (NMF_ERR_DIVERGED, 18),
+        (NMF_ERR_IO, 19),
+        (NMF_ERR_CORRUPT_MODEL, 20),
+        (NMF_ERR_UNSUPPORTED_FORMAT, 21),
         (NMF_ERR_PANIC, 99),
     ];
     assert_eq!(ALL_STATUSES.len(), expected.len());
@@ -87,7 +90,7 @@ fn status_numbers_are_fixed_and_named() {
             .unwrap();
         assert_eq!(name, format!("{s:?}"));
     }
-    for unknown in [-1, 19, 98, 100, c_int::MAX, c_int::MIN] {
+    for unknown in [-1, 22, 98, 100, c_int::MAX, c_int::MIN] {
         let name = unsafe { CStr::from_ptr(nmf_status_str(unknown)) };
         assert_eq!(name.to_str().unwrap(), "NMF_UNKNOWN_STATUS");
     }

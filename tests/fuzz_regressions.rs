@@ -1,0 +1,47 @@
+//! Every input the fuzz targets (fuzz/, run with `cargo +nightly fuzz`)
+//! ever crashed on, replayed on stable through the same checks: each file
+//! under fuzz/regressions/<target>/ must now pass.
+
+#[allow(dead_code)]
+#[path = "../fuzz/checks/csr_validation.rs"]
+mod csr_validation;
+
+use std::path::Path;
+
+fn replay(target: &str, run: fn(&[u8])) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions")
+        .join(target);
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        eprintln!("replaying {}", path.display());
+        run(&bytes);
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn csr_validation_crash_inputs_are_rejected_cleanly() {
+    assert!(replay("csr_validation", csr_validation::run) > 0);
+}
+
+#[allow(dead_code)]
+#[path = "../fuzz/checks/load_model.rs"]
+mod load_model;
+
+#[allow(dead_code)]
+#[path = "../fuzz/checks/ffi_calls.rs"]
+mod ffi_calls;
+
+#[test]
+fn load_model_crash_inputs_are_rejected_cleanly() {
+    replay("load_model", load_model::run);
+}
+
+#[test]
+fn ffi_call_sequence_crash_inputs_run_cleanly() {
+    replay("ffi_calls", ffi_calls::run);
+}
