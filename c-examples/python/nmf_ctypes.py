@@ -451,7 +451,7 @@ def main():
             check(e.status == NMF_ERR_UNSUPPORTED_FORMAT, "foreign file: NMF_ERR_UNSUPPORTED_FORMAT")
             print("expected error:", e)
 
-    # Models saved by the Rust library (examples/save_model.rs) load here
+    # Models saved by the Rust library (c-examples/rust/save_model.rs) load here
     # and transform exactly as they did in Rust.
     if rust_dir:
         expected = safetensors.numpy.load_file(os.path.join(rust_dir, "rust_expected.safetensors"))
