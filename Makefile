@@ -1,6 +1,7 @@
 # minibatchnmf — build, demo and test entry points.
 #   make demo   installs what the demo needs, builds in release, runs the topic-extraction demo
-#   make test   installs what the tests need, runs every test (unit, parity, doc, C ABI callers)
+#   make test   installs what the tests need, runs every test (unit, parity, doc, C ABI callers,
+#               the Python and R packages)
 #               in a copy of the repository with nothing beside it (see `test` below)
 
 SHELL := /bin/bash
@@ -70,6 +71,10 @@ clean:
 # C ABI: install, header drift check and the C/C++/R/Python/Julia callers.
 -include c-examples/ffi.mk
 
+# Installable packages: Python (python/) and R (r/minibatchnmf/).
+-include python/package.mk
+-include r/package.mk
+
 # Speed against scikit-learn in one script (needs the C ABI's Python venv), on
 # the vendored data, Debian's Fashion-MNIST and the demo's TF-IDF of FOLDOC.
 FASHION := target/fashion-mnist
@@ -123,7 +128,7 @@ demo: release foldoc
 # being copied. Before that: the header drift check (it needs git) and a static
 # check that no tracked file names that scratch folder.
 SELFTEST_DIR ?= $(or $(TMPDIR),/tmp)/minibatchnmf-selftest-$(shell printf '%s' "$(CURDIR)" | cksum | cut -d' ' -f1)
-TEST_HERE := rust-test $(filter-out header-check,$(FFI_TEST_TARGETS))
+TEST_HERE := rust-test $(filter-out header-check,$(FFI_TEST_TARGETS)) $(PKG_TEST_TARGETS)
 
 test: test-deps self-contained-check header-check
 	@rm -rf "$(SELFTEST_DIR)" && mkdir -p "$(SELFTEST_DIR)/repo" target

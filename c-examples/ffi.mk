@@ -161,7 +161,7 @@ $(FFI_VENV)/.installed:
 
 # Models saved by the Rust library, for the Python caller to load.
 FFI_RUST_MODELS := $(FFI_BUILD)/rust-models
-$(FFI_RUST_MODELS)/rust_expected.safetensors: examples/save_model.rs src/persist/*.rs | ffi-lib
+$(FFI_RUST_MODELS)/rust_expected.safetensors: c-examples/rust/save_model.rs src/persist/*.rs | ffi-lib
 	$(CARGO) run --release --example save_model -- $(FFI_RUST_MODELS)
 
 # An existing venv without safetensors gets it installed.

@@ -216,63 +216,22 @@ pub(crate) mod test_npy {
             .join(name)
     }
 
-    /// Raw contents of an npy file: dtype descriptor, shape, data bytes.
-    pub struct Npy {
-        pub descr: String,
-        pub shape: Vec<usize>,
-        pub data: Vec<u8>,
-    }
-
-    pub fn read(name: &str) -> Npy {
-        let path = fixture(name);
-        let bytes =
-            std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-        assert_eq!(&bytes[..6], b"\x93NUMPY", "{name}: not an npy file");
-        let (hlen, start) = match bytes[6] {
-            1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-            _ => (
-                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                12,
-            ),
-        };
-        let header = std::str::from_utf8(&bytes[start..start + hlen]).unwrap();
-        assert!(
-            header.contains("'fortran_order': False"),
-            "{name}: only C order is supported"
-        );
-        let field = |key: &str| -> &str {
-            let at = header
-                .find(key)
-                .unwrap_or_else(|| panic!("{name}: no {key}"));
-            &header[at + key.len()..]
-        };
-        let descr = field("'descr':");
-        let descr = descr.split('\'').nth(1).unwrap().to_string();
-        let shape = field("'shape':");
-        let shape = &shape[shape.find('(').unwrap() + 1..shape.find(')').unwrap()];
-        let shape = shape
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse().unwrap())
-            .collect();
-        Npy {
-            descr,
-            shape,
-            data: bytes[start + hlen..].to_vec(),
-        }
-    }
-
-    /// All values of a little-endian f8 file.
+    /// All values of a float64 file, and its shape (read with ndarray-npy).
     pub fn read_f64(name: &str) -> (Vec<usize>, Vec<f64>) {
-        let npy = read(name);
-        assert_eq!(npy.descr, "<f8", "{name}");
-        let v = npy
-            .data
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-            .collect();
-        (npy.shape, v)
+        read(name)
+    }
+
+    /// All values of a float32 file, and its shape.
+    pub fn read_f32(name: &str) -> (Vec<usize>, Vec<f32>) {
+        read(name)
+    }
+
+    fn read<T: ndarray_npy::ReadableElement>(name: &str) -> (Vec<usize>, Vec<T>) {
+        let path = fixture(name);
+        let a: ndarray::ArrayD<T> = ndarray_npy::read_npy(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        assert!(a.is_standard_layout(), "{name}: only C order is supported");
+        (a.shape().to_vec(), a.into_raw_vec_and_offset().0)
     }
 
     /// A 2-D f8 file as an array.
@@ -299,18 +258,6 @@ pub(crate) mod test_npy {
             indptr.push(data.len());
         }
         (indptr, indices, data)
-    }
-
-    /// All values of a little-endian f4 file.
-    pub fn read_f32(name: &str) -> (Vec<usize>, Vec<f32>) {
-        let npy = read(name);
-        assert_eq!(npy.descr, "<f4", "{name}");
-        let v = npy
-            .data
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
-        (npy.shape, v)
     }
 }
 

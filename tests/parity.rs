@@ -724,9 +724,20 @@ fn npy_reader_reads_all_fixture_dtypes() {
         common::parse_npy(&npy(1, "<f8", "(2, 2)", &f8)).is_err(),
         "length mismatch"
     );
+    // Big-endian files are byte-swapped.
+    let f8be: Vec<u8> = [1.5f64, -2.0]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+    assert_eq!(
+        common::parse_npy(&npy(1, ">f8", "(1, 2)", &f8be))
+            .unwrap()
+            .to_array2::<f64>(),
+        ndarray::array![[1.5, -2.0]]
+    );
     assert!(
-        common::parse_npy(&npy(1, ">f8", "(2, 3)", &f8)).is_err(),
-        "big endian"
+        common::parse_npy(&npy(1, "|u1", "(2,)", &[1, 2])).is_err(),
+        "unsupported dtype"
     );
     // And a real fixture: CSR parts of a sparse case agree with its shape.
     let case = Case::load(&common::cases_dir().join("grid_nndsvda_kl_csr")).unwrap();

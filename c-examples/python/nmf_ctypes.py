@@ -395,11 +395,12 @@ def main():
     # 3. partial_fit on chunks of the same matrix.
     ours = MiniBatchNmf(lib, **kw)
     skl = MiniBatchNMF(**kw)
-    for start in range(0, x.shape[0], 500):
-        ours.partial_fit(x[start : start + 500])
-        skl.partial_fit(x[start : start + 500])
+    chunk = 250
+    for start in range(0, x.shape[0], chunk):
+        ours.partial_fit(x[start : start + chunk])
+        skl.partial_fit(x[start : start + chunk])
     side_by_side(
-        "partial_fit on 3 chunks of 500 documents",
+        "partial_fit on %d chunks of %d documents" % (-(-x.shape[0] // chunk), chunk),
         [
             ("n_steps_", ours.n_steps, skl.n_steps_),
             ("max |H - H_sk|", "%.3g" % np.abs(ours.components - skl.components_).max(), ""),
@@ -450,7 +451,7 @@ def main():
             check(e.status == NMF_ERR_UNSUPPORTED_FORMAT, "foreign file: NMF_ERR_UNSUPPORTED_FORMAT")
             print("expected error:", e)
 
-    # Models saved by the Rust library (examples/save_model.rs) load here
+    # Models saved by the Rust library (c-examples/rust/save_model.rs) load here
     # and transform exactly as they did in Rust.
     if rust_dir:
         expected = safetensors.numpy.load_file(os.path.join(rust_dir, "rust_expected.safetensors"))

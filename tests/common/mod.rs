@@ -1,4 +1,4 @@
-//! Shared helpers of the integration tests: a small `.npy` reader, the
+//! Shared helpers of the integration tests: `.npy` reading (ndarray-npy), the
 //! fixture-case loader (`params.txt`, `expected.txt`, dense/CSR matrices) and
 //! the conversion of a case's parameters into [`MiniBatchNmfParams`].
 //!
@@ -85,101 +85,51 @@ impl Npy {
     }
 }
 
-/// Parse a `.npy` file (format versions 1, 2 and 3; dtypes '<f8', '<f4',
-/// '<i8', '<i4'; C order only).
+/// Parse a `.npy` file (any format version; dtypes float64, float32, int64,
+/// int32 of either byte order; C order only) with `ndarray-npy`, whatever
+/// its stored type: each supported element type is tried in turn.
 pub fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err("not a .npy file (bad magic)".into());
-    }
-    let major = bytes[6];
-    let (header_len, start) = match major {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 => {
-            if bytes.len() < 12 {
-                return Err("truncated .npy header".into());
+    use ndarray::ArrayD;
+    use ndarray_npy::{ReadNpyError, ReadNpyExt};
+    /// Shape and values, None when the file holds another dtype.
+    type Parsed<T> = Option<(Vec<usize>, Vec<T>)>;
+    fn try_read<T: ndarray_npy::ReadableElement>(bytes: &[u8]) -> Result<Parsed<T>, String> {
+        match ArrayD::<T>::read_npy(bytes) {
+            Ok(a) => {
+                if !a.is_standard_layout() {
+                    return Err("only C order is supported (fortran_order = True)".into());
+                }
+                Ok(Some((a.shape().to_vec(), a.into_raw_vec_and_offset().0)))
             }
-            (
-                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                12,
-            )
-        }
-        v => return Err(format!("unsupported .npy version {v}")),
-    };
-    let end = start + header_len;
-    if bytes.len() < end {
-        return Err("truncated .npy header".into());
-    }
-    let header =
-        std::str::from_utf8(&bytes[start..end]).map_err(|e| format!("header is not text: {e}"))?;
-    let descr = dict_value(header, "descr")?;
-    let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"');
-    let fortran = dict_value(header, "fortran_order")?;
-    if fortran.trim() != "False" {
-        return Err(format!(
-            "only C order is supported (fortran_order = {fortran})"
-        ));
-    }
-    let shape_s = dict_value(header, "shape")?;
-    let shape_s = shape_s.trim().trim_start_matches('(').trim_end_matches(')');
-    let shape: Vec<usize> = shape_s
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<usize>()
-                .map_err(|e| format!("bad shape entry {s:?}: {e}"))
-        })
-        .collect::<Result<_, _>>()?;
-    let count: usize = shape.iter().product();
-    let body = &bytes[end..];
-    fn take<const N: usize, T>(
-        body: &[u8],
-        count: usize,
-        f: fn([u8; N]) -> T,
-    ) -> Result<Vec<T>, String> {
-        if body.len() != count * N {
-            return Err(format!(
-                "expected {} data bytes, found {}",
-                count * N,
-                body.len()
-            ));
-        }
-        Ok(body
-            .chunks_exact(N)
-            .map(|c| f(c.try_into().expect("chunk of N bytes")))
-            .collect())
-    }
-    let data = match descr {
-        "<f8" => NpyData::F64(take(body, count, f64::from_le_bytes)?),
-        "<f4" => NpyData::F32(take(body, count, f32::from_le_bytes)?),
-        "<i8" => NpyData::I64(take(body, count, i64::from_le_bytes)?),
-        "<i4" => NpyData::I32(take(body, count, i32::from_le_bytes)?),
-        other => return Err(format!("unsupported dtype {other:?}")),
-    };
-    Ok(Npy { shape, data })
-}
-
-/// The text of `'key': value` in a Python dict literal, up to the next
-/// top-level comma (tuples are kept whole).
-fn dict_value<'a>(header: &'a str, key: &str) -> Result<&'a str, String> {
-    let pat_single = format!("'{key}':");
-    let pat_double = format!("\"{key}\":");
-    let pos = header
-        .find(&pat_single)
-        .map(|p| p + pat_single.len())
-        .or_else(|| header.find(&pat_double).map(|p| p + pat_double.len()))
-        .ok_or_else(|| format!("key {key:?} missing in .npy header {header:?}"))?;
-    let rest = &header[pos..];
-    let mut depth = 0i32;
-    for (i, c) in rest.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' | '}' if depth == 0 => return Ok(&rest[..i]),
-            _ => {}
+            Err(ReadNpyError::WrongDescriptor(_)) => Ok(None),
+            Err(e) => Err(e.to_string()),
         }
     }
-    Err(format!("unterminated value of {key:?} in .npy header"))
+    if let Some((shape, v)) = try_read::<f64>(bytes)? {
+        return Ok(Npy {
+            shape,
+            data: NpyData::F64(v),
+        });
+    }
+    if let Some((shape, v)) = try_read::<f32>(bytes)? {
+        return Ok(Npy {
+            shape,
+            data: NpyData::F32(v),
+        });
+    }
+    if let Some((shape, v)) = try_read::<i64>(bytes)? {
+        return Ok(Npy {
+            shape,
+            data: NpyData::I64(v),
+        });
+    }
+    if let Some((shape, v)) = try_read::<i32>(bytes)? {
+        return Ok(Npy {
+            shape,
+            data: NpyData::I32(v),
+        });
+    }
+    Err("unsupported dtype (expected float64, float32, int64 or int32)".into())
 }
 
 /// Read and parse a `.npy` file.

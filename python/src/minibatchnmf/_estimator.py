@@ -1,0 +1,466 @@
+"""``MiniBatchNMF``: scikit-learn's estimator on minibatchnmf's C library.
+
+Parameters, defaults, validation messages, attributes, warnings and
+exceptions are scikit-learn's (its own validation utilities are used for
+the inputs and the parameters); every number is computed by the library.
+"""
+
+import numbers
+import pickle
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, check_non_negative, validate_data
+
+from . import _clib
+from ._handle import Handle
+
+__all__ = ["MiniBatchNMF"]
+
+_BETA = {"frobenius": 2.0, "kullback-leibler": 1.0, "itakura-saito": 0.0}
+_U32_MAX = np.iinfo(np.uint32).max
+
+
+def _in_place(given, checked, result):
+    """Whether a caller's custom W/H array can receive the result in place."""
+    return (
+        isinstance(given, np.ndarray)
+        and given is checked
+        and result is not None
+        and given.shape == result.shape
+        and given.dtype == result.dtype
+        and given.flags.writeable
+    )
+
+
+class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Mini-Batch Non-Negative Matrix Factorization, computed by minibatchnmf.
+
+    A drop-in replacement for :class:`sklearn.decomposition.MiniBatchNMF`
+    (scikit-learn 1.9.1): the same constructor, defaults, methods, fitted
+    attributes, errors and warnings, and results equal to scikit-learn's to
+    rounding. X (n_samples, n_features), non-negative, is factorised as
+    W (n_samples, n_components) times H = ``components_``.
+
+    Parameters
+    ----------
+    n_components : int, {'auto'} or None, default='auto'
+        Number of components. 'auto': the rows of H with ``init='custom'``,
+        otherwise n_features. None: n_features.
+    init : {'random', 'nndsvd', 'nndsvda', 'nndsvdar', 'custom'}, default=None
+        Initialisation of W and H. None: 'nndsvda' if n_components <=
+        min(n_samples, n_features), otherwise 'random'.
+    batch_size : int, default=1024
+        Rows per mini-batch.
+    beta_loss : float or {'frobenius', 'kullback-leibler', 'itakura-saito'}, default='frobenius'
+        The beta-divergence minimised. Values <= 0 need X without zeros.
+    tol : float, default=1e-4
+        Stop when the relative change of H is at most tol (0 disables).
+    max_no_improvement : int or None, default=10
+        Stop after this many mini-batches without improvement of the
+        smoothed cost (None disables).
+    max_iter : int, default=200
+        Maximum number of passes over the data.
+    alpha_W : float, default=0.0
+        Regularisation constant of W (scaled by n_features).
+    alpha_H : float or 'same', default='same'
+        Regularisation constant of H (scaled by the batch's rows).
+    l1_ratio : float, default=0.0
+        Share of L1 in the regularisation, in [0, 1].
+    forget_factor : float, default=0.7
+        Weight of past mini-batches in H's statistics.
+    fresh_restarts : bool, default=False
+        Solve W completely at each step.
+    fresh_restarts_max_iter : int, default=30
+        Iterations of each such solve.
+    transform_max_iter : int or None, default=None
+        Iterations of the W solve in ``transform`` (None: max_iter).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation: an int in [0, 2**32 - 1] gives the same
+        W and H as scikit-learn; a RandomState instance gives a seed drawn
+        from it; None a seed from the OS.
+    verbose : int or bool, default=0
+        Print per-step progress (on stderr, from the library).
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+    n_components_ : int
+    reconstruction_err_ : float
+        Set by ``fit``/``fit_transform``.
+    n_iter_ : int
+        Set by ``fit``/``fit_transform``.
+    n_steps_ : int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined when X has string column names (e.g. a pandas DataFrame).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minibatchnmf import MiniBatchNMF
+    >>> X = np.array([[1, 1], [2, 1], [3, 1.2], [4, 1], [5, 0.8], [6, 1]])
+    >>> model = MiniBatchNMF(n_components=2, init='random', random_state=0)
+    >>> W = model.fit_transform(X)
+    >>> W.shape, model.components_.shape
+    ((6, 2), (2, 2))
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left"), None, StrOptions({"auto"})],
+        "init": [StrOptions({"random", "nndsvd", "nndsvda", "nndsvdar", "custom"}), None],
+        "beta_loss": [StrOptions(set(_BETA)), Real],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "alpha_W": [Interval(Real, 0, None, closed="left")],
+        "alpha_H": [Interval(Real, 0, None, closed="left"), StrOptions({"same"})],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "verbose": ["verbose"],
+        "max_no_improvement": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "forget_factor": [Interval(Real, 0, 1, closed="both")],
+        "fresh_restarts": ["boolean"],
+        "fresh_restarts_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "transform_max_iter": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        n_components="auto",
+        *,
+        init=None,
+        batch_size=1024,
+        beta_loss="frobenius",
+        tol=1e-4,
+        max_no_improvement=10,
+        max_iter=200,
+        alpha_W=0.0,
+        alpha_H="same",
+        l1_ratio=0.0,
+        forget_factor=0.7,
+        fresh_restarts=False,
+        fresh_restarts_max_iter=30,
+        transform_max_iter=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.init = init
+        self.batch_size = batch_size
+        self.beta_loss = beta_loss
+        self.tol = tol
+        self.max_no_improvement = max_no_improvement
+        self.max_iter = max_iter
+        self.alpha_W = alpha_W
+        self.alpha_H = alpha_H
+        self.l1_ratio = l1_ratio
+        self.forget_factor = forget_factor
+        self.fresh_restarts = fresh_restarts
+        self.fresh_restarts_max_iter = fresh_restarts_max_iter
+        self.transform_max_iter = transform_max_iter
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- parameters for the C library --------------------------------------------
+    def _c_params(self, seed=None):
+        """The NmfParams of the current parameters. ``seed``: the u32 seed to
+        use, or None to draw it from ``random_state`` (see _seed)."""
+        p = _clib.lib.nmf_params_default()
+        if self.n_components == "auto":
+            p.n_components_mode = _clib.N_COMPONENTS_AUTO
+        elif self.n_components is None:
+            p.n_components_mode = _clib.N_COMPONENTS_ALL
+        else:
+            p.n_components_mode = _clib.N_COMPONENTS_FIXED
+            p.n_components = int(self.n_components)
+        p.init = _clib.INIT[self.init]
+        p.batch_size = int(self.batch_size)
+        p.beta_loss = _BETA.get(self.beta_loss) if isinstance(self.beta_loss, str) else float(self.beta_loss)
+        p.tol = float(self.tol)
+        p.max_no_improvement_is_none = self.max_no_improvement is None
+        if self.max_no_improvement is not None:
+            p.max_no_improvement = int(self.max_no_improvement)
+        p.max_iter = int(self.max_iter)
+        p.alpha_w = float(self.alpha_W)
+        p.alpha_h_is_same = isinstance(self.alpha_H, str)
+        if not p.alpha_h_is_same:
+            p.alpha_h = float(self.alpha_H)
+        p.l1_ratio = float(self.l1_ratio)
+        p.forget_factor = float(self.forget_factor)
+        p.fresh_restarts = bool(self.fresh_restarts)
+        p.fresh_restarts_max_iter = int(self.fresh_restarts_max_iter)
+        p.transform_max_iter_is_none = self.transform_max_iter is None
+        if self.transform_max_iter is not None:
+            p.transform_max_iter = int(self.transform_max_iter)
+        if seed is None:
+            seed = self._seed()
+        p.random_state_is_none = seed is False
+        if seed is not False:
+            p.random_state = int(seed)
+        p.verbose = bool(self.verbose)
+        return p
+
+    def _seed(self):
+        """u32 seed for a new fit, or False for random_state=None."""
+        rs = self.random_state
+        if rs is None or rs is np.random.mtrand._rand:
+            return False
+        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool):
+            if not 0 <= int(rs) <= _U32_MAX:
+                raise ValueError(f"Seed must be between 0 and 2**32 - 1, got {rs}")
+            return int(rs)
+        # A RandomState instance: the C ABI takes a u32 seed (numpy's
+        # RandomState(seed) draws), not a generator's state, so take a seed
+        # from the instance. Reproducible, but not scikit-learn's numbers:
+        # scikit-learn draws from the instance itself (and, for nndsvdar,
+        # continues its stream where an int seed would restart it).
+        return int(rs.randint(0, _U32_MAX, dtype=np.uint32))
+
+    def _sync_params(self):
+        """Push parameters changed by set_params to the fitted handle (its seed stays)."""
+        current = self._handle.params()
+        wanted = self._c_params(seed=False if current.random_state_is_none else current.random_state)
+        if bytes(wanted) != bytes(current):
+            self._handle.set_params(wanted)
+
+    # -- fitting ------------------------------------------------------------------
+    def _validate_x(self, X, reset):
+        return validate_data(
+            self, X, accept_sparse=("csr", "csc"), dtype=[np.float64, np.float32], reset=reset
+        )
+
+    def _check_w_h(self, X, W, H):
+        """Custom W/H checked as scikit-learn does, or dropped with its warning."""
+        if self.init != "custom":
+            if W is not None or H is not None:
+                warnings.warn(
+                    "When init!='custom', provided W or H are ignored. Set "
+                    " init='custom' to use them as initialization.",
+                    RuntimeWarning,
+                )
+            return None, None
+        n_samples, n_features = X.shape
+        if H is not None:
+            H = check_array(H, dtype=None)
+            if H.shape[1] != n_features:
+                raise ValueError(
+                    "Array with wrong second dimension passed to NMF (input H). "
+                    f"Expected {n_features}, but got {H.shape[1]}."
+                )
+            k = H.shape[0]
+        if W is not None:
+            W = check_array(W, dtype=None)
+            if W.shape[0] != n_samples:
+                raise ValueError(
+                    "Array with wrong first dimension passed to NMF (input W). "
+                    f"Expected {n_samples}, but got {W.shape[0]}."
+                )
+        if H is not None and W is not None and W.shape[1] != k:
+            raise ValueError(
+                "Array with wrong second dimension passed to NMF (input W). "
+                f"Expected {k}, but got {W.shape[1]}."
+            )
+        dtypes = [A.dtype for A in (H, W) if A is not None]
+        if any(d != X.dtype for d in dtypes):
+            raise TypeError(
+                "H and W should have the same dtype as X. Got "
+                f"H.dtype = {None if H is None else H.dtype} and "
+                f"W.dtype = {None if W is None else W.dtype}."
+            )
+        W = None if W is None else np.ascontiguousarray(W)
+        H = None if H is None else np.ascontiguousarray(H)
+        return W, H
+
+    def _expected_k(self, X, H):
+        if isinstance(self.n_components, Integral):
+            return int(self.n_components)
+        if self.n_components == "auto" and self.init == "custom" and H is not None:
+            return H.shape[0]
+        return X.shape[1]
+
+    def _set_fitted(self, handle, fit_info=None):
+        self._handle = handle
+        self.components_ = handle.components()
+        self.n_components_ = self.components_.shape[0]
+        self._n_components = self.n_components_
+        self.n_steps_ = handle.n_steps()
+        if fit_info is not None:
+            self.n_iter_ = int(fit_info.n_iter)
+            self.reconstruction_err_ = float(fit_info.reconstruction_err)
+            if fit_info.convergence_warning:
+                warnings.warn(
+                    f"Maximum number of iterations {self.max_iter} reached. "
+                    "Increase it to improve convergence.",
+                    ConvergenceWarning,
+                )
+
+    def _fit(self, X, W, H, return_w):
+        X = self._validate_x(X, reset=True)
+        check_non_negative(X, "MiniBatchNMF (input X)")
+        W_in, H_in = W, H
+        W, H = self._check_w_h(X, W, H)
+        handle = Handle(self._c_params())
+        if return_w or W is not None or H is not None:
+            W_out = handle.fit_transform(X, X.dtype, self._expected_k(X, H), W, H)
+        else:
+            W_out = None
+            handle.fit(X, X.dtype)
+        self._set_fitted(handle, handle.fit_info())
+        # As scikit-learn: a custom W and H (numpy arrays of X's dtype) are
+        # updated in place and become the returned W and components_.
+        if _in_place(H_in, H, self.components_):
+            H_in[...] = self.components_
+            self.components_ = H_in
+        if _in_place(W_in, W, W_out):
+            W_in[...] = W_out
+            W_out = W_in
+        return W_out
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, **params):
+        """Learn a NMF model for the data X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : Ignored
+        **params : ``W`` and ``H``, as for :meth:`fit_transform`.
+
+        Returns
+        -------
+        self
+        """
+        unknown = set(params) - {"W", "H"}
+        if unknown:
+            raise TypeError(f"fit() got unexpected keyword arguments {sorted(unknown)}")
+        self._fit(X, params.get("W"), params.get("H"), return_w=False)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None, W=None, H=None):
+        """Learn a NMF model for the data X and return the transformed data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : Ignored
+        W : array-like of shape (n_samples, n_components), default=None
+            Initial W when ``init='custom'``.
+        H : array-like of shape (n_components, n_features), default=None
+            Initial H when ``init='custom'``.
+
+        Returns
+        -------
+        W : ndarray of shape (n_samples, n_components)
+        """
+        return self._fit(X, W, H, return_w=True)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, W=None, H=None):
+        """Update the model with the mini-batch X (online learning).
+
+        W and H (with ``init='custom'``) are used by the first call only.
+
+        Returns
+        -------
+        self
+        """
+        fitted = hasattr(self, "components_") and getattr(self, "_handle", None) is not None
+        X = self._validate_x(X, reset=not fitted)
+        if not fitted:
+            check_non_negative(X, "MiniBatchNMF (input X)")
+            H_in = H
+            W, H = self._check_w_h(X, W, H)
+            handle = Handle(self._c_params())
+            handle.partial_fit(X, X.dtype, W, H)
+            self._set_fitted(handle)
+            # As scikit-learn: a custom H becomes components_, updated in place.
+            if _in_place(H_in, H, self.components_):
+                H_in[...] = self.components_
+                self.components_ = H_in
+        else:
+            handle = self._handle
+            self._sync_params()
+            handle.partial_fit(X, handle.dtype())
+            # As scikit-learn, components_ is updated in place.
+            previous = self.components_
+            self._set_fitted(handle)
+            if previous.shape == self.components_.shape and previous.flags.writeable:
+                previous[...] = self.components_
+                self.components_ = previous
+        return self
+
+    # -- using the model ---------------------------------------------------------
+    def transform(self, X):
+        """W for the data X, with H = ``components_`` fixed.
+
+        Returns
+        -------
+        W : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        X = self._validate_x(X, reset=False)
+        self._sync_params()
+        return self._handle.transform(X)
+
+    def inverse_transform(self, X):
+        """Data back in the original space: X @ ``components_``.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        X = check_array(X, accept_sparse=("csr", "csc"), dtype=[np.float64, np.float32])
+        if X.shape[1] != self.n_components_:
+            raise ValueError(
+                f"X has {X.shape[1]} columns, but MiniBatchNMF has "
+                f"{self.n_components_} components"
+            )
+        return self._handle.inverse_transform(X)
+
+    @property
+    def _n_features_out(self):
+        """Number of transformed output features."""
+        return self.components_.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    # -- pickle through the library's saving format ------------------------------
+    def __getstate__(self):
+        state = super().__getstate__()
+        state = dict(state)
+        handle = state.pop("_handle", None)
+        if handle is not None:
+            try:
+                state["_handle_bytes"] = handle.save()
+            except NotImplementedError as e:
+                raise pickle.PicklingError(str(e)) from e
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        data = state.pop("_handle_bytes", None)
+        super().__setstate__(state)
+        if data is not None:
+            self._handle = Handle.load(data)
+

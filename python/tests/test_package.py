@@ -1,0 +1,214 @@
+"""The package's own guarantees, beyond scikit-learn's test suite."""
+
+import copy
+import os
+import pickle
+import re
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_digits
+from sklearn.decomposition._nmf import MiniBatchNMF as SklearnMiniBatchNMF
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+import minibatchnmf
+from minibatchnmf import MiniBatchNMF, _clib
+
+X = load_digits().data  # 1797 x 64, integers 0..16 stored as float64
+PARAMS = dict(n_components=8, init="nndsvda", batch_size=256, random_state=0, max_iter=30)
+
+
+def both(Xin, **extra):
+    params = {**PARAMS, **extra}
+    ours, theirs = MiniBatchNMF(**params), SklearnMiniBatchNMF(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return ours, ours.fit_transform(Xin), theirs, theirs.fit_transform(Xin)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: x,
+        np.asfortranarray,
+        lambda x: x[::3, :],  # rows at a stride, passed without a copy
+        lambda x: np.ascontiguousarray(x[:, ::2]),
+        lambda x: x[:, ::2],  # columns at a stride: copied
+        lambda x: x.tolist(),
+        lambda x: x[::-1],  # negative strides: copied
+        lambda x: np.frombuffer(b"\0" + x.tobytes(), dtype=np.float64, offset=1).reshape(x.shape),  # unaligned
+        sp.csr_matrix,
+        sp.csc_matrix,
+        sp.csr_array,
+        lambda x: sp.coo_matrix(x).tocsr(),
+    ],
+    ids=["c", "fortran", "row-stride", "cols", "col-stride", "list", "neg-stride", "unaligned", "csr", "csc", "csr_array", "coo->csr"],
+)
+def test_results_equal_sklearn_for_every_input_layout(make):
+    Xin = make(X)
+    ours, W, theirs, W_sk = both(Xin)
+    np.testing.assert_allclose(W, W_sk, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(ours.components_, theirs.components_, rtol=1e-8, atol=1e-10)
+    assert ours.n_iter_ == theirs.n_iter_ and ours.n_steps_ == theirs.n_steps_
+    assert ours.reconstruction_err_ == pytest.approx(theirs.reconstruction_err_, rel=1e-10)
+    np.testing.assert_allclose(ours.transform(Xin), theirs.transform(Xin), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("beta_loss", ["kullback-leibler", 0.5, 3.0])
+def test_other_beta_losses_equal_sklearn(beta_loss):
+    ours, W, theirs, W_sk = both(X + 0.1, beta_loss=beta_loss, max_iter=5)
+    np.testing.assert_allclose(W, W_sk, rtol=1e-7, atol=1e-9)
+
+
+def test_float32_stays_float32_and_ints_become_float64():
+    m = MiniBatchNMF(**PARAMS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert m.fit_transform(X.astype(np.float32)).dtype == np.float32
+        assert m.components_.dtype == np.float32
+        # The fitted dtype is kept: float64 data is converted for transform.
+        assert m.transform(X).dtype == np.float32
+        assert m.fit_transform(X.astype(np.int64)).dtype == np.float64
+        assert m.components_.dtype == np.float64
+
+
+def test_random_state_instances_give_reproducible_fits():
+    # A seed drawn from the instance (advancing it): same instance state, same fit.
+    rs = np.random.RandomState(7)
+    rs.rand(3)
+    a = MiniBatchNMF(**{**PARAMS, "init": "random", "random_state": rs}).fit(X).components_
+    b = MiniBatchNMF(**{**PARAMS, "init": "random", "random_state": rs}).fit(X).components_
+    rs2 = np.random.RandomState(7)
+    rs2.rand(3)
+    c = MiniBatchNMF(**{**PARAMS, "init": "random", "random_state": rs2}).fit(X).components_
+    np.testing.assert_array_equal(a, c)
+    assert not np.array_equal(a, b)
+
+
+def test_partial_fit_equals_sklearn():
+    ours, theirs = MiniBatchNMF(**PARAMS), SklearnMiniBatchNMF(**PARAMS)
+    for a in range(0, 1000, 200):
+        ours.partial_fit(X[a : a + 200])
+        theirs.partial_fit(X[a : a + 200])
+    np.testing.assert_allclose(ours.components_, theirs.components_, rtol=1e-8)
+    assert ours.n_steps_ == theirs.n_steps_ == 5
+
+
+def test_errors_have_sklearn_types():
+    m = MiniBatchNMF(**PARAMS)
+    with pytest.raises(NotFittedError):
+        m.transform(X)
+    with pytest.raises(ValueError, match="Negative values in data passed to MiniBatchNMF"):
+        m.fit(-X - 1)
+    with pytest.raises(ValueError, match="n_components"):
+        MiniBatchNMF(n_components=-1).fit(X)
+    m.fit(X)
+    with pytest.raises(ValueError, match="X has 10 features, but MiniBatchNMF is expecting 64"):
+        m.transform(X[:, :10])
+    with pytest.raises(ValueError, match="Negative values"):
+        m.transform(-X - 1)  # checked by the library (status NMF_ERR_NEGATIVE_DATA)
+    with pytest.raises(ValueError, match="contains NaN"):
+        m.transform(np.full_like(X, np.nan))
+    with pytest.raises(ValueError):
+        m.inverse_transform(np.ones((3, 5)))
+
+
+def test_status_codes_map_to_exceptions():
+    assert isinstance(_clib.error_for(_clib.ERR_NOT_FITTED), NotFittedError)
+    assert isinstance(_clib.error_for(_clib.ERR_INIT), ValueError)
+    assert isinstance(_clib.error_for(_clib.ERR_DTYPE_MISMATCH), TypeError)
+    assert isinstance(_clib.error_for(_clib.ERR_PANIC), RuntimeError)
+
+
+def test_ignored_w_h_warn_and_convergence_warning():
+    with pytest.warns(RuntimeWarning, match="When init!='custom', provided W or H are ignored"):
+        MiniBatchNMF(n_components=2, max_iter=50).fit(X[:50], H=np.ones((2, 64)))
+    with pytest.warns(ConvergenceWarning, match="Maximum number of iterations 1 reached"):
+        MiniBatchNMF(n_components=2, max_iter=1).fit(X[:50])
+
+
+def test_thread_count_settable_and_restored():
+    before = minibatchnmf.get_num_threads()
+    with minibatchnmf.n_threads(1):
+        assert minibatchnmf.get_num_threads() == 1
+        ours, W1, _, _ = both(X)
+    assert minibatchnmf.get_num_threads() == before
+    minibatchnmf.set_num_threads(2)
+    W2 = MiniBatchNMF(**PARAMS).fit_transform(X)
+    minibatchnmf.set_num_threads(before)
+    np.testing.assert_allclose(W1, W2, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError):
+        minibatchnmf.set_num_threads(-1)
+
+
+def test_pandas_feature_names_set_output_and_pipeline():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X, columns=[f"px{i}" for i in range(64)])
+    m = MiniBatchNMF(**PARAMS).set_output(transform="pandas")
+    out = m.fit_transform(df)
+    assert list(out.columns) == [f"minibatchnmf{i}" for i in range(8)]
+    assert list(m.feature_names_in_) == list(df.columns)
+    y = load_digits().target
+    search = GridSearchCV(
+        make_pipeline(MiniBatchNMF(init="nndsvda", random_state=0, max_iter=20), LogisticRegression(max_iter=200)),
+        {"minibatchnmf__n_components": [4, 8]},
+        cv=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    assert search.best_params_["minibatchnmf__n_components"] in (4, 8)
+
+
+def test_unfitted_model_pickles():
+    m = pickle.loads(pickle.dumps(MiniBatchNMF(n_components=3, beta_loss=1.5)))
+    assert m.get_params() == MiniBatchNMF(n_components=3, beta_loss=1.5).get_params()
+
+
+@pytest.mark.skipif(not _clib.HAS_PERSIST, reason="library without nmf_save_buffer (issue 7 not merged)")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pickle_and_deepcopy_go_through_the_saving_format(dtype):
+    m = MiniBatchNMF(**PARAMS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m.fit(X.astype(dtype))
+    for back in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+        assert back._handle is not m._handle
+        np.testing.assert_array_equal(back.components_, m.components_)
+        np.testing.assert_array_equal(back.transform(X[:100]), m.transform(X[:100]))
+        back.partial_fit(X[:100])
+        m2 = copy.deepcopy(m)
+        m2.partial_fit(X[:100])
+        np.testing.assert_array_equal(back.components_, m2.components_)
+
+
+@pytest.mark.skipif(_clib.HAS_PERSIST, reason="library has the saving format")
+def test_pickling_a_fitted_model_without_saving_format_fails_clearly():
+    m = MiniBatchNMF(**PARAMS).fit(X)
+    with pytest.raises(pickle.PicklingError, match="nmf_save_buffer"):
+        pickle.dumps(m)
+
+
+HEADER = os.path.join(os.path.dirname(__file__), "..", "..", "include", "minibatchnmf.h")
+
+
+def _header_fields(text, name):
+    body = re.search(r"typedef struct %s \{(.*?)\} %s;" % (name, name), text, re.S).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    return re.findall(r"(\w+);", body)
+
+
+@pytest.mark.skipif(not os.path.exists(HEADER), reason="run from the repository (needs include/)")
+def test_ctypes_mirrors_match_the_header():
+    text = open(HEADER, encoding="utf-8").read()
+    for struct in (_clib.NmfParams, _clib.NmfFitInfo):
+        assert [f for f, _ in struct._fields_] == _header_fields(text, struct.__name__)
+    # Every status number the header defines has an exception type.
+    for name, code in re.findall(r"(NMF_(?:OK|ERR_\w+)) = (\d+)", text):
+        if name != "NMF_OK":
+            assert int(code) in _clib._EXCEPTIONS, name

@@ -1,0 +1,4 @@
+library(testthat)
+library(minibatchnmf)
+
+test_check("minibatchnmf")

@@ -1,0 +1,148 @@
+# The R package's guarantees. Data: R's built-in datasets (iris, volcano).
+
+x <- as.matrix(iris[, 1:4])
+frob <- function(a) sqrt(sum(a^2))
+
+test_that("reconstruction_err is R's own ||X - W H||", {
+  m <- mbnmf(x, 2, init = "nndsvda", seed = 0, tol = 0, max_no_improvement = NULL, max_iter = 50)
+  w <- predict(m)
+  expect_equal(dim(w), c(150L, 2L))
+  err <- summary(m)$info$reconstruction_err
+  expect_equal(err, frob(x - w %*% components(m)), tolerance = 1e-10)
+  expect_equal(summary(m)$info$n_iter, 50)
+  expect_true(all(w >= 0) && all(components(m) >= 0))
+})
+
+test_that("dgCMatrix input gives the dense results (CSR of x from t(x)'s storage)", {
+  v <- volcano - min(volcano)  # 87 x 61, zeros where the minimum is
+  v[v < 40] <- 0
+  s <- Matrix::Matrix(v, sparse = TRUE)
+  expect_s4_class(s, "dgCMatrix")
+  md <- mbnmf(v, 3, init = "nndsvda", seed = 1, max_iter = 30, tol = 0)
+  ms <- mbnmf(s, 3, init = "nndsvda", seed = 1, max_iter = 30, tol = 0)
+  expect_equal(components(ms), components(md), tolerance = 1e-10)
+  expect_equal(predict(ms), predict(md), tolerance = 1e-10)
+  expect_equal(predict(ms, s[1:5, ]), predict(md, v[1:5, ]), tolerance = 1e-10)
+})
+
+test_that("a real TF-IDF (FOLDOC, dgCMatrix) fits as its dense copy does", {
+  f <- system.file("extdata", "foldoc1000.mtx.gz", package = "minibatchnmf", mustWork = TRUE)
+  s <- methods::as(Matrix::readMM(f), "CsparseMatrix")
+  colnames(s) <- readLines(system.file("extdata", "foldoc1000_vocab.txt", package = "minibatchnmf"))
+  s <- s[Matrix::rowSums(s) > 0, ]
+  ms <- mbnmf(s, 5, init = "nndsvda", seed = 1, max_iter = 10, tol = 0)
+  md <- mbnmf(as.matrix(s), 5, init = "nndsvda", seed = 1, max_iter = 10, tol = 0)
+  expect_equal(components(ms), components(md), tolerance = 1e-9)
+  expect_equal(colnames(components(ms)), colnames(s))
+  expect_equal(summary(ms)$info$reconstruction_err, summary(md)$info$reconstruction_err, tolerance = 1e-10)
+  expect_length(summary(ms, n_top = 3)$top_features, 15)
+})
+
+test_that("data frames and integer matrices are accepted (converted to double)", {
+  xi <- round(x * 10)
+  storage.mode(xi) <- "integer"
+  a <- mbnmf(xi, 2, init = "nndsvda", seed = 0, max_iter = 20, tol = 0)
+  b <- mbnmf(as.data.frame(xi), 2, init = "nndsvda", seed = 0, max_iter = 20, tol = 0)
+  expect_equal(components(a), components(b))
+  expect_equal(colnames(components(a)), colnames(x))
+})
+
+test_that("inverse_transform is W H", {
+  m <- mbnmf(x, 3, init = "nndsvda", seed = 0, max_iter = 20, tol = 0)
+  w <- predict(m, x[1:10, ])
+  expect_equal(inverse_transform(m, w), w %*% components(m), tolerance = 1e-12, ignore_attr = TRUE)
+})
+
+test_that("partial_fit updates the model in place, one mini-batch per call", {
+  m <- mbnmf_model(2, init = "nndsvda", seed = 0)
+  expect_false(summary(m)$info$fitted)
+  for (rows in split(seq_len(150), rep(1:3, each = 50))) partial_fit(m, x[rows, ])
+  info <- summary(m)$info
+  expect_true(info$fitted)
+  expect_equal(info$n_steps, 3)
+  expect_true(is.na(info$n_iter))  # set by a fit only, as in scikit-learn
+  expect_equal(dim(predict(m, x)), c(150L, 2L))
+})
+
+test_that("custom init: k from H, and the W/H shapes are checked", {
+  h0 <- matrix(runif(8), 2, 4)
+  w0 <- matrix(runif(300), 150, 2)
+  m <- mbnmf(x, "auto", init = "custom", W = w0, H = h0, max_iter = 5, tol = 0)
+  expect_equal(dim(components(m)), c(2L, 4L))
+  expect_error(mbnmf(x, "auto", init = "custom", W = w0[1:10, ], H = h0), "W must be")
+})
+
+test_that("bad input and parameters are R errors naming the problem", {
+  m <- mbnmf(x, 2, init = "nndsvda", seed = 0, max_iter = 20, tol = 0)
+  expect_error(predict(m, -x), "negative values")
+  expect_error(predict(m, x[, 1:3]), "features")
+  expect_error(mbnmf(x, 2, beta_loss = "kitten"), "beta_loss")
+  expect_error(mbnmf(x, 2, forget_factor = 2), "forget_factor")
+  x0 <- x
+  x0[1, 1] <- 0
+  expect_error(mbnmf(x0, 2, beta_loss = 0), "beta_loss <= 0")
+  xn <- x
+  xn[1, 1] <- NA
+  expect_error(mbnmf(xn, 2), "NaN")
+  expect_error(mbnmf(letters), "numeric matrix")
+  expect_error(predict(mbnmf_model(2), x), "not fitted")
+})
+
+test_that("max_iter reached gives scikit-learn's ConvergenceWarning text", {
+  expect_warning(mbnmf(x, 2, max_iter = 1, seed = 0), "Maximum number of iterations 1 reached")
+})
+
+test_that("the thread count is settable and results do not depend on it", {
+  old <- mbnmf_threads()
+  mbnmf_threads(1)
+  expect_equal(mbnmf_threads(), 1)
+  a <- components(mbnmf(x, 2, init = "nndsvda", seed = 0, max_iter = 20, tol = 0))
+  mbnmf_threads(2)
+  b <- components(mbnmf(x, 2, init = "nndsvda", seed = 0, max_iter = 20, tol = 0))
+  mbnmf_threads(old)
+  expect_equal(a, b, tolerance = 1e-12)
+  expect_error(mbnmf_threads(-1))
+})
+
+test_that("print and summary describe the model", {
+  m <- mbnmf(x, 2, init = "nndsvda", seed = 0, max_iter = 20, tol = 0)
+  expect_output(print(m), "2 components, 4 features")
+  expect_output(print(summary(m, n_top = 2)), "nmf1: ")
+  expect_output(print(mbnmf_model(3)), "not fitted")
+})
+
+test_that("saveRDS/readRDS and mbnmf_save/mbnmf_load keep the fitted model", {
+  skip_if_not(minibatchnmf:::.has_persist(), "library without the saving format (issue 7)")
+  m <- mbnmf(x, 2, init = "nndsvda", seed = 0, max_iter = 20, tol = 0)
+  f <- tempfile(fileext = ".rds")
+  saveRDS(m, f)
+  back <- readRDS(f)
+  expect_equal(components(back), components(m))
+  expect_equal(predict(back, x), predict(m, x))
+  g <- tempfile(fileext = ".nmf")
+  mbnmf_save(m, g)
+  loaded <- mbnmf_load(g)
+  expect_equal(components(loaded), components(m), ignore_attr = TRUE)
+  expect_equal(loaded$params$seed, 0)
+  partial_fit(back, x[1:50, ])
+  partial_fit(m, x[1:50, ])
+  expect_equal(components(back), components(m))
+})
+
+test_that("an unfitted model survives saveRDS (its parameters rebuild it)", {
+  f <- tempfile(fileext = ".rds")
+  saveRDS(mbnmf_model(2, init = "nndsvda", seed = 0), f)
+  m <- readRDS(f)
+  partial_fit(m, x)
+  ref <- mbnmf_model(2, init = "nndsvda", seed = 0)
+  partial_fit(ref, x)
+  expect_equal(components(m), components(ref))
+})
+
+test_that("without the saving format, a restored model says so", {
+  skip_if(minibatchnmf:::.has_persist())
+  m <- mbnmf(x, 2, init = "nndsvda", seed = 0, max_iter = 20, tol = 0)
+  f <- tempfile(fileext = ".rds")
+  saveRDS(m, f)
+  expect_error(predict(readRDS(f), x), "refit")
+})
