@@ -15,6 +15,12 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            continue; // .keep
+        }
         let bytes = std::fs::read(&path).unwrap();
         eprintln!("replaying {}", path.display());
         run(&bytes);

@@ -392,7 +392,11 @@ unsafe fn save_load(model: *mut NmfModel, flip: Option<(u16, u8)>, cut: Option<u
         nmf_free(loaded);
     } else {
         assert!(loaded.is_null());
-        assert!(!pristine, "an unaltered model failed to load: {status:?}");
+        assert!(
+            !pristine,
+            "an unaltered model failed to load: {status:?}: {}",
+            CStr::from_ptr(nmf_last_error()).to_string_lossy()
+        );
     }
 }
 

@@ -18,7 +18,8 @@
 //!
 //! Integers are decimal; floats are the shortest decimal that reads back to
 //! the same bits (Rust's `{:?}`, which Python's `float()` also reads
-//! exactly), and the reader insists on that canonical spelling, so a float
+//! exactly; a reconstruction error that overflowed is `inf`), and the
+//! reader insists on that canonical spelling, so a float
 //! that would not round-trip bit for bit is rejected, never approximated.
 //! Readers ignore keys they do not know; anything a reader must understand
 //! to rebuild the model exactly comes with a new `format_version`.
@@ -181,11 +182,23 @@ fn positive_at(m: &HashMap<String, String>, key: &str) -> Result<usize> {
 
 /// A finite float in its shortest round-trip spelling.
 fn float_at(m: &HashMap<String, String>, key: &str) -> Result<f64> {
+    match any_float_at(m, key)? {
+        v if v.is_finite() => Ok(v),
+        v => Err(corrupt(format!(
+            "metadata {key:?} = {v} is not a finite float"
+        ))),
+    }
+}
+
+/// A float in its shortest round-trip spelling, `inf` and `NaN` included:
+/// a reconstruction error can overflow for data near the dtype's limits
+/// while W and H are fine (found by the ffi_calls fuzz target).
+fn any_float_at(m: &HashMap<String, String>, key: &str) -> Result<f64> {
     let s = get(m, key)?;
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && float(v) == s => Ok(v),
+        Ok(v) if float(v) == s => Ok(v),
         _ => Err(corrupt(format!(
-            "metadata {key:?} = {s:?} is not a finite float in shortest round-trip form"
+            "metadata {key:?} = {s:?} is not a float in shortest round-trip form"
         ))),
     }
 }
@@ -277,7 +290,7 @@ fn last_fit(m: &HashMap<String, String>) -> Result<Option<FitSummary>> {
     Ok(Some(FitSummary {
         n_iter: usize_at(m, LAST_N_ITER)?,
         n_steps: usize_at(m, LAST_N_STEPS)?,
-        reconstruction_err: float_at(m, LAST_ERR)?,
+        reconstruction_err: any_float_at(m, LAST_ERR)?,
         stop_reason,
         warnings,
     }))
@@ -304,7 +317,7 @@ pub(crate) fn decode(m: &HashMap<String, String>) -> Result<Decoded> {
     if !(0.0..=1.0).contains(&rho) {
         return Err(corrupt(format!("{RHO} = {rho} is outside [0, 1]")));
     }
-    let reconstruction_err = optional(m, RECONSTRUCTION_ERR, float_at)?;
+    let reconstruction_err = optional(m, RECONSTRUCTION_ERR, any_float_at)?;
     if reconstruction_err.is_some_and(|e| e < 0.0) {
         return Err(corrupt("reconstruction_err is negative"));
     }
