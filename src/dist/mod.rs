@@ -18,6 +18,9 @@
 //! decisions and ends with the same H as the single-process fit (to
 //! rounding: sums are associated differently).
 //!
+//! A worker's shard is any [`crate::io::RowSource`]: rows in memory, or its
+//! own file read by row blocks (`fit_source`, `transform_source`).
+//!
 //! Every call that reduces (fit, fit_transform, partial_fit, transform) is
 //! collective: all ranks must make it, with their own shard. Its first
 //! reduce is a [`preflight`] exchange that also carries an error flag, so a
