@@ -610,6 +610,90 @@ mod tests {
         );
     }
 
+    /// A generator rebuilt from the exported parts of `rs` (as numpy's
+    /// `set_state(get_state())` would).
+    fn through_parts(rs: &NumpyRandomState) -> NumpyRandomState {
+        let st = rs.state();
+        NumpyRandomState::from_state(st.key(), st.pos(), st.has_gauss(), st.cached_gaussian())
+            .unwrap()
+    }
+
+    /// The state of `RandomState(seed)` after `k` draws, set into a new
+    /// generator, continues numpy's stream (fixture rows 0 and 2): raw words
+    /// across a twist, and normals with and without a cached Gaussian.
+    #[test]
+    fn from_state_continues_numpys_stream() {
+        for seed in [0u32, 42, u32::MAX] {
+            let (shape, v) = test_npy::read_f64(&format!("rng_seed{seed}.npy"));
+            let n = shape[1];
+            let row = |r: usize| &v[r * n..(r + 1) * n];
+            for k in [0, 1, 7, n / 2] {
+                let mut rs = NumpyRandomState::new(seed);
+                for _ in 0..k {
+                    rs.next_u32();
+                }
+                let mut cont = through_parts(&rs);
+                for (i, &want) in row(0)[k..].iter().enumerate() {
+                    assert_eq!(cont.next_u32() as f64, want, "seed {seed} raw {}", k + i);
+                }
+                let mut rs = NumpyRandomState::new(seed);
+                for _ in 0..k {
+                    rs.standard_normal();
+                }
+                assert_eq!(rs.state().has_gauss(), k % 2 == 1);
+                let mut cont = through_parts(&rs);
+                for (i, &want) in row(2)[k..].iter().enumerate() {
+                    let got = cont.standard_normal();
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "seed {seed} normal {}",
+                        k + i
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn state_round_trips_through_text() {
+        let mut rs = NumpyRandomState::new(5);
+        rs.standard_normal();
+        let st = rs.state();
+        assert!(st.has_gauss());
+        let text = st.to_string();
+        assert_eq!(text.parse::<MtState>().unwrap(), st);
+        let r: RandomState = text.parse().unwrap();
+        assert_eq!(r, RandomState::from(st.clone()));
+        assert_eq!(r.to_string(), text);
+        assert_eq!("None".parse::<RandomState>().unwrap(), RandomState::Entropy);
+        assert_eq!("7".parse::<RandomState>().unwrap(), RandomState::Seed(7));
+        for bad in ["mt19937:1:none:00", "mt19937:x:none:", "-1", "mt19937"] {
+            assert!(bad.parse::<RandomState>().is_err(), "{bad}");
+        }
+        let bad_pos = text.replacen(&format!("mt19937:{}:", st.pos()), "mt19937:625:", 1);
+        assert_ne!(bad_pos, text);
+        assert!(bad_pos.parse::<MtState>().is_err());
+    }
+
+    #[test]
+    fn invalid_states_are_param_errors() {
+        let key = NumpyRandomState::new(1).state().key().to_vec();
+        let err = |r: Result<NumpyRandomState, ParamError>| match r {
+            Err(ParamError::Invalid { name, reason }) => {
+                assert_eq!(name, "random_state");
+                reason
+            }
+            other => panic!("expected an error, got {other:?}"),
+        };
+        assert!(err(NumpyRandomState::from_state(&key, 625, false, 0.0)).contains("625"));
+        assert!(err(NumpyRandomState::from_state(&key[..623], 0, false, 0.0)).contains("623"));
+        assert!(err(NumpyRandomState::from_state(&[0; 624], 0, false, 0.0)).contains("all-zero"));
+        // pos = 624 (twist first) and pos = 0 are both valid.
+        assert!(NumpyRandomState::from_state(&key, 624, true, 0.5).is_ok());
+        assert!(NumpyRandomState::from_state(&key, 0, false, 0.0).is_ok());
+    }
+
     #[test]
     fn entropy_streams_differ() {
         let mut a = NumpyRandomState::from_entropy();
