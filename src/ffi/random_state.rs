@@ -96,3 +96,117 @@ fn current(rs: &RandomState) -> FfiResult<MtState> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::api::{
+        nmf_create, nmf_fit_dense_f64, nmf_free, nmf_get_params, nmf_params_default, nmf_set_params,
+    };
+    use crate::ffi::params::{NmfInit, NmfNComponentsMode};
+    use crate::rng::NumpyRandomState;
+    use std::ptr::{null, null_mut};
+    use NmfStatus::*;
+
+    fn model(seed: Option<u32>) -> *mut NmfModel {
+        let mut p = nmf_params_default();
+        p.n_components_mode = NmfNComponentsMode::NMF_N_COMPONENTS_FIXED;
+        p.n_components = 2;
+        p.init = NmfInit::NMF_INIT_RANDOM;
+        p.random_state_is_none = seed.is_none();
+        p.random_state = seed.unwrap_or(0);
+        p.max_iter = 3;
+        let mut m = null_mut();
+        assert_eq!(unsafe { nmf_create(&p, &mut m) }, NMF_OK);
+        m
+    }
+
+    fn get(m: *const NmfModel) -> Result<MtState, NmfStatus> {
+        let mut key = vec![0u32; NMF_MT19937_KEY_LEN];
+        let (mut pos, mut g, mut c) = (0usize, false, 0.0f64);
+        let s = unsafe {
+            nmf_get_random_state_mt19937(m, key.as_mut_ptr(), key.len(), &mut pos, &mut g, &mut c)
+        };
+        if s == NMF_OK {
+            Ok(MtState::new(&key, pos, g, c).unwrap())
+        } else {
+            Err(s)
+        }
+    }
+
+    fn set(m: *mut NmfModel, st: &MtState) -> NmfStatus {
+        unsafe {
+            nmf_set_random_state_mt19937(
+                m,
+                st.key().as_ptr(),
+                st.key().len(),
+                st.pos(),
+                st.has_gauss(),
+                st.cached_gaussian(),
+            )
+        }
+    }
+
+    #[test]
+    fn set_get_round_trip_and_fit_advances_as_numpy() {
+        let m = model(Some(0));
+        assert_eq!(
+            get(m),
+            Err(NMF_ERR_NOT_AVAILABLE),
+            "a seed has no state to read"
+        );
+        let mut rs = NumpyRandomState::new(3);
+        rs.standard_normal();
+        assert_eq!(set(m, &rs.state()), NMF_OK);
+        assert_eq!(get(m).unwrap(), rs.state());
+        let mut p = nmf_params_default();
+        assert_eq!(unsafe { nmf_get_params(m, &mut p) }, NMF_OK);
+        assert!(
+            p.random_state_is_none,
+            "a state reads as random_state_is_none"
+        );
+        // 4 x 3 data, k = 2: random init draws 2*3 + 4*2 normals.
+        let x = [1.0, 2.0, 0.5, 0.1, 3.0, 1.0, 2.0, 0.2, 0.7, 1.5, 1.1, 0.3];
+        assert_eq!(unsafe { nmf_fit_dense_f64(m, x.as_ptr(), 4, 3, 0) }, NMF_OK);
+        for _ in 0..14 {
+            rs.standard_normal();
+        }
+        assert_eq!(get(m).unwrap(), rs.state());
+        // nmf_set_params replaces the state by the struct's seed/None.
+        assert_eq!(unsafe { nmf_set_params(m, &p) }, NMF_OK);
+        assert_eq!(get(m), Err(NMF_ERR_NOT_AVAILABLE));
+        unsafe { nmf_free(m) };
+    }
+
+    #[test]
+    fn bad_states_and_null_pointers_are_refused_without_change() {
+        let m = model(None);
+        let good = NumpyRandomState::new(1).state();
+        assert_eq!(set(m, &good), NMF_OK);
+        let zeros = [0u32; NMF_MT19937_KEY_LEN];
+        let key = good.key();
+        let call = |k: *const u32, len: usize, pos: usize| unsafe {
+            nmf_set_random_state_mt19937(m, k, len, pos, false, 0.0)
+        };
+        assert_eq!(call(zeros.as_ptr(), zeros.len(), 0), NMF_ERR_INVALID_PARAM);
+        assert_eq!(call(key.as_ptr(), 623, 0), NMF_ERR_INVALID_PARAM);
+        assert_eq!(call(key.as_ptr(), key.len(), 625), NMF_ERR_INVALID_PARAM);
+        assert_eq!(call(null(), key.len(), 0), NMF_ERR_NULL_POINTER);
+        assert_eq!(get(m).unwrap(), good, "failed calls change nothing");
+        let st = unsafe {
+            nmf_set_random_state_mt19937(null_mut(), key.as_ptr(), key.len(), 0, false, 0.0)
+        };
+        assert_eq!(st, NMF_ERR_NULL_POINTER);
+        let mut out = vec![0u32; 10];
+        let (mut pos, mut g, mut c) = (0usize, false, 0.0f64);
+        let short = unsafe {
+            nmf_get_random_state_mt19937(m, out.as_mut_ptr(), out.len(), &mut pos, &mut g, &mut c)
+        };
+        assert_eq!(short, NMF_ERR_BUFFER_LENGTH);
+        let no_pos = unsafe {
+            nmf_get_random_state_mt19937(m, out.as_mut_ptr(), 624, null_mut(), &mut g, &mut c)
+        };
+        assert_eq!(no_pos, NMF_ERR_NULL_POINTER);
+        unsafe { nmf_free(m) };
+    }
+}
