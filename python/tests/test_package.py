@@ -97,8 +97,8 @@ def test_random_state_instance_draws_as_sklearn(init):
     # left in the same state; a second fit continues the stream.
     params = {**PARAMS, "init": init, "max_iter": 5}
     ours_rs, theirs_rs = _advanced(7), _advanced(7)
-    ours = MiniBatchNMF(**params, random_state=ours_rs)
-    theirs = SklearnMiniBatchNMF(**params, random_state=theirs_rs)
+    ours = MiniBatchNMF(**{**params, "random_state": ours_rs})
+    theirs = SklearnMiniBatchNMF(**{**params, "random_state": theirs_rs})
     for _ in range(2):
         W = ours.fit_transform(X[:600])
         W_sk = theirs.fit_transform(X[:600])
@@ -110,8 +110,8 @@ def test_random_state_instance_draws_as_sklearn(init):
 def test_random_state_instance_first_partial_fit_draws_as_sklearn():
     params = {**PARAMS, "init": "nndsvdar"}
     ours_rs, theirs_rs = _advanced(3), _advanced(3)
-    ours = MiniBatchNMF(**params, random_state=ours_rs).partial_fit(X[:300])
-    theirs = SklearnMiniBatchNMF(**params, random_state=theirs_rs).partial_fit(X[:300])
+    ours = MiniBatchNMF(**{**params, "random_state": ours_rs}).partial_fit(X[:300])
+    theirs = SklearnMiniBatchNMF(**{**params, "random_state": theirs_rs}).partial_fit(X[:300])
     _same_state(ours_rs, theirs_rs)
     np.testing.assert_allclose(ours.components_, theirs.components_, rtol=1e-8, atol=1e-10)
     ours.partial_fit(X[300:600])  # no initialisation: the instance stays
