@@ -222,7 +222,7 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 raise ValueError(f"Seed must be between 0 and 2**32 - 1, got {rs}")
             return int(rs)
         if self._instance() is not None:
-            # Its state is handed to the library (_new_handle), which draws
+            # Its state is handed to the library (_initialise), which draws
             # from it exactly as scikit-learn draws from the instance.
             return False
         # An older library without nmf_set_random_state_mt19937: a seed drawn
