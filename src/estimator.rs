@@ -12,6 +12,7 @@ use crate::kernels::{self, Loss, Penalty};
 use crate::parallel;
 use crate::params::{Init, MiniBatchNmfParams, NComponents, ValidParams};
 use crate::progress::{Control, FitObserver, ObserverSlot, StepReport};
+use crate::rng::RandomState;
 use crate::validation;
 use ndarray::{Array2, ArrayView2};
 use std::fmt;
@@ -223,8 +224,10 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         let x = x.into();
         let params = self.params.clone();
         let observer = &self.observer;
-        let (w, fitted) = parallel::install(|| fit_transform_impl(&params, &x, &args, observer))?;
+        let (w, fitted, rng) =
+            parallel::install(|| fit_transform_impl(&params, &x, &args, observer))?;
         self.fitted = Some(fitted);
+        self.params = params.with_random_state(rng);
         Ok(w)
     }
 
@@ -242,8 +245,9 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         let x = x.into();
         let params = self.params.clone();
         let current = self.fitted.as_ref();
-        let next = parallel::install(|| partial_fit_impl(&params, current, &x, &args))?;
+        let (next, rng) = parallel::install(|| partial_fit_impl(&params, current, &x, &args))?;
         self.fitted = Some(next);
+        self.params = params.with_random_state(rng);
         Ok(())
     }
 
@@ -464,6 +468,7 @@ fn initial_w_h<F: NmfFloat>(
     k: usize,
     args: &FitArgs<F>,
     warnings: &mut Vec<Warning>,
+    random_state: &mut RandomState,
 ) -> Result<(Array2<F>, Array2<F>)> {
     let (n, m) = x.shape();
     if params.get_init() == Init::Custom {
@@ -486,7 +491,7 @@ fn initial_w_h<F: NmfFloat>(
             params.get_init().as_str()
         )));
     }
-    init::initialize(x, k, params.get_init(), params.get_random_state())
+    init::initialize_from(x, k, params.get_init(), random_state)
 }
 
 /// Refuse to commit a model holding NaN or infinity.
@@ -640,6 +645,8 @@ struct Start<F> {
     h: Array2<F>,
     derived: Derived,
     warnings: Vec<Warning>,
+    /// `random_state` after the draws (a generator state moves on).
+    random_state: RandomState,
 }
 
 fn start<F: NmfFloat>(params: &ValidParams, x: &Input<F>, args: &FitArgs<F>) -> Result<Start<F>> {
@@ -656,12 +663,14 @@ fn start<F: NmfFloat>(params: &ValidParams, x: &Input<F>, args: &FitArgs<F>) -> 
     let k = resolve_n_components(params, m, args.h);
     let derived = derive(params, x);
     let mut warnings = Vec::new();
-    let (w, h) = initial_w_h(params, x, k, args, &mut warnings)?;
+    let mut random_state = params.get_random_state().clone();
+    let (w, h) = initial_w_h(params, x, k, args, &mut warnings, &mut random_state)?;
     Ok(Start {
         w,
         h,
         derived,
         warnings,
+        random_state,
     })
 }
 
@@ -670,13 +679,14 @@ fn fit_transform_impl<F: NmfFloat>(
     x: &Input<F>,
     args: &FitArgs<F>,
     observer: &ObserverSlot,
-) -> Result<(Array2<F>, Fitted<F>)> {
+) -> Result<(Array2<F>, Fitted<F>, RandomState)> {
     let (n, m) = x.shape();
     let Start {
         mut w,
         mut h,
         derived,
         mut warnings,
+        random_state,
     } = start(params, x, args)?;
     let k = h.nrows();
 
@@ -786,7 +796,7 @@ fn fit_transform_impl<F: NmfFloat>(
         derived,
         last_fit: Some(summary),
     };
-    Ok((w, fitted))
+    Ok((w, fitted, random_state))
 }
 
 fn partial_fit_impl<F: NmfFloat>(
@@ -794,7 +804,8 @@ fn partial_fit_impl<F: NmfFloat>(
     current: Option<&Fitted<F>>,
     x: &Input<F>,
     args: &FitArgs<F>,
-) -> Result<Fitted<F>> {
+) -> Result<(Fitted<F>, RandomState)> {
+    let mut random_state = params.get_random_state().clone();
     let mut next = match current {
         Some(f) => {
             check_data(x, Some(f.n_features_in), f.derived.loss.beta)?;
@@ -804,7 +815,9 @@ fn partial_fit_impl<F: NmfFloat>(
         None => {
             let m = x.n_cols();
             // W is solved afresh by the step; only H of the start is kept.
-            let Start { h, derived, .. } = start(params, x, args)?;
+            let first = start(params, x, args)?;
+            let (h, derived) = (first.h, first.derived);
+            random_state = first.random_state;
             Fitted {
                 numerator: h.clone(),
                 denominator: Array2::from_elem(h.raw_dim(), F::one()),
@@ -841,7 +854,7 @@ fn partial_fit_impl<F: NmfFloat>(
     )?;
     check_finite_result(f.components.view(), "components")?;
     f.n_steps += 1;
-    Ok(next)
+    Ok((next, random_state))
 }
 
 #[cfg(test)]

@@ -477,6 +477,8 @@ pub(crate) unsafe fn fit<F: FfiFloat>(
     if let Some(o) = &out {
         o.write(w.view())?;
     }
+    // A generator-state random_state has moved on (see ffi::random_state).
+    state.params = est.params().clone();
     state.est = F::wrap(est);
     Ok(())
 }
@@ -503,6 +505,7 @@ pub(crate) unsafe fn partial_fit<F: FfiFloat>(
     if let Est::Unfitted = state.est {
         let mut est = MiniBatchNmf::<F>::new(state.params.clone())?;
         est.partial_fit_with(input, args)?;
+        state.params = est.params().clone();
         state.est = F::wrap(est);
     } else {
         F::get_mut(&mut state.est)?.partial_fit_with(input, args)?;
