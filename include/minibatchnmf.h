@@ -64,6 +64,11 @@
 
 
 /**
+ * Number of 32-bit words of an MT19937 key (`key_len` of the two calls below).
+ */
+#define NMF_MT19937_KEY_LEN 624
+
+/**
  * Result of every fallible call. The numbers are part of the ABI: they are
  * fixed, and a number is never reused for another meaning.
  *
@@ -139,7 +144,8 @@ typedef enum NmfStatus {
     NMF_ERR_LINALG = 15,
     /**
      * The value asked for does not exist: n_iter, reconstruction_err and the
-     * last fit's summary are set by fit/fit_transform, not by partial_fit.
+     * last fit's summary are set by fit/fit_transform, not by partial_fit;
+     * a random_state that is a seed or None has no generator state to read.
      */
     NMF_ERR_NOT_AVAILABLE = 16,
     /**
@@ -390,6 +396,10 @@ typedef struct NmfParams {
     uint32_t random_state;
     /**
      * true (the default) = scikit-learn's `random_state=None`: a seed from the OS.
+     * A numpy generator state set with `nmf_set_random_state_mt19937` reads
+     * as true here (with `random_state` 0): read it with
+     * `nmf_get_random_state_mt19937`. `nmf_set_params` replaces it by the
+     * seed or None given in this struct.
      */
     bool random_state_is_none;
     /**
@@ -968,6 +978,37 @@ enum NmfStatus nmf_save_buffer(const struct NmfModel *model,
 enum NmfStatus nmf_load_buffer(const uint8_t *buf,
                                size_t len,
                                struct NmfModel **out);
+
+/**
+ * Set `random_state` to a numpy `RandomState`'s state: `key` (`key_len` =
+ * 624 words), `pos` (0..=624), `has_gauss` and `cached_gaussian` are the
+ * fields of numpy's `get_state(legacy=True)` tuple. The next fit draws from
+ * it as scikit-learn draws from the instance, and moves it on (see
+ * `nmf_get_random_state_mt19937`). `NMF_ERR_INVALID_PARAM` (and no change)
+ * if `key_len` is not 624, `pos` > 624 or the key is all zeros.
+ * `nmf_set_params` replaces the state by the seed or None it is given.
+ */
+enum NmfStatus nmf_set_random_state_mt19937(struct NmfModel *model,
+                                            const uint32_t *key,
+                                            size_t key_len,
+                                            size_t pos,
+                                            bool has_gauss,
+                                            double cached_gaussian);
+
+/**
+ * Read the numpy state that `random_state` is now in: after a fit that
+ * initialised W and H, where numpy's instance would be after scikit-learn's
+ * draws. Writes 624 words to `key` (`key_len` must be 624), and `pos`,
+ * `has_gauss`, `cached_gaussian` (0.0 when `has_gauss` is false).
+ * `NMF_ERR_NOT_AVAILABLE` if `random_state` is a seed or None (set with
+ * `NmfParams`), not a state.
+ */
+enum NmfStatus nmf_get_random_state_mt19937(const struct NmfModel *model,
+                                            uint32_t *key,
+                                            size_t key_len,
+                                            size_t *pos,
+                                            bool *has_gauss,
+                                            double *cached_gaussian);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -14,6 +14,7 @@ use crate::kernels::{self, Loss, Penalty, WRows};
 use crate::parallel;
 use crate::params::{Init, MiniBatchNmfParams, NComponents, ValidParams};
 use crate::progress::{Control, FitObserver, ObserverSlot, StepReport};
+use crate::rng::RandomState;
 use crate::validation;
 use ndarray::{s, Array2, ArrayView2};
 use std::fmt;
@@ -283,9 +284,10 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         let params = self.params.clone();
         let comm = self.comm();
         let observer = &self.observer;
-        let (w, fitted) =
+        let (w, fitted, rng) =
             parallel::install(|| fit_transform_impl(&params, x, &args, observer, comm))?;
         self.fitted = Some(fitted);
+        self.params = params.with_random_state(rng);
         Ok(w)
     }
 
@@ -304,8 +306,10 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         let params = self.params.clone();
         let current = self.fitted.as_ref();
         let comm = self.comm();
-        let next = parallel::install(|| partial_fit_impl(&params, current, &x, &args, comm))?;
+        let (next, rng) =
+            parallel::install(|| partial_fit_impl(&params, current, &x, &args, comm))?;
         self.fitted = Some(next);
+        self.params = params.with_random_state(rng);
         Ok(())
     }
 
@@ -578,6 +582,7 @@ fn initial_w_h<F: NmfFloat>(
     k: usize,
     args: &FitArgs<F>,
     warnings: &mut Vec<Warning>,
+    random_state: &mut RandomState,
     comm: Comm,
 ) -> Result<(Array2<F>, Array2<F>)> {
     let (n, m) = (shard.n_total, shard.n_features);
@@ -594,21 +599,14 @@ fn initial_w_h<F: NmfFloat>(
             params.get_init().as_str()
         )));
     }
-    if shard.n_ranks > 1 && params.get_random_state().is_none() {
+    if shard.n_ranks > 1 && matches!(params.get_random_state(), RandomState::Entropy) {
         return Err(Error::Init(
-            "a distributed fit needs random_state set (the same seed on every rank): \
-             each rank draws the global W and H from it"
+            "a distributed fit needs random_state set (the same seed or generator state \
+             on every rank): each rank draws the global W and H from it"
                 .into(),
         ));
     }
-    init::initialize_source(
-        x,
-        k,
-        params.get_init(),
-        params.get_random_state(),
-        comm,
-        shard,
-    )
+    init::initialize_source(x, k, params.get_init(), random_state, comm, shard)
 }
 
 /// Refuse to commit a model holding NaN or infinity.
@@ -763,6 +761,8 @@ struct Start<F> {
     derived: Derived,
     warnings: Vec<Warning>,
     shard: Shard,
+    /// `random_state` after the draws (a generator state moves on).
+    random_state: RandomState,
 }
 
 fn start<F: NmfFloat>(
@@ -785,13 +785,24 @@ fn start<F: NmfFloat>(
     let shard = dist::preflight(comm, x.shape(), local, fingerprint(params, k, args))?;
     let derived = derive(params, shard.n_total);
     let mut warnings = Vec::new();
-    let (w, h) = initial_w_h(params, x, &shard, k, args, &mut warnings, comm)?;
+    let mut random_state = params.get_random_state().clone();
+    let (w, h) = initial_w_h(
+        params,
+        x,
+        &shard,
+        k,
+        args,
+        &mut warnings,
+        &mut random_state,
+        comm,
+    )?;
     Ok(Start {
         w,
         h,
         derived,
         warnings,
         shard,
+        random_state,
     })
 }
 
@@ -824,7 +835,7 @@ fn fit_transform_impl<F: NmfFloat>(
     args: &FitArgs<F>,
     observer: &ObserverSlot,
     comm: Comm,
-) -> Result<(Array2<F>, Fitted<F>)> {
+) -> Result<(Array2<F>, Fitted<F>, RandomState)> {
     let m = x.shape().1;
     let Start {
         mut w,
@@ -832,6 +843,7 @@ fn fit_transform_impl<F: NmfFloat>(
         derived,
         mut warnings,
         shard,
+        random_state,
     } = start(params, x, args, comm)?;
     let k = h.nrows();
     let n = shard.n_total;
@@ -981,7 +993,7 @@ fn fit_transform_impl<F: NmfFloat>(
         derived,
         last_fit: Some(summary),
     };
-    Ok((w, fitted))
+    Ok((w, fitted, random_state))
 }
 
 /// mean(X) of a global batch from this worker's rows of it (the start of a
@@ -1007,8 +1019,9 @@ fn partial_fit_impl<F: NmfFloat>(
     x: &Input<F>,
     args: &FitArgs<F>,
     comm: Comm,
-) -> Result<Fitted<F>> {
+) -> Result<(Fitted<F>, RandomState)> {
     let src = &mut InMemory::new(*x);
+    let mut random_state = params.get_random_state().clone();
     let (mut next, shard) = match current {
         Some(f) => {
             let local = check_source(src, Some(f.n_features_in), f.derived.loss.beta, comm)
@@ -1022,9 +1035,9 @@ fn partial_fit_impl<F: NmfFloat>(
         None => {
             let m = x.n_cols();
             // W is solved afresh by the step; only H of the start is kept.
-            let Start {
-                h, derived, shard, ..
-            } = start(params, src, args, comm)?;
+            let first = start(params, src, args, comm)?;
+            let (h, derived, shard) = (first.h, first.derived, first.shard);
+            random_state = first.random_state;
             let fitted = Fitted {
                 numerator: h.clone(),
                 denominator: Array2::from_elem(h.raw_dim(), F::one()),
@@ -1075,7 +1088,7 @@ fn partial_fit_impl<F: NmfFloat>(
     );
     check_finite_result(f.components.view(), "components")?;
     f.n_steps += 1;
-    Ok(next)
+    Ok((next, random_state))
 }
 
 #[cfg(test)]

@@ -12,6 +12,10 @@
 //!   drawn from a fresh `RandomState(seed)` (W's zeros first, then H's, each
 //!   in row-major order).
 //!
+//! A `random_state` given as a generator state (a numpy `RandomState`
+//! instance) is drawn from throughout instead, as scikit-learn draws from an
+//! instance: nndsvdar's fill continues the SVD's stream.
+//!
 //! Scalars follow numpy's promotion rules, so the f32 path rounds where
 //! scikit-learn rounds.
 
@@ -22,7 +26,7 @@ use crate::input::Input;
 use crate::io::{InMemory, RowSource};
 use crate::linalg::randomized_svd::randomized_svd_source;
 use crate::params::Init;
-use crate::rng::NumpyRandomState;
+use crate::rng::{NumpyRandomState, RandomState};
 use ndarray::{Array1, Array2, ArrayView1};
 use num_traits::Float;
 
@@ -36,8 +40,9 @@ pub fn mean<F: NmfFloat>(x: &Input<F>) -> f64 {
 }
 
 /// W (n×k) and H (k×m) for any `init` but `Custom`. `Init::Auto` resolves to
-/// Nndsvda when k <= min(n, m), else Random. `random_state = None` draws
-/// from entropy.
+/// Nndsvda when k <= min(n, m), else Random. `random_state`: a seed
+/// (`Some(s)`), `None` (entropy) or a [`RandomState`]; see
+/// [`initialize_from`] to get back where a generator state was left.
 ///
 /// ```
 /// use minibatchnmf::{init::initialize, Init, Input};
@@ -52,7 +57,19 @@ pub fn initialize<F: NmfFloat>(
     x: &Input<F>,
     n_components: usize,
     init: Init,
-    random_state: Option<u32>,
+    random_state: impl Into<RandomState>,
+) -> Result<(Array2<F>, Array2<F>)> {
+    initialize_from(x, n_components, init, &mut random_state.into())
+}
+
+/// [`initialize`] that leaves a [`RandomState::State`] where the draws left
+/// the generator (as scikit-learn leaves a `RandomState` instance); a seed
+/// or `Entropy` is left as it is. On error `random_state` is unchanged.
+pub fn initialize_from<F: NmfFloat>(
+    x: &Input<F>,
+    n_components: usize,
+    init: Init,
+    random_state: &mut RandomState,
 ) -> Result<(Array2<F>, Array2<F>)> {
     let shard = Shard::local(x.shape(), crate::validation::sum_f64(0.0, x));
     initialize_source(
@@ -86,7 +103,7 @@ pub fn initialize_source<F: NmfFloat>(
     x: &mut dyn RowSource<F>,
     n_components: usize,
     init: Init,
-    random_state: Option<u32>,
+    random_state: &mut RandomState,
     comm: Comm,
     shard: &Shard,
 ) -> Result<(Array2<F>, Array2<F>)> {
@@ -121,17 +138,19 @@ pub fn initialize_source<F: NmfFloat>(
         other => other,
     };
     // scikit-learn's check_random_state: an int seed restarts the stream at
-    // every call.
-    let generator = || match random_state {
-        Some(seed) => NumpyRandomState::new(seed),
-        None => NumpyRandomState::from_entropy(),
+    // every call; an instance (a state) is drawn from, so its stream goes on.
+    let mut rng = random_state.generator();
+    let generator = |rng: NumpyRandomState| match random_state {
+        RandomState::State(_) => rng,
+        _ => random_state.generator(),
     };
-
     if init == Init::Random {
-        return Ok(random_init(shard, mean, k, &mut generator()));
+        let wh = random_init(shard, mean, k, &mut rng);
+        random_state.advance_to(&rng);
+        return Ok(wh);
     }
 
-    let (mut w, mut h) = nndsvd(x, k, &mut generator(), comm, shard)?;
+    let (mut w, mut h) = nndsvd(x, k, &mut rng, comm, shard)?;
     match init {
         Init::Nndsvda => {
             let avg = F::from_f64_(mean);
@@ -142,7 +161,7 @@ pub fn initialize_source<F: NmfFloat>(
             }
         }
         Init::Nndsvdar => {
-            let mut rng = generator();
+            rng = generator(rng);
             // numpy: (float scalar of X's dtype) * float64 draws -> float64,
             // stored back into W/H's dtype.
             let avg = F::from_f64_(mean).to_f64_();
@@ -159,10 +178,12 @@ pub fn initialize_source<F: NmfFloat>(
         let rows = shard.offset..shard.offset + shard.n_local;
         w = w.slice(ndarray::s![rows, ..]).to_owned();
     }
+    random_state.advance_to(&rng);
     Ok((w, h))
 }
 
-/// Random init: H first, then W (all N rows drawn, the shard's kept),
+/// Random init: H first, then W (all N rows drawn, the shard's kept, so
+/// that every worker leaves the generator where one process would),
 /// scaled normals in absolute value.
 fn random_init<F: NmfFloat>(
     shard: &Shard,
@@ -181,6 +202,9 @@ fn random_init<F: NmfFloat>(
     let w = Array2::from_shape_simple_fn((shard.n_local, k), || {
         Float::abs(avg * F::from_f64_(rng.standard_normal()))
     });
+    for _ in 0..(shard.n_total - shard.offset - shard.n_local) * k {
+        rng.standard_normal();
+    }
     (w, h)
 }
 

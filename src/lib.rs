@@ -67,3 +67,4 @@ pub use parallel::{num_threads, set_num_threads};
 pub use params::{
     AlphaH, BetaLoss, Init, MiniBatchNmfParams, NComponents, ParamError, ValidParams,
 };
+pub use rng::{MtState, RandomState};

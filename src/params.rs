@@ -6,6 +6,7 @@
 //! Defaults and ranges are scikit-learn's (`MiniBatchNMF` of 1.1 with the
 //! constraints of later releases, as scikit-learn 1.9.1 checks them).
 
+use crate::rng::RandomState;
 use std::fmt;
 
 /// How many components to extract.
@@ -183,7 +184,7 @@ pub struct MiniBatchNmfParams {
     pub(crate) fresh_restarts: bool,
     pub(crate) fresh_restarts_max_iter: usize,
     pub(crate) transform_max_iter: Option<usize>,
-    pub(crate) random_state: Option<u32>,
+    pub(crate) random_state: RandomState,
     pub(crate) verbose: bool,
 }
 
@@ -204,7 +205,7 @@ impl Default for MiniBatchNmfParams {
             fresh_restarts: false,
             fresh_restarts_max_iter: 30,
             transform_max_iter: None,
-            random_state: None,
+            random_state: RandomState::Entropy,
             verbose: false,
         }
     }
@@ -259,8 +260,6 @@ param_accessors! {
     fresh_restarts_max_iter, get_fresh_restarts_max_iter: usize;
     /// Iterations of the W solve in transform; None means max_iter.
     transform_max_iter, get_transform_max_iter: Option<usize>;
-    /// Seed (numpy `RandomState(seed)` semantics); None draws from entropy.
-    random_state, get_random_state: Option<u32>;
     /// Print progress to stderr.
     verbose, get_verbose: bool;
 }
@@ -283,6 +282,22 @@ impl MiniBatchNmfParams {
     pub fn n_components_mode(mut self, mode: NComponents) -> Self {
         self.n_components = mode;
         self
+    }
+
+    /// Where the initialisation draws from: a seed (`Some(0)`, numpy
+    /// `RandomState(seed)` semantics), `None` (OS entropy), or a numpy
+    /// generator's state ([`crate::rng::MtState`]), which a fit that
+    /// initialises W and H advances as scikit-learn advances a
+    /// `RandomState` instance.
+    #[must_use]
+    pub fn random_state(mut self, value: impl Into<RandomState>) -> Self {
+        self.random_state = value.into();
+        self
+    }
+
+    /// `random_state` as set.
+    pub fn get_random_state(&self) -> &RandomState {
+        &self.random_state
     }
 
     /// Number of components as set.
@@ -411,13 +426,7 @@ impl MiniBatchNmfParams {
                     Some(parse(value, "transform_max_iter")?)
                 }
             }
-            "random_state" => {
-                self.random_state = if none {
-                    None
-                } else {
-                    Some(parse(value, "random_state")?)
-                }
-            }
+            "random_state" => self.random_state = value.parse()?,
             "verbose" => self.verbose = parse_bool(value, "verbose")?,
             other => return Err(ParamError::Unknown(other.to_string())),
         }
@@ -477,7 +486,7 @@ impl MiniBatchNmfParams {
                 self.fresh_restarts_max_iter.to_string(),
             ),
             ("transform_max_iter", opt(self.transform_max_iter)),
-            ("random_state", opt(self.random_state)),
+            ("random_state", self.random_state.to_string()),
             ("verbose", self.verbose.to_string()),
         ]
     }
@@ -549,6 +558,13 @@ impl ValidParams {
     /// Iterations of the W solve in `transform`.
     pub fn transform_iters(&self) -> usize {
         self.0.transform_max_iter.unwrap_or(self.0.max_iter)
+    }
+
+    /// The same parameters with `random_state` replaced (a fit moves a
+    /// generator state on; any `RandomState` is valid).
+    pub(crate) fn with_random_state(mut self, random_state: RandomState) -> Self {
+        self.0.random_state = random_state;
+        self
     }
 
     /// The unchecked parameters back.

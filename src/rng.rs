@@ -6,7 +6,9 @@
 //! sampler (Marsaglia's polar method, which produces two values per
 //! accepted pair and hands out the second one on the following call).
 
+use crate::params::ParamError;
 use ndarray::Array2;
+use std::sync::Arc;
 
 /// Number of 32-bit words in the MT19937 state.
 const N: usize = 624;
@@ -132,6 +134,41 @@ impl NumpyRandomState {
         NumpyRandomState::from_words(&words)
     }
 
+    /// numpy's `RandomState().set_state(('MT19937', key, pos, has_gauss,
+    /// cached_gaussian))`, checked as [`MtState::new`] checks it.
+    pub fn from_state(
+        key: &[u32],
+        pos: usize,
+        has_gauss: bool,
+        cached_gaussian: f64,
+    ) -> Result<Self, ParamError> {
+        Ok(Self::from_mt_state(&MtState::new(
+            key,
+            pos,
+            has_gauss,
+            cached_gaussian,
+        )?))
+    }
+
+    /// The generator in a checked state.
+    pub fn from_mt_state(state: &MtState) -> Self {
+        NumpyRandomState {
+            key: *state.key,
+            pos: state.pos,
+            cached_gauss: state.cached_gauss,
+        }
+    }
+
+    /// The current state (numpy's `get_state()`), to continue the stream
+    /// elsewhere.
+    pub fn state(&self) -> MtState {
+        MtState {
+            key: Box::new(self.key),
+            pos: self.pos,
+            cached_gauss: self.cached_gauss,
+        }
+    }
+
     /// Regenerate the 624 words of state.
     fn twist(&mut self) {
         let key = &mut self.key;
@@ -199,6 +236,237 @@ impl NumpyRandomState {
         let mut v = vec![0.0; rows * cols];
         self.fill_standard_normal(&mut v);
         Array2::from_shape_vec((rows, cols), v).expect("shape matches length")
+    }
+}
+
+/// A complete numpy `RandomState` state: what `RandomState.get_state()`
+/// returns in its legacy tuple form `('MT19937', key, pos, has_gauss,
+/// cached_gaussian)`, checked as numpy's `set_state` checks it.
+///
+/// Its text form (`get_param("random_state")`, saved models) is
+/// `mt19937:<pos>:<cached_gaussian or none>:<key as 624 × 8 hex digits>`.
+///
+/// ```
+/// use minibatchnmf::rng::{MtState, NumpyRandomState};
+/// let mut a = NumpyRandomState::new(0);
+/// a.standard_normal();
+/// let state: MtState = a.state();
+/// let mut b = NumpyRandomState::from_mt_state(&state);
+/// assert_eq!(a.random_sample(), b.random_sample());
+/// assert_eq!(state.to_string().parse::<MtState>().unwrap(), state);
+/// assert!(MtState::new(&[0; 624], 624, false, 0.0).is_err()); // all-zero key
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct MtState {
+    key: Box<[u32; N]>,
+    pos: usize,
+    cached_gauss: Option<f64>,
+}
+
+impl MtState {
+    /// Words in the key (624).
+    pub const KEY_LEN: usize = N;
+
+    /// numpy's state from its parts: `key` must hold 624 words and `pos`
+    /// be at most 624 (what `get_state()` can return), and the key must not
+    /// be all zeros (a generator that only ever outputs zeros; numpy's
+    /// `set_state` accepts it silently, we refuse it). `cached_gaussian` is
+    /// used only when `has_gauss` is true.
+    pub fn new(
+        key: &[u32],
+        pos: usize,
+        has_gauss: bool,
+        cached_gaussian: f64,
+    ) -> Result<Self, ParamError> {
+        let bad = |reason: String| ParamError::Invalid {
+            name: "random_state",
+            reason,
+        };
+        let key: Box<[u32; N]> =
+            key.to_vec()
+                .into_boxed_slice()
+                .try_into()
+                .map_err(|k: Box<[u32]>| {
+                    bad(format!("an MT19937 key has {N} words, got {}", k.len()))
+                })?;
+        if pos > N {
+            return Err(bad(format!(
+                "the MT19937 position must be <= {N}, got {pos}"
+            )));
+        }
+        if key.iter().all(|&w| w == 0) {
+            return Err(bad("an all-zero MT19937 key is not a valid state".into()));
+        }
+        Ok(MtState {
+            key,
+            pos,
+            cached_gauss: has_gauss.then_some(cached_gaussian),
+        })
+    }
+
+    /// The 624 words of the key.
+    pub fn key(&self) -> &[u32] {
+        &self.key[..]
+    }
+
+    /// Position of the next word to temper (624: twist first).
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Whether a second Gaussian of the last polar pair is waiting.
+    pub fn has_gauss(&self) -> bool {
+        self.cached_gauss.is_some()
+    }
+
+    /// The waiting Gaussian (0.0 when there is none, as numpy reports it).
+    pub fn cached_gaussian(&self) -> f64 {
+        self.cached_gauss.unwrap_or(0.0)
+    }
+}
+
+impl std::fmt::Debug for MtState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MtState")
+            .field("pos", &self.pos)
+            .field("cached_gauss", &self.cached_gauss)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Display for MtState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "mt19937:{}:", self.pos)?;
+        match self.cached_gauss {
+            Some(g) => write!(f, "{g:?}:")?,
+            None => write!(f, "none:")?,
+        }
+        for w in self.key.iter() {
+            write!(f, "{w:08x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for MtState {
+    type Err = ParamError;
+    fn from_str(s: &str) -> Result<Self, ParamError> {
+        let bad = || ParamError::Invalid {
+            name: "random_state",
+            reason: "expected a seed, None or mt19937:<pos>:<gaussian or none>:<624 words in hex>"
+                .into(),
+        };
+        let mut parts = s.trim().splitn(4, ':');
+        if parts.next() != Some("mt19937") {
+            return Err(bad());
+        }
+        let pos: usize = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let gauss = match parts.next().ok_or_else(bad)? {
+            "none" => None,
+            g => Some(g.parse::<f64>().map_err(|_| bad())?),
+        };
+        let hex = parts.next().ok_or_else(bad)?;
+        if hex.len() != 8 * N || !hex.is_ascii() {
+            return Err(bad());
+        }
+        let key: Vec<u32> = (0..N)
+            .map(|i| u32::from_str_radix(&hex[8 * i..8 * i + 8], 16))
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad())?;
+        MtState::new(&key, pos, gauss.is_some(), gauss.unwrap_or(0.0))
+    }
+}
+
+/// Where the initialisation draws from (scikit-learn's `random_state`).
+///
+/// `From<Option<u32>>` keeps `random_state(Some(seed))` / `random_state(None)`
+/// working.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum RandomState {
+    /// `None`: a generator seeded from OS entropy for each draw.
+    #[default]
+    Entropy,
+    /// An int seed: each draw starts a fresh `RandomState(seed)`, so every
+    /// fit starts the same way.
+    Seed(u32),
+    /// A `RandomState` instance, given by its state: draws continue its
+    /// stream, and a fit that initialises W and H leaves the state where
+    /// scikit-learn would leave the instance, so a second fit continues it.
+    State(Arc<MtState>),
+}
+
+impl RandomState {
+    /// The seed, if this is [`RandomState::Seed`].
+    pub fn seed(&self) -> Option<u32> {
+        match self {
+            RandomState::Seed(s) => Some(*s),
+            _ => None,
+        }
+    }
+
+    /// After drawing from `rng` (made by [`generator`](Self::generator)):
+    /// a [`RandomState::State`] moves on to `rng`'s state, as a numpy
+    /// instance would have; a seed or `Entropy` stays as it is.
+    pub fn advance_to(&mut self, rng: &NumpyRandomState) {
+        if let RandomState::State(s) = self {
+            *s = Arc::new(rng.state());
+        }
+    }
+
+    /// A generator for one draw (scikit-learn's `check_random_state`).
+    pub fn generator(&self) -> NumpyRandomState {
+        match self {
+            RandomState::Entropy => NumpyRandomState::from_entropy(),
+            RandomState::Seed(s) => NumpyRandomState::new(*s),
+            RandomState::State(st) => NumpyRandomState::from_mt_state(st),
+        }
+    }
+}
+
+impl From<Option<u32>> for RandomState {
+    fn from(v: Option<u32>) -> Self {
+        v.map_or(RandomState::Entropy, RandomState::Seed)
+    }
+}
+
+impl From<u32> for RandomState {
+    fn from(v: u32) -> Self {
+        RandomState::Seed(v)
+    }
+}
+
+impl From<MtState> for RandomState {
+    fn from(v: MtState) -> Self {
+        RandomState::State(Arc::new(v))
+    }
+}
+
+impl std::fmt::Display for RandomState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RandomState::Entropy => f.write_str("None"),
+            RandomState::Seed(s) => write!(f, "{s}"),
+            RandomState::State(st) => write!(f, "{st}"),
+        }
+    }
+}
+
+impl std::str::FromStr for RandomState {
+    type Err = ParamError;
+    fn from_str(s: &str) -> Result<Self, ParamError> {
+        let t = s.trim();
+        if t == "None" || t == "none" {
+            Ok(RandomState::Entropy)
+        } else if t.starts_with("mt19937:") {
+            Ok(t.parse::<MtState>()?.into())
+        } else {
+            t.parse()
+                .map(RandomState::Seed)
+                .map_err(|_| ParamError::Invalid {
+                    name: "random_state",
+                    reason: format!("cannot parse {s:?}"),
+                })
+        }
     }
 }
 
@@ -340,6 +608,90 @@ mod tests {
             first,
             vec![1067595299, 955945823, 477289528, 4107218783, 4228976476]
         );
+    }
+
+    /// A generator rebuilt from the exported parts of `rs` (as numpy's
+    /// `set_state(get_state())` would).
+    fn through_parts(rs: &NumpyRandomState) -> NumpyRandomState {
+        let st = rs.state();
+        NumpyRandomState::from_state(st.key(), st.pos(), st.has_gauss(), st.cached_gaussian())
+            .unwrap()
+    }
+
+    /// The state of `RandomState(seed)` after `k` draws, set into a new
+    /// generator, continues numpy's stream (fixture rows 0 and 2): raw words
+    /// across a twist, and normals with and without a cached Gaussian.
+    #[test]
+    fn from_state_continues_numpys_stream() {
+        for seed in [0u32, 42, u32::MAX] {
+            let (shape, v) = test_npy::read_f64(&format!("rng_seed{seed}.npy"));
+            let n = shape[1];
+            let row = |r: usize| &v[r * n..(r + 1) * n];
+            for k in [0, 1, 7, n / 2] {
+                let mut rs = NumpyRandomState::new(seed);
+                for _ in 0..k {
+                    rs.next_u32();
+                }
+                let mut cont = through_parts(&rs);
+                for (i, &want) in row(0)[k..].iter().enumerate() {
+                    assert_eq!(cont.next_u32() as f64, want, "seed {seed} raw {}", k + i);
+                }
+                let mut rs = NumpyRandomState::new(seed);
+                for _ in 0..k {
+                    rs.standard_normal();
+                }
+                assert_eq!(rs.state().has_gauss(), k % 2 == 1);
+                let mut cont = through_parts(&rs);
+                for (i, &want) in row(2)[k..].iter().enumerate() {
+                    let got = cont.standard_normal();
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "seed {seed} normal {}",
+                        k + i
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn state_round_trips_through_text() {
+        let mut rs = NumpyRandomState::new(5);
+        rs.standard_normal();
+        let st = rs.state();
+        assert!(st.has_gauss());
+        let text = st.to_string();
+        assert_eq!(text.parse::<MtState>().unwrap(), st);
+        let r: RandomState = text.parse().unwrap();
+        assert_eq!(r, RandomState::from(st.clone()));
+        assert_eq!(r.to_string(), text);
+        assert_eq!("None".parse::<RandomState>().unwrap(), RandomState::Entropy);
+        assert_eq!("7".parse::<RandomState>().unwrap(), RandomState::Seed(7));
+        for bad in ["mt19937:1:none:00", "mt19937:x:none:", "-1", "mt19937"] {
+            assert!(bad.parse::<RandomState>().is_err(), "{bad}");
+        }
+        let bad_pos = text.replacen(&format!("mt19937:{}:", st.pos()), "mt19937:625:", 1);
+        assert_ne!(bad_pos, text);
+        assert!(bad_pos.parse::<MtState>().is_err());
+    }
+
+    #[test]
+    fn invalid_states_are_param_errors() {
+        let key = NumpyRandomState::new(1).state().key().to_vec();
+        let err = |r: Result<NumpyRandomState, ParamError>| match r {
+            Err(ParamError::Invalid { name, reason }) => {
+                assert_eq!(name, "random_state");
+                reason
+            }
+            other => panic!("expected an error, got {other:?}"),
+        };
+        assert!(err(NumpyRandomState::from_state(&key, 625, false, 0.0)).contains("625"));
+        assert!(err(NumpyRandomState::from_state(&key[..623], 0, false, 0.0)).contains("623"));
+        assert!(err(NumpyRandomState::from_state(&[0; 624], 0, false, 0.0)).contains("all-zero"));
+        // pos = 624 (twist first) and pos = 0 are both valid.
+        assert!(NumpyRandomState::from_state(&key, 624, true, 0.5).is_ok());
+        assert!(NumpyRandomState::from_state(&key, 0, false, 0.0).is_ok());
     }
 
     #[test]

@@ -25,15 +25,7 @@ _deselected = []
 
 # Tests of MiniBatchNMF that fail, and why. Each is marked xfail(strict):
 # the run fails if one starts passing, so this list stays true.
-KNOWN_FAILURES = {
-    "test_mbnmf_inverse_transform": (
-        "passes random_state=rng after drawing A from rng: an instance in an advanced "
-        "MT19937 state, which the C ABI (a u32 seed) cannot take, so the wrapper draws a "
-        "seed from it and the nndsvdar start differs from scikit-learn's; the fit then "
-        "misses the test's tolerance by a hair (max |A - WH| 0.0102 vs atol 0.01; "
-        "scikit-learn's draw gives 0.0099). Needs a C ABI entry taking numpy's MT19937 state."
-    ),
-}
+KNOWN_FAILURES = {}
 
 
 def _exercises_ours(item):

@@ -77,17 +77,45 @@ def test_float32_stays_float32_and_ints_become_float64():
         assert m.components_.dtype == np.float64
 
 
-def test_random_state_instances_give_reproducible_fits():
-    # A seed drawn from the instance (advancing it): same instance state, same fit.
-    rs = np.random.RandomState(7)
-    rs.rand(3)
-    a = MiniBatchNMF(**{**PARAMS, "init": "random", "random_state": rs}).fit(X).components_
-    b = MiniBatchNMF(**{**PARAMS, "init": "random", "random_state": rs}).fit(X).components_
-    rs2 = np.random.RandomState(7)
-    rs2.rand(3)
-    c = MiniBatchNMF(**{**PARAMS, "init": "random", "random_state": rs2}).fit(X).components_
-    np.testing.assert_array_equal(a, c)
-    assert not np.array_equal(a, b)
+def _advanced(seed):
+    rs = np.random.RandomState(seed)
+    rs.rand(3)  # an instance in the middle of its stream
+    rs.standard_normal()  # with a cached Gaussian
+    return rs
+
+
+def _same_state(a, b):
+    sa, sb = a.get_state(legacy=True), b.get_state(legacy=True)
+    np.testing.assert_array_equal(sa[1], sb[1])
+    assert sa[2:] == sb[2:]
+
+
+@pytest.mark.parametrize("init", ["random", "nndsvd", "nndsvda", "nndsvdar"])
+def test_random_state_instance_draws_as_sklearn(init):
+    # The library draws from the instance's MT19937 state as scikit-learn
+    # draws from the instance: same start, same model, and the instance is
+    # left in the same state; a second fit continues the stream.
+    params = {**PARAMS, "init": init, "max_iter": 5}
+    ours_rs, theirs_rs = _advanced(7), _advanced(7)
+    ours = MiniBatchNMF(**{**params, "random_state": ours_rs})
+    theirs = SklearnMiniBatchNMF(**{**params, "random_state": theirs_rs})
+    for _ in range(2):
+        W = ours.fit_transform(X[:600])
+        W_sk = theirs.fit_transform(X[:600])
+        _same_state(ours_rs, theirs_rs)
+        np.testing.assert_allclose(W, W_sk, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(ours.components_, theirs.components_, rtol=1e-8, atol=1e-10)
+
+
+def test_random_state_instance_first_partial_fit_draws_as_sklearn():
+    params = {**PARAMS, "init": "nndsvdar"}
+    ours_rs, theirs_rs = _advanced(3), _advanced(3)
+    ours = MiniBatchNMF(**{**params, "random_state": ours_rs}).partial_fit(X[:300])
+    theirs = SklearnMiniBatchNMF(**{**params, "random_state": theirs_rs}).partial_fit(X[:300])
+    _same_state(ours_rs, theirs_rs)
+    np.testing.assert_allclose(ours.components_, theirs.components_, rtol=1e-8, atol=1e-10)
+    ours.partial_fit(X[300:600])  # no initialisation: the instance stays
+    _same_state(ours_rs, theirs_rs)
 
 
 def test_partial_fit_equals_sklearn():

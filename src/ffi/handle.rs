@@ -507,6 +507,8 @@ pub(crate) unsafe fn fit<F: FfiFloat>(
     if let Some(o) = &out {
         o.write(w.view())?;
     }
+    // A generator-state random_state has moved on (see ffi::random_state).
+    state.params = est.params().clone();
     state.est = F::wrap(est);
     Ok(())
 }
@@ -537,6 +539,7 @@ pub(crate) unsafe fn partial_fit<F: FfiFloat>(
         let mut est = collective(&state, || Ok(MiniBatchNmf::<F>::new(state.params.clone())?))?;
         est.set_reducer(state.reducer.clone());
         est.partial_fit_with(input, args)?;
+        state.params = est.params().clone();
         state.est = F::wrap(est);
     } else {
         collective(&state, || F::get(&state.est).map(|_| ()))?;

@@ -19,6 +19,7 @@ pub mod api;
 pub mod handle;
 pub mod params;
 pub mod persist;
+pub mod random_state;
 pub mod status;
 
 pub use allreduce::NmfAllreduceFn;

@@ -93,6 +93,10 @@ pub struct NmfParams {
     /// used when `random_state_is_none` is false.
     pub random_state: u32,
     /// true (the default) = scikit-learn's `random_state=None`: a seed from the OS.
+    /// A numpy generator state set with `nmf_set_random_state_mt19937` reads
+    /// as true here (with `random_state` 0): read it with
+    /// `nmf_get_random_state_mt19937`. `nmf_set_params` replaces it by the
+    /// seed or None given in this struct.
     pub random_state_is_none: bool,
     /// Print progress to stderr (default false).
     pub verbose: bool,
@@ -284,8 +288,10 @@ pub(crate) fn to_c(p: &MiniBatchNmfParams) -> NmfParams {
         fresh_restarts_max_iter: p.get_fresh_restarts_max_iter(),
         transform_max_iter: p.get_transform_max_iter().unwrap_or(0),
         transform_max_iter_is_none: p.get_transform_max_iter().is_none(),
-        random_state: p.get_random_state().unwrap_or(0),
-        random_state_is_none: p.get_random_state().is_none(),
+        // A generator state (nmf_set_random_state_mt19937) has no seed: it
+        // reads as random_state_is_none (see the field's documentation).
+        random_state: p.get_random_state().seed().unwrap_or(0),
+        random_state_is_none: p.get_random_state().seed().is_none(),
         verbose: p.get_verbose(),
     }
 }

@@ -52,7 +52,8 @@ pub enum NmfStatus {
     /// A LAPACK routine failed.
     NMF_ERR_LINALG = 15,
     /// The value asked for does not exist: n_iter, reconstruction_err and the
-    /// last fit's summary are set by fit/fit_transform, not by partial_fit.
+    /// last fit's summary are set by fit/fit_transform, not by partial_fit;
+    /// a random_state that is a seed or None has no generator state to read.
     NMF_ERR_NOT_AVAILABLE = 16,
     /// The thread pool could not be built.
     NMF_ERR_THREADS = 17,

@@ -202,8 +202,27 @@ def _declare(lib):
     return has_persist
 
 
+def _declare_random_state(lib):
+    """nmf_set/get_random_state_mt19937 (numpy RandomState instances as
+    random_state); False with an older library, which takes seeds only."""
+    size = C.c_size_t
+    c_u32_p = C.POINTER(C.c_uint32)
+    if not (hasattr(lib, "nmf_set_random_state_mt19937") and hasattr(lib, "nmf_get_random_state_mt19937")):
+        return False
+    lib.nmf_set_random_state_mt19937.restype = C.c_int
+    lib.nmf_set_random_state_mt19937.argtypes = [C.c_void_p, c_u32_p, size, size, C.c_bool, C.c_double]
+    lib.nmf_get_random_state_mt19937.restype = C.c_int
+    lib.nmf_get_random_state_mt19937.argtypes = [
+        C.c_void_p, c_u32_p, size, c_size_p, C.POINTER(C.c_bool), c_double_p,
+    ]
+    return True
+
+
 lib = C.CDLL(_find_library())
 HAS_PERSIST = _declare(lib)
+HAS_MT19937_STATE = _declare_random_state(lib)
+# Words of an MT19937 key (NMF_MT19937_KEY_LEN).
+MT19937_KEY_LEN = 624
 
 
 def error_for(status):

@@ -86,8 +86,10 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         Iterations of the W solve in ``transform`` (None: max_iter).
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation: an int in [0, 2**32 - 1] gives the same
-        W and H as scikit-learn; a RandomState instance gives a seed drawn
-        from it; None a seed from the OS.
+        W and H as scikit-learn; a RandomState instance is drawn from as
+        scikit-learn draws from it (the library gets its MT19937 state, and
+        the instance is advanced as scikit-learn's draws would advance it);
+        None a seed from the OS.
     verbose : int or bool, default=0
         Print per-step progress (on stderr, from the library).
 
@@ -219,12 +221,39 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             if not 0 <= int(rs) <= _U32_MAX:
                 raise ValueError(f"Seed must be between 0 and 2**32 - 1, got {rs}")
             return int(rs)
-        # A RandomState instance: the C ABI takes a u32 seed (numpy's
-        # RandomState(seed) draws), not a generator's state, so take a seed
-        # from the instance. Reproducible, but not scikit-learn's numbers:
-        # scikit-learn draws from the instance itself (and, for nndsvdar,
-        # continues its stream where an int seed would restart it).
+        if self._instance() is not None:
+            # Its state is handed to the library (_initialise), which draws
+            # from it exactly as scikit-learn draws from the instance.
+            return False
+        # An older library without nmf_set_random_state_mt19937: a seed drawn
+        # from the instance (reproducible, but not scikit-learn's numbers).
         return int(rs.randint(0, _U32_MAX, dtype=np.uint32))
+
+    def _instance(self):
+        """random_state if it is a RandomState instance the library can draw
+        from (its MT19937 state), else None."""
+        rs = self.random_state
+        if (
+            _clib.HAS_MT19937_STATE
+            and isinstance(rs, np.random.RandomState)
+            and rs is not np.random.mtrand._rand
+        ):
+            return rs
+        return None
+
+    def _initialise(self, call):
+        """A new handle for the current parameters, and ``call(handle)`` on it
+        (a fit or first partial_fit). A RandomState instance gives the library
+        its state, and afterwards is left where scikit-learn's draws would
+        have left it."""
+        handle = Handle(self._c_params())
+        rs = self._instance()
+        if rs is not None:
+            handle.set_random_state(rs)
+        result = call(handle)
+        if rs is not None:
+            handle.advance_random_state(rs)
+        return handle, result
 
     def _sync_params(self):
         """Push parameters changed by set_params to the fitted handle (its seed stays)."""
@@ -309,12 +338,11 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         check_non_negative(X, "MiniBatchNMF (input X)")
         W_in, H_in = W, H
         W, H = self._check_w_h(X, W, H)
-        handle = Handle(self._c_params())
         if return_w or W is not None or H is not None:
-            W_out = handle.fit_transform(X, X.dtype, self._expected_k(X, H), W, H)
+            k = self._expected_k(X, H)
+            handle, W_out = self._initialise(lambda h: h.fit_transform(X, X.dtype, k, W, H))
         else:
-            W_out = None
-            handle.fit(X, X.dtype)
+            handle, W_out = self._initialise(lambda h: h.fit(X, X.dtype))
         self._set_fitted(handle, handle.fit_info())
         # As scikit-learn: a custom W and H (numpy arrays of X's dtype) are
         # updated in place and become the returned W and components_.
@@ -381,8 +409,7 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             check_non_negative(X, "MiniBatchNMF (input X)")
             H_in = H
             W, H = self._check_w_h(X, W, H)
-            handle = Handle(self._c_params())
-            handle.partial_fit(X, X.dtype, W, H)
+            handle, _ = self._initialise(lambda h: h.partial_fit(X, X.dtype, W, H))
             self._set_fitted(handle)
             # As scikit-learn: a custom H becomes components_, updated in place.
             if _in_place(H_in, H, self.components_):

@@ -104,6 +104,29 @@ class Handle:
     def set_params(self, params):
         check(lib.nmf_set_params(self.ptr, C.byref(params)))
 
+    def set_random_state(self, rs):
+        """Draw the initialisation from numpy RandomState ``rs`` (its state)."""
+        _, key, pos, has_gauss, cached = rs.get_state(legacy=True)
+        key = np.ascontiguousarray(key, dtype=np.uint32)
+        check(
+            lib.nmf_set_random_state_mt19937(
+                self.ptr, key.ctypes.data_as(C.POINTER(C.c_uint32)), key.size,
+                int(pos), bool(has_gauss), float(cached),
+            )
+        )
+
+    def advance_random_state(self, rs):
+        """Put ``rs`` in the state the library's draws left the generator in."""
+        key = np.empty(_clib.MT19937_KEY_LEN, dtype=np.uint32)
+        pos, has_gauss, cached = C.c_size_t(), C.c_bool(), C.c_double()
+        check(
+            lib.nmf_get_random_state_mt19937(
+                self.ptr, key.ctypes.data_as(C.POINTER(C.c_uint32)), key.size,
+                C.byref(pos), C.byref(has_gauss), C.byref(cached),
+            )
+        )
+        rs.set_state(("MT19937", key, pos.value, int(has_gauss.value), cached.value))
+
     def dtype(self):
         d = C.c_int()
         check(lib.nmf_get_dtype(self.ptr, C.byref(d)))
