@@ -689,3 +689,55 @@ fn p_workers_reading_their_shards_from_files_equal_one_process() {
         assert!(dt <= TOL, "{what}: transform W differs by {dt:e}");
     }
 }
+
+/// `random_state` given as a numpy generator state: every rank draws the
+/// single-process start from it and leaves it where one process would
+/// (random init draws all N rows of W on every rank; nndsvdar's fill
+/// continues the SVD's stream), with the same H.
+#[test]
+fn p_workers_advance_a_generator_state_as_one_process() {
+    use minibatchnmf::rng::NumpyRandomState;
+    use minibatchnmf::RandomState;
+    let x = data(70, 9, 41);
+    let mut rs = NumpyRandomState::new(5);
+    rs.standard_normal();
+    for init in [Init::Random, Init::Nndsvdar] {
+        let p = params(BetaLoss::Frobenius, 16)
+            .init(init)
+            .n_components(3)
+            .random_state(rs.state());
+        let mut single = MiniBatchNmf::<f64>::new(p.clone()).unwrap();
+        single.fit(&x).unwrap();
+        let reds = reducers(3, false);
+        let outs: Vec<(Array2<f64>, RandomState)> = std::thread::scope(|sc| {
+            let hs: Vec<_> = bounds(&[20, 0, 50])
+                .into_iter()
+                .zip(reds)
+                .map(|((a, b), red)| {
+                    let (p, x) = (p.clone(), &x);
+                    sc.spawn(move || {
+                        let mut m = MiniBatchNmf::<f64>::new(p).unwrap();
+                        m.set_reducer(Some(red));
+                        m.fit(x.slice(s![a..b, ..])).unwrap();
+                        let state = m.params().get_random_state().clone();
+                        (m.components().unwrap().to_owned(), state)
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (r, (h, state)) in outs.iter().enumerate() {
+            let d = rel(h.view(), single.components().unwrap());
+            assert!(d <= TOL, "{init:?}: rank {r} H differs by {d:e}");
+            assert_eq!(
+                state,
+                single.params().get_random_state(),
+                "{init:?}: rank {r} left the generator elsewhere"
+            );
+        }
+        assert_ne!(
+            single.params().get_random_state(),
+            &RandomState::from(rs.state())
+        );
+    }
+}
