@@ -574,7 +574,9 @@ fn check_custom<F: NmfFloat>(
 }
 
 /// W (this worker's rows) and H to start from: custom (checked by
-/// [`check_custom`], copied) or computed by `init`.
+/// [`check_custom`], copied) or computed by `init` (which moves a
+/// generator-state `random_state` on).
+#[allow(clippy::too_many_arguments)]
 fn initial_w_h<F: NmfFloat>(
     params: &ValidParams,
     x: &mut dyn RowSource<F>,
