@@ -182,91 +182,33 @@ pub struct CsrMatrix {
     pub data: Vec<f64>,
 }
 
-/// Read a MatrixMarket `coordinate real general` file (1-based) into CSR with
-/// sorted column indices; duplicate entries are summed.
+/// Read a MatrixMarket coordinate file (1-based; real, integer or pattern,
+/// general) into CSR with the library's streaming reader
+/// ([`minibatchnmf::io::CsrFile`]), which checks every entry (indices in
+/// range, no duplicates, finite values).
 pub fn read_mtx(path: &Path) -> Result<CsrMatrix, String> {
-    let text =
-        fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut lines = text.lines().enumerate();
-    let header = lines
-        .next()
-        .map(|(_, l)| l.to_ascii_lowercase())
-        .unwrap_or_default();
-    let h: Vec<&str> = header.split_whitespace().collect();
-    if h.len() < 5 || h[0] != "%%matrixmarket" || h[1] != "matrix" || h[2] != "coordinate" {
-        return Err(format!(
-            "{}: not a MatrixMarket coordinate file",
-            path.display()
-        ));
-    }
-    if !matches!(h[3], "real" | "integer") || h[4] != "general" {
-        return Err(format!(
-            "{}: only real/integer general matrices are supported",
-            path.display()
-        ));
-    }
-    let bad = |n: usize| format!("{}:{}: malformed line", path.display(), n + 1);
-    let mut size = None;
-    let mut triplets: Vec<(usize, usize, f64)> = Vec::new();
-    for (n, line) in lines {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('%') {
-            continue;
-        }
-        let mut f = line.split_whitespace();
-        match size {
-            None => {
-                let mut next = || {
-                    f.next()
-                        .and_then(|v| v.parse::<usize>().ok())
-                        .ok_or_else(|| bad(n))
-                };
-                let (r, c, nnz) = (next()?, next()?, next()?);
-                triplets.reserve(nnz);
-                size = Some((r, c));
-            }
-            Some((r, c)) => {
-                let i: usize = f
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| bad(n))?;
-                let j: usize = f
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| bad(n))?;
-                let v: f64 = f
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| bad(n))?;
-                if i == 0 || j == 0 || i > r || j > c {
-                    return Err(format!("{}:{}: index out of range", path.display(), n + 1));
-                }
-                triplets.push((i - 1, j - 1, v));
-            }
-        }
-    }
-    let (n_rows, n_cols) = size.ok_or_else(|| format!("{}: no size line", path.display()))?;
-    triplets.sort_unstable_by_key(|&(i, j, _)| (i, j));
+    use minibatchnmf::io::{CsrFile, RowSource};
+    use minibatchnmf::Input;
+    let mut src = CsrFile::<f64>::open_mtx(path).map_err(|e| e.to_string())?;
+    let (n_rows, n_cols) = src.shape();
     let mut m = CsrMatrix {
         n_rows,
         n_cols,
-        indptr: vec![0; n_rows + 1],
-        indices: Vec::with_capacity(triplets.len()),
-        data: Vec::with_capacity(triplets.len()),
+        indptr: Vec::with_capacity(n_rows + 1),
+        indices: Vec::with_capacity(src.nnz()),
+        data: Vec::with_capacity(src.nnz()),
     };
-    let mut last: Option<(usize, usize)> = None;
-    for (i, j, v) in triplets {
-        if last == Some((i, j)) {
-            *m.data.last_mut().expect("entry before") += v;
-            continue;
+    m.indptr.push(0);
+    if n_rows > 0 {
+        let Input::Csr(x) = src.rows(0, n_rows).map_err(|e| e.to_string())? else {
+            return Err(format!("{}: not read as CSR", path.display()));
+        };
+        for i in 0..n_rows {
+            let (idx, val) = x.row(i);
+            m.indices.extend_from_slice(idx);
+            m.data.extend_from_slice(val);
+            m.indptr.push(m.indices.len());
         }
-        last = Some((i, j));
-        m.indptr[i + 1] += 1;
-        m.indices.push(j);
-        m.data.push(v);
-    }
-    for i in 0..n_rows {
-        m.indptr[i + 1] += m.indptr[i];
     }
     Ok(m)
 }
