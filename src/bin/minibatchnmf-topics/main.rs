@@ -435,6 +435,13 @@ fn run(args: &Args) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    // Output piped into a program that exits early (`| head`) ends the demo
+    // quietly, as for any Unix tool, instead of a panic in println!.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread
+    // starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // Usage errors exit with 2 (clap), failures with 1.
     let args = Args::parse();
     match run(&args) {
