@@ -229,6 +229,6 @@ impl<F: NmfFloat> Workspace<F> {
 
     /// A workspace for a one-off W solve or divergence over X.
     pub(crate) fn for_rows(x: &Input<F>, k: usize) -> Self {
-        Self::for_fit(x, k, x.n_rows().min(1 << 16).max(1))
+        Self::for_fit(x, k, x.n_rows().clamp(1, 1 << 16))
     }
 }

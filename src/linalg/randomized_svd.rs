@@ -462,7 +462,10 @@ fn first_abs_max<'a, F: NmfFloat>(lane: impl Iterator<Item = &'a F>) -> F {
     let mut best: Option<F> = None;
     for &v in lane {
         match best {
-            Some(b) if !(num_traits::Float::abs(v) > num_traits::Float::abs(b)) => {}
+            // Keep b unless |v| is strictly larger (a NaN never replaces it).
+            Some(b)
+                if num_traits::Float::abs(v).partial_cmp(&num_traits::Float::abs(b))
+                    != Some(std::cmp::Ordering::Greater) => {}
             _ => best = Some(v),
         }
     }

@@ -4,7 +4,7 @@
 //! Every method computes into fresh buffers and commits to `self` only when it
 //! has succeeded, so a failed call leaves the model exactly as it was.
 
-use crate::dist::{self, Comm, Reducer, Shard};
+use crate::dist::{self, Comm, Reducer};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::init;
@@ -12,11 +12,16 @@ use crate::input::Input;
 use crate::io::{InMemory, RowSource};
 use crate::kernels::{self, Loss, Penalty, WRows};
 use crate::parallel;
-use crate::params::{Init, MiniBatchNmfParams, NComponents, ValidParams};
+use crate::params::{MiniBatchNmfParams, ValidParams};
 use crate::progress::{Control, FitObserver, ObserverSlot, StepReport};
 use crate::rng::RandomState;
 use crate::validation;
 use ndarray::{s, Array2, ArrayView2};
+mod convergence;
+mod start;
+
+use convergence::Convergence;
+use start::{check_source, start, Start};
 use std::fmt;
 use std::sync::Arc;
 
@@ -487,130 +492,6 @@ fn check_feature_names(seen: Option<&[String]>, given: Option<&[String]>) -> Res
     }
 }
 
-/// Shape, finiteness, sign and the beta <= 0 zero rule on X, in one pass
-/// over the source that also sums X: returns Σ X (for mean(X), see
-/// [`dist::preflight`]). A worker of a distributed fit may hold no rows
-/// (the global emptiness is checked by the preflight exchange).
-fn check_source<F: NmfFloat>(
-    x: &mut dyn RowSource<F>,
-    n_features: Option<usize>,
-    beta: f64,
-    comm: Comm,
-) -> Result<f64> {
-    let (n, m) = x.shape();
-    if (n == 0 && comm.is_single()) || m == 0 {
-        return Err(Error::Empty {
-            whom: "MiniBatchNMF (input X)".into(),
-            n_samples: n,
-            n_features: m,
-        });
-    }
-    if let Some(expected) = n_features {
-        if m != expected {
-            return Err(Error::FeatureMismatch { expected, got: m });
-        }
-    }
-    let scan = validation::scan(x, "MiniBatchNMF (input X)")?;
-    // scikit-learn rejects zeros with beta <= 0 at fit; we also do so for
-    // partial_fit and transform, where they would make the updates divide
-    // by zero all the same.
-    if beta <= 0.0 && scan.has_zero {
-        return Err(Error::ZerosWithNonPositiveBeta);
-    }
-    Ok(scan.sum)
-}
-
-/// k from the parameters and, for `Auto` with custom init, from H.
-fn resolve_n_components<F: NmfFloat>(
-    params: &ValidParams,
-    n_features: usize,
-    h: Option<ArrayView2<F>>,
-) -> usize {
-    match params.get_n_components() {
-        NComponents::Fixed(k) => k,
-        NComponents::All => n_features,
-        NComponents::Auto => match (params.get_init(), h) {
-            (Init::Custom, Some(h)) => h.nrows(),
-            _ => n_features,
-        },
-    }
-}
-
-/// `n` is the number of rows of X (of all workers together).
-fn derive(params: &ValidParams, n: usize) -> Derived {
-    let batch_size = params.get_batch_size().min(n);
-    Derived {
-        batch_size,
-        rho: params
-            .get_forget_factor()
-            .powf(batch_size as f64 / n as f64),
-        loss: Loss::new(params.beta()),
-        transform_max_iter: params.transform_iters(),
-    }
-}
-
-/// The custom W (this worker's rows) and H, checked before the preflight
-/// exchange. An empty shard's W (no rows) is not "all zeros".
-fn check_custom<F: NmfFloat>(
-    params: &ValidParams,
-    (n, m): (usize, usize),
-    k: usize,
-    args: &FitArgs<F>,
-) -> Result<()> {
-    if params.get_init() != Init::Custom {
-        return Ok(());
-    }
-    let h = args
-        .h
-        .ok_or_else(|| Error::Init("init='custom' requires an initial H".into()))?;
-    let w = args
-        .w
-        .ok_or_else(|| Error::Init("init='custom' requires an initial W".into()))?;
-    validation::check_init_matrix(h, (k, m), "NMF (input H)")?;
-    if n == 0 && w.nrows() == 0 && w.ncols() == k {
-        return Ok(());
-    }
-    validation::check_init_matrix(w, (n, k), "NMF (input W)")
-}
-
-/// W (this worker's rows) and H to start from: custom (checked by
-/// [`check_custom`], copied) or computed by `init` (which moves a
-/// generator-state `random_state` on).
-#[allow(clippy::too_many_arguments)]
-fn initial_w_h<F: NmfFloat>(
-    params: &ValidParams,
-    x: &mut dyn RowSource<F>,
-    shard: &Shard,
-    k: usize,
-    args: &FitArgs<F>,
-    warnings: &mut Vec<Warning>,
-    random_state: &mut RandomState,
-    comm: Comm,
-) -> Result<(Array2<F>, Array2<F>)> {
-    let (n, m) = (shard.n_total, shard.n_features);
-    if params.get_init() == Init::Custom {
-        let (w, h) = (args.w.expect("checked"), args.h.expect("checked"));
-        return Ok((w.to_owned(), h.to_owned()));
-    }
-    if args.w.is_some() || args.h.is_some() {
-        warnings.push(Warning::IgnoredInitialGuess);
-    }
-    if params.get_init() != Init::Random && params.get_init() != Init::Auto && k > n.min(m) {
-        return Err(Error::Init(format!(
-            "init = '{}' can only be used when n_components <= min(n_samples, n_features) (got {k} > min({n}, {m}))",
-            params.get_init().as_str()
-        )));
-    }
-    if shard.n_ranks > 1 && matches!(params.get_random_state(), RandomState::Entropy) {
-        return Err(Error::Init(
-            "a distributed fit needs random_state set (the same seed or generator state \
-             on every rank): each rank draws the global W and H from it"
-                .into(),
-        ));
-    }
-    init::initialize_source(x, k, params.get_init(), random_state, comm, shard)
-}
-
 /// Refuse to commit a model holding NaN or infinity.
 fn check_finite_result<F: NmfFloat>(a: ArrayView2<F>, what: &str) -> Result<()> {
     if a.iter().all(|v| v.is_finite()) {
@@ -620,211 +501,6 @@ fn check_finite_result<F: NmfFloat>(a: ArrayView2<F>, what: &str) -> Result<()> 
             "{what} contain NaN or infinity (is X all zeros, or too large for the dtype?)"
         )))
     }
-}
-
-/// Smoothed-cost early stopping (scikit-learn's `_minibatch_convergence`).
-struct Convergence {
-    ewa_cost: Option<f64>,
-    ewa_cost_min: Option<f64>,
-    no_improvement: usize,
-}
-
-impl Convergence {
-    fn new() -> Self {
-        Convergence {
-            ewa_cost: None,
-            ewa_cost_min: None,
-            no_improvement: 0,
-        }
-    }
-
-    /// `step` counts from 1. Returns the reason to stop, if any.
-    #[allow(clippy::too_many_arguments)]
-    fn check(
-        &mut self,
-        params: &ValidParams,
-        batch_rows: usize,
-        n_samples: usize,
-        batch_cost: f64,
-        h_diff: f64,
-        step: usize,
-        n_steps: usize,
-    ) -> Option<StopReason> {
-        let verbose = params.get_verbose();
-        if step == 1 {
-            if verbose {
-                eprintln!(
-                    "Minibatch step {step}/{n_steps}: mean batch cost: {}",
-                    py_float(batch_cost)
-                );
-            }
-            return None;
-        }
-        let ewa = match self.ewa_cost {
-            None => batch_cost,
-            Some(prev) => {
-                let alpha = (batch_rows as f64 / (n_samples as f64 + 1.0)).min(1.0);
-                prev * (1.0 - alpha) + batch_cost * alpha
-            }
-        };
-        self.ewa_cost = Some(ewa);
-        if verbose {
-            eprintln!(
-                "Minibatch step {step}/{n_steps}: mean batch cost: {}, ewa cost: {}",
-                py_float(batch_cost),
-                py_float(ewa)
-            );
-        }
-        let tol = params.get_tol();
-        if tol > 0.0 && h_diff <= tol {
-            if verbose {
-                eprintln!("Converged (small H change) at step {step}/{n_steps}");
-            }
-            return Some(StopReason::SmallHChange);
-        }
-        match self.ewa_cost_min {
-            Some(min) if ewa >= min => self.no_improvement += 1,
-            _ => {
-                self.no_improvement = 0;
-                self.ewa_cost_min = Some(ewa);
-            }
-        }
-        if let Some(max) = params.get_max_no_improvement() {
-            if self.no_improvement >= max {
-                if verbose {
-                    eprintln!("Converged (lack of improvement in objective function) at step {step}/{n_steps}");
-                }
-                return Some(StopReason::NoImprovement);
-            }
-        }
-        None
-    }
-}
-
-/// Python's `repr` of a float (shortest round-trip digits, positional for
-/// exponents in [-4, 16), else `d.ddde±XX`), so verbose lines read exactly
-/// as scikit-learn's.
-fn py_float(v: f64) -> String {
-    if !v.is_finite() {
-        return if v.is_nan() {
-            "nan".into()
-        } else if v > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() {
-            "-0.0".into()
-        } else {
-            "0.0".into()
-        };
-    }
-    // Shortest round-trip digits and decimal exponent, e.g. "1.2345e-5".
-    let sci = format!("{v:e}");
-    let (mantissa, exp) = sci
-        .split_once('e')
-        .expect("LowerExp always has an exponent");
-    let exp: i32 = exp.parse().expect("integer exponent");
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
-    let sign = if negative { "-" } else { "" };
-    if (-4..16).contains(&exp) {
-        let point = exp + 1; // digits before the decimal point
-        let body = if point <= 0 {
-            format!("0.{}{}", "0".repeat((-point) as usize), digits)
-        } else if point as usize >= digits.len() {
-            format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
-        } else {
-            format!(
-                "{}.{}",
-                &digits[..point as usize],
-                &digits[point as usize..]
-            )
-        };
-        format!("{sign}{body}")
-    } else {
-        let frac = if digits.len() > 1 {
-            format!(".{}", &digits[1..])
-        } else {
-            String::new()
-        };
-        let esign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{}{frac}e{esign}{:02}", &digits[..1], exp.abs())
-    }
-}
-
-/// A new model's starting point: checked data, where this worker's rows
-/// sit, k, the derived values and the initial W and H.
-struct Start<F> {
-    w: Array2<F>,
-    h: Array2<F>,
-    derived: Derived,
-    warnings: Vec<Warning>,
-    shard: Shard,
-    /// `random_state` after the draws (a generator state moves on).
-    random_state: RandomState,
-}
-
-fn start<F: NmfFloat>(
-    params: &ValidParams,
-    x: &mut dyn RowSource<F>,
-    args: &FitArgs<F>,
-    comm: Comm,
-) -> Result<Start<F>> {
-    let m = x.shape().1;
-    let k = resolve_n_components(params, m, args.h);
-    let local = check_source(x, None, params.beta(), comm)
-        .and_then(|sum| match args.feature_names {
-            Some(names) if names.len() != m => Err(Error::FeatureNames(format!(
-                "{} names given for {m} features",
-                names.len()
-            ))),
-            _ => Ok(sum),
-        })
-        .and_then(|sum| check_custom(params, x.shape(), k, args).map(|()| sum));
-    let shard = dist::preflight(comm, x.shape(), local, fingerprint(params, k, args))?;
-    let derived = derive(params, shard.n_total);
-    let mut warnings = Vec::new();
-    let mut random_state = params.get_random_state().clone();
-    let (w, h) = initial_w_h(
-        params,
-        x,
-        &shard,
-        k,
-        args,
-        &mut warnings,
-        &mut random_state,
-        comm,
-    )?;
-    Ok(Start {
-        w,
-        h,
-        derived,
-        warnings,
-        shard,
-        random_state,
-    })
-}
-
-/// What every worker of a distributed fit must agree on: the parameters
-/// (but `verbose`), k and a custom H, hashed (checked by the preflight).
-fn fingerprint<F: NmfFloat>(params: &ValidParams, k: usize, args: &FitArgs<F>) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut p = (**params).clone();
-    p.verbose = false;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    format!("{p:?}").hash(&mut hasher);
-    k.hash(&mut hasher);
-    if params.get_init() == Init::Custom {
-        if let Some(h) = args.h {
-            for v in h.iter() {
-                v.to_f64_().to_bits().hash(&mut hasher);
-            }
-        }
-    }
-    hasher.finish()
 }
 
 /// scikit-learn's `fit_transform` loop over X read by row blocks from a
@@ -1091,30 +767,6 @@ fn partial_fit_impl<F: NmfFloat>(
     check_finite_result(f.components.view(), "components")?;
     f.n_steps += 1;
     Ok((next, random_state))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::py_float;
-
-    #[test]
-    fn floats_print_like_python_repr() {
-        for (v, py) in [
-            (0.1, "0.1"),
-            (1e-5, "1e-05"),
-            (1.5e-5, "1.5e-05"),
-            (0.0001, "0.0001"),
-            (123456.789, "123456.789"),
-            (1e16, "1e+16"),
-            (1.2345e16, "1.2345e+16"),
-            (1e15, "1000000000000000.0"),
-            (2.0, "2.0"),
-            (-0.25, "-0.25"),
-            (612.920343622713, "612.920343622713"),
-        ] {
-            assert_eq!(py_float(v), py, "{v}");
-        }
-    }
 }
 
 // The estimator is plain data: it can move to and be shared across threads.

@@ -1,0 +1,212 @@
+//! How a fit starts: X checked in one pass (which also sums it), k
+//! resolved, the values derived from the parameters and n_samples, the
+//! preflight exchange of a distributed fit, and the initial W and H
+//! (custom, or computed by `init`).
+
+use super::{Derived, FitArgs, Warning};
+use crate::dist::{self, Comm, Shard};
+use crate::error::{Error, Result};
+use crate::float::NmfFloat;
+use crate::init;
+use crate::io::RowSource;
+use crate::kernels::Loss;
+use crate::params::{Init, NComponents, ValidParams};
+use crate::rng::RandomState;
+use crate::validation;
+use ndarray::{Array2, ArrayView2};
+
+/// Shape, finiteness, sign and the beta <= 0 zero rule on X, in one pass
+/// over the source that also sums X: returns Σ X (for mean(X), see
+/// [`dist::preflight`]). A worker of a distributed fit may hold no rows
+/// (the global emptiness is checked by the preflight exchange).
+pub(super) fn check_source<F: NmfFloat>(
+    x: &mut dyn RowSource<F>,
+    n_features: Option<usize>,
+    beta: f64,
+    comm: Comm,
+) -> Result<f64> {
+    let (n, m) = x.shape();
+    if (n == 0 && comm.is_single()) || m == 0 {
+        return Err(Error::Empty {
+            whom: "MiniBatchNMF (input X)".into(),
+            n_samples: n,
+            n_features: m,
+        });
+    }
+    if let Some(expected) = n_features {
+        if m != expected {
+            return Err(Error::FeatureMismatch { expected, got: m });
+        }
+    }
+    let scan = validation::scan(x, "MiniBatchNMF (input X)")?;
+    // scikit-learn rejects zeros with beta <= 0 at fit; we also do so for
+    // partial_fit and transform, where they would make the updates divide
+    // by zero all the same.
+    if beta <= 0.0 && scan.has_zero {
+        return Err(Error::ZerosWithNonPositiveBeta);
+    }
+    Ok(scan.sum)
+}
+
+/// k from the parameters and, for `Auto` with custom init, from H.
+fn resolve_n_components<F: NmfFloat>(
+    params: &ValidParams,
+    n_features: usize,
+    h: Option<ArrayView2<F>>,
+) -> usize {
+    match params.get_n_components() {
+        NComponents::Fixed(k) => k,
+        NComponents::All => n_features,
+        NComponents::Auto => match (params.get_init(), h) {
+            (Init::Custom, Some(h)) => h.nrows(),
+            _ => n_features,
+        },
+    }
+}
+
+/// `n` is the number of rows of X (of all workers together).
+fn derive(params: &ValidParams, n: usize) -> Derived {
+    let batch_size = params.get_batch_size().min(n);
+    Derived {
+        batch_size,
+        rho: params
+            .get_forget_factor()
+            .powf(batch_size as f64 / n as f64),
+        loss: Loss::new(params.beta()),
+        transform_max_iter: params.transform_iters(),
+    }
+}
+
+/// The custom W (this worker's rows) and H, checked before the preflight
+/// exchange. An empty shard's W (no rows) is not "all zeros".
+fn check_custom<F: NmfFloat>(
+    params: &ValidParams,
+    (n, m): (usize, usize),
+    k: usize,
+    args: &FitArgs<F>,
+) -> Result<()> {
+    if params.get_init() != Init::Custom {
+        return Ok(());
+    }
+    let h = args
+        .h
+        .ok_or_else(|| Error::Init("init='custom' requires an initial H".into()))?;
+    let w = args
+        .w
+        .ok_or_else(|| Error::Init("init='custom' requires an initial W".into()))?;
+    validation::check_init_matrix(h, (k, m), "NMF (input H)")?;
+    if n == 0 && w.nrows() == 0 && w.ncols() == k {
+        return Ok(());
+    }
+    validation::check_init_matrix(w, (n, k), "NMF (input W)")
+}
+
+/// W (this worker's rows) and H to start from: custom (checked by
+/// [`check_custom`], copied) or computed by `init` (which moves a
+/// generator-state `random_state` on).
+#[allow(clippy::too_many_arguments)]
+fn initial_w_h<F: NmfFloat>(
+    params: &ValidParams,
+    x: &mut dyn RowSource<F>,
+    shard: &Shard,
+    k: usize,
+    args: &FitArgs<F>,
+    warnings: &mut Vec<Warning>,
+    random_state: &mut RandomState,
+    comm: Comm,
+) -> Result<(Array2<F>, Array2<F>)> {
+    let (n, m) = (shard.n_total, shard.n_features);
+    if params.get_init() == Init::Custom {
+        let (w, h) = (args.w.expect("checked"), args.h.expect("checked"));
+        return Ok((w.to_owned(), h.to_owned()));
+    }
+    if args.w.is_some() || args.h.is_some() {
+        warnings.push(Warning::IgnoredInitialGuess);
+    }
+    if params.get_init() != Init::Random && params.get_init() != Init::Auto && k > n.min(m) {
+        return Err(Error::Init(format!(
+            "init = '{}' can only be used when n_components <= min(n_samples, n_features) (got {k} > min({n}, {m}))",
+            params.get_init().as_str()
+        )));
+    }
+    if shard.n_ranks > 1 && matches!(params.get_random_state(), RandomState::Entropy) {
+        return Err(Error::Init(
+            "a distributed fit needs random_state set (the same seed or generator state \
+             on every rank): each rank draws the global W and H from it"
+                .into(),
+        ));
+    }
+    init::initialize_source(x, k, params.get_init(), random_state, comm, shard)
+}
+
+/// A new model's starting point: checked data, where this worker's rows
+/// sit, k, the derived values and the initial W and H.
+pub(super) struct Start<F> {
+    pub(super) w: Array2<F>,
+    pub(super) h: Array2<F>,
+    pub(super) derived: Derived,
+    pub(super) warnings: Vec<Warning>,
+    pub(super) shard: Shard,
+    /// `random_state` after the draws (a generator state moves on).
+    pub(super) random_state: RandomState,
+}
+
+pub(super) fn start<F: NmfFloat>(
+    params: &ValidParams,
+    x: &mut dyn RowSource<F>,
+    args: &FitArgs<F>,
+    comm: Comm,
+) -> Result<Start<F>> {
+    let m = x.shape().1;
+    let k = resolve_n_components(params, m, args.h);
+    let local = check_source(x, None, params.beta(), comm)
+        .and_then(|sum| match args.feature_names {
+            Some(names) if names.len() != m => Err(Error::FeatureNames(format!(
+                "{} names given for {m} features",
+                names.len()
+            ))),
+            _ => Ok(sum),
+        })
+        .and_then(|sum| check_custom(params, x.shape(), k, args).map(|()| sum));
+    let shard = dist::preflight(comm, x.shape(), local, fingerprint(params, k, args))?;
+    let derived = derive(params, shard.n_total);
+    let mut warnings = Vec::new();
+    let mut random_state = params.get_random_state().clone();
+    let (w, h) = initial_w_h(
+        params,
+        x,
+        &shard,
+        k,
+        args,
+        &mut warnings,
+        &mut random_state,
+        comm,
+    )?;
+    Ok(Start {
+        w,
+        h,
+        derived,
+        warnings,
+        shard,
+        random_state,
+    })
+}
+
+/// What every worker of a distributed fit must agree on: the parameters
+/// (but `verbose`), k and a custom H, hashed (checked by the preflight).
+fn fingerprint<F: NmfFloat>(params: &ValidParams, k: usize, args: &FitArgs<F>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut p = (**params).clone();
+    p.verbose = false;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    format!("{p:?}").hash(&mut hasher);
+    k.hash(&mut hasher);
+    if params.get_init() == Init::Custom {
+        if let Some(h) = args.h {
+            for v in h.iter() {
+                v.to_f64_().to_bits().hash(&mut hasher);
+            }
+        }
+    }
+    hasher.finish()
+}
