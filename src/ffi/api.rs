@@ -172,13 +172,7 @@ pub unsafe extern "C" fn nmf_set_params(
         let p = read_params(params, "params")?;
         p.check()?;
         let mut state = model.write();
-        match &mut state.est {
-            Est::Unfitted => {}
-            Est::F64(e) => e.set_params(p.clone())?,
-            Est::F32(e) => e.set_params(p.clone())?,
-        }
-        state.params = p;
-        Ok(())
+        state.apply_params(p)
     })
 }
 

@@ -93,6 +93,21 @@ impl NmfModel {
     }
 }
 
+impl State {
+    /// Replace the parameters (already validated) of the handle and of its
+    /// fitted estimator, if any (scikit-learn's `set_params` on a fitted
+    /// model); on failure nothing changes.
+    pub(crate) fn apply_params(&mut self, p: MiniBatchNmfParams) -> FfiResult {
+        match &mut self.est {
+            Est::Unfitted => {}
+            Est::F64(e) => e.set_params(p.clone())?,
+            Est::F32(e) => e.set_params(p.clone())?,
+        }
+        self.params = p;
+        Ok(())
+    }
+}
+
 impl Est {
     pub(crate) fn dtype(&self) -> NmfDtype {
         match self {

@@ -12,7 +12,7 @@
 
 #![allow(clippy::missing_safety_doc)] // one contract for all, stated in the header (see cbindgen.toml)
 
-use super::handle::{check_ptr, model_ref, slice, Est, NmfModel};
+use super::handle::{check_ptr, model_ref, slice, NmfModel};
 use super::status::{guard, Failure, FfiResult, NmfStatus};
 use crate::rng::{MtState, RandomState};
 
@@ -41,13 +41,7 @@ pub unsafe extern "C" fn nmf_set_random_state_mt19937(
         let mt = MtState::new(key, pos, has_gauss, cached_gaussian)?;
         let mut state = model.write();
         let p = state.params.clone().random_state(mt);
-        match &mut state.est {
-            Est::Unfitted => {}
-            Est::F64(e) => e.set_params(p.clone())?,
-            Est::F32(e) => e.set_params(p.clone())?,
-        }
-        state.params = p;
-        Ok(())
+        state.apply_params(p)
     })
 }
 
