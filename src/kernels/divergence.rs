@@ -7,6 +7,7 @@
 //! k-sized products: ||X||² + Σ(W·HHᵀ)∘W − 2Σ(X·Hᵀ)∘W.
 
 use super::elementwise::{beta_powers, clip_eps, npow, EPS};
+use super::skinny;
 use super::workspace::{plan_parts, rows_per_block, HCache, HStats, RowBufs, ThreadBufs};
 use super::Loss;
 use crate::float::NmfFloat;
@@ -177,7 +178,7 @@ fn divergence_rows<F: NmfFloat>(
         if let Some(st) = stats.as_deref_mut() {
             general_mat_mul(F::one(), &w.t(), &w, F::one(), &mut st.wtw);
             match x {
-                Input::Dense(xd) => general_mat_mul(F::one(), &w.t(), xd, F::one(), &mut st.num),
+                Input::Dense(xd) => skinny::acc_wt_a(w, xd.view(), st.num.view_mut()),
                 Input::Csr(xc) => csr_t_dot_dense_with(
                     xc,
                     xc.values(),
@@ -214,7 +215,11 @@ fn divergence_rows<F: NmfFloat>(
         let r = end - start;
         let wb = w.slice(s![start..end, ..]);
         let mut wh = bufs.wh.mat(r, m);
-        general_mat_mul(F::one(), &wb, &h, F::zero(), &mut wh);
+        if matches!(x, Input::Dense(_)) {
+            skinny::w_h(wb, h, wh.view_mut());
+        } else {
+            general_mat_mul(F::one(), &wb, &h, F::zero(), &mut wh);
+        }
         match x.slice_rows(start, end) {
             Input::Dense(xd) if beta == 2.0 => {
                 terms.a += Zip::from(&xd).and(&wh).fold(0.0, |acc, &xv, &v| {
@@ -223,25 +228,41 @@ fn divergence_rows<F: NmfFloat>(
                 });
             }
             Input::Dense(xd) => {
-                let mut d = bufs.wh2.mat(r, m);
                 let want = stats.is_some();
-                for ((mut vrow, mut drow), xrow) in
-                    wh.rows_mut().into_iter().zip(d.rows_mut()).zip(xd.rows())
-                {
-                    for ((v, dv), &xv) in vrow.iter_mut().zip(drow.iter_mut()).zip(xrow.iter()) {
-                        let raw = *v;
-                        let pw = beta_powers(raw, beta);
-                        terms = terms + entry_terms(xv, raw, pw, beta, true);
-                        if want {
-                            *dv = pw.1;
-                            *v = xv * pw.0;
+                if beta == 1.0 {
+                    // KL: the H denominator is W's column sums; no (WH)^0.
+                    for (mut vrow, xrow) in wh.rows_mut().into_iter().zip(xd.rows()) {
+                        for (v, &xv) in vrow.iter_mut().zip(xrow.iter()) {
+                            let raw = *v;
+                            let pw = beta_powers(raw, 1.0);
+                            terms = terms + entry_terms(xv, raw, pw, 1.0, true);
+                            if want {
+                                *v = xv * pw.0;
+                            }
                         }
                     }
-                }
-                if let Some(st) = stats.as_deref_mut() {
-                    general_mat_mul(F::one(), &wb.t(), &wh, F::one(), &mut st.num);
-                    if beta != 1.0 {
-                        general_mat_mul(F::one(), &wb.t(), &d, F::one(), &mut st.den);
+                    if let Some(st) = stats.as_deref_mut() {
+                        skinny::acc_wt_a(wb, wh.view(), st.num.view_mut());
+                    }
+                } else {
+                    let mut d = bufs.wh2.mat(r, m);
+                    for ((mut vrow, mut drow), xrow) in
+                        wh.rows_mut().into_iter().zip(d.rows_mut()).zip(xd.rows())
+                    {
+                        for ((v, dv), &xv) in vrow.iter_mut().zip(drow.iter_mut()).zip(xrow.iter())
+                        {
+                            let raw = *v;
+                            let pw = beta_powers(raw, beta);
+                            terms = terms + entry_terms(xv, raw, pw, beta, true);
+                            if want {
+                                *dv = pw.1;
+                                *v = xv * pw.0;
+                            }
+                        }
+                    }
+                    if let Some(st) = stats.as_deref_mut() {
+                        skinny::acc_wt_a(wb, wh.view(), st.num.view_mut());
+                        skinny::acc_wt_a(wb, d.view(), st.den.view_mut());
                     }
                 }
             }
@@ -278,7 +299,10 @@ fn frobenius_trace<F: NmfFloat>(
 ) -> f64 {
     let n = x.n_rows();
     let norm_x: f64 = match x {
-        Input::Dense(xd) => xd.iter().map(|v| v.to_f64_() * v.to_f64_()).sum(),
+        Input::Dense(xd) => match xd.as_slice() {
+            Some(xs) => super::elementwise::sum_squares(xs),
+            None => xd.iter().map(|v| v.to_f64_() * v.to_f64_()).sum(),
+        },
         Input::Csr(xc) => xc.values().iter().map(|v| v.to_f64_() * v.to_f64_()).sum(),
     };
     let mut tmp = bufs.den.mat(n, k);

@@ -74,3 +74,22 @@ pub(crate) fn beta_powers<F: NmfFloat>(wh: F, beta: f64) -> (F, F) {
         (r, r * wh)
     }
 }
+
+/// Σ v² in f64, over eight interleaved partial sums (the add latency, not
+/// the loads, bounds a single running sum; eight let the adds overlap and
+/// vectorise). The order depends only on the slice.
+pub(crate) fn sum_squares<F: NmfFloat>(v: &[F]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            let x = x.to_f64_();
+            *a += x * x;
+        }
+    }
+    let mut tail = 0.0;
+    for &x in chunks.remainder() {
+        tail += x.to_f64_() * x.to_f64_();
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}

@@ -4,6 +4,7 @@
 
 mod divergence;
 mod elementwise;
+mod skinny;
 mod step;
 mod stream;
 mod update_h;

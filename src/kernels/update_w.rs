@@ -6,6 +6,7 @@
 //! runs single-threaded inside each range.
 
 use super::elementwise::{beta_powers, EPS};
+use super::skinny;
 use super::workspace::{plan_parts, rows_per_block, Buf, HCache, RowBufs, ThreadBufs};
 use super::{Loss, Penalty};
 use crate::dist::Comm;
@@ -126,10 +127,10 @@ pub(crate) fn xht_into<F: NmfFloat>(
     x: &Input<F>,
     h: ArrayView2<F>,
     hc: &HCache<F>,
-    mut out: ArrayViewMut2<F>,
+    out: ArrayViewMut2<F>,
 ) {
     match x {
-        Input::Dense(xd) => general_mat_mul(F::one(), xd, &h.t(), F::zero(), &mut out),
+        Input::Dense(xd) => skinny::a_bt(xd.view(), h, out),
         Input::Csr(xc) => csr_dot_dense(xc, hc.ht.view(), out),
     }
 }
@@ -175,21 +176,28 @@ fn beta_w_terms<F: NmfFloat>(
     match x {
         Input::Dense(xd) => {
             let mut whv = wh.mat(r, m);
-            general_mat_mul(F::one(), &w, &h, F::zero(), &mut whv);
-            let mut d = wh2.mat(r, m);
-            for ((mut vrow, mut drow), xrow) in
-                whv.rows_mut().into_iter().zip(d.rows_mut()).zip(xd.rows())
-            {
-                for ((v, dv), &xv) in vrow.iter_mut().zip(drow.iter_mut()).zip(xrow.iter()) {
-                    let (ratio, dd) = beta_powers(*v, beta);
-                    *dv = dd;
-                    *v = xv * ratio;
+            skinny::w_h(w, h, whv.view_mut());
+            if beta == 1.0 {
+                // X/WH only: the denominator is H's row sums.
+                for (mut vrow, xrow) in whv.rows_mut().into_iter().zip(xd.rows()) {
+                    for (v, &xv) in vrow.iter_mut().zip(xrow.iter()) {
+                        *v = xv * beta_powers(*v, 1.0).0;
+                    }
                 }
+            } else {
+                let mut d = wh2.mat(r, m);
+                for ((mut vrow, mut drow), xrow) in
+                    whv.rows_mut().into_iter().zip(d.rows_mut()).zip(xd.rows())
+                {
+                    for ((v, dv), &xv) in vrow.iter_mut().zip(drow.iter_mut()).zip(xrow.iter()) {
+                        let (ratio, dd) = beta_powers(*v, beta);
+                        *dv = dd;
+                        *v = xv * ratio;
+                    }
+                }
+                skinny::a_bt(d.view(), h, den.view_mut());
             }
-            general_mat_mul(F::one(), &whv, &hc.ht, F::zero(), &mut num);
-            if beta != 1.0 {
-                general_mat_mul(F::one(), &d, &hc.ht, F::zero(), &mut den);
-            }
+            skinny::a_bt(whv.view(), h, num.view_mut());
         }
         Input::Csr(xc) => {
             let vals = nz.slice(xc.nnz());
