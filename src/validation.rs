@@ -29,8 +29,8 @@ pub fn check_non_negative_finite<F: NmfFloat>(x: &Input<F>, whom: &str) -> Resul
 /// What one checking pass over X found.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scan {
-    /// Sum of all entries, in f64, added in row order (the order mean(X)
-    /// of the initialisation and of the W solve uses).
+    /// Sum of all entries, in f64, by [`sum_f64`] over the blocks of the
+    /// pass (the sum mean(X) of the initialisation and of the W solve uses).
     pub sum: f64,
     /// Whether X has a zero entry (implicit zeros of CSR count).
     pub has_zero: bool,
@@ -65,13 +65,46 @@ pub fn scan<F: NmfFloat>(src: &mut dyn RowSource<F>, whom: &str) -> Result<Scan>
     })
 }
 
-/// `acc` plus the entries of X added one by one in row order (stored values
-/// only for CSR), in f64.
+/// `acc` plus the sum of the entries of X (stored values only for CSR), in
+/// f64. The entries are summed in fixed runs of [`SUM_RUN`] values in row
+/// order, each over eight interleaved partial sums, and the runs' sums are
+/// added in order: the result depends on X alone (not on the number of
+/// threads), and a single running sum's add latency no longer bounds the
+/// pass.
 pub fn sum_f64<F: NmfFloat>(acc: f64, x: &Input<F>) -> f64 {
     match x {
-        Input::Dense(d) => d.iter().fold(acc, |a, v| a + v.to_f64_()),
-        Input::Csr(c) => c.values().iter().fold(acc, |a, v| a + v.to_f64_()),
+        Input::Dense(d) => match d.as_slice() {
+            Some(s) => acc + sum_slice(s),
+            None => d.iter().fold(acc, |a, v| a + v.to_f64_()),
+        },
+        Input::Csr(c) => acc + sum_slice(c.values()),
     }
+}
+
+/// Values per run of [`sum_f64`].
+const SUM_RUN: usize = 1 << 15;
+
+fn sum_slice<F: NmfFloat>(s: &[F]) -> f64 {
+    use rayon::prelude::*;
+    fn run<F: NmfFloat>(c: &[F]) -> f64 {
+        let mut lanes = [0.0f64; 8];
+        let mut chunks = c.chunks_exact(8);
+        for ch in &mut chunks {
+            for (l, v) in lanes.iter_mut().zip(ch) {
+                *l += v.to_f64_();
+            }
+        }
+        let tail: f64 = chunks.remainder().iter().map(|v| v.to_f64_()).sum();
+        ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+            + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+            + tail
+    }
+    if s.len() <= SUM_RUN {
+        return run(s);
+    }
+    let mut runs = Vec::with_capacity(s.len().div_ceil(SUM_RUN));
+    s.par_chunks(SUM_RUN).map(run).collect_into_vec(&mut runs);
+    runs.iter().sum()
 }
 
 /// [`check_non_negative_finite`] on a block of rows that starts at global row

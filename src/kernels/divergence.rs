@@ -229,39 +229,27 @@ fn divergence_rows<F: NmfFloat>(
             }
             Input::Dense(xd) => {
                 let want = stats.is_some();
-                if beta == 1.0 {
-                    // KL: the H denominator is W's column sums; no (WH)^0.
-                    for (mut vrow, xrow) in wh.rows_mut().into_iter().zip(xd.rows()) {
-                        for (v, &xv) in vrow.iter_mut().zip(xrow.iter()) {
-                            let raw = *v;
-                            let pw = beta_powers(raw, 1.0);
-                            terms = terms + entry_terms(xv, raw, pw, 1.0, true);
-                            if want {
-                                *v = xv * pw.0;
-                            }
-                        }
-                    }
-                    if let Some(st) = stats.as_deref_mut() {
-                        skinny::acc_wt_a(wb, wh.view(), st.num.view_mut());
-                    }
+                // KL needs no (WH)^0 buffer: its H denominator is W's column sums.
+                let mut d = if beta == 1.0 {
+                    None
                 } else {
-                    let mut d = bufs.wh2.mat(r, m);
-                    for ((mut vrow, mut drow), xrow) in
-                        wh.rows_mut().into_iter().zip(d.rows_mut()).zip(xd.rows())
-                    {
-                        for ((v, dv), &xv) in vrow.iter_mut().zip(drow.iter_mut()).zip(xrow.iter())
-                        {
-                            let raw = *v;
-                            let pw = beta_powers(raw, beta);
-                            terms = terms + entry_terms(xv, raw, pw, beta, true);
-                            if want {
-                                *dv = pw.1;
-                                *v = xv * pw.0;
-                            }
-                        }
-                    }
-                    if let Some(st) = stats.as_deref_mut() {
-                        skinny::acc_wt_a(wb, wh.view(), st.num.view_mut());
+                    Some(bufs.wh2.mat(r, m))
+                };
+                for (i, (mut vrow, xrow)) in wh.rows_mut().into_iter().zip(xd.rows()).enumerate() {
+                    let drow = d.as_mut().map(|d| d.row_mut(i));
+                    // Constant β for the common losses, so the branches fold.
+                    terms = terms
+                        + if beta == 1.0 {
+                            row_terms(xrow, vrow.view_mut(), drow, 1.0, want)
+                        } else if beta == 0.0 {
+                            row_terms(xrow, vrow.view_mut(), drow, 0.0, want)
+                        } else {
+                            row_terms(xrow, vrow.view_mut(), drow, beta, want)
+                        };
+                }
+                if let Some(st) = stats.as_deref_mut() {
+                    skinny::acc_wt_a(wb, wh.view(), st.num.view_mut());
+                    if let Some(d) = d {
                         skinny::acc_wt_a(wb, d.view(), st.den.view_mut());
                     }
                 }
@@ -286,6 +274,75 @@ fn divergence_rows<F: NmfFloat>(
         start = end;
     }
     terms
+}
+
+/// Divergence terms of one dense row (every entry visited) and, with
+/// `want`, the H statistics' factors in place: `v` ← X∘(WH)^(β−2), `d` ←
+/// (WH)^(β−1). The sums run over four interleaved partial sums, so that
+/// consecutive entries do not wait on each other's adds.
+#[inline(always)]
+fn row_terms<F: NmfFloat>(
+    x: ndarray::ArrayView1<F>,
+    mut v: ndarray::ArrayViewMut1<F>,
+    mut d: Option<ndarray::ArrayViewMut1<F>>,
+    beta: f64,
+    want: bool,
+) -> Terms {
+    #[inline(always)]
+    fn one<F: NmfFloat>(xv: F, v: &mut F, d: Option<&mut F>, beta: f64, want: bool) -> Terms {
+        let raw = *v;
+        let pw = beta_powers(raw, beta);
+        if want {
+            *v = xv * pw.0;
+            if let Some(d) = d {
+                *d = pw.1;
+            }
+        }
+        entry_terms(xv, raw, pw, beta, true)
+    }
+    let slices = (
+        x.as_slice(),
+        v.as_slice_mut(),
+        d.as_mut().map(|d| d.as_slice_mut()),
+    );
+    let (Some(xs), Some(vs), Some(ds)) = slices else {
+        // Strided rows: entry by entry.
+        let mut t = Terms::default();
+        for j in 0..x.len() {
+            let dj = d.as_mut().map(|d| &mut d[j]);
+            t = t + one(x[j], &mut v[j], dj, beta, want);
+        }
+        return t;
+    };
+    let mut l = [Terms::default(); 4];
+    let n4 = xs.len() / 4 * 4;
+    match ds {
+        Some(ds) => {
+            for ((xc, vc), dc) in xs[..n4]
+                .chunks_exact(4)
+                .zip(vs[..n4].chunks_exact_mut(4))
+                .zip(ds[..n4].chunks_exact_mut(4))
+            {
+                for q in 0..4 {
+                    l[q] = l[q] + one(xc[q], &mut vc[q], Some(&mut dc[q]), beta, want);
+                }
+            }
+            for j in n4..xs.len() {
+                l[0] = l[0] + one(xs[j], &mut vs[j], Some(&mut ds[j]), beta, want);
+            }
+        }
+        None => {
+            for (xc, vc) in xs[..n4].chunks_exact(4).zip(vs[..n4].chunks_exact_mut(4)) {
+                for q in 0..4 {
+                    l[q] = l[q] + one(xc[q], &mut vc[q], None, beta, want);
+                }
+            }
+            for j in n4..xs.len() {
+                l[0] = l[0] + one(xs[j], &mut vs[j], None, beta, want);
+            }
+        }
+    }
+    (l[0] + l[1]) + (l[2] + l[3])
 }
 
 /// 2·(β=2 divergence) from k-sized products: ||X||² + Σ(W·HHᵀ)∘W − 2Σ(X·Hᵀ)∘W.

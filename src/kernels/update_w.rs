@@ -94,10 +94,11 @@ fn update_w_rows<F: NmfFloat>(
         } = bufs;
         let mut den_v = den.mat(r, k);
         let mut num_v = num.mat(r, k);
+        // β = 2 with X·Hᵀ at hand: it is the numerator as it stands.
+        let given = xht.filter(|_| loss.beta == 2.0);
         if loss.beta == 2.0 {
-            match xht {
-                Some(c) => num_v.assign(&c.slice(s![start..end, ..])),
-                None => xht_into(&xb, h, hc, num_v.view_mut()),
+            if given.is_none() {
+                xht_into(&xb, h, hc, num_v.view_mut());
             }
             general_mat_mul(F::one(), &wb, &hc.hht, F::zero(), &mut den_v);
         } else {
@@ -114,7 +115,11 @@ fn update_w_rows<F: NmfFloat>(
                 nz,
             );
         }
-        let (d, nrm) = finish_w(wb.view_mut(), num_v.view(), den_v.view(), pen, loss.gamma);
+        let num_r = match given {
+            Some(c) => c.slice_move(s![start..end, ..]),
+            None => num_v.view(),
+        };
+        let (d, nrm) = finish_w(wb.view_mut(), num_r, den_v.view(), pen, loss.gamma);
         acc.0 += d;
         acc.1 += nrm;
         start = end;
