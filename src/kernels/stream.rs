@@ -19,7 +19,7 @@ use ndarray::{s, Array2, ArrayView2};
 fn workspace<F: NmfFloat>(src: &dyn RowSource<F>, k: usize) -> Workspace<F> {
     let (n, m) = src.shape();
     let block = pass_rows::<F>(n, m, src.nnz(), src.is_sparse());
-    Workspace::for_shape(m, k, block.clamp(1, 1 << 16))
+    Workspace::for_pass(m, k, block.clamp(1, 1 << 16))
 }
 
 /// W minimising the loss for X with H fixed, from the constant start

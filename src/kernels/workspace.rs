@@ -197,6 +197,17 @@ impl<F: NmfFloat> Workspace<F> {
 
     /// [`Workspace::for_fit`] for X with `m` columns.
     pub fn for_shape(m: usize, k: usize, batch_size: usize) -> Self {
+        Self::sized(m, k, batch_size, true)
+    }
+
+    /// For one call over whole X (a W solve, a divergence): the row buffers
+    /// grow on first use, to what the loss needs (a β = 2 solve never
+    /// touches the W·H blocks, 8 MiB of zeroed pages per thread).
+    pub(crate) fn for_pass(m: usize, k: usize, rows: usize) -> Self {
+        Self::sized(m, k, rows, false)
+    }
+
+    fn sized(m: usize, k: usize, batch_size: usize, reserve_rows: bool) -> Self {
         let workers = rayon::current_num_threads().max(1);
         let parts = plan_parts(batch_size, m, workers);
         let rows_per_part = batch_size.div_ceil(parts).max(1);
@@ -204,7 +215,7 @@ impl<F: NmfFloat> Workspace<F> {
         let threads = (0..workers)
             .map(|i| {
                 let mut rows = RowBufs::default();
-                if i < parts {
+                if reserve_rows && i < parts {
                     rows.num.reserve(rows_per_part * k);
                     rows.den.reserve(rows_per_part * k);
                     rows.wh.reserve(rb * m);
