@@ -53,6 +53,28 @@ pub fn scan<F: NmfFloat>(src: &mut dyn RowSource<F>, whom: &str) -> Result<Scan>
     let mut sum = 0.0;
     let mut has_zero = false;
     for_each_block(src, |row0, xb| {
+        if let Input::Dense(d) = xb {
+            if let Some(s) = d.as_slice() {
+                // One pass: the sum and the smallest value. A finite sum of
+                // values whose minimum is >= 0 means all are finite and
+                // non-negative, and then a zero is there iff the minimum is
+                // 0; otherwise the entry-by-entry check names the culprit
+                // (or passes, when only the sum overflowed).
+                let (block_sum, min) = sum_min_slice(s);
+                let checked = block_sum.is_finite() && min >= 0.0;
+                if !checked {
+                    check_block(xb, row0, whom)?;
+                }
+                sum += block_sum;
+                has_zero = has_zero
+                    || if checked {
+                        min == 0.0
+                    } else {
+                        self::has_zero(xb)
+                    };
+                return Ok(());
+            }
+        }
         check_block(xb, row0, whom)?;
         sum = sum_f64(sum, xb);
         has_zero = has_zero || self::has_zero(xb);
@@ -85,26 +107,43 @@ pub fn sum_f64<F: NmfFloat>(acc: f64, x: &Input<F>) -> f64 {
 const SUM_RUN: usize = 1 << 15;
 
 fn sum_slice<F: NmfFloat>(s: &[F]) -> f64 {
+    sum_min_slice(s).0
+}
+
+/// (the sum of [`sum_f64`], the smallest value as f64) of a slice; a NaN
+/// makes the sum NaN.
+fn sum_min_slice<F: NmfFloat>(s: &[F]) -> (f64, f64) {
     use rayon::prelude::*;
-    fn run<F: NmfFloat>(c: &[F]) -> f64 {
+    fn run<F: NmfFloat>(c: &[F]) -> (f64, f64) {
         let mut lanes = [0.0f64; 8];
+        let mut mins = [f64::INFINITY; 8];
         let mut chunks = c.chunks_exact(8);
         for ch in &mut chunks {
-            for (l, v) in lanes.iter_mut().zip(ch) {
-                *l += v.to_f64_();
+            for ((l, lo), v) in lanes.iter_mut().zip(mins.iter_mut()).zip(ch) {
+                let v = v.to_f64_();
+                *l += v;
+                *lo = if v < *lo { v } else { *lo };
             }
         }
-        let tail: f64 = chunks.remainder().iter().map(|v| v.to_f64_()).sum();
-        ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        let mut tail = 0.0;
+        let mut min = mins.iter().fold(f64::INFINITY, |a, &b| a.min(b));
+        for v in chunks.remainder() {
+            let v = v.to_f64_();
+            tail += v;
+            min = min.min(v);
+        }
+        let sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
             + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
-            + tail
+            + tail;
+        (sum, min)
     }
     if s.len() <= SUM_RUN {
         return run(s);
     }
     let mut runs = Vec::with_capacity(s.len().div_ceil(SUM_RUN));
     s.par_chunks(SUM_RUN).map(run).collect_into_vec(&mut runs);
-    runs.iter().sum()
+    runs.iter()
+        .fold((0.0, f64::INFINITY), |(a, m), &(b, n)| (a + b, m.min(n)))
 }
 
 /// [`check_non_negative_finite`] on a block of rows that starts at global row
@@ -219,4 +258,43 @@ pub fn check_init_matrix<F: NmfFloat>(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::InMemory;
+    use ndarray::Array2;
+
+    fn scan_of(x: &Array2<f64>) -> Result<Scan> {
+        scan(&mut InMemory::new(Input::Dense(x.view())), "X")
+    }
+
+    #[test]
+    fn one_pass_scan_agrees_with_the_entry_checks() {
+        // Large enough for several summing runs.
+        let mut x = Array2::from_shape_fn((300, 301), |(i, j)| ((i * 31 + j * 7) % 13) as f64);
+        let s = scan_of(&x).unwrap();
+        let plain: f64 = x.iter().sum();
+        assert!((s.sum - plain).abs() <= 1e-12 * plain);
+        assert!(s.has_zero);
+        x.mapv_inplace(|v| v + 0.5);
+        assert!(!scan_of(&x).unwrap().has_zero);
+        // Finite values whose sum overflows pass the check.
+        let mut big = x.clone();
+        big[[0, 0]] = f64::MAX;
+        big[[5, 5]] = f64::MAX;
+        assert!(scan_of(&big).unwrap().sum.is_infinite());
+        for (bad, negative) in [(f64::NAN, false), (f64::INFINITY, false), (-1.0, true)] {
+            let mut y = x.clone();
+            y[[299, 7]] = bad;
+            let e = scan_of(&y).unwrap_err();
+            assert!(
+                matches!(e, Error::Negative { .. }) == negative
+                    && matches!(e, Error::NotFinite { .. }) != negative,
+                "{bad}: {e}"
+            );
+            assert!(e.to_string().contains("row 299, column 7"), "{e}");
+        }
+    }
 }
