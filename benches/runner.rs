@@ -80,6 +80,13 @@ struct Args {
     /// Worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// machine: order of the square GEMMs.
+    #[arg(long, default_value_t = 1536)]
+    gemm_n: usize,
+    /// machine: f64 values per array of the bandwidth test (3 arrays);
+    /// the default, 16 Mi (128 MiB each), is far beyond any cache.
+    #[arg(long, default_value_t = 1 << 24)]
+    stream_len: usize,
 }
 
 fn main() {
@@ -88,7 +95,7 @@ fn main() {
         fail(&e);
     }
     let out = match (args.mode, args.dtype) {
-        (Mode::Machine, _) => Ok(machine()),
+        (Mode::Machine, _) => Ok(machine(args.gemm_n, args.stream_len)),
         (_, Dtype::F64) => run::<f64>(&args),
         (_, Dtype::F32) => run::<f32>(&args),
     };
@@ -311,23 +318,34 @@ fn c_str(p: *const std::os::raw::c_char) -> String {
 }
 
 /// Best wall time of `reps` runs of `f` on `threads` OS threads at once,
-/// each calling `f(thread)`; threads start together at a barrier.
+/// each calling `f(thread)`; the threads start together at a barrier. A run
+/// lasts from the first thread's start to the last thread's end, each read
+/// by the thread itself (on a loaded machine the spawning thread may be
+/// descheduled, so its own clock would not bracket the work).
 fn best_parallel(threads: usize, reps: usize, f: &(dyn Fn(usize) + Sync)) -> f64 {
     let mut best = f64::INFINITY;
     for _ in 0..reps {
-        let barrier = std::sync::Barrier::new(threads + 1);
-        let t = std::thread::scope(|s| {
-            for i in 0..threads {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    barrier.wait();
-                    f(i);
-                });
-            }
-            barrier.wait();
-            Instant::now()
+        let barrier = std::sync::Barrier::new(threads);
+        let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|i| {
+                    let barrier = &barrier;
+                    s.spawn(move || {
+                        barrier.wait();
+                        let t0 = Instant::now();
+                        f(i);
+                        (t0, Instant::now())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("benchmark thread"))
+                .collect()
         });
-        best = best.min(t.elapsed().as_secs_f64());
+        let start = spans.iter().map(|s| s.0).min().expect("one thread");
+        let end = spans.iter().map(|s| s.1).max().expect("one thread");
+        best = best.min((end - start).as_secs_f64());
     }
     best
 }
@@ -349,7 +367,7 @@ fn gemm_rate<F: NmfFloat>(n: usize, threads: usize) -> f64 {
         general_mat_mul(F::one(), &a.view(), &b.view(), F::zero(), c);
     };
     run(0); // warm up: pages of C, OpenBLAS buffers
-    let secs = best_parallel(threads, 3, &run);
+    let secs = best_parallel(threads, 5, &run);
     2.0 * (n as f64).powi(3) * threads as f64 / secs / 1e9
 }
 
@@ -390,10 +408,9 @@ fn bandwidth(len: usize, threads: usize) -> (f64, f64) {
     (r, tr)
 }
 
-fn machine() -> Value {
+fn machine(n: usize, stream_len: usize) -> Value {
     // The crate's thread setup (main called set_num_threads) already made
     // OpenBLAS single-threaded: each thread below runs its own product.
-    let n = 1536;
     let mut out = serde_json::Map::new();
     for threads in [1usize, 2] {
         out.insert(
@@ -404,12 +421,12 @@ fn machine() -> Value {
             format!("gemm_f32_{threads}t"),
             json!(gemm_rate::<f32>(n, threads)),
         );
-        // 3 arrays of 16 Mi f64 (128 MiB each): far beyond any cache.
-        let (r, t) = bandwidth(1 << 24, threads);
+        let (r, t) = bandwidth(stream_len, threads);
         out.insert(format!("bw_read_{threads}t"), json!(r));
         out.insert(format!("bw_triad_{threads}t"), json!(t));
     }
     out.insert("gemm_n".into(), json!(n));
+    out.insert("stream_bytes".into(), json!(stream_len * 8));
     out.insert(
         "openblas_corename".into(),
         json!(unsafe { c_str(openblas_get_corename()) }),
