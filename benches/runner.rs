@@ -94,6 +94,15 @@ fn main() {
     if let Err(e) = minibatchnmf::set_num_threads(args.threads) {
         fail(&e);
     }
+    // `init::initialize` runs on rayon's global pool: the same size.
+    if args.threads > 0 {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(args.threads)
+            .build_global()
+        {
+            fail(&e.to_string());
+        }
+    }
     let out = match (args.mode, args.dtype) {
         (Mode::Machine, _) => Ok(machine(args.gemm_n, args.stream_len)),
         (_, Dtype::F64) => run::<f64>(&args),
