@@ -3,6 +3,9 @@
 #   make test   installs what the tests need, runs every test (unit, parity, doc, C ABI callers,
 #               the Python and R packages)
 #               in a copy of the repository with nothing beside it (see `test` below)
+#   make bench  the benchmark suite against scikit-learn and the machine's floor; writes
+#               BENCHMARKS.md (make bench-smoke: its quick run, part of make test;
+#               make bench-kernels: the criterion benches)
 
 SHELL := /bin/bash
 CARGO ?= cargo
