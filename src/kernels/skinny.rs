@@ -6,11 +6,14 @@
 //! multiply (a profile of a dense Frobenius fit showed `dgemm_oncopy` as
 //! long as `dgemm_kernel`). Products of at most about half a million
 //! multiply-adds go through OpenBLAS's unpacked small-matrix kernels on
-//! AVX-512 cores: measured on Fashion-MNIST shapes (1024×784, k = 10),
-//! X·Hᵀ in 64-row blocks ran 2.6× faster than in one call, and Wᵀ·X 1.3×.
-//! Other cores take the packed path for each block, at about the same cost
-//! as one call. The cut depends only on the shapes (never on the number of
-//! threads), so results do not depend on how rows are shared out.
+//! AVX-512 cores: measured (CPU time, OpenBLAS 0.3.21, Cooperlake kernels)
+//! on Fashion-MNIST shapes (1024×784, k = 10), X·Hᵀ in 64-row blocks ran
+//! 2.6× faster than in one call, and Wᵀ·X 1.3×; at k = 50 (13-row blocks)
+//! X·Hᵀ 1.3×. Other cores take the packed path for each block: with
+//! OPENBLAS_CORETYPE=Haswell the blocks cost the same as one call at k = 10
+//! and up to ~10% more at k = 50 (noisy, shared machine). The cut depends
+//! only on the shapes (never on the number of threads), so results do not
+//! depend on how rows are shared out.
 
 use crate::float::NmfFloat;
 use ndarray::linalg::general_mat_mul;
