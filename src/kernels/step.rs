@@ -52,6 +52,7 @@ pub fn step_local<F: NmfFloat>(
     let rows = x.n_rows();
     let k = h.nrows();
     ws.hc.refresh(h);
+    ws.stats.ensure();
     let Workspace {
         hc,
         threads,
