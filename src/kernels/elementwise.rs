@@ -104,14 +104,27 @@ unsafe fn den_powers_avx2<F: NmfFloat>(v: &mut [F], beta: f64, with_sum: bool) -
 
 #[inline(always)]
 fn den_powers_dispatch<F: NmfFloat>(v: &mut [F], beta: f64, with_sum: bool) -> f64 {
-    match (beta, with_sum) {
-        (b, true) if b == 1.5 => den_powers_const(v, 1.5, true),
-        (b, false) if b == 1.5 => den_powers_const(v, 1.5, false),
-        (b, true) if b == 0.5 => den_powers_const(v, 0.5, true),
-        (b, false) if b == 0.5 => den_powers_const(v, 0.5, false),
-        (b, true) if b == 3.0 => den_powers_const(v, 3.0, true),
-        (b, false) if b == 3.0 => den_powers_const(v, 3.0, false),
-        (b, s) => den_powers_const(v, b, s),
+    // Literal β and flag in each call: inlined, every branch on them folds.
+    if beta == 1.5 {
+        if with_sum {
+            den_powers_const(v, 1.5, true)
+        } else {
+            den_powers_const(v, 1.5, false)
+        }
+    } else if beta == 0.5 {
+        if with_sum {
+            den_powers_const(v, 0.5, true)
+        } else {
+            den_powers_const(v, 0.5, false)
+        }
+    } else if beta == 3.0 {
+        if with_sum {
+            den_powers_const(v, 3.0, true)
+        } else {
+            den_powers_const(v, 3.0, false)
+        }
+    } else {
+        den_powers_const(v, beta, with_sum)
     }
 }
 
@@ -155,4 +168,41 @@ fn den_powers_const<F: NmfFloat>(v: &mut [F], beta: f64, with_sum: bool) -> f64 
         }
     }
     acc.iter().sum::<f64>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn den_powers_block_is_the_direct_power_and_its_sum() {
+        // Values around eps and far from it, odd lengths (the tail).
+        let vals: Vec<f64> = (0..37)
+            .map(|i| match i % 4 {
+                0 => 1e-9 * (i + 1) as f64,
+                1 => EPS,
+                _ => 0.37 * i as f64,
+            })
+            .collect();
+        for beta in [0.5, 1.5, 3.0, 1.25, 0.0, -0.5] {
+            let mut v = vals.clone();
+            let sum = den_powers_block(&mut v, beta, beta != 0.0);
+            let mut expect_sum = 0.0;
+            for (&wh, &d) in vals.iter().zip(&v) {
+                let base = if beta < 1.0 { clip_eps(wh) } else { wh };
+                assert_eq!(d, npow(base, beta - 1.0), "beta {beta} wh {wh}");
+                if beta != 0.0 {
+                    expect_sum += if wh >= EPS { d * wh } else { npow(wh, beta) };
+                }
+            }
+            assert!(
+                (sum - expect_sum).abs() <= 1e-12 * expect_sum.abs(),
+                "beta {beta}"
+            );
+            if beta == 1.5 {
+                // numpy's fast paths: sqrt for the power, x·sqrt(x) for β.
+                assert!(v.iter().zip(&vals).all(|(&d, &wh)| d == wh.sqrt()));
+            }
+        }
+    }
 }

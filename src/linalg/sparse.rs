@@ -317,4 +317,69 @@ mod tests {
         csr_dot_dense(&sub, b.view(), out_s.view_mut());
         assert_eq!(out_s, dense.slice(ndarray::s![1..3, ..]).dot(&b));
     }
+
+    #[test]
+    fn column_gather_has_the_scatters_bits_on_any_thread_count() {
+        // 300×500 with ~10 non-zeros a row, empty rows and columns, values
+        // of mixed magnitude: large enough for the parallel path.
+        let (n, m, r) = (300usize, 500usize, 37usize);
+        let mut indptr = vec![0usize];
+        let mut indices = Vec::new();
+        let mut data = Vec::new();
+        for i in 0..n {
+            if i % 17 != 0 {
+                let mut cols: Vec<usize> = (0..10).map(|t| (i * 31 + t * 47) % (m - 20)).collect();
+                cols.sort_unstable();
+                cols.dedup();
+                for c in cols {
+                    indices.push(c);
+                    data.push(((i * 13 + c * 7) % 101) as f64 / 7.0 + 1e-3 * i as f64);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        let x = CsrView::new(n, m, &indptr, &indices, &data).unwrap();
+        let b = Array2::from_shape_fn((n, r), |(i, j)| ((i * 3 + j * 11) % 23) as f64 / 3.0 - 2.5);
+        let mut scatter = Array2::zeros((m, r));
+        csr_t_dot_dense(&x, b.view(), scatter.view_mut());
+        let mut idx = CscIndex::default();
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            // Rows 100.. as a sub-view (offset values), then all rows.
+            let sub = x.slice_rows(100, n);
+            idx.build(&sub);
+            let mut part = Array2::zeros((m, r));
+            pool.install(|| {
+                csc_t_dot_dense_with(
+                    &idx,
+                    sub.values(),
+                    b.slice(ndarray::s![100.., ..]),
+                    part.view_mut(),
+                    false,
+                )
+            });
+            let mut sub_scatter = Array2::zeros((m, r));
+            csr_t_dot_dense(
+                &sub,
+                b.slice(ndarray::s![100.., ..]),
+                sub_scatter.view_mut(),
+            );
+            assert_eq!(part, sub_scatter);
+            idx.build(&x);
+            let mut gather_t = Array2::zeros((r, m));
+            pool.install(|| {
+                csc_t_dot_dense_with(
+                    &idx,
+                    x.values(),
+                    b.view(),
+                    gather_t.view_mut().reversed_axes(),
+                    false,
+                )
+            });
+            assert_eq!(gather_t.t(), scatter);
+        }
+    }
 }
