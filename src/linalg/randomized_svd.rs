@@ -152,6 +152,8 @@ struct Operator<'s, 'c, F> {
     n_total: usize,
     /// Column index of the current CSR block (buffers reused by the passes).
     csc: CscIndex,
+    /// The block `csc` indexes: (first row, rows, non-zeros, values' address).
+    csc_of: Option<(usize, usize, usize, usize)>,
 }
 
 impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
@@ -164,6 +166,7 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
             offset: shard.offset,
             n_total: n,
             csc: CscIndex::default(),
+            csc_of: None,
         }
     }
 
@@ -223,7 +226,7 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
             Ok(())
         } else {
             let mut first = true;
-            let csc = &mut self.csc;
+            let (csc, csc_of) = (&mut self.csc, &mut self.csc_of);
             for_each_block(self.src, |s0, xb| {
                 let bb = b.slice(ndarray::s![off + s0..off + s0 + xb.n_rows(), ..]);
                 match xb {
@@ -240,7 +243,13 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
                     // one sequential pass over all of X, whatever the blocks
                     // and the threads.
                     Input::Csr(x) => {
-                        csc.build(x);
+                        // The same rows of the same source: the same index
+                        // (a one-block X is indexed once per SVD, not per pass).
+                        let key = (s0, x.n_rows(), x.nnz(), x.values().as_ptr() as usize);
+                        if *csc_of != Some(key) {
+                            csc.build(x);
+                            *csc_of = Some(key);
+                        }
                         csc_t_dot_dense_with(csc, x.values(), bb, out.view_mut(), true)
                     }
                 }

@@ -224,9 +224,60 @@ pub fn csc_t_dot_dense_with<F: NmfFloat>(
     debug_assert_eq!(out.dim(), (idx.n_cols(), r));
     let b = b.as_standard_layout();
     let bs = b.as_slice().expect("standard layout");
+    let chunk_job = |j0: usize, chunk: ArrayViewMut2<F>| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                unsafe { gather_cols_avx2(idx, values, bs, r, j0, chunk, accumulate) };
+                return;
+            }
+        }
+        gather_cols(idx, values, bs, r, j0, chunk, accumulate);
+    };
+    if values.len() * r > 1 << 15 {
+        out.axis_chunks_iter_mut(Axis(0), GATHER_COLS)
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(t, chunk)| chunk_job(t * GATHER_COLS, chunk));
+    } else {
+        chunk_job(0, out);
+    }
+}
+
+/// [`gather_cols`] compiled for AVX2 (the same IEEE operations, wider:
+/// identical results; Rust never fuses the multiply-adds).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn gather_cols_avx2<F: NmfFloat>(
+    idx: &CscIndex,
+    values: &[F],
+    bs: &[F],
+    r: usize,
+    j0: usize,
+    out: ArrayViewMut2<F>,
+    accumulate: bool,
+) {
+    gather_cols(idx, values, bs, r, j0, out, accumulate)
+}
+
+/// Rows j0.. of `out` (a chunk of [`csc_t_dot_dense_with`]'s output), each
+/// the sum of its column's non-zeros times B's rows (`bs`, row-major with
+/// `r` columns) in row order.
+#[inline(always)]
+fn gather_cols<F: NmfFloat>(
+    idx: &CscIndex,
+    values: &[F],
+    bs: &[F],
+    r: usize,
+    j0: usize,
+    mut out: ArrayViewMut2<F>,
+    accumulate: bool,
+) {
     // Accumulators in blocks of ACC columns of B, on the stack.
     const ACC: usize = 64;
-    let col_job = |j: usize, mut orow: ndarray::ArrayViewMut1<F>| {
+    for (jj, mut orow) in out.axis_iter_mut(Axis(0)).enumerate() {
+        let j = j0 + jj;
         let (a, e) = (idx.colptr[j], idx.colptr[j + 1]);
         let (rows, pos) = (&idx.rows[a..e], &idx.pos[a..e]);
         let mut c0 = 0;
@@ -257,20 +308,6 @@ pub fn csc_t_dot_dense_with<F: NmfFloat>(
                 *o = s;
             }
             c0 += w;
-        }
-    };
-    if values.len() * r > 1 << 15 {
-        out.axis_chunks_iter_mut(Axis(0), GATHER_COLS)
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(t, mut chunk)| {
-                for (jj, orow) in chunk.axis_iter_mut(Axis(0)).enumerate() {
-                    col_job(t * GATHER_COLS + jj, orow);
-                }
-            });
-    } else {
-        for (j, orow) in out.axis_iter_mut(Axis(0)).enumerate() {
-            col_job(j, orow);
         }
     }
 }
