@@ -3,6 +3,9 @@
 #   make test   installs what the tests need, runs every test (unit, parity, doc, C ABI callers,
 #               the Python and R packages)
 #               in a copy of the repository with nothing beside it (see `test` below)
+#   make bench  the benchmark suite against scikit-learn and the machine's floor; writes
+#               BENCHMARKS.md (make bench-smoke: its quick run, part of make test;
+#               make bench-kernels: the criterion benches)
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -21,7 +24,7 @@ export OPENBLAS_NUM_THREADS := 1
 TEST_DEB_PKGS :=
 
 .PHONY: all deps test-deps build release demo foldoc test test-here self-contained-check \
-        rust-test fixtures bench bench-sklearn clean
+        rust-test fixtures bench bench-smoke bench-kernels bench-runner bench-sklearn clean
 
 all: release
 
@@ -61,7 +64,8 @@ fixtures:
 	$(FIXTURE_VENV)/bin/pip install -q -r tests/fixtures/requirements.txt
 	$(FIXTURE_VENV)/bin/python tests/fixtures/generate.py
 
-bench: deps
+# Criterion benchmarks of the kernels and whole fits on tests/data (benches/solver.rs).
+bench-kernels: deps
 	$(CARGO) bench
 
 
@@ -75,9 +79,17 @@ clean:
 -include python/package.mk
 -include r/package.mk
 
-# Speed against scikit-learn in one script (needs the C ABI's Python venv), on
-# the vendored data, Debian's Fashion-MNIST and the demo's TF-IDF of FOLDOC.
+# --- benchmark suite (BENCHMARKS.md) -------------------------------------------
+#   make bench         ours vs scikit-learn 1.9.1 vs the machine's floor, every case, one
+#                      process per run; writes the table into BENCHMARKS.md (~15 min on 2 cores)
+#   make bench-smoke   the same suite on the data vendored in tests/data/ (--quick, < 1 min,
+#                      no network, nothing written); part of `make test`
+# BENCH_ARGS go to benches/suite.py (e.g. BENCH_ARGS="--only KL --rounds 1").
+# Data: Debian's Fashion-MNIST and the TF-IDF of Debian's dict-foldoc (whole vocabulary),
+# written by the demo's program; benches/suite.py converts them into target/bench-data/.
 FASHION := target/fashion-mnist
+BENCH_DATA := target/bench-data
+BENCH_ARGS ?=
 $(FASHION)/.unpacked:
 	@rm -rf $(FASHION) && mkdir -p $(FASHION)
 	@echo "== fetching Debian's dataset-fashion-mnist into $(FASHION)"
@@ -90,8 +102,24 @@ target/foldoc/tfidf.mtx: | release
 	$(MAKE) --no-print-directory $(FOLDOC)/foldoc.dict
 	target/release/minibatchnmf-topics --save-tfidf target/foldoc/tfidf --no-fit
 
-bench-sklearn: ffi-lib $(FFI_VENV)/.installed $(FASHION)/.unpacked target/foldoc/tfidf.mtx
-	$(FFI_VENV)/bin/python benches/vs_sklearn.py --lib $(FFI_RELEASE)/libminibatchnmf.so $(BENCH_ARGS)
+$(BENCH_DATA)/foldoc_tfidf.mtx: | release
+	$(MAKE) --no-print-directory $(FOLDOC)/foldoc.dict
+	@mkdir -p $(BENCH_DATA)
+	target/release/minibatchnmf-topics --dict $(FOLDOC)/foldoc.dict --max-features 0 --min-df 1 \
+	    --save-tfidf $(BENCH_DATA)/foldoc_tfidf --no-fit
+
+# The Rust side of the suite: one case per process (benches/runner.rs).
+bench-runner: deps
+	$(CARGO) build --release --example bench_runner
+
+bench: bench-runner $(FFI_VENV)/.installed $(FASHION)/.unpacked $(BENCH_DATA)/foldoc_tfidf.mtx
+	$(FFI_VENV)/bin/python benches/suite.py --write BENCHMARKS.md $(BENCH_ARGS)
+
+bench-smoke: bench-runner $(FFI_VENV)/.installed
+	$(FFI_VENV)/bin/python benches/suite.py --quick --command "make bench-smoke" $(BENCH_ARGS)
+
+# The former one-script comparison is the suite now.
+bench-sklearn: bench
 
 # Demo: topic extraction on the Free On-line Dictionary of Computing, after scikit-learn's
 # "Topic extraction with NMF and LDA". The corpus is Debian's dict-foldoc, fetched with
@@ -128,7 +156,7 @@ demo: release foldoc
 # being copied. Before that: the header drift check (it needs git) and a static
 # check that no tracked file names that scratch folder.
 SELFTEST_DIR ?= $(or $(TMPDIR),/tmp)/minibatchnmf-selftest-$(shell printf '%s' "$(CURDIR)" | cksum | cut -d' ' -f1)
-TEST_HERE := rust-test $(filter-out header-check,$(FFI_TEST_TARGETS)) $(PKG_TEST_TARGETS)
+TEST_HERE := rust-test $(filter-out header-check,$(FFI_TEST_TARGETS)) $(PKG_TEST_TARGETS) bench-smoke
 
 test: test-deps self-contained-check header-check
 	@rm -rf "$(SELFTEST_DIR)" && mkdir -p "$(SELFTEST_DIR)/repo" target
