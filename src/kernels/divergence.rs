@@ -6,13 +6,13 @@
 //! row blocks. For beta = 2 with X·Hᵀ at hand the divergence comes from
 //! k-sized products: ||X||² + Σ(W·HHᵀ)∘W − 2Σ(X·Hᵀ)∘W.
 
-use super::elementwise::{beta_powers, clip_eps, npow, EPS};
+use super::elementwise::{beta_powers, clip_eps, den_powers_block, npow, EPS};
 use super::skinny;
 use super::workspace::{plan_parts, rows_per_block, HCache, HStats, RowBufs, ThreadBufs};
 use super::Loss;
 use crate::float::NmfFloat;
 use crate::input::{CsrView, Input};
-use crate::linalg::sparse::{csr_dot_dense, csr_t_dot_dense_with};
+use crate::linalg::sparse::{csc_t_dot_dense_with, csr_dot_dense};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, ArrayView2, Zip};
 use rayon::prelude::*;
@@ -102,6 +102,9 @@ pub(crate) fn divergence<F: NmfFloat>(
     let beta = loss.beta;
     let (n, m) = x.shape();
     let want_stats = stats.is_some();
+    // CSR X: the numerator is gathered over the whole batch below, not
+    // accumulated per thread.
+    let gather_num = want_stats && x.is_sparse();
     let parts = plan_parts(n, m, threads.len());
     let chunk = n.div_ceil(parts).max(1);
     let used = n.div_ceil(chunk);
@@ -112,7 +115,7 @@ pub(crate) fn divergence<F: NmfFloat>(
             let start = i * chunk;
             let end = (start + chunk).min(n);
             if want_stats {
-                tb.stats.clear(beta);
+                tb.stats.clear_with(beta, !gather_num);
             }
             let st = if want_stats {
                 Some(&mut tb.stats)
@@ -132,7 +135,10 @@ pub(crate) fn divergence<F: NmfFloat>(
         })
         .reduce(Terms::default, |p, q| p + q);
     if let Some(stats) = stats {
-        stats.sum_of(&threads[..used], beta);
+        stats.sum_of(&threads[..used], beta, !gather_num);
+        if let (Input::Csr(xc), true) = (x, gather_num) {
+            gather_numerator(xc, w, beta, stats, &mut threads[..used], chunk);
+        }
     }
     if beta == 2.0 {
         terms.a / 2.0
@@ -143,6 +149,37 @@ pub(crate) fn divergence<F: NmfFloat>(
     } else {
         (terms.a - beta * terms.b + (beta - 1.0) * terms.c) / (beta * (beta - 1.0))
     }
+}
+
+/// The H numerator Wᵀ·S of a CSR batch (S: X's pattern with X's values
+/// for β = 2, else the threads' X∘(WH)^(β−2) values, collected in row
+/// order), through the batch's column index: each of X's columns summed in
+/// row order, whatever the number of threads.
+fn gather_numerator<F: NmfFloat>(
+    xc: &CsrView<F>,
+    w: ArrayView2<F>,
+    beta: f64,
+    stats: &mut HStats<F>,
+    threads: &mut [ThreadBufs<F>],
+    chunk: usize,
+) {
+    let HStats { num, csc, nz, .. } = stats;
+    csc.build(xc);
+    let vals: &[F] = if beta == 2.0 {
+        xc.values()
+    } else {
+        let all = nz.slice(xc.nnz());
+        let mut at = 0;
+        for (i, tb) in threads.iter_mut().enumerate() {
+            let start = i * chunk;
+            let end = (start + chunk).min(xc.n_rows());
+            let len = xc.slice_rows(start, end).nnz();
+            all[at..at + len].copy_from_slice(tb.rows.nz.slice(len));
+            at += len;
+        }
+        all
+    };
+    csc_t_dot_dense_with(csc, vals, w, num.view_mut().reversed_axes(), false);
 }
 
 /// [`divergence`] on one thread's rows.
@@ -179,13 +216,8 @@ fn divergence_rows<F: NmfFloat>(
             general_mat_mul(F::one(), &w.t(), &w, F::one(), &mut st.wtw);
             match x {
                 Input::Dense(xd) => skinny::acc_wt_a(w, xd.view(), st.num.view_mut()),
-                Input::Csr(xc) => csr_t_dot_dense_with(
-                    xc,
-                    xc.values(),
-                    w,
-                    st.num.view_mut().reversed_axes(),
-                    true,
-                ),
+                // Gathered over the batch by `divergence`.
+                Input::Csr(_) => {}
             }
         }
         let dense_direct = matches!(x, Input::Dense(_)) && xht.is_none();
@@ -199,10 +231,8 @@ fn divergence_rows<F: NmfFloat>(
     if let Input::Csr(xc) = x {
         if beta != 2.0 {
             let vals = bufs.nz.slice(xc.nnz());
+            // `vals` are gathered into the numerator by `divergence`.
             terms = terms + sparse_nz_terms(xc, w, hc.ht.view(), beta, vals);
-            if let Some(st) = stats.as_deref_mut() {
-                csr_t_dot_dense_with(xc, vals, w, st.num.view_mut().reversed_axes(), true);
-            }
         }
     }
     if !needs_wh {
@@ -257,15 +287,7 @@ fn divergence_rows<F: NmfFloat>(
             Input::Csr(_) => {
                 // Σ(WH)^β over every entry, and the β ≠ 1 denominator.
                 let generic = beta != 0.0;
-                let mut c = 0.0;
-                wh.mapv_inplace(|v| {
-                    let pw = beta_powers(v, beta);
-                    if generic {
-                        c += whpow_beta(v, pw, beta);
-                    }
-                    pw.1
-                });
-                terms.c += c;
+                terms.c += den_powers_block(wh.as_slice_mut().expect("contiguous"), beta, generic);
                 if let Some(st) = stats.as_deref_mut() {
                     general_mat_mul(F::one(), &wb.t(), &wh, F::one(), &mut st.den);
                 }

@@ -5,7 +5,7 @@
 //! one contiguous range per worker thread, each with its own buffers; BLAS
 //! runs single-threaded inside each range.
 
-use super::elementwise::{beta_powers, EPS};
+use super::elementwise::{beta_powers, den_powers_block, EPS};
 use super::skinny;
 use super::workspace::{plan_parts, rows_per_block, Buf, HCache, RowBufs, ThreadBufs};
 use super::{Loss, Penalty};
@@ -211,7 +211,7 @@ fn beta_w_terms<F: NmfFloat>(
             if beta != 1.0 {
                 let mut whv = wh.mat(r, m);
                 general_mat_mul(F::one(), &w, &h, F::zero(), &mut whv);
-                whv.mapv_inplace(|v| beta_powers(v, beta).1);
+                den_powers_block(whv.as_slice_mut().expect("contiguous"), beta, false);
                 general_mat_mul(F::one(), &whv, &hc.ht, F::zero(), &mut den);
             }
         }

@@ -3,7 +3,9 @@
 
 use crate::float::NmfFloat;
 use crate::input::Input;
+use crate::linalg::sparse::CscIndex;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
 
 /// Elements of the dense W·H block materialised at once (4 MiB in f64):
 /// dense X of any width and the beta != 1, 2 sparse paths go through W·H in
@@ -62,10 +64,22 @@ impl<F: NmfFloat> HCache<F> {
         let (k, m) = h.dim();
         match (h.as_slice(), self.ht.as_slice_mut()) {
             (Some(hs), Some(ts)) => {
-                for c in 0..k {
-                    for (j, &v) in hs[c * m..(c + 1) * m].iter().enumerate() {
-                        ts[j * k + c] = v;
-                    }
+                // In tiles of TILE columns of H (TILE rows of Hᵀ, in cache
+                // while the k rows of H are read), in parallel.
+                const TILE: usize = 256;
+                if k > 0 {
+                    ts.par_chunks_mut(TILE * k)
+                        .enumerate()
+                        .for_each(|(t, tile)| {
+                            let j0 = t * TILE;
+                            let w = tile.len() / k;
+                            for c in 0..k {
+                                let src = &hs[c * m + j0..c * m + j0 + w];
+                                for (jj, &v) in src.iter().enumerate() {
+                                    tile[jj * k + c] = v;
+                                }
+                            }
+                        });
                 }
             }
             _ => self.ht.assign(&h.t()),
@@ -107,6 +121,12 @@ pub(crate) struct HStats<F> {
     pub(crate) wtw: Array2<F>,
     /// Column sums of W (k), for beta = 1.
     pub(crate) wsum: Array1<F>,
+    /// Column index of a CSR batch: its numerator is gathered per column
+    /// (X's columns in parallel, each summed in row order) instead of
+    /// scattered into per-thread copies.
+    pub(crate) csc: CscIndex,
+    /// The batch's per-non-zero values of that numerator (β ≠ 2).
+    pub(crate) nz: Buf<F>,
 }
 
 impl<F: NmfFloat> HStats<F> {
@@ -118,23 +138,42 @@ impl<F: NmfFloat> HStats<F> {
             den: Array2::zeros((0, 0)),
             wtw: Array2::zeros((0, 0)),
             wsum: Array1::zeros(0),
+            csc: CscIndex::default(),
+            nz: Buf::default(),
         }
     }
 
-    /// Allocate the accumulators (once; later calls do nothing).
+    /// Allocate every accumulator (once; later calls do nothing).
     pub(crate) fn ensure(&mut self) {
+        self.ensure_parts(true, true);
+    }
+
+    /// Allocate the small accumulators, and the k×m `num` / `den` when
+    /// asked (once each).
+    fn ensure_parts(&mut self, num: bool, den: bool) {
         let (k, m) = self.shape;
-        if self.num.dim() != (k, m) {
+        if num && self.num.dim() != (k, m) {
             self.num = Array2::zeros((k, m));
+        }
+        if den && self.den.dim() != (k, m) {
             self.den = Array2::zeros((k, m));
+        }
+        if self.wsum.len() != k {
             self.wtw = Array2::zeros((k, k));
             self.wsum = Array1::zeros(k);
         }
     }
     /// Zero the accumulators the loss uses (the others stay untouched).
     pub(crate) fn clear(&mut self, beta: f64) {
-        self.ensure();
-        self.num.fill(F::zero());
+        self.clear_with(beta, true);
+    }
+
+    /// [`Self::clear`], leaving `num` alone unless `num`.
+    pub(crate) fn clear_with(&mut self, beta: f64, num: bool) {
+        self.ensure_parts(num, beta != 1.0 && beta != 2.0);
+        if num {
+            self.num.fill(F::zero());
+        }
         if beta == 2.0 {
             self.wtw.fill(F::zero());
         } else if beta == 1.0 {
@@ -145,8 +184,8 @@ impl<F: NmfFloat> HStats<F> {
     }
 
     /// self = Σ parts (the reduction of per-thread statistics), for the
-    /// accumulators the loss uses.
-    pub(crate) fn sum_of(&mut self, parts: &[ThreadBufs<F>], beta: f64) {
+    /// accumulators the loss uses (`num` too when `num`).
+    pub(crate) fn sum_of(&mut self, parts: &[ThreadBufs<F>], beta: f64, num: bool) {
         fn sum_into<F: NmfFloat, D: ndarray::Dimension>(
             out: &mut ndarray::Array<F, D>,
             parts: &[ThreadBufs<F>],
@@ -159,10 +198,12 @@ impl<F: NmfFloat> HStats<F> {
         }
         self.ensure();
         if parts.is_empty() {
-            self.clear(beta);
+            self.clear_with(beta, num);
             return;
         }
-        sum_into(&mut self.num, parts, |p| &p.num);
+        if num {
+            sum_into(&mut self.num, parts, |p| &p.num);
+        }
         if beta == 2.0 {
             sum_into(&mut self.wtw, parts, |p| &p.wtw);
         } else if beta == 1.0 {

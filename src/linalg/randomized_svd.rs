@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::Input;
 use crate::io::{for_each_block, InMemory, RowSource};
-use crate::linalg::sparse::{csr_dot_dense, csr_t_dot_dense_with};
+use crate::linalg::sparse::{csc_t_dot_dense_with, csr_dot_dense, CscIndex};
 use crate::rng::NumpyRandomState;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use ndarray_linalg::{JobSvd, MatrixLayout};
@@ -98,11 +98,21 @@ pub fn randomized_svd_source<F: NmfFloat>(
         .standard_normal_array(m_cols, n_random)
         .mapv(F::from_f64_);
 
+    // The power iterations reuse their buffers: M·Q, P·L of it, Mᵀ·Q and
+    // P·L of that are the same four shapes at every iteration.
+    let mut prod_m = Array2::zeros((0, 0));
+    let mut prod_t = Array2::zeros((0, 0));
+    let mut q_m = Array2::zeros((0, 0));
+    let mut lu = Vec::new();
     for _ in 0..n_iter {
-        q = permuted_l(op.dot(q.view())?)?;
-        q = permuted_l(op.t_dot(q.view())?)?;
+        op.dot_into(q.view(), &mut prod_m)?;
+        permuted_l_into(prod_m.view(), &mut lu, &mut q_m)?;
+        op.t_dot_into(q_m.view(), &mut prod_t)?;
+        permuted_l_into(prod_t.view(), &mut lu, &mut q)?;
     }
-    let q = qr_basis(op.dot(q.view())?)?;
+    drop((prod_t, q_m, lu));
+    op.dot_into(q.view(), &mut prod_m)?;
+    let q = qr_basis(prod_m)?;
 
     let b = op.q_t_dot(q.view())?;
     let (u_hat, s, vt) = thin_svd(b)?;
@@ -140,6 +150,10 @@ struct Operator<'s, 'c, F> {
     comm: Comm<'c>,
     offset: usize,
     n_total: usize,
+    /// Column index of the current CSR block (buffers reused by the passes).
+    csc: CscIndex,
+    /// The block `csc` indexes: (first row, rows, non-zeros, values' address).
+    csc_of: Option<(usize, usize, usize, usize)>,
 }
 
 impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
@@ -151,6 +165,8 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
             comm,
             offset: shard.offset,
             n_total: n,
+            csc: CscIndex::default(),
+            csc_of: None,
         }
     }
 
@@ -167,26 +183,38 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
     /// X·B (`x_side` = true; N×c) or Xᵀ·B (B has N rows), one pass over
     /// this worker's row blocks, summed over the workers.
     fn x_dot(&mut self, b: ArrayView2<F>, x_side: bool) -> Result<Array2<F>> {
-        let out = self.local_x_dot(b, x_side)?;
+        let mut out = Array2::zeros((0, 0));
+        self.x_dot_into(b, x_side, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::x_dot`] into `out` (row-major; reshaped, and so reallocated,
+    /// only when its shape differs).
+    fn x_dot_into(&mut self, b: ArrayView2<F>, x_side: bool, out: &mut Array2<F>) -> Result<()> {
+        self.local_x_dot(b, x_side, out)?;
         if self.comm.is_single() {
-            return Ok(out);
+            return Ok(());
         }
         // Row-major, so that every worker lays the sum out the same way.
-        let mut out = out.as_standard_layout().into_owned();
         self.comm
             .sum(out.as_slice_mut().expect("standard layout is contiguous"))?;
-        Ok(out)
+        Ok(())
     }
 
     /// X·B or Xᵀ·B over this worker's rows: X·B in an N×c buffer of zeros
     /// but for this shard's rows (the sum over the workers is the whole
     /// product), Xᵀ·B with B's rows of this shard.
-    fn local_x_dot(&mut self, b: ArrayView2<F>, x_side: bool) -> Result<Array2<F>> {
+    fn local_x_dot(&mut self, b: ArrayView2<F>, x_side: bool, out: &mut Array2<F>) -> Result<()> {
         let (n, m) = (self.n_total, self.src.shape().1);
         let off = self.offset;
         let c = b.ncols();
+        let shape = if x_side { (n, c) } else { (m, c) };
+        if out.dim() != shape || !out.is_standard_layout() {
+            *out = Array2::zeros(shape);
+        } else {
+            out.fill(F::zero());
+        }
         if x_side {
-            let mut out = Array2::zeros((n, c));
             for_each_block(self.src, |s0, xb| {
                 let o = out.slice_mut(ndarray::s![off + s0..off + s0 + xb.n_rows(), ..]);
                 match xb {
@@ -195,36 +223,53 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
                 }
                 Ok(())
             })?;
-            Ok(out)
+            Ok(())
         } else {
-            let mut out = Array2::zeros((m, c));
             let mut first = true;
+            let (csc, csc_of) = (&mut self.csc, &mut self.csc_of);
             for_each_block(self.src, |s0, xb| {
                 let bb = b.slice(ndarray::s![off + s0..off + s0 + xb.n_rows(), ..]);
                 match xb {
                     Input::Dense(d) => {
                         let p = with_blas_view(*d, |d| par_t_dot(d, bb));
                         if first {
-                            out = p;
+                            out.assign(&p);
                         } else {
-                            out += &p;
+                            *out += &p;
                         }
                     }
-                    // Rows are scattered into `out` in order whatever the
-                    // blocks: the same sums as one call over all of X.
-                    Input::Csr(x) => csr_t_dot_dense_with(x, x.values(), bb, out.view_mut(), true),
+                    // Each row of `out` adds its column's non-zeros in row
+                    // order onto the previous blocks' sum: the same sums as
+                    // one sequential pass over all of X, whatever the blocks
+                    // and the threads.
+                    Input::Csr(x) => {
+                        // The same rows of the same source: the same index
+                        // (a one-block X is indexed once per SVD, not per pass).
+                        let key = (s0, x.n_rows(), x.nnz(), x.values().as_ptr() as usize);
+                        if *csc_of != Some(key) {
+                            csc.build(x);
+                            *csc_of = Some(key);
+                        }
+                        csc_t_dot_dense_with(csc, x.values(), bb, out.view_mut(), true)
+                    }
                 }
                 first = false;
                 Ok(())
             })?;
-            Ok(out)
+            Ok(())
         }
     }
 
-    /// M·B.
-    fn dot(&mut self, b: ArrayView2<F>) -> Result<Array2<F>> {
+    /// M·B into `out`.
+    fn dot_into(&mut self, b: ArrayView2<F>, out: &mut Array2<F>) -> Result<()> {
         let x_side = !self.transpose;
-        self.x_dot(b, x_side)
+        self.x_dot_into(b, x_side, out)
+    }
+
+    /// Mᵀ·B into `out`.
+    fn t_dot_into(&mut self, b: ArrayView2<F>, out: &mut Array2<F>) -> Result<()> {
+        let x_side = self.transpose;
+        self.x_dot_into(b, x_side, out)
     }
 
     /// Mᵀ·B.
@@ -380,30 +425,72 @@ fn getrf<F: NmfFloat>(a: &mut Array2<F>) -> Result<Vec<i32>> {
     Ok(ipiv)
 }
 
-/// scipy's `lu(a, permute_l=True)[0]`: P·L, r × min(r, c), where A = P·L·U.
-fn permuted_l<F: NmfFloat>(a: Array2<F>) -> Result<Array2<F>> {
+/// Rows per tile of the transposing copies (a tile of c columns stays in
+/// cache while it is read along one axis and written along the other).
+const TILE_ROWS: usize = 64;
+
+/// scipy's `lu(a, permute_l=True)[0]`: P·L, r × min(r, c), where A = P·L·U,
+/// into `out` (row-major; reshaped only when its shape differs). `lu` is
+/// the column-major work copy of `a` that `getrf` factorises in place.
+fn permuted_l_into<F: NmfFloat>(
+    a: ArrayView2<F>,
+    lu: &mut Vec<F>,
+    out: &mut Array2<F>,
+) -> Result<()> {
     let (r, c) = a.dim();
     let mn = r.min(c);
-    let (mut lu, _) = to_fortran(a.view());
-    drop(a);
-    let ipiv = getrf(&mut lu)?;
+    // Column-major copy, in row tiles.
+    lu.clear();
+    lu.resize(r * c, F::zero());
+    for i0 in (0..r).step_by(TILE_ROWS) {
+        let i1 = (i0 + TILE_ROWS).min(r);
+        for (i, row) in (i0..i1).zip(a.slice(ndarray::s![i0..i1, ..]).rows()) {
+            for (j, &v) in row.iter().enumerate() {
+                lu[j * r + i] = v;
+            }
+        }
+    }
+    let mut f = Array2::from_shape_vec((r, c).f(), std::mem::take(lu)).expect("r*c elements");
+    let ipiv = getrf(&mut f);
+    *lu = f.into_raw_vec_and_offset().0;
+    let ipiv = ipiv?;
     // Row i of the pivoted matrix is row `origin[i]` of A.
     let mut origin: Vec<usize> = (0..r).collect();
     for (t, &p) in ipiv.iter().enumerate() {
         origin.swap(t, p as usize - 1);
     }
-    // A = Pᵀ_lapack·L·U, so row origin[i] of P·L is row i of L.
-    let mut pl = Array2::zeros((r, mn));
-    for (i, &dest) in origin.iter().enumerate() {
-        let mut row = pl.row_mut(dest);
-        for j in 0..mn.min(i) {
-            row[j] = lu[[i, j]];
+    // A = Pᵀ_lapack·L·U, so row origin[i] of P·L is row i of L: unit
+    // diagonal, L's entries below it, zeros above. Written in row tiles.
+    if out.dim() != (r, mn) || !out.is_standard_layout() {
+        *out = Array2::zeros((r, mn));
+    }
+    let o = out.as_slice_mut().expect("standard layout");
+    for i0 in (0..r).step_by(TILE_ROWS) {
+        let i1 = (i0 + TILE_ROWS).min(r);
+        for (i, &dest) in origin.iter().enumerate().take(i1).skip(i0) {
+            let row = &mut o[dest * mn..(dest + 1) * mn];
+            let below = mn.min(i);
+            row[below..].fill(F::zero());
+            if i < mn {
+                row[i] = F::one();
+            }
         }
-        if i < mn {
-            row[i] = F::one();
+        for j in 0..mn.min(i1) {
+            let col = &lu[j * r..(j + 1) * r];
+            for i in i0.max(j + 1)..i1 {
+                o[origin[i] * mn + j] = col[i];
+            }
         }
     }
-    Ok(pl)
+    Ok(())
+}
+
+/// [`permuted_l_into`] into new buffers.
+#[cfg(test)]
+fn permuted_l<F: NmfFloat>(a: Array2<F>) -> Result<Array2<F>> {
+    let mut out = Array2::zeros((0, 0));
+    permuted_l_into(a.view(), &mut Vec::new(), &mut out)?;
+    Ok(out)
 }
 
 /// scipy's `qr(a, mode='economic')[0]`: r × min(r, c) orthonormal basis.
