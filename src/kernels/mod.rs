@@ -144,7 +144,7 @@ pub fn beta_divergence<F: NmfFloat>(
     beta: f64,
 ) -> f64 {
     let mut ws = Workspace::for_rows(x, h.nrows());
-    ws.hc.refresh(h);
+    ws.hc.refresh(h, beta);
     divergence::divergence(
         x,
         w,

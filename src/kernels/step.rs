@@ -51,7 +51,7 @@ pub fn step_local<F: NmfFloat>(
 ) -> Result<f64> {
     let rows = x.n_rows();
     let k = h.nrows();
-    ws.hc.refresh(h);
+    ws.hc.refresh(h, loss.beta);
     ws.stats.ensure();
     let Workspace {
         hc,

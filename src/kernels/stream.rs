@@ -42,7 +42,7 @@ pub fn solve_w_source<F: NmfFloat>(
 ) -> Result<SolveWOutcome<F>> {
     let (n, k) = (src.shape().0, h.nrows());
     let mut ws = workspace(src, k);
-    ws.hc.refresh(h);
+    ws.hc.refresh(h, loss.beta);
     let xht = if loss.beta == 2.0 {
         let mut c = Array2::zeros((n, k));
         let workers = ws.threads.len();
@@ -107,7 +107,7 @@ pub fn beta_divergence_source<F: NmfFloat>(
     loss: &Loss,
 ) -> Result<f64> {
     let mut ws = workspace(src, h.nrows());
-    ws.hc.refresh(h);
+    ws.hc.refresh(h, loss.beta);
     let loss = Loss::new(loss.beta);
     let mut total = 0.0;
     for_each_block(src, |s0, xb| {

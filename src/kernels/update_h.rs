@@ -5,7 +5,7 @@ use super::elementwise::{npow, EPS};
 use super::workspace::HStats;
 use super::{Loss, Penalty};
 use crate::float::{NmfFloat, EPSILON_F64};
-use ndarray::{Array2, ArrayView2, Zip};
+use ndarray::{Array2, ArrayView2, Axis, Zip};
 use rayon::prelude::*;
 
 /// Elements of H per parallel chunk of the update.
@@ -15,7 +15,20 @@ pub(crate) const CHUNK: usize = 1 << 13;
 /// W's column sums (zeros replaced by 1) for β=1; other β are complete.
 pub(crate) fn finalize_den<F: NmfFloat>(stats: &mut HStats<F>, h: ArrayView2<F>, loss: &Loss) {
     if loss.beta == 2.0 {
-        ndarray::linalg::general_mat_mul(F::one(), &stats.wtw, &h, F::zero(), &mut stats.den);
+        // WᵀW·H: for wide H, column blocks in parallel (each element is the
+        // same k-term product whatever the cut).
+        const COLS: usize = 4096;
+        let HStats { wtw, den, .. } = stats;
+        if h.ncols() >= 2 * COLS {
+            den.axis_chunks_iter_mut(Axis(1), COLS)
+                .into_par_iter()
+                .zip(h.axis_chunks_iter(Axis(1), COLS).into_par_iter())
+                .for_each(|(mut d, hb)| {
+                    ndarray::linalg::general_mat_mul(F::one(), &*wtw, &hb, F::zero(), &mut d)
+                });
+        } else {
+            ndarray::linalg::general_mat_mul(F::one(), &*wtw, &h, F::zero(), den);
+        }
     } else if loss.beta == 1.0 {
         for (mut row, &s) in stats.den.rows_mut().into_iter().zip(stats.wsum.iter()) {
             row.fill(if s == F::zero() { F::one() } else { s });

@@ -48,6 +48,23 @@ pub(crate) struct HCache<F> {
     pub(crate) hht: Array2<F>,
     /// Row sums of H (k).
     pub(crate) hsum: Array1<F>,
+    /// Per-column-block partial products of H·Hᵀ (wide H only).
+    gram_parts: Vec<F>,
+}
+
+/// Columns of H per block of the H·Hᵀ product: H wider than two blocks is
+/// multiplied block by block in parallel, the k×k partial products added
+/// in block order (a cut fixed by m alone, so the sums never depend on the
+/// number of threads). Narrower H (dense data of a few thousand features)
+/// takes one GEMM.
+const GRAM_BLOCK: usize = 4096;
+
+fn gram_blocks(m: usize) -> usize {
+    if m >= 2 * GRAM_BLOCK {
+        m.div_ceil(GRAM_BLOCK)
+    } else {
+        1
+    }
 }
 
 impl<F: NmfFloat> HCache<F> {
@@ -56,10 +73,20 @@ impl<F: NmfFloat> HCache<F> {
             ht: Array2::zeros((m, k)),
             hht: Array2::zeros((k, k)),
             hsum: Array1::zeros(k),
+            gram_parts: vec![
+                F::zero();
+                if gram_blocks(m) > 1 {
+                    gram_blocks(m) * k * k
+                } else {
+                    0
+                }
+            ],
         }
     }
 
-    pub(crate) fn refresh(&mut self, h: ArrayView2<F>) {
+    /// Recompute Hᵀ, the row sums of H and, for β = 2 (the only loss that
+    /// reads it), H·Hᵀ.
+    pub(crate) fn refresh(&mut self, h: ArrayView2<F>, beta: f64) {
         // Transpose with plain index arithmetic (reads H row by row).
         let (k, m) = h.dim();
         match (h.as_slice(), self.ht.as_slice_mut()) {
@@ -84,9 +111,42 @@ impl<F: NmfFloat> HCache<F> {
             }
             _ => self.ht.assign(&h.t()),
         }
-        ndarray::linalg::general_mat_mul(F::one(), &h, &h.t(), F::zero(), &mut self.hht);
+        if beta == 2.0 {
+            self.gram(h);
+        }
         for (sum, row) in self.hsum.iter_mut().zip(h.rows()) {
             *sum = row.sum();
+        }
+    }
+
+    /// H·Hᵀ into `hht`: one GEMM, or (wide H) per-block GEMMs in parallel
+    /// added in block order.
+    fn gram(&mut self, h: ArrayView2<F>) {
+        let (k, m) = h.dim();
+        let nb = gram_blocks(m);
+        if nb == 1 || self.gram_parts.len() != nb * k * k {
+            ndarray::linalg::general_mat_mul(F::one(), &h, &h.t(), F::zero(), &mut self.hht);
+            return;
+        }
+        self.gram_parts
+            .par_chunks_mut(k * k)
+            .enumerate()
+            .for_each(|(b, part)| {
+                let hb = h.slice(ndarray::s![
+                    ..,
+                    b * GRAM_BLOCK..((b + 1) * GRAM_BLOCK).min(m)
+                ]);
+                let mut p = ArrayViewMut2::from_shape((k, k), part).expect("k*k elements");
+                ndarray::linalg::general_mat_mul(F::one(), &hb, &hb.t(), F::zero(), &mut p);
+            });
+        let mut parts = self.gram_parts.chunks(k * k);
+        let first = parts.next().expect("two blocks or more");
+        let out = self.hht.as_slice_mut().expect("owned k×k");
+        out.copy_from_slice(first);
+        for p in parts {
+            for (o, &v) in out.iter_mut().zip(p) {
+                *o += v;
+            }
         }
     }
 }
