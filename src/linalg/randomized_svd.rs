@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::Input;
 use crate::io::{for_each_block, InMemory, RowSource};
+use crate::linalg::fused_power::{right_solve_upper, small_cond, upper_of_lu, GramPass};
 use crate::linalg::sparse::{csc_t_dot_dense_with, csr_dot_dense, CscIndex};
 use crate::rng::NumpyRandomState;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
@@ -94,27 +95,17 @@ pub fn randomized_svd_source<F: NmfFloat>(
     let (_, m_cols) = op.shape();
 
     // Gaussian start, drawn in f64 then cast to X's dtype.
-    let mut q: Array2<F> = rng
+    let q: Array2<F> = rng
         .standard_normal_array(m_cols, n_random)
         .mapv(F::from_f64_);
 
-    // The power iterations reuse their buffers: M·Q, P·L of it, Mᵀ·Q and
-    // P·L of that are the same four shapes at every iteration.
-    let mut prod_m = Array2::zeros((0, 0));
-    let mut prod_t = Array2::zeros((0, 0));
-    let mut q_m = Array2::zeros((0, 0));
-    let mut lu = Vec::new();
-    for _ in 0..n_iter {
-        op.dot_into(q.view(), &mut prod_m)?;
-        permuted_l_into(prod_m.view(), &mut lu, &mut q_m)?;
-        op.t_dot_into(q_m.view(), &mut prod_t)?;
-        permuted_l_into(prod_t.view(), &mut lu, &mut q)?;
-    }
-    drop((prod_t, q_m, lu));
-    op.dot_into(q.view(), &mut prod_m)?;
-    let q = qr_basis(prod_m)?;
-
-    let b = op.q_t_dot(q.view())?;
+    let (q, b) = if op.src.is_sparse() {
+        two_pass_range(&mut op, q, n_iter)?
+    } else if op.transpose {
+        fused_range_wide(&mut op, q, n_iter)?
+    } else {
+        fused_range_tall(&mut op, q, n_iter)?
+    };
     let (u_hat, s, vt) = thin_svd(b)?;
     let mut u = q.dot(&u_hat);
     let mut vt = vt;
@@ -137,6 +128,111 @@ pub fn randomized_svd_source<F: NmfFloat>(
     }
 }
 
+/// The range finder as scikit-learn writes it: Q ← P·L(M·Q), Q ← P·L(Mᵀ·Q)
+/// `n_iter` times, Q = qr(M·Q), B = Qᵀ·M (two passes over X per iteration;
+/// sparse X, where a pass has no packing to save).
+fn two_pass_range<F: NmfFloat>(
+    op: &mut Operator<'_, '_, F>,
+    mut q: Array2<F>,
+    n_iter: usize,
+) -> Result<(Array2<F>, Array2<F>)> {
+    // The power iterations reuse their buffers: M·Q, P·L of it, Mᵀ·Q and
+    // P·L of that are the same four shapes at every iteration.
+    let mut prod_m = Array2::zeros((0, 0));
+    let mut prod_t = Array2::zeros((0, 0));
+    let mut q_m = Array2::zeros((0, 0));
+    let mut lu = Vec::new();
+    for _ in 0..n_iter {
+        op.dot_into(q.view(), &mut prod_m)?;
+        permuted_l_into(prod_m.view(), &mut lu, &mut q_m)?;
+        op.t_dot_into(q_m.view(), &mut prod_t)?;
+        permuted_l_into(prod_t.view(), &mut lu, &mut q)?;
+    }
+    drop((prod_t, q_m, lu));
+    op.dot_into(q.view(), &mut prod_m)?;
+    let q = qr_basis(prod_m)?;
+    let b = op.q_t_dot(q.view())?;
+    Ok((q, b))
+}
+
+/// Dense X with M = X: one pass per iteration gives Y = X·Q and Z = Xᵀ·Y;
+/// getrf(Y) = P·L·U, so Mᵀ·(P·L) = Z·U⁻¹ (`fused_power`). The last pass
+/// gives Y = X·Q and Z again: Q = qr(Y) = Y·R⁻¹ and B = Qᵀ·X = (Z·R⁻¹)ᵀ.
+/// An ill-conditioned U or R takes the exact product instead (one more
+/// pass). n_iter + 1 passes instead of 2·n_iter + 2.
+fn fused_range_tall<F: NmfFloat>(
+    op: &mut Operator<'_, '_, F>,
+    mut q: Array2<F>,
+    n_iter: usize,
+) -> Result<(Array2<F>, Array2<F>)> {
+    let mut y = Array2::zeros((0, 0));
+    let mut z = Array2::zeros((0, 0));
+    let mut q_m = Array2::zeros((0, 0));
+    let mut lu = Vec::new();
+    for _ in 0..n_iter {
+        op.gram_pass(q.view(), &mut y, &mut z)?;
+        // Q may have fewer than k + 10 columns (P·L of a matrix with fewer rows).
+        let (n, l) = y.dim();
+        let ipiv = lu_factor(y.view(), &mut lu)?;
+        let u = (n >= l).then(|| upper_of_lu(&lu, n, l));
+        match u {
+            Some(u) if small_cond(&u) => right_solve_upper(&mut z, &u),
+            _ => {
+                permuted_l_from(&lu, n, l, &ipiv, &mut q_m);
+                op.t_dot_into(q_m.view(), &mut z)?;
+            }
+        }
+        permuted_l_into(z.view(), &mut lu, &mut q)?;
+    }
+    drop((q_m, lu));
+    op.gram_pass(q.view(), &mut y, &mut z)?;
+    let (q, r) = qr_basis_r(y)?;
+    let b = if r.is_square() && small_cond(&r) {
+        right_solve_upper(&mut z, &r);
+        z.reversed_axes()
+    } else {
+        op.q_t_dot(q.view())?
+    };
+    Ok((q, b))
+}
+
+/// Dense X with M = Xᵀ: a pass from V (m×l) gives Y = X·V = Mᵀ·V and
+/// Z = Xᵀ·Y. The iterations are paired across: A = M·Q (one pass), then
+/// per iteration V = P·L(A), Y = Mᵀ·V, and the next M·P·L(Y) = Z·U⁻¹ with
+/// getrf(Y) = P·L·U. Q = qr(A), B = Qᵀ·M = (X·Q)ᵀ: n_iter + 2 passes.
+fn fused_range_wide<F: NmfFloat>(
+    op: &mut Operator<'_, '_, F>,
+    q: Array2<F>,
+    n_iter: usize,
+) -> Result<(Array2<F>, Array2<F>)> {
+    let mut a = Array2::zeros((0, 0));
+    op.dot_into(q.view(), &mut a)?;
+    drop(q);
+    let mut v = Array2::zeros((0, 0));
+    let mut y = Array2::zeros((0, 0));
+    let mut q_m = Array2::zeros((0, 0));
+    let mut lu = Vec::new();
+    for _ in 0..n_iter {
+        permuted_l_into(a.view(), &mut lu, &mut v)?;
+        op.gram_pass(v.view(), &mut y, &mut a)?;
+        // Q may have fewer than k + 10 columns (P·L of a matrix with fewer rows).
+        let (n, l) = y.dim();
+        let ipiv = lu_factor(y.view(), &mut lu)?;
+        let u = (n >= l).then(|| upper_of_lu(&lu, n, l));
+        match u {
+            Some(u) if small_cond(&u) => right_solve_upper(&mut a, &u),
+            _ => {
+                permuted_l_from(&lu, n, l, &ipiv, &mut q_m);
+                op.dot_into(q_m.view(), &mut a)?;
+            }
+        }
+    }
+    drop((v, y, q_m, lu));
+    let q = qr_basis(a)?;
+    let b = op.q_t_dot(q.view())?;
+    Ok((q, b))
+}
+
 /// A row-major copy.
 fn standard<F: NmfFloat>(a: ArrayView2<F>) -> Array2<F> {
     a.as_standard_layout().into_owned()
@@ -154,6 +250,8 @@ struct Operator<'s, 'c, F> {
     csc: CscIndex,
     /// The block `csc` indexes: (first row, rows, non-zeros, values' address).
     csc_of: Option<(usize, usize, usize, usize)>,
+    /// Partial sums of the fused dense passes.
+    gram: GramPass<F>,
 }
 
 impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
@@ -167,6 +265,7 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
             n_total: n,
             csc: CscIndex::default(),
             csc_of: None,
+            gram: GramPass::default(),
         }
     }
 
@@ -258,6 +357,40 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
             })?;
             Ok(())
         }
+    }
+
+    /// One pass over a dense X from V (m×l): Y = X·V (N×l, gathered over
+    /// the workers) and Z = Xᵀ·Y (m×l, summed over the workers), each block's
+    /// Xᵀ·Y formed while the block is in cache ([`GramPass`]).
+    fn gram_pass(&mut self, v: ArrayView2<F>, y: &mut Array2<F>, z: &mut Array2<F>) -> Result<()> {
+        let (n, m) = (self.n_total, self.src.shape().1);
+        let off = self.offset;
+        let l = v.ncols();
+        for (buf, shape) in [(&mut *y, (n, l)), (&mut *z, (m, l))] {
+            if buf.dim() != shape || !buf.is_standard_layout() {
+                *buf = Array2::zeros(shape);
+            } else {
+                buf.fill(F::zero());
+            }
+        }
+        let pass = &mut self.gram;
+        for_each_block(self.src, |s0, xb| match xb {
+            Input::Dense(d) => {
+                let yb = y.slice_mut(ndarray::s![off + s0..off + s0 + xb.n_rows(), ..]);
+                with_blas_view(*d, |d| pass.block(d, v, yb, z));
+                Ok(())
+            }
+            Input::Csr(_) => Err(Error::Linalg(
+                "randomized_svd: a dense pass over a sparse block".into(),
+            )),
+        })?;
+        if !self.comm.is_single() {
+            self.comm
+                .sum(y.as_slice_mut().expect("standard layout is contiguous"))?;
+            self.comm
+                .sum(z.as_slice_mut().expect("standard layout is contiguous"))?;
+        }
+        Ok(())
     }
 
     /// M·B into `out`.
@@ -429,16 +562,10 @@ fn getrf<F: NmfFloat>(a: &mut Array2<F>) -> Result<Vec<i32>> {
 /// cache while it is read along one axis and written along the other).
 const TILE_ROWS: usize = 64;
 
-/// scipy's `lu(a, permute_l=True)[0]`: P·L, r × min(r, c), where A = P·L·U,
-/// into `out` (row-major; reshaped only when its shape differs). `lu` is
-/// the column-major work copy of `a` that `getrf` factorises in place.
-fn permuted_l_into<F: NmfFloat>(
-    a: ArrayView2<F>,
-    lu: &mut Vec<F>,
-    out: &mut Array2<F>,
-) -> Result<()> {
+/// getrf of `a` (r×c) on its column-major copy in `lu` (reused buffer);
+/// returns LAPACK's 1-based pivots.
+fn lu_factor<F: NmfFloat>(a: ArrayView2<F>, lu: &mut Vec<F>) -> Result<Vec<i32>> {
     let (r, c) = a.dim();
-    let mn = r.min(c);
     // Column-major copy, in row tiles.
     lu.clear();
     lu.resize(r * c, F::zero());
@@ -453,7 +580,26 @@ fn permuted_l_into<F: NmfFloat>(
     let mut f = Array2::from_shape_vec((r, c).f(), std::mem::take(lu)).expect("r*c elements");
     let ipiv = getrf(&mut f);
     *lu = f.into_raw_vec_and_offset().0;
-    let ipiv = ipiv?;
+    ipiv
+}
+
+/// scipy's `lu(a, permute_l=True)[0]`: P·L, r × min(r, c), where A = P·L·U,
+/// into `out` (row-major; reshaped only when its shape differs). `lu` is
+/// the column-major work copy of `a` that `getrf` factorises in place.
+fn permuted_l_into<F: NmfFloat>(
+    a: ArrayView2<F>,
+    lu: &mut Vec<F>,
+    out: &mut Array2<F>,
+) -> Result<()> {
+    let (r, c) = a.dim();
+    let ipiv = lu_factor(a, lu)?;
+    permuted_l_from(lu, r, c, &ipiv, out);
+    Ok(())
+}
+
+/// P·L from getrf's column-major r×c factors `lu` and pivots `ipiv`.
+fn permuted_l_from<F: NmfFloat>(lu: &[F], r: usize, c: usize, ipiv: &[i32], out: &mut Array2<F>) {
+    let mn = r.min(c);
     // Row i of the pivoted matrix is row `origin[i]` of A.
     let mut origin: Vec<usize> = (0..r).collect();
     for (t, &p) in ipiv.iter().enumerate() {
@@ -482,7 +628,6 @@ fn permuted_l_into<F: NmfFloat>(
             }
         }
     }
-    Ok(())
 }
 
 /// [`permuted_l_into`] into new buffers.
@@ -508,6 +653,30 @@ fn qr_basis<F: NmfFloat>(a: Array2<F>) -> Result<Array2<F>> {
     } else {
         Ok(f.slice(ndarray::s![.., ..kk]).to_owned())
     }
+}
+
+/// [`qr_basis`] and the upper factor R (min(r, c) × c) of the same
+/// factorisation: a = Q·R.
+fn qr_basis_r<F: NmfFloat>(a: Array2<F>) -> Result<(Array2<F>, Array2<F>)> {
+    let (r, c) = a.dim();
+    let kk = r.min(c);
+    let (mut f, layout) = to_fortran(a.view());
+    drop(a);
+    let data = f.as_slice_memory_order_mut().expect("contiguous");
+    let tau = F::householder(layout, data).map_err(|e| lapack_err("geqrf", e))?;
+    let mut rr = Array2::zeros((kk, c));
+    for j in 0..c {
+        for i in 0..=j.min(kk - 1) {
+            rr[[i, j]] = data[j * r + i];
+        }
+    }
+    F::q(layout, data, &tau).map_err(|e| lapack_err("orgqr", e))?;
+    let q = if kk == c {
+        f
+    } else {
+        f.slice(ndarray::s![.., ..kk]).to_owned()
+    };
+    Ok((q, rr))
 }
 
 /// Thin SVD through `gesdd` (jobz = 'S') on a column-major copy.
