@@ -34,9 +34,11 @@ const SMALL_MNK: usize = 1 << 19;
 const MAX_CHUNKS: usize = 8;
 
 /// Largest cond₁(U)·eps accepted for the fused product: the fused and the
-/// exact product then differ by at most about 1e-12 relative, three orders
-/// below the tests' 1e-9 parity with scikit-learn.
-const MAX_COND_EPS: f64 = 1e-12;
+/// exact product then differ by about 2e-12 relative (f64), more than two
+/// orders below the tests' 1e-9 parity with scikit-learn. (Fashion-MNIST
+/// shows cond₁(U) up to 4e2 at k = 10 and 4e3 at k = 50; rank-deficient
+/// data gives 1e8 and more.)
+const MAX_COND_EPS: f64 = 1e4 * f64::EPSILON;
 
 /// Rows per GEMM call for rows of `width` columns times an l-wide factor.
 fn rows_per_call(l: usize, width: usize) -> usize {
@@ -149,6 +151,9 @@ pub(crate) fn small_cond<F: NmfFloat>(u: &Array2<F>) -> bool {
     };
     let cond = norm1(&ud) * norm1(&inv);
     let eps = F::epsilon().to_f64_();
+    if std::env::var_os("MBNMF_TRACE_COND").is_some() {
+        eprintln!("fused cond {cond:e} l={l} ok={}", cond * eps <= MAX_COND_EPS);
+    }
     cond.is_finite() && cond * eps <= MAX_COND_EPS
 }
 

@@ -99,7 +99,11 @@ pub fn randomized_svd_source<F: NmfFloat>(
         .standard_normal_array(m_cols, n_random)
         .mapv(F::from_f64_);
 
-    let (q, b) = if op.src.is_sparse() {
+    // The fused passes need cond(U)·eps far below the parity tolerance,
+    // which f32's eps never gives (`fused_power`): f32 and sparse X (where
+    // a pass has no packing to save) keep scikit-learn's two passes.
+    let fused = !op.src.is_sparse() && TypeId::of::<F>() == TypeId::of::<f64>();
+    let (q, b) = if !fused {
         two_pass_range(&mut op, q, n_iter)?
     } else if op.transpose {
         fused_range_wide(&mut op, q, n_iter)?
@@ -158,8 +162,10 @@ fn two_pass_range<F: NmfFloat>(
 /// Dense X with M = X: one pass per iteration gives Y = X·Q and Z = Xᵀ·Y;
 /// getrf(Y) = P·L·U, so Mᵀ·(P·L) = Z·U⁻¹ (`fused_power`). The last pass
 /// gives Y = X·Q and Z again: Q = qr(Y) = Y·R⁻¹ and B = Qᵀ·X = (Z·R⁻¹)ᵀ.
-/// An ill-conditioned U or R takes the exact product instead (one more
-/// pass). n_iter + 1 passes instead of 2·n_iter + 2.
+/// n_iter + 1 passes instead of 2·n_iter + 2. At the first ill-conditioned
+/// U the iteration takes the exact product and the rest runs as
+/// [`two_pass_range`] (a rank-deficient X costs half a pass more, not one
+/// per iteration); an ill-conditioned R takes the exact Qᵀ·X.
 fn fused_range_tall<F: NmfFloat>(
     op: &mut Operator<'_, '_, F>,
     mut q: Array2<F>,
@@ -167,24 +173,28 @@ fn fused_range_tall<F: NmfFloat>(
 ) -> Result<(Array2<F>, Array2<F>)> {
     let mut y = Array2::zeros((0, 0));
     let mut z = Array2::zeros((0, 0));
-    let mut q_m = Array2::zeros((0, 0));
     let mut lu = Vec::new();
-    for _ in 0..n_iter {
+    for it in 0..n_iter {
         op.gram_pass(q.view(), &mut y, &mut z)?;
         // Q may have fewer than k + 10 columns (P·L of a matrix with fewer rows).
         let (n, l) = y.dim();
         let ipiv = lu_factor(y.view(), &mut lu)?;
-        let u = (n >= l).then(|| upper_of_lu(&lu, n, l));
-        match u {
-            Some(u) if small_cond(&u) => right_solve_upper(&mut z, &u),
+        match (n >= l).then(|| upper_of_lu(&lu, n, l)) {
+            Some(u) if small_cond(&u) => {
+                right_solve_upper(&mut z, &u);
+                permuted_l_into(z.view(), &mut lu, &mut q)?;
+            }
             _ => {
+                let mut q_m = Array2::zeros((0, 0));
                 permuted_l_from(&lu, n, l, &ipiv, &mut q_m);
+                drop((y, lu));
                 op.t_dot_into(q_m.view(), &mut z)?;
+                permuted_l_into(z.view(), &mut Vec::new(), &mut q)?;
+                return two_pass_range(op, q, n_iter - it - 1);
             }
         }
-        permuted_l_into(z.view(), &mut lu, &mut q)?;
     }
-    drop((q_m, lu));
+    drop(lu);
     op.gram_pass(q.view(), &mut y, &mut z)?;
     let (q, r) = qr_basis_r(y)?;
     let b = if r.is_square() && small_cond(&r) {
@@ -199,7 +209,8 @@ fn fused_range_tall<F: NmfFloat>(
 /// Dense X with M = Xᵀ: a pass from V (m×l) gives Y = X·V = Mᵀ·V and
 /// Z = Xᵀ·Y. The iterations are paired across: A = M·Q (one pass), then
 /// per iteration V = P·L(A), Y = Mᵀ·V, and the next M·P·L(Y) = Z·U⁻¹ with
-/// getrf(Y) = P·L·U. Q = qr(A), B = Qᵀ·M = (X·Q)ᵀ: n_iter + 2 passes.
+/// getrf(Y) = P·L·U. Q = qr(A), B = Qᵀ·M = (X·Q)ᵀ: n_iter + 2 passes. At
+/// the first ill-conditioned U the rest runs as [`two_pass_range`].
 fn fused_range_wide<F: NmfFloat>(
     op: &mut Operator<'_, '_, F>,
     q: Array2<F>,
@@ -210,24 +221,23 @@ fn fused_range_wide<F: NmfFloat>(
     drop(q);
     let mut v = Array2::zeros((0, 0));
     let mut y = Array2::zeros((0, 0));
-    let mut q_m = Array2::zeros((0, 0));
     let mut lu = Vec::new();
-    for _ in 0..n_iter {
+    for it in 0..n_iter {
         permuted_l_into(a.view(), &mut lu, &mut v)?;
         op.gram_pass(v.view(), &mut y, &mut a)?;
-        // Q may have fewer than k + 10 columns (P·L of a matrix with fewer rows).
         let (n, l) = y.dim();
         let ipiv = lu_factor(y.view(), &mut lu)?;
-        let u = (n >= l).then(|| upper_of_lu(&lu, n, l));
-        match u {
+        match (n >= l).then(|| upper_of_lu(&lu, n, l)) {
             Some(u) if small_cond(&u) => right_solve_upper(&mut a, &u),
             _ => {
-                permuted_l_from(&lu, n, l, &ipiv, &mut q_m);
-                op.dot_into(q_m.view(), &mut a)?;
+                let mut q = Array2::zeros((0, 0));
+                permuted_l_from(&lu, n, l, &ipiv, &mut q);
+                drop((a, v, y, lu));
+                return two_pass_range(op, q, n_iter - it - 1);
             }
         }
     }
-    drop((v, y, q_m, lu));
+    drop((v, y, lu));
     let q = qr_basis(a)?;
     let b = op.q_t_dot(q.view())?;
     Ok((q, b))
