@@ -80,7 +80,8 @@ impl<F: NmfFloat> GramPass<F> {
         let chunk = chunk_rows(r, m, l);
         let call = rows_per_call(l, m);
         let n_chunks = r.div_ceil(chunk);
-        self.partials.resize_with(n_chunks, || Array2::zeros((0, 0)));
+        self.partials
+            .resize_with(n_chunks, || Array2::zeros((0, 0)));
         for p in &mut self.partials[..n_chunks] {
             if p.dim() != (m, l) {
                 *p = Array2::zeros((m, l));
@@ -151,9 +152,6 @@ pub(crate) fn small_cond<F: NmfFloat>(u: &Array2<F>) -> bool {
     };
     let cond = norm1(&ud) * norm1(&inv);
     let eps = F::epsilon().to_f64_();
-    if std::env::var_os("MBNMF_TRACE_COND").is_some() {
-        eprintln!("fused cond {cond:e} l={l} ok={}", cond * eps <= MAX_COND_EPS);
-    }
     cond.is_finite() && cond * eps <= MAX_COND_EPS
 }
 
@@ -205,7 +203,9 @@ mod tests {
             let z0 = d.t().dot(&y0) + 1.0;
             let scale = z0.iter().fold(0.0f64, |a, b| a.max(b.abs()));
             assert!((&y - &y0).iter().all(|e| e.abs() < 1e-12 * m as f64));
-            assert!((&z - &z0).iter().all(|e| e.abs() < 1e-13 * scale * r as f64));
+            assert!((&z - &z0)
+                .iter()
+                .all(|e| e.abs() < 1e-13 * scale * r as f64));
         }
     }
 
