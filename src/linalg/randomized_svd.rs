@@ -181,6 +181,7 @@ fn fused_range_tall<F: NmfFloat>(
         let ipiv = lu_factor(y.view(), &mut lu)?;
         match (n >= l).then(|| upper_of_lu(&lu, n, l)) {
             Some(u) if small_cond(&u) => {
+                count_fused();
                 right_solve_upper(&mut z, &u);
                 permuted_l_into(z.view(), &mut lu, &mut q)?;
             }
@@ -198,6 +199,7 @@ fn fused_range_tall<F: NmfFloat>(
     op.gram_pass(q.view(), &mut y, &mut z)?;
     let (q, r) = qr_basis_r(y)?;
     let b = if r.is_square() && small_cond(&r) {
+        count_fused();
         right_solve_upper(&mut z, &r);
         z.reversed_axes()
     } else {
@@ -228,7 +230,10 @@ fn fused_range_wide<F: NmfFloat>(
         let (n, l) = y.dim();
         let ipiv = lu_factor(y.view(), &mut lu)?;
         match (n >= l).then(|| upper_of_lu(&lu, n, l)) {
-            Some(u) if small_cond(&u) => right_solve_upper(&mut a, &u),
+            Some(u) if small_cond(&u) => {
+                count_fused();
+                right_solve_upper(&mut a, &u)
+            }
             _ => {
                 let mut q = Array2::zeros((0, 0));
                 permuted_l_from(&lu, n, l, &ipiv, &mut q);
@@ -241,6 +246,18 @@ fn fused_range_wide<F: NmfFloat>(
     let q = qr_basis(a)?;
     let b = op.q_t_dot(q.view())?;
     Ok((q, b))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Fused products taken on this thread (tests check the path runs).
+    static FUSED_STEPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one fused product (tests only).
+fn count_fused() {
+    #[cfg(test)]
+    FUSED_STEPS.with(|c| c.set(c.get() + 1));
 }
 
 /// A row-major copy.
@@ -809,6 +826,29 @@ mod tests {
     #[test]
     fn matches_sklearn_wide_transposed() {
         check("b");
+    }
+
+    /// Full-rank X (tall, and wide: M = Xᵀ) whose LU factors are well
+    /// conditioned: the dense SVD takes the fused one-pass products at every
+    /// step (n_iter + 1 of them tall, n_iter wide, for each of k = 3, 5) and
+    /// still matches scikit-learn's two-pass products to 1e-10.
+    #[test]
+    fn fused_passes_match_sklearn_tall_and_wide() {
+        for (name, steps) in [("d", (7 + 1) + (4 + 1)), ("e", 7 + 4)] {
+            FUSED_STEPS.with(|c| c.set(0));
+            check(name);
+            assert_eq!(FUSED_STEPS.with(|c| c.get()), steps, "x_{name}");
+        }
+    }
+
+    /// Rank-deficient X (x_a: rank 11 < k + 10) leaves U ill-conditioned:
+    /// the exact products run (and match scikit-learn, `matches_sklearn_tall`).
+    #[test]
+    fn rank_deficient_x_takes_the_exact_products() {
+        let x = test_npy::read_matrix("x_a.npy");
+        FUSED_STEPS.with(|c| c.set(0));
+        randomized_svd(&Input::Dense(x.view()), 3, &mut NumpyRandomState::new(0)).unwrap();
+        assert_eq!(FUSED_STEPS.with(|c| c.get()), 0);
     }
 
     #[test]
