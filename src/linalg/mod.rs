@@ -3,4 +3,5 @@
 
 mod fused_power;
 pub mod randomized_svd;
+mod small_lapack;
 pub mod sparse;
