@@ -22,8 +22,93 @@
 
 use crate::float::NmfFloat;
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use rayon::prelude::*;
+use std::any::TypeId;
+
+extern "C" {
+    fn dsyrk_(
+        uplo: *const u8,
+        trans: *const u8,
+        n: *const i32,
+        k: *const i32,
+        alpha: *const f64,
+        a: *const f64,
+        lda: *const i32,
+        beta: *const f64,
+        c: *mut f64,
+        ldc: *const i32,
+    );
+    fn ssyrk_(
+        uplo: *const u8,
+        trans: *const u8,
+        n: *const i32,
+        k: *const i32,
+        alpha: *const f32,
+        a: *const f32,
+        lda: *const i32,
+        beta: *const f32,
+        c: *mut f32,
+        ldc: *const i32,
+    );
+}
+
+/// Rows per parallel chunk of a block's Gram matrix: at least 256 rows, at
+/// most 4 chunks (their m×m partial sums are added in order).
+fn gram_chunk_rows(r: usize) -> usize {
+    r.div_ceil(4).max(256)
+}
+
+/// c (m×m, column-major, upper triangle) = dᵀ·d for a BLAS-readable r×m
+/// view `d` (BLAS `syrk`: half the multiply-adds of a GEMM).
+fn syrk_upper<F: NmfFloat>(d: ArrayView2<F>, c: &mut Array2<F>) {
+    let (r, m) = d.dim();
+    let st = d.strides();
+    // Row-major d is the column-major m×r matrix dᵀ: c = A·Aᵀ ('N');
+    // column-major d is A itself: c = Aᵀ·A ('T').
+    let (trans, lda) = if st[1] == 1 || m <= 1 {
+        (b'N', st[0].max(m.max(1) as isize))
+    } else {
+        (b'T', st[1].max(r.max(1) as isize))
+    };
+    let (n, k, lda, ldc) = (m as i32, r as i32, lda as i32, m.max(1) as i32);
+    let uplo = b'U';
+    debug_assert!(c.t().is_standard_layout() && c.dim() == (m, m));
+    // SAFETY: `d` is readable with leading dimension `lda` in the layout
+    // `trans` names, `c` is a contiguous m×m buffer, and the pointer casts
+    // happen only when F is the routine's element type.
+    unsafe {
+        if TypeId::of::<F>() == TypeId::of::<f64>() {
+            let (one, zero) = (1.0f64, 0.0f64);
+            dsyrk_(
+                &uplo,
+                &trans,
+                &n,
+                &k,
+                &one,
+                d.as_ptr() as *const f64,
+                &lda,
+                &zero,
+                c.as_mut_ptr() as *mut f64,
+                &ldc,
+            );
+        } else {
+            let (one, zero) = (1.0f32, 0.0f32);
+            ssyrk_(
+                &uplo,
+                &trans,
+                &n,
+                &k,
+                &one,
+                d.as_ptr() as *const f32,
+                &lda,
+                &zero,
+                c.as_mut_ptr() as *mut f32,
+                &ldc,
+            );
+        }
+    }
+}
 
 /// Multiply-adds per GEMM call below which OpenBLAS's small-matrix kernels
 /// run (2^19, as measured for the solver's skinny products).
@@ -109,6 +194,58 @@ impl<F: NmfFloat> GramPass<F> {
             });
         for p in &self.partials[..n_chunks] {
             *z += p;
+        }
+    }
+}
+
+impl<F: NmfFloat> GramPass<F> {
+    /// g += Dᵀ·D on g's upper triangle (g m×m column-major) for one dense
+    /// block D (r×m, BLAS-readable): chunks of rows cut from the shape on
+    /// the workers, their `syrk`s added in chunk order.
+    pub(crate) fn gram_block(&mut self, d: ArrayView2<F>, g: &mut Array2<F>) {
+        let (r, m) = d.dim();
+        if r == 0 {
+            return;
+        }
+        let chunk = gram_chunk_rows(r);
+        let n_chunks = r.div_ceil(chunk);
+        self.partials
+            .resize_with(n_chunks, || Array2::zeros((0, 0)));
+        for p in &mut self.partials[..n_chunks] {
+            if p.dim() != (m, m) || !p.t().is_standard_layout() {
+                *p = Array2::zeros((m, m).f());
+            }
+        }
+        self.partials[..n_chunks]
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(c, p)| {
+                let s0 = c * chunk;
+                syrk_upper(d.slice(s![s0..(s0 + chunk).min(r), ..]), p);
+            });
+        for p in &self.partials[..n_chunks] {
+            for j in 0..m {
+                for i in 0..=j {
+                    g[[i, j]] += p[[i, j]];
+                }
+            }
+        }
+    }
+}
+
+impl<F> GramPass<F> {
+    /// Frees the partial sums (m×m after a Gram pass).
+    pub(crate) fn partials_clear(&mut self) {
+        self.partials.clear();
+    }
+}
+
+/// Copies the upper triangle of a square matrix onto its lower triangle.
+pub(crate) fn symmetrise_upper<F: NmfFloat>(g: &mut Array2<F>) {
+    let m = g.nrows();
+    for j in 0..m {
+        for i in 0..j {
+            g[[j, i]] = g[[i, j]];
         }
     }
 }
