@@ -53,10 +53,12 @@ extern "C" {
     );
 }
 
-/// Rows per parallel chunk of a block's Gram matrix: at least 256 rows, at
-/// most 4 chunks (their m×m partial sums are added in order).
-fn gram_chunk_rows(r: usize) -> usize {
-    r.div_ceil(4).max(256)
+/// Rows per parallel chunk of an r×m block's Gram matrix: at least 256
+/// rows and at least 2·m (each m×m partial sum at most half its chunk, so
+/// the partials never outweigh the block), at most 4 chunks (their partial
+/// sums are added in order).
+fn gram_chunk_rows(r: usize, m: usize) -> usize {
+    r.div_ceil(4).max(256).max(2 * m)
 }
 
 /// c (m×m, column-major, upper triangle) = dᵀ·d for a BLAS-readable r×m
@@ -207,7 +209,7 @@ impl<F: NmfFloat> GramPass<F> {
         if r == 0 {
             return;
         }
-        let chunk = gram_chunk_rows(r);
+        let chunk = gram_chunk_rows(r, m);
         let n_chunks = r.div_ceil(chunk);
         self.partials
             .resize_with(n_chunks, || Array2::zeros((0, 0)));
