@@ -371,6 +371,36 @@ mod tests {
     }
 
     #[test]
+    fn gram_block_is_xt_x_on_any_threads_and_layout() {
+        let d = sample(1500, 20, 6);
+        let want = d.t().dot(&d);
+        let run = |t: usize, x: ArrayView2<f64>| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut g = Array2::zeros((20, 20).f());
+                GramPass::default().gram_block(x, &mut g);
+                symmetrise_upper(&mut g);
+                g
+            })
+        };
+        let one = run(1, d.view());
+        let scale = want.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+        assert!((&one - &want).iter().all(|e| e.abs() < 1e-13 * scale));
+        for t in [2, 3] {
+            assert_eq!(run(t, d.view()), one);
+        }
+        // A column-major block gives the same matrix up to rounding.
+        let mut f = Array2::zeros(d.raw_dim().f());
+        f.assign(&d);
+        assert!((&run(2, f.view()) - &want)
+            .iter()
+            .all(|e| e.abs() < 1e-13 * scale));
+    }
+
+    #[test]
     fn right_solve_and_condition() {
         let u = ndarray::array![[2.0, 1.0, -1.0], [0.0, 4.0, 0.5], [0.0, 0.0, 0.25]];
         let z = sample(10, 3, 5);
