@@ -47,6 +47,10 @@ use std::any::TypeId;
 /// Oversampling used by scikit-learn's NMF initialisation.
 pub const N_OVERSAMPLES: usize = 10;
 
+/// Smallest σ_k/σ₁ for which the Gram path's result is kept (see
+/// `randomized_svd_source`).
+const GRAM_MIN_RATIO: f64 = 1e-3;
+
 /// Truncated SVD: (U n×k, S k, Vt k×m).
 ///
 /// `rng` is consumed exactly as scikit-learn consumes its `RandomState`:
@@ -117,20 +121,37 @@ pub fn randomized_svd_source<F: NmfFloat>(
     // which f32's eps never gives (`fused_power`): f32 and sparse X (where
     // a pass has no packing to save) keep scikit-learn's two passes.
     let fused = !op.src.is_sparse() && TypeId::of::<F>() == TypeId::of::<f64>();
-    let (q, b) = if !fused {
+    let gram = fused && !op.transpose && gram_pays(&op, n_random, n_iter);
+    // The Gram path's start, kept to redo the range with the fused passes
+    // if the Gram result turns out too ill-conditioned (below).
+    let q_start = if gram { Some(q.clone()) } else { None };
+    let (mut q, b) = if !fused {
         two_pass_range(&mut op, q, n_iter)?
     } else if op.transpose {
         fused_range_wide(&mut op, q, n_iter)?
-    } else if gram_pays(&op, n_random, n_iter) {
+    } else if gram {
         gram_range_tall(&mut op, q, n_iter)?
     } else {
         fused_range_tall(&mut op, q, n_iter)?
     };
-    let (u_hat, s, vt) = thin_svd(b)?;
-    let mut u = q.dot(&u_hat);
-    let mut vt = vt;
-
+    let (mut u_hat, mut s, mut vt) = thin_svd(b)?;
     let k = n_components;
+    // G = XᵀX squares X's condition number: the direction of singular value
+    // σ_j keeps a relative accuracy of about eps·(σ₁/σ_j)² through G,
+    // against eps·σ₁/σ_j through X. Keep the Gram result only when the k-th
+    // singular value (the smallest the initialisation uses) is at least
+    // GRAM_MIN_RATIO·σ₁, i.e. that error is at most 1e6·eps ≈ 2e-10; else
+    // redo the range from the same start with the fused passes (which have
+    // their own guard).
+    if let Some(q0) = q_start {
+        if !(s[k - 1].to_f64_() >= GRAM_MIN_RATIO * s[0].to_f64_()) {
+            let (q2, b2) = fused_range_tall(&mut op, q0, n_iter)?;
+            q = q2;
+            (u_hat, s, vt) = thin_svd(b2)?;
+        }
+    }
+    let mut u = q.dot(&u_hat);
+
     if op.transpose {
         flip_signs_by_rows(&mut u, &mut vt);
         Ok((
