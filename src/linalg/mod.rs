@@ -1,5 +1,7 @@
 //! Linear algebra beyond plain GEMM: sparse products and the randomized SVD
 //! behind the NNDSVD initialisations.
 
+mod fused_power;
 pub mod randomized_svd;
+mod small_lapack;
 pub mod sparse;

@@ -16,21 +16,40 @@
 //!
 //! Every LAPACK routine receives column-major copies, exactly the matrices
 //! scipy hands to LAPACK, so both sides run the same factorisations.
+//!
+//! Dense f64 X: the two products of a power iteration share one pass over X
+//! (`fused_power`: Mᵀ·P·L(Y) = (Mᵀ·Y)·U⁻¹ with getrf(Y) = P·L·U, and
+//! Qᵀ·M = (Mᵀ·Y·R⁻¹)ᵀ for Q·R = Y), n_iter + 1 or + 2 passes instead of
+//! 2·n_iter + 2, as long as U and R are well conditioned (cond₁·eps ≤
+//! 1e4·eps); the first ill-conditioned U (a rank-deficient X) sends the rest
+//! through scikit-learn's two passes. A tall X with few columns (m below
+//! 2·n_iter·(k + 10)) iterates on G = Xᵀ·X instead (one `syrk` pass; the
+//! same subspaces as the LU-normalised passes, Q ← P·L(G·Q)), then one fused
+//! pass. Sparse and f32 X always take scikit-learn's two passes.
 
 use crate::dist::{Comm, Shard};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::Input;
 use crate::io::{for_each_block, InMemory, RowSource};
+use crate::linalg::fused_power::{
+    right_solve_upper, small_cond, symmetrise_upper, upper_of_lu, GramPass,
+};
+use crate::linalg::small_lapack::{
+    lu_factor, permuted_l_from, permuted_l_into, qr_basis, qr_basis_r, thin_svd,
+};
 use crate::linalg::sparse::{csc_t_dot_dense_with, csr_dot_dense, CscIndex};
 use crate::rng::NumpyRandomState;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
-use ndarray_linalg::{JobSvd, MatrixLayout};
 use rayon::prelude::*;
 use std::any::TypeId;
 
 /// Oversampling used by scikit-learn's NMF initialisation.
 pub const N_OVERSAMPLES: usize = 10;
+
+/// Smallest σ_k/σ₁ for which the Gram path's result is kept (see
+/// `randomized_svd_source`).
+const GRAM_MIN_RATIO: f64 = 1e-3;
 
 /// Truncated SVD: (U n×k, S k, Vt k×m).
 ///
@@ -94,32 +113,45 @@ pub fn randomized_svd_source<F: NmfFloat>(
     let (_, m_cols) = op.shape();
 
     // Gaussian start, drawn in f64 then cast to X's dtype.
-    let mut q: Array2<F> = rng
+    let q: Array2<F> = rng
         .standard_normal_array(m_cols, n_random)
         .mapv(F::from_f64_);
 
-    // The power iterations reuse their buffers: M·Q, P·L of it, Mᵀ·Q and
-    // P·L of that are the same four shapes at every iteration.
-    let mut prod_m = Array2::zeros((0, 0));
-    let mut prod_t = Array2::zeros((0, 0));
-    let mut q_m = Array2::zeros((0, 0));
-    let mut lu = Vec::new();
-    for _ in 0..n_iter {
-        op.dot_into(q.view(), &mut prod_m)?;
-        permuted_l_into(prod_m.view(), &mut lu, &mut q_m)?;
-        op.t_dot_into(q_m.view(), &mut prod_t)?;
-        permuted_l_into(prod_t.view(), &mut lu, &mut q)?;
-    }
-    drop((prod_t, q_m, lu));
-    op.dot_into(q.view(), &mut prod_m)?;
-    let q = qr_basis(prod_m)?;
-
-    let b = op.q_t_dot(q.view())?;
-    let (u_hat, s, vt) = thin_svd(b)?;
-    let mut u = q.dot(&u_hat);
-    let mut vt = vt;
-
+    // The fused passes need cond(U)·eps far below the parity tolerance,
+    // which f32's eps never gives (`fused_power`): f32 and sparse X (where
+    // a pass has no packing to save) keep scikit-learn's two passes.
+    let fused = !op.src.is_sparse() && TypeId::of::<F>() == TypeId::of::<f64>();
+    let gram = fused && !op.transpose && gram_pays(&op, n_random, n_iter);
+    // The Gram path's start, kept to redo the range with the fused passes
+    // if the Gram result turns out too ill-conditioned (below).
+    let q_start = if gram { Some(q.clone()) } else { None };
+    let (mut q, b) = if !fused {
+        two_pass_range(&mut op, q, n_iter)?
+    } else if op.transpose {
+        fused_range_wide(&mut op, q, n_iter)?
+    } else if gram {
+        gram_range_tall(&mut op, q, n_iter)?
+    } else {
+        fused_range_tall(&mut op, q, n_iter)?
+    };
+    let (mut u_hat, mut s, mut vt) = thin_svd(b)?;
     let k = n_components;
+    // G = XᵀX squares X's condition number: the direction of singular value
+    // σ_j keeps a relative accuracy of about eps·(σ₁/σ_j)² through G,
+    // against eps·σ₁/σ_j through X. Keep the Gram result only when the k-th
+    // singular value (the smallest the initialisation uses) is at least
+    // GRAM_MIN_RATIO·σ₁, i.e. that error is at most 1e6·eps ≈ 2e-10; else
+    // redo the range from the same start with the fused passes (which have
+    // their own guard).
+    if let Some(q0) = q_start {
+        if !(s[k - 1].to_f64_() >= GRAM_MIN_RATIO * s[0].to_f64_()) {
+            let (q2, b2) = fused_range_tall(&mut op, q0, n_iter)?;
+            q = q2;
+            (u_hat, s, vt) = thin_svd(b2)?;
+        }
+    }
+    let mut u = q.dot(&u_hat);
+
     if op.transpose {
         flip_signs_by_rows(&mut u, &mut vt);
         Ok((
@@ -135,6 +167,180 @@ pub fn randomized_svd_source<F: NmfFloat>(
             standard(vt.slice(ndarray::s![..k, ..])),
         ))
     }
+}
+
+/// The range finder as scikit-learn writes it: Q ← P·L(M·Q), Q ← P·L(Mᵀ·Q)
+/// `n_iter` times, Q = qr(M·Q), B = Qᵀ·M (two passes over X per iteration;
+/// sparse X, where a pass has no packing to save).
+fn two_pass_range<F: NmfFloat>(
+    op: &mut Operator<'_, '_, F>,
+    mut q: Array2<F>,
+    n_iter: usize,
+) -> Result<(Array2<F>, Array2<F>)> {
+    // The power iterations reuse their buffers: M·Q, P·L of it, Mᵀ·Q and
+    // P·L of that are the same four shapes at every iteration.
+    let mut prod_m = Array2::zeros((0, 0));
+    let mut prod_t = Array2::zeros((0, 0));
+    let mut q_m = Array2::zeros((0, 0));
+    let mut lu = Vec::new();
+    for _ in 0..n_iter {
+        op.dot_into(q.view(), &mut prod_m)?;
+        permuted_l_into(prod_m.view(), &mut lu, &mut q_m)?;
+        op.t_dot_into(q_m.view(), &mut prod_t)?;
+        permuted_l_into(prod_t.view(), &mut lu, &mut q)?;
+    }
+    drop((prod_t, q_m, lu));
+    op.dot_into(q.view(), &mut prod_m)?;
+    let q = qr_basis(prod_m)?;
+    let b = op.q_t_dot(q.view())?;
+    Ok((q, b))
+}
+
+/// Dense X with M = X: one pass per iteration gives Y = X·Q and Z = Xᵀ·Y;
+/// getrf(Y) = P·L·U, so Mᵀ·(P·L) = Z·U⁻¹ (`fused_power`). The last pass
+/// gives Y = X·Q and Z again: Q = qr(Y) = Y·R⁻¹ and B = Qᵀ·X = (Z·R⁻¹)ᵀ.
+/// n_iter + 1 passes instead of 2·n_iter + 2. At the first ill-conditioned
+/// U the iteration takes the exact product and the rest runs as
+/// [`two_pass_range`] (a rank-deficient X costs half a pass more, not one
+/// per iteration); an ill-conditioned R takes the exact Qᵀ·X.
+fn fused_range_tall<F: NmfFloat>(
+    op: &mut Operator<'_, '_, F>,
+    mut q: Array2<F>,
+    n_iter: usize,
+) -> Result<(Array2<F>, Array2<F>)> {
+    let mut y = Array2::zeros((0, 0));
+    let mut z = Array2::zeros((0, 0));
+    let mut lu = Vec::new();
+    for it in 0..n_iter {
+        op.gram_pass(q.view(), &mut y, &mut z)?;
+        // Q may have fewer than k + 10 columns (P·L of a matrix with fewer rows).
+        let (n, l) = y.dim();
+        let ipiv = lu_factor(y.view(), &mut lu)?;
+        match (n >= l).then(|| upper_of_lu(&lu, n, l)) {
+            Some(u) if small_cond(&u) => {
+                count_fused();
+                right_solve_upper(&mut z, &u);
+                permuted_l_into(z.view(), &mut lu, &mut q)?;
+            }
+            _ => {
+                let mut q_m = Array2::zeros((0, 0));
+                permuted_l_from(&lu, n, l, &ipiv, &mut q_m);
+                drop((y, lu));
+                op.t_dot_into(q_m.view(), &mut z)?;
+                permuted_l_into(z.view(), &mut Vec::new(), &mut q)?;
+                return two_pass_range(op, q, n_iter - it - 1);
+            }
+        }
+    }
+    drop(lu);
+    op.gram_pass(q.view(), &mut y, &mut z)?;
+    let (q, r) = qr_basis_r(y)?;
+    let b = if r.is_square() && small_cond(&r) {
+        count_fused();
+        right_solve_upper(&mut z, &r);
+        z.reversed_axes()
+    } else {
+        op.q_t_dot(q.view())?
+    };
+    Ok((q, b))
+}
+
+/// Whether the power iterations of a tall dense X cost less through
+/// G = Xᵀ·X (one pass of n·m²/2 multiply-adds with `syrk`, then m²·l per
+/// iteration) than through n_iter fused passes (2·n·m·l each): m below
+/// 4·n_iter·l, taken below 2·n_iter·l for margin (Fashion-MNIST, m = 784:
+/// k = 50 iterates on G, k = 10 fuses), and G (m×m, with up to four partial
+/// sums) small.
+fn gram_pays<F: NmfFloat>(op: &Operator<'_, '_, F>, l: usize, n_iter: usize) -> bool {
+    const MAX_GRAM_COLS: usize = 2048;
+    let m = op.src.shape().1;
+    m <= MAX_GRAM_COLS && m < 2 * n_iter * l
+}
+
+/// [`fused_range_tall`] with the power iterations on G = Xᵀ·X: Q ← P·L(G·Q)
+/// (the same subspace as scikit-learn's Q ← P·L(Xᵀ·P·L(X·Q)): the two differ
+/// by an invertible l×l factor, U⁻¹ of `fused_power`), then the last fused
+/// pass Y = X·Q, Z = Xᵀ·Y, Q·R = Y, B = (Z·R⁻¹)ᵀ: two passes over X.
+fn gram_range_tall<F: NmfFloat>(
+    op: &mut Operator<'_, '_, F>,
+    mut q: Array2<F>,
+    n_iter: usize,
+) -> Result<(Array2<F>, Array2<F>)> {
+    let g = op.gram()?;
+    let mut z = Array2::zeros((0, 0));
+    let mut lu = Vec::new();
+    for _ in 0..n_iter {
+        let shape = (g.nrows(), q.ncols());
+        if z.dim() != shape {
+            z = Array2::zeros(shape);
+        }
+        ndarray::linalg::general_mat_mul(F::one(), &g, &q, F::zero(), &mut z);
+        permuted_l_into(z.view(), &mut lu, &mut q)?;
+    }
+    drop((g, lu));
+    let mut y = Array2::zeros((0, 0));
+    op.gram_pass(q.view(), &mut y, &mut z)?;
+    let (q, r) = qr_basis_r(y)?;
+    let b = if r.is_square() && small_cond(&r) {
+        count_fused();
+        right_solve_upper(&mut z, &r);
+        z.reversed_axes()
+    } else {
+        op.q_t_dot(q.view())?
+    };
+    Ok((q, b))
+}
+
+/// Dense X with M = Xᵀ: a pass from V (m×l) gives Y = X·V = Mᵀ·V and
+/// Z = Xᵀ·Y. The iterations are paired across: A = M·Q (one pass), then
+/// per iteration V = P·L(A), Y = Mᵀ·V, and the next M·P·L(Y) = Z·U⁻¹ with
+/// getrf(Y) = P·L·U. Q = qr(A), B = Qᵀ·M = (X·Q)ᵀ: n_iter + 2 passes. At
+/// the first ill-conditioned U the rest runs as [`two_pass_range`].
+fn fused_range_wide<F: NmfFloat>(
+    op: &mut Operator<'_, '_, F>,
+    q: Array2<F>,
+    n_iter: usize,
+) -> Result<(Array2<F>, Array2<F>)> {
+    let mut a = Array2::zeros((0, 0));
+    op.dot_into(q.view(), &mut a)?;
+    drop(q);
+    let mut v = Array2::zeros((0, 0));
+    let mut y = Array2::zeros((0, 0));
+    let mut lu = Vec::new();
+    for it in 0..n_iter {
+        permuted_l_into(a.view(), &mut lu, &mut v)?;
+        op.gram_pass(v.view(), &mut y, &mut a)?;
+        let (n, l) = y.dim();
+        let ipiv = lu_factor(y.view(), &mut lu)?;
+        match (n >= l).then(|| upper_of_lu(&lu, n, l)) {
+            Some(u) if small_cond(&u) => {
+                count_fused();
+                right_solve_upper(&mut a, &u)
+            }
+            _ => {
+                let mut q = Array2::zeros((0, 0));
+                permuted_l_from(&lu, n, l, &ipiv, &mut q);
+                drop((a, v, y, lu));
+                return two_pass_range(op, q, n_iter - it - 1);
+            }
+        }
+    }
+    drop((v, y, lu));
+    let q = qr_basis(a)?;
+    let b = op.q_t_dot(q.view())?;
+    Ok((q, b))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Fused products taken on this thread (tests check the path runs).
+    static FUSED_STEPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one fused product (tests only).
+fn count_fused() {
+    #[cfg(test)]
+    FUSED_STEPS.with(|c| c.set(c.get() + 1));
 }
 
 /// A row-major copy.
@@ -154,6 +360,8 @@ struct Operator<'s, 'c, F> {
     csc: CscIndex,
     /// The block `csc` indexes: (first row, rows, non-zeros, values' address).
     csc_of: Option<(usize, usize, usize, usize)>,
+    /// Partial sums of the fused dense passes.
+    gram: GramPass<F>,
 }
 
 impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
@@ -167,6 +375,7 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
             n_total: n,
             csc: CscIndex::default(),
             csc_of: None,
+            gram: GramPass::default(),
         }
     }
 
@@ -258,6 +467,63 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
             })?;
             Ok(())
         }
+    }
+
+    /// One pass over a dense X from V (m×l): Y = X·V (N×l, gathered over
+    /// the workers) and Z = Xᵀ·Y (m×l, summed over the workers), each block's
+    /// Xᵀ·Y formed while the block is in cache ([`GramPass`]).
+    fn gram_pass(&mut self, v: ArrayView2<F>, y: &mut Array2<F>, z: &mut Array2<F>) -> Result<()> {
+        let (n, m) = (self.n_total, self.src.shape().1);
+        let off = self.offset;
+        let l = v.ncols();
+        for (buf, shape) in [(&mut *y, (n, l)), (&mut *z, (m, l))] {
+            if buf.dim() != shape || !buf.is_standard_layout() {
+                *buf = Array2::zeros(shape);
+            } else {
+                buf.fill(F::zero());
+            }
+        }
+        let pass = &mut self.gram;
+        for_each_block(self.src, |s0, xb| match xb {
+            Input::Dense(d) => {
+                let yb = y.slice_mut(ndarray::s![off + s0..off + s0 + xb.n_rows(), ..]);
+                with_blas_view(*d, |d| pass.block(d, v, yb, z));
+                Ok(())
+            }
+            Input::Csr(_) => Err(Error::Linalg(
+                "randomized_svd: a dense pass over a sparse block".into(),
+            )),
+        })?;
+        if !self.comm.is_single() {
+            self.comm
+                .sum(y.as_slice_mut().expect("standard layout is contiguous"))?;
+            self.comm
+                .sum(z.as_slice_mut().expect("standard layout is contiguous"))?;
+        }
+        Ok(())
+    }
+
+    /// G = Xᵀ·X (m×m, symmetric, summed over the workers), one pass.
+    fn gram(&mut self) -> Result<Array2<F>> {
+        let m = self.src.shape().1;
+        let mut g = Array2::zeros((m, m).f());
+        let pass = &mut self.gram;
+        for_each_block(self.src, |_, xb| match xb {
+            Input::Dense(d) => {
+                with_blas_view(*d, |d| pass.gram_block(d, &mut g));
+                Ok(())
+            }
+            Input::Csr(_) => Err(Error::Linalg(
+                "randomized_svd: a dense pass over a sparse block".into(),
+            )),
+        })?;
+        pass.partials_clear();
+        symmetrise_upper(&mut g);
+        if !self.comm.is_single() {
+            self.comm
+                .sum(g.as_slice_memory_order_mut().expect("contiguous"))?;
+        }
+        Ok(g)
     }
 
     /// M·B into `out`.
@@ -361,178 +627,6 @@ fn blas_friendly<F>(a: &ArrayView2<F>) -> bool {
     row_major || col_major
 }
 
-/// A column-major copy of `a` and its LAPACK layout.
-fn to_fortran<F: NmfFloat>(a: ArrayView2<F>) -> (Array2<F>, MatrixLayout) {
-    let (r, c) = a.dim();
-    let mut f = Array2::zeros((r, c).f());
-    f.assign(&a);
-    let layout = MatrixLayout::F {
-        col: c as i32,
-        lda: r.max(1) as i32,
-    };
-    (f, layout)
-}
-
-fn lapack_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Linalg(format!("{what}: {e}"))
-}
-
-// getrf is called directly: lax's wrapper turns an exactly singular U
-// (info > 0) into an error, while scipy's `lu` accepts it and so must we.
-extern "C" {
-    fn sgetrf_(
-        m: *const i32,
-        n: *const i32,
-        a: *mut f32,
-        lda: *const i32,
-        ipiv: *mut i32,
-        info: *mut i32,
-    );
-    fn dgetrf_(
-        m: *const i32,
-        n: *const i32,
-        a: *mut f64,
-        lda: *const i32,
-        ipiv: *mut i32,
-        info: *mut i32,
-    );
-}
-
-/// LU factorisation with partial pivoting of a column-major r×c matrix, in
-/// place; returns LAPACK's 1-based pivots (min(r, c) of them).
-fn getrf<F: NmfFloat>(a: &mut Array2<F>) -> Result<Vec<i32>> {
-    let (r, c) = a.dim();
-    debug_assert!(a.t().is_standard_layout());
-    let (m, n, lda) = (r as i32, c as i32, r.max(1) as i32);
-    let mut ipiv = vec![0i32; r.min(c)];
-    let mut info = 0i32;
-    let ptr = a.as_mut_ptr();
-    // SAFETY: `a` is a contiguous column-major r×c buffer with leading
-    // dimension r, `ipiv` holds min(r, c) entries, and the pointer casts only
-    // happen when F is exactly the routine's element type.
-    unsafe {
-        if TypeId::of::<F>() == TypeId::of::<f64>() {
-            dgetrf_(&m, &n, ptr as *mut f64, &lda, ipiv.as_mut_ptr(), &mut info);
-        } else if TypeId::of::<F>() == TypeId::of::<f32>() {
-            sgetrf_(&m, &n, ptr as *mut f32, &lda, ipiv.as_mut_ptr(), &mut info);
-        } else {
-            return Err(Error::Linalg(format!("no getrf for {}", F::DTYPE)));
-        }
-    }
-    if info < 0 {
-        return Err(Error::Linalg(format!("getrf: invalid argument {}", -info)));
-    }
-    Ok(ipiv)
-}
-
-/// Rows per tile of the transposing copies (a tile of c columns stays in
-/// cache while it is read along one axis and written along the other).
-const TILE_ROWS: usize = 64;
-
-/// scipy's `lu(a, permute_l=True)[0]`: P·L, r × min(r, c), where A = P·L·U,
-/// into `out` (row-major; reshaped only when its shape differs). `lu` is
-/// the column-major work copy of `a` that `getrf` factorises in place.
-fn permuted_l_into<F: NmfFloat>(
-    a: ArrayView2<F>,
-    lu: &mut Vec<F>,
-    out: &mut Array2<F>,
-) -> Result<()> {
-    let (r, c) = a.dim();
-    let mn = r.min(c);
-    // Column-major copy, in row tiles.
-    lu.clear();
-    lu.resize(r * c, F::zero());
-    for i0 in (0..r).step_by(TILE_ROWS) {
-        let i1 = (i0 + TILE_ROWS).min(r);
-        for (i, row) in (i0..i1).zip(a.slice(ndarray::s![i0..i1, ..]).rows()) {
-            for (j, &v) in row.iter().enumerate() {
-                lu[j * r + i] = v;
-            }
-        }
-    }
-    let mut f = Array2::from_shape_vec((r, c).f(), std::mem::take(lu)).expect("r*c elements");
-    let ipiv = getrf(&mut f);
-    *lu = f.into_raw_vec_and_offset().0;
-    let ipiv = ipiv?;
-    // Row i of the pivoted matrix is row `origin[i]` of A.
-    let mut origin: Vec<usize> = (0..r).collect();
-    for (t, &p) in ipiv.iter().enumerate() {
-        origin.swap(t, p as usize - 1);
-    }
-    // A = Pᵀ_lapack·L·U, so row origin[i] of P·L is row i of L: unit
-    // diagonal, L's entries below it, zeros above. Written in row tiles.
-    if out.dim() != (r, mn) || !out.is_standard_layout() {
-        *out = Array2::zeros((r, mn));
-    }
-    let o = out.as_slice_mut().expect("standard layout");
-    for i0 in (0..r).step_by(TILE_ROWS) {
-        let i1 = (i0 + TILE_ROWS).min(r);
-        for (i, &dest) in origin.iter().enumerate().take(i1).skip(i0) {
-            let row = &mut o[dest * mn..(dest + 1) * mn];
-            let below = mn.min(i);
-            row[below..].fill(F::zero());
-            if i < mn {
-                row[i] = F::one();
-            }
-        }
-        for j in 0..mn.min(i1) {
-            let col = &lu[j * r..(j + 1) * r];
-            for i in i0.max(j + 1)..i1 {
-                o[origin[i] * mn + j] = col[i];
-            }
-        }
-    }
-    Ok(())
-}
-
-/// [`permuted_l_into`] into new buffers.
-#[cfg(test)]
-fn permuted_l<F: NmfFloat>(a: Array2<F>) -> Result<Array2<F>> {
-    let mut out = Array2::zeros((0, 0));
-    permuted_l_into(a.view(), &mut Vec::new(), &mut out)?;
-    Ok(out)
-}
-
-/// scipy's `qr(a, mode='economic')[0]`: r × min(r, c) orthonormal basis.
-fn qr_basis<F: NmfFloat>(a: Array2<F>) -> Result<Array2<F>> {
-    let (r, c) = a.dim();
-    let kk = r.min(c);
-    let (mut f, layout) = to_fortran(a.view());
-    drop(a);
-    let data = f.as_slice_memory_order_mut().expect("contiguous");
-    let tau = F::householder(layout, data).map_err(|e| lapack_err("geqrf", e))?;
-    // orgqr builds the basis in the first min(r, c) columns.
-    F::q(layout, data, &tau).map_err(|e| lapack_err("orgqr", e))?;
-    if kk == c {
-        Ok(f)
-    } else {
-        Ok(f.slice(ndarray::s![.., ..kk]).to_owned())
-    }
-}
-
-/// Thin SVD through `gesdd` (jobz = 'S') on a column-major copy.
-fn thin_svd<F: NmfFloat>(b: Array2<F>) -> Result<(Array2<F>, Array1<F>, Array2<F>)> {
-    let (r, c) = b.dim();
-    let kk = r.min(c);
-    let (mut f, layout) = to_fortran(b.view());
-    drop(b);
-    let out = F::svddc(
-        layout,
-        JobSvd::Some,
-        f.as_slice_memory_order_mut().expect("contiguous"),
-    )
-    .map_err(|e| lapack_err("gesdd (SVD did not converge?)", e))?;
-    let u = out
-        .u
-        .ok_or_else(|| Error::Linalg("gesdd returned no U".into()))?;
-    let vt = out
-        .vt
-        .ok_or_else(|| Error::Linalg("gesdd returned no Vt".into()))?;
-    let u = Array2::from_shape_vec((r, kk).f(), u).map_err(|e| lapack_err("gesdd U", e))?;
-    let vt = Array2::from_shape_vec((kk, c).f(), vt).map_err(|e| lapack_err("gesdd Vt", e))?;
-    Ok((u, Array1::from(out.s), vt))
-}
-
 /// numpy's `sign`: -1, 0 or +1 (NaN stays NaN).
 fn sign<F: NmfFloat>(v: F) -> F {
     if v > F::zero() {
@@ -632,6 +726,32 @@ mod tests {
         check("b");
     }
 
+    /// Full-rank X (tall, and wide: M = Xᵀ) whose LU factors are well
+    /// conditioned: the dense SVD takes the fused one-pass products and
+    /// still matches scikit-learn's two-pass products to 1e-10. x_d (250×190)
+    /// at k = 3 runs n_iter + 1 = 8 fused steps; at k = 5 (l = 15, 190 < 2·7·15)
+    /// it iterates on Xᵀ·X and fuses the last step only; x_e (40×200, wide)
+    /// fuses every iteration (7 at k = 3, 4 at k = 5).
+    #[test]
+    fn fused_passes_match_sklearn_tall_and_wide() {
+        for (name, steps) in [("d", 8 + 1), ("e", 7 + 4)] {
+            FUSED_STEPS.with(|c| c.set(0));
+            check(name);
+            assert_eq!(FUSED_STEPS.with(|c| c.get()), steps, "x_{name}");
+        }
+    }
+
+    /// Rank-deficient X (x_a: rank 11 < k + 10; 12 columns, so its power
+    /// iterations run on Xᵀ·X) leaves R ill-conditioned: B = Qᵀ·X is the
+    /// exact product (and matches scikit-learn, `matches_sklearn_tall`).
+    #[test]
+    fn rank_deficient_x_takes_the_exact_products() {
+        let x = test_npy::read_matrix("x_a.npy");
+        FUSED_STEPS.with(|c| c.set(0));
+        randomized_svd(&Input::Dense(x.view()), 3, &mut NumpyRandomState::new(0)).unwrap();
+        assert_eq!(FUSED_STEPS.with(|c| c.get()), 0);
+    }
+
     #[test]
     fn any_strides_and_f32() {
         let x = test_npy::read_matrix("x_a.npy");
@@ -703,18 +823,5 @@ mod tests {
             Err(Error::Linalg(_))
         ));
         assert!(randomized_svd(&Input::Dense(x.view()), 0, &mut rng).is_err());
-    }
-
-    #[test]
-    fn permuted_l_matches_definition() {
-        let a = ndarray::array![[1.0, 2.0], [4.0, 1.0], [3.0, 3.0]];
-        let pl = permuted_l(a.clone()).unwrap();
-        // scipy.linalg.lu(a, permute_l=True)[0]
-        let want = ndarray::array![[0.25, 7.0 / 9.0], [1.0, 0.0], [0.75, 1.0]];
-        assert!((&pl - &want).iter().all(|d: &f64| d.abs() < 1e-15), "{pl}");
-        // Exactly singular: scipy returns L anyway, so do we.
-        let s = ndarray::array![[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]];
-        let pl = permuted_l(s).unwrap();
-        assert_eq!(pl, ndarray::array![[1.0, 0.0], [1.0, 1.0]]);
     }
 }
