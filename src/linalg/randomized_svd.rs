@@ -144,7 +144,8 @@ pub fn randomized_svd_source<F: NmfFloat>(
     // redo the range from the same start with the fused passes (which have
     // their own guard).
     if let Some(q0) = q_start {
-        if !(s[k - 1].to_f64_() >= GRAM_MIN_RATIO * s[0].to_f64_()) {
+        let ratio = s[k - 1].to_f64_() / s[0].to_f64_();
+        if ratio.is_nan() || ratio < GRAM_MIN_RATIO {
             let (q2, b2) = fused_range_tall(&mut op, q0, n_iter)?;
             q = q2;
             (u_hat, s, vt) = thin_svd(b2)?;
