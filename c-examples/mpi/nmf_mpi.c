@@ -10,7 +10,7 @@
  * its own rows. The shards, concatenated in rank order, are X. Rank 0 also
  * fits X alone (no hook) and broadcasts the reference; every rank checks
  * that its H, n_steps and final cost (reconstruction_err), and its rows of
- * W, equal the reference to 1e-12 relative, for dense and CSR X, Frobenius
+ * W, equal the reference to 1e-12 relative (1e-10 after an nndsvda init), for dense and CSR X, Frobenius
  * and Kullback-Leibler, even and uneven shards (one of them empty when
  * P >= 3), with init random and (KL, uneven) nndsvda. Then the fault cases: a negative value on the last rank's shard
  * and a malformed CSR on rank 0 must make every rank return an error
@@ -32,6 +32,13 @@
 #define N_COLS 30
 #define K 5
 #define TOL_REL 1e-12
+/* nndsvda: the fast range finder of the initialisation (dense f64) forms
+ * Mᵀ·P·L as (Mᵀ·Y)·U⁻¹, or iterates on G = XᵀX, so the rounding of sums that
+ * the shards associate differently is multiplied by up to cond(U) (its guard
+ * allows 1e4) or (σ₁/σ_k)² (its guard allows 1e6) before the fit starts:
+ * 1e-10 relative (the exact two-pass products gave 2e-13 here, the fast
+ * ones 3e-12). */
+#define TOL_REL_NNDSVD 1e-10
 
 static int rank, n_ranks;
 static int n_failed = 0, n_passed = 0;
@@ -227,9 +234,10 @@ static double run_case(double beta, int csr, int uneven, NmfInit init, MPI_Comm 
             dw = fmax(dw, fabs(w[i] - ref_w[offset * K + i]) / sw);
         CHECK(info.n_steps == ref_steps, "%s beta=%g uneven=%d: n_steps %zu vs %llu", what, beta,
               uneven, info.n_steps, ref_steps);
-        CHECK(dh <= TOL_REL, "%s beta=%g uneven=%d: H differs by %g", what, beta, uneven, dh);
-        CHECK(de <= TOL_REL, "%s beta=%g uneven=%d: cost differs by %g", what, beta, uneven, de);
-        CHECK(dw <= TOL_REL, "%s beta=%g uneven=%d: W differs by %g", what, beta, uneven, dw);
+        double tol = init == NMF_INIT_NNDSVDA ? TOL_REL_NNDSVD : TOL_REL;
+        CHECK(dh <= tol, "%s beta=%g uneven=%d: H differs by %g", what, beta, uneven, dh);
+        CHECK(de <= tol, "%s beta=%g uneven=%d: cost differs by %g", what, beta, uneven, de);
+        CHECK(dw <= tol, "%s beta=%g uneven=%d: W differs by %g", what, beta, uneven, dw);
         worst = fmax(fmax(dh, de), dw);
     }
     /* The worst over all ranks (each checks its own rows of W). */
@@ -322,9 +330,10 @@ int main(int argc, char **argv) {
     double all_worst = 0.0;
     MPI_Allreduce(&worst, &all_worst, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     if (rank == 0)
-        printf("nmf_mpi P=%d: %s (%d checks per rank; worst relative difference %.1e <= %.0e)\n",
+        printf("nmf_mpi P=%d: %s (%d checks per rank; worst relative difference %.1e; "
+               "tolerance %.0e, %.0e after nndsvda)\n",
                n_ranks, total_failed ? "FAILED" : "all checks passed", n_passed + n_failed,
-               all_worst, TOL_REL);
+               all_worst, TOL_REL, TOL_REL_NNDSVD);
     MPI_Comm_free(&comm);
     MPI_Finalize();
     return total_failed ? 1 : 0;
