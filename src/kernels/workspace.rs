@@ -124,7 +124,7 @@ impl<F: NmfFloat> HCache<F> {
     fn gram(&mut self, h: ArrayView2<F>) {
         let (k, m) = h.dim();
         let nb = gram_blocks(m);
-        if nb == 1 || self.gram_parts.len() != nb * k * k {
+        if nb == 1 || k == 0 || self.gram_parts.len() != nb * k * k {
             ndarray::linalg::general_mat_mul(F::one(), &h, &h.t(), F::zero(), &mut self.hht);
             return;
         }
