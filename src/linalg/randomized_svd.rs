@@ -234,6 +234,17 @@ fn fused_range_tall<F: NmfFloat>(
         }
     }
     drop(lu);
+    last_fused_pass(op, q, y, z)
+}
+
+/// The last sample of a tall range finder in one pass: Y = X·Q, Z = Xᵀ·Y,
+/// Q·R = Y and B = (Z·R⁻¹)ᵀ, or B = Qᵀ·X exactly when R is ill-conditioned.
+fn last_fused_pass<F: NmfFloat>(
+    op: &mut Operator<'_, '_, F>,
+    q: Array2<F>,
+    mut y: Array2<F>,
+    mut z: Array2<F>,
+) -> Result<(Array2<F>, Array2<F>)> {
     op.gram_pass(q.view(), &mut y, &mut z)?;
     let (q, r) = qr_basis_r(y)?;
     let b = if r.is_square() && small_cond(&r) {
@@ -279,17 +290,7 @@ fn gram_range_tall<F: NmfFloat>(
         permuted_l_into(z.view(), &mut lu, &mut q)?;
     }
     drop((g, lu));
-    let mut y = Array2::zeros((0, 0));
-    op.gram_pass(q.view(), &mut y, &mut z)?;
-    let (q, r) = qr_basis_r(y)?;
-    let b = if r.is_square() && small_cond(&r) {
-        count_fused();
-        right_solve_upper(&mut z, &r);
-        z.reversed_axes()
-    } else {
-        op.q_t_dot(q.view())?
-    };
-    Ok((q, b))
+    last_fused_pass(op, q, Array2::zeros((0, 0)), z)
 }
 
 /// Dense X with M = Xᵀ: a pass from V (m×l) gives Y = X·V = Mᵀ·V and

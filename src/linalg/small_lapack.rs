@@ -160,19 +160,7 @@ pub(super) fn permuted_l<F: NmfFloat>(a: Array2<F>) -> Result<Array2<F>> {
 
 /// scipy's `qr(a, mode='economic')[0]`: r × min(r, c) orthonormal basis.
 pub(super) fn qr_basis<F: NmfFloat>(a: Array2<F>) -> Result<Array2<F>> {
-    let (r, c) = a.dim();
-    let kk = r.min(c);
-    let (mut f, layout) = to_fortran(a.view());
-    drop(a);
-    let data = f.as_slice_memory_order_mut().expect("contiguous");
-    let tau = F::householder(layout, data).map_err(|e| lapack_err("geqrf", e))?;
-    // orgqr builds the basis in the first min(r, c) columns.
-    F::q(layout, data, &tau).map_err(|e| lapack_err("orgqr", e))?;
-    if kk == c {
-        Ok(f)
-    } else {
-        Ok(f.slice(ndarray::s![.., ..kk]).to_owned())
-    }
+    qr_basis_r(a).map(|(q, _)| q)
 }
 
 /// [`qr_basis`] and the upper factor R (min(r, c) × c) of the same
