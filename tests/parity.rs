@@ -73,7 +73,7 @@
 mod common;
 
 use common::{discrepancy, to_f64, Case, Matrix};
-use minibatchnmf::estimator::FitArgs;
+use minibatchnmf::FitArgs;
 use minibatchnmf::{MiniBatchNmf, NmfFloat, StopReason, Warning};
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use std::fmt::Write as _;

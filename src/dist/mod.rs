@@ -27,11 +27,9 @@
 //! rank that rejects its input makes every rank return an error before any
 //! work is done.
 
-mod callback;
-mod preflight;
+pub(crate) mod preflight;
 
-pub use callback::CallbackReducer;
-pub use preflight::{abort, preflight, Shard};
+pub(crate) use preflight::{abort, preflight, Shard};
 
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
@@ -90,7 +88,7 @@ impl Reducer for SingleProcess {
 /// How the kernels and the estimator reach the other workers: nothing
 /// (one process, every reduce is a no-op) or a [`Reducer`].
 #[derive(Clone, Copy)]
-pub struct Comm<'a> {
+pub(crate) struct Comm<'a> {
     reducer: Option<&'a dyn Reducer>,
 }
 

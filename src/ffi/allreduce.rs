@@ -3,7 +3,8 @@
 
 use super::handle::{model_ref, NmfDtype, NmfModel};
 use super::status::{guard, Failure, NmfStatus};
-use crate::dist::{CallbackReducer, Reducer};
+use super::callback_reducer::CallbackReducer;
+use crate::dist::Reducer;
 use std::ffi::{c_int, c_void};
 use std::sync::Arc;
 

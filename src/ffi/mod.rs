@@ -16,6 +16,7 @@
 
 pub mod allreduce;
 pub mod api;
+mod callback_reducer;
 pub mod handle;
 pub mod params;
 pub mod persist;
