@@ -500,6 +500,7 @@ const char *nmf_last_error(void);
  * Use `n_threads` threads for the library's parallel work (0 = one per
  * core). Applies to every handle, for calls that start afterwards; BLAS
  * stays single-threaded so the two never oversubscribe the cores.
+ * `NMF_ERR_THREADS` if the pool cannot be built.
  */
 enum NmfStatus nmf_set_num_threads(size_t n_threads);
 
@@ -517,6 +518,10 @@ struct NmfParams nmf_params_default(void);
  * Create an unfitted model with the given parameters (checked here).
  * On success `*out` receives the handle, to be released with `nmf_free`;
  * on failure `*out` is set to NULL (when `out` is not NULL).
+ *
+ * # Safety
+ * `params` is NULL or points to an `NmfParams`; `out` is NULL or points to
+ * writable memory for a pointer.
  */
 enum NmfStatus nmf_create(const struct NmfParams *params,
                           struct NmfModel **out);
@@ -524,6 +529,9 @@ enum NmfStatus nmf_create(const struct NmfParams *params,
 /**
  * Release a model. NULL is accepted and ignored. The handle must not be in
  * use by another thread, and must not be used afterwards.
+ *
+ * # Safety
+ * `model` is NULL or a live handle that no other thread is using.
  */
 void nmf_free(struct NmfModel *model);
 
@@ -533,57 +541,98 @@ void nmf_free(struct NmfModel *model);
  * model stays fitted; the new parameters apply to later calls (values fixed
  * at the first fit, such as n_components, batch size and beta, stay as they
  * were until the next fit).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `params` is NULL or points to an
+ * `NmfParams`.
  */
 enum NmfStatus nmf_set_params(struct NmfModel *model,
                               const struct NmfParams *params);
 
 /**
- * The model's parameters (scikit-learn's `get_params`).
+ * The model's parameters (scikit-learn's `get_params`) into `*out`.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `out` is NULL or points to writable
+ * memory for an `NmfParams`.
  */
 enum NmfStatus nmf_get_params(const struct NmfModel *model,
                               struct NmfParams *out);
 
 /**
  * Whether the model is fitted (by a fit, fit_transform or partial_fit).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `out` is NULL or points to writable
+ * memory for one value.
  */
 enum NmfStatus nmf_is_fitted(const struct NmfModel *model,
                              bool *out);
 
 /**
  * The dtype the model was fitted with (`NMF_DTYPE_NONE` if unfitted).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `out` is NULL or points to writable
+ * memory for one value.
  */
 enum NmfStatus nmf_get_dtype(const struct NmfModel *model,
                              enum NmfDtype *out);
 
 /**
- * Number of components (scikit-learn's `n_components_`). Fitted models only.
+ * Number of components (scikit-learn's `n_components_`). Fitted models only
+ * (`NMF_ERR_NOT_FITTED` otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `out` is NULL or points to writable
+ * memory for one value.
  */
 enum NmfStatus nmf_get_n_components(const struct NmfModel *model,
                                     size_t *out);
 
 /**
- * Number of features seen at fit (scikit-learn's `n_features_in_`). Fitted models only.
+ * Number of features seen at fit (scikit-learn's `n_features_in_`). Fitted
+ * models only (`NMF_ERR_NOT_FITTED` otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `out` is NULL or points to writable
+ * memory for one value.
  */
 enum NmfStatus nmf_get_n_features_in(const struct NmfModel *model,
                                      size_t *out);
 
 /**
  * Passes over the data of the last fit (scikit-learn's `n_iter_`).
- * `NMF_ERR_NOT_AVAILABLE` if the model was only partial_fit.
+ * `NMF_ERR_NOT_AVAILABLE` if the model was only partial_fit,
+ * `NMF_ERR_NOT_FITTED` if it is not fitted.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `out` is NULL or points to writable
+ * memory for one value.
  */
 enum NmfStatus nmf_get_n_iter(const struct NmfModel *model,
                               size_t *out);
 
 /**
  * Mini-batches processed since the last fit, partial_fit calls included
- * (scikit-learn's `n_steps_`). Fitted models only.
+ * (scikit-learn's `n_steps_`). Fitted models only (`NMF_ERR_NOT_FITTED`
+ * otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `out` is NULL or points to writable
+ * memory for one value.
  */
 enum NmfStatus nmf_get_n_steps(const struct NmfModel *model,
                                size_t *out);
 
 /**
  * Reconstruction error of the last fit (scikit-learn's `reconstruction_err_`).
- * `NMF_ERR_NOT_AVAILABLE` if the model was only partial_fit.
+ * `NMF_ERR_NOT_AVAILABLE` if the model was only partial_fit,
+ * `NMF_ERR_NOT_FITTED` if it is not fitted.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `out` is NULL or points to writable
+ * memory for one value.
  */
 enum NmfStatus nmf_get_reconstruction_err(const struct NmfModel *model,
                                           double *out);
@@ -591,15 +640,27 @@ enum NmfStatus nmf_get_reconstruction_err(const struct NmfModel *model,
 /**
  * Summary of the last fit: n_iter, n_steps, error, why it stopped and the
  * warnings scikit-learn would have issued. `NMF_ERR_NOT_AVAILABLE` if the
- * model was only partial_fit.
+ * model was only partial_fit, `NMF_ERR_NOT_FITTED` if it is not fitted.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `out` is NULL or points to writable
+ * memory for an `NmfFitInfo`.
  */
 enum NmfStatus nmf_get_fit_info(const struct NmfModel *model,
                                 struct NmfFitInfo *out);
 
 /**
- * Learn the model from X (scikit-learn's `fit`).
- * X is dense row-major `double` (see "Dense input" above).
- * The model is replaced on success (a refit may change the dtype).
+ * Learn the model from X (scikit-learn's `fit`). The model is replaced on
+ * success (a refit may change its dtype).
+ *
+ * X is dense: `x` points to `n_samples` rows of `n_features` `double` values,
+ * row-major, row i starting at `x + i * row_stride` (`row_stride >=
+ * n_features`; 0 means `n_features`).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_fit_dense_f64(struct NmfModel *model,
                                  const double *x,
@@ -608,13 +669,25 @@ enum NmfStatus nmf_fit_dense_f64(struct NmfModel *model,
                                  size_t row_stride);
 
 /**
- * Learn the model from X and write W (scikit-learn's `fit_transform`).
- * X is dense row-major `double` (see "Dense input" above).
+ * Learn the model from X and write W (scikit-learn's `fit_transform`). The
+ * model is replaced on success (a refit may change its dtype).
+ *
+ * X is dense: `x` points to `n_samples` rows of `n_features` `double` values,
+ * row-major, row i starting at `x + i * row_stride` (`row_stride >=
+ * n_features`; 0 means `n_features`).
+ *
  * `w_init`/`h_init`: custom W (n_samples x init_n_components) and H
- * (init_n_components x n_features), C-contiguous `double`, used when
- * `init == NMF_INIT_CUSTOM`; pass NULL, NULL, 0 otherwise. They are not modified.
+ * (init_n_components x n_features), C-contiguous `double`, used when `init ==
+ * NMF_INIT_CUSTOM`; pass NULL, NULL, 0 otherwise. They are not modified.
+ *
  * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` is its
- * length in elements and must be at least n_samples * n_components.
+ * length in elements and must be at least n_samples * n_components
+ * (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_fit_transform_dense_f64(struct NmfModel *model,
                                            const double *x,
@@ -629,11 +702,21 @@ enum NmfStatus nmf_fit_transform_dense_f64(struct NmfModel *model,
 
 /**
  * One online step on a chunk of rows (scikit-learn's `partial_fit`).
- * X is dense row-major `double` (see "Dense input" above).
- * The first call on an unfitted model chooses the dtype and may take a
+ *
+ * X is dense: `x` points to `n_samples` rows of `n_features` `double` values,
+ * row-major, row i starting at `x + i * row_stride` (`row_stride >=
+ * n_features`; 0 means `n_features`).
+ *
+ * The first call on an unfitted model makes its dtype `double` and may take a
  * custom W (n_samples x init_n_components) and H (init_n_components x
- * n_features) when `init == NMF_INIT_CUSTOM`; later calls ignore them.
- * Pass NULL, NULL, 0 for none.
+ * n_features), C-contiguous `double`, when `init == NMF_INIT_CUSTOM`; later
+ * calls ignore them and must use the model's dtype (NMF_ERR_DTYPE_MISMATCH
+ * otherwise). Pass NULL, NULL, 0 for none.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_partial_fit_dense_f64(struct NmfModel *model,
                                          const double *x,
@@ -646,9 +729,22 @@ enum NmfStatus nmf_partial_fit_dense_f64(struct NmfModel *model,
 
 /**
  * W for new data with H fixed (scikit-learn's `transform`).
- * X is dense row-major `double` (see "Dense input" above).
- * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` must
- * be at least n_samples * n_components.
+ *
+ * X is dense: `x` points to `n_samples` rows of `n_features` `double` values,
+ * row-major, row i starting at `x + i * row_stride` (`row_stride >=
+ * n_features`; 0 means `n_features`).
+ *
+ * The model must have been fitted with `double` data (NMF_ERR_DTYPE_MISMATCH
+ * otherwise).
+ *
+ * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` is its
+ * length in elements and must be at least n_samples * n_components
+ * (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_transform_dense_f64(const struct NmfModel *model,
                                        const double *x,
@@ -659,9 +755,18 @@ enum NmfStatus nmf_transform_dense_f64(const struct NmfModel *model,
                                        size_t w_out_len);
 
 /**
- * Learn the model from X (scikit-learn's `fit`).
- * X is CSR with `double` values (see "CSR input" above).
- * The model is replaced on success (a refit may change the dtype).
+ * Learn the model from X (scikit-learn's `fit`). The model is replaced on
+ * success (a refit may change its dtype).
+ *
+ * X is CSR: `indptr` has `n_samples + 1` entries (`indptr[0] == 0`,
+ * non-decreasing, `indptr[n_samples] == nnz`); `indices` (column indices in
+ * `[0, n_features)`, any order within a row, no repeats) and `data` (`double`
+ * values) have `nnz` entries and may be NULL when `nnz == 0`.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_fit_csr_f64(struct NmfModel *model,
                                const size_t *indptr,
@@ -672,13 +777,26 @@ enum NmfStatus nmf_fit_csr_f64(struct NmfModel *model,
                                size_t n_features);
 
 /**
- * Learn the model from X and write W (scikit-learn's `fit_transform`).
- * X is CSR with `double` values (see "CSR input" above).
+ * Learn the model from X and write W (scikit-learn's `fit_transform`). The
+ * model is replaced on success (a refit may change its dtype).
+ *
+ * X is CSR: `indptr` has `n_samples + 1` entries (`indptr[0] == 0`,
+ * non-decreasing, `indptr[n_samples] == nnz`); `indices` (column indices in
+ * `[0, n_features)`, any order within a row, no repeats) and `data` (`double`
+ * values) have `nnz` entries and may be NULL when `nnz == 0`.
+ *
  * `w_init`/`h_init`: custom W (n_samples x init_n_components) and H
- * (init_n_components x n_features), C-contiguous `double`, used when
- * `init == NMF_INIT_CUSTOM`; pass NULL, NULL, 0 otherwise. They are not modified.
+ * (init_n_components x n_features), C-contiguous `double`, used when `init ==
+ * NMF_INIT_CUSTOM`; pass NULL, NULL, 0 otherwise. They are not modified.
+ *
  * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` is its
- * length in elements and must be at least n_samples * n_components.
+ * length in elements and must be at least n_samples * n_components
+ * (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_fit_transform_csr_f64(struct NmfModel *model,
                                          const size_t *indptr,
@@ -695,11 +813,22 @@ enum NmfStatus nmf_fit_transform_csr_f64(struct NmfModel *model,
 
 /**
  * One online step on a chunk of rows (scikit-learn's `partial_fit`).
- * X is CSR with `double` values (see "CSR input" above).
- * The first call on an unfitted model chooses the dtype and may take a
+ *
+ * X is CSR: `indptr` has `n_samples + 1` entries (`indptr[0] == 0`,
+ * non-decreasing, `indptr[n_samples] == nnz`); `indices` (column indices in
+ * `[0, n_features)`, any order within a row, no repeats) and `data` (`double`
+ * values) have `nnz` entries and may be NULL when `nnz == 0`.
+ *
+ * The first call on an unfitted model makes its dtype `double` and may take a
  * custom W (n_samples x init_n_components) and H (init_n_components x
- * n_features) when `init == NMF_INIT_CUSTOM`; later calls ignore them.
- * Pass NULL, NULL, 0 for none.
+ * n_features), C-contiguous `double`, when `init == NMF_INIT_CUSTOM`; later
+ * calls ignore them and must use the model's dtype (NMF_ERR_DTYPE_MISMATCH
+ * otherwise). Pass NULL, NULL, 0 for none.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_partial_fit_csr_f64(struct NmfModel *model,
                                        const size_t *indptr,
@@ -714,9 +843,23 @@ enum NmfStatus nmf_partial_fit_csr_f64(struct NmfModel *model,
 
 /**
  * W for new data with H fixed (scikit-learn's `transform`).
- * X is CSR with `double` values (see "CSR input" above).
- * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` must
- * be at least n_samples * n_components.
+ *
+ * X is CSR: `indptr` has `n_samples + 1` entries (`indptr[0] == 0`,
+ * non-decreasing, `indptr[n_samples] == nnz`); `indices` (column indices in
+ * `[0, n_features)`, any order within a row, no repeats) and `data` (`double`
+ * values) have `nnz` entries and may be NULL when `nnz == 0`.
+ *
+ * The model must have been fitted with `double` data (NMF_ERR_DTYPE_MISMATCH
+ * otherwise).
+ *
+ * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` is its
+ * length in elements and must be at least n_samples * n_components
+ * (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_transform_csr_f64(const struct NmfModel *model,
                                      const size_t *indptr,
@@ -729,10 +872,23 @@ enum NmfStatus nmf_transform_csr_f64(const struct NmfModel *model,
                                      size_t w_out_len);
 
 /**
- * X = W * H back from W (scikit-learn's `inverse_transform`). W is dense
- * row-major `double`, n_samples x n_components, rows `row_stride` elements
- * apart (0 = n_components). `x_out` receives X (n_samples x n_features,
- * row-major); `x_out_len` must be at least n_samples * n_features.
+ * X = W * H back from W (scikit-learn's `inverse_transform`).
+ *
+ * W is dense: `w` points to `n_samples` rows of `n_components` `double`
+ * values, row-major, row i starting at `w + i * row_stride` (`row_stride >=
+ * n_components`; 0 means `n_components`).
+ *
+ * The model must have been fitted with `double` data (NMF_ERR_DTYPE_MISMATCH
+ * otherwise).
+ *
+ * `x_out` receives X (n_samples x n_features, row-major); `x_out_len` is its
+ * length in elements and must be at least n_samples * n_features
+ * (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_inverse_transform_dense_f64(const struct NmfModel *model,
                                                const double *w,
@@ -743,9 +899,25 @@ enum NmfStatus nmf_inverse_transform_dense_f64(const struct NmfModel *model,
                                                size_t x_out_len);
 
 /**
- * `inverse_transform` of a CSR W (n_samples x n_components, `double` values).
- * `x_out` receives X (n_samples x n_features, row-major); `x_out_len` must be
- * at least n_samples * n_features.
+ * X = W * H back from a CSR W (scikit-learn's `inverse_transform`).
+ *
+ * W is CSR, n_samples x n_components: `indptr` has `n_samples + 1` entries
+ * (`indptr[0] == 0`, non-decreasing, `indptr[n_samples] == nnz`); `indices`
+ * (column indices in `[0, n_components)`, any order within a row, no repeats)
+ * and `data` (`double` values) have `nnz` entries and may be NULL when `nnz ==
+ * 0`.
+ *
+ * The model must have been fitted with `double` data (NMF_ERR_DTYPE_MISMATCH
+ * otherwise).
+ *
+ * `x_out` receives X (n_samples x n_features, row-major); `x_out_len` is its
+ * length in elements and must be at least n_samples * n_features
+ * (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_inverse_transform_csr_f64(const struct NmfModel *model,
                                              const size_t *indptr,
@@ -758,18 +930,34 @@ enum NmfStatus nmf_inverse_transform_csr_f64(const struct NmfModel *model,
                                              size_t x_out_len);
 
 /**
- * Copy H (scikit-learn's `components_`, n_components x n_features,
- * row-major) into `out`, whose length `out_len` must be at least
- * n_components * n_features. The model must have been fitted with `double` data.
+ * Copy H (scikit-learn's `components_`, n_components x n_features, row-major)
+ * into `out`, whose length `out_len` must be at least n_components *
+ * n_features (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * The model must have been fitted with `double` data (NMF_ERR_DTYPE_MISMATCH
+ * otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_get_components_f64(const struct NmfModel *model,
                                       double *out,
                                       size_t out_len);
 
 /**
- * Learn the model from X (scikit-learn's `fit`).
- * X is dense row-major `float` (see "Dense input" above).
- * The model is replaced on success (a refit may change the dtype).
+ * Learn the model from X (scikit-learn's `fit`). The model is replaced on
+ * success (a refit may change its dtype).
+ *
+ * X is dense: `x` points to `n_samples` rows of `n_features` `float` values,
+ * row-major, row i starting at `x + i * row_stride` (`row_stride >=
+ * n_features`; 0 means `n_features`).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_fit_dense_f32(struct NmfModel *model,
                                  const float *x,
@@ -778,13 +966,25 @@ enum NmfStatus nmf_fit_dense_f32(struct NmfModel *model,
                                  size_t row_stride);
 
 /**
- * Learn the model from X and write W (scikit-learn's `fit_transform`).
- * X is dense row-major `float` (see "Dense input" above).
+ * Learn the model from X and write W (scikit-learn's `fit_transform`). The
+ * model is replaced on success (a refit may change its dtype).
+ *
+ * X is dense: `x` points to `n_samples` rows of `n_features` `float` values,
+ * row-major, row i starting at `x + i * row_stride` (`row_stride >=
+ * n_features`; 0 means `n_features`).
+ *
  * `w_init`/`h_init`: custom W (n_samples x init_n_components) and H
- * (init_n_components x n_features), C-contiguous `float`, used when
- * `init == NMF_INIT_CUSTOM`; pass NULL, NULL, 0 otherwise. They are not modified.
+ * (init_n_components x n_features), C-contiguous `float`, used when `init ==
+ * NMF_INIT_CUSTOM`; pass NULL, NULL, 0 otherwise. They are not modified.
+ *
  * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` is its
- * length in elements and must be at least n_samples * n_components.
+ * length in elements and must be at least n_samples * n_components
+ * (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_fit_transform_dense_f32(struct NmfModel *model,
                                            const float *x,
@@ -799,11 +999,21 @@ enum NmfStatus nmf_fit_transform_dense_f32(struct NmfModel *model,
 
 /**
  * One online step on a chunk of rows (scikit-learn's `partial_fit`).
- * X is dense row-major `float` (see "Dense input" above).
- * The first call on an unfitted model chooses the dtype and may take a
+ *
+ * X is dense: `x` points to `n_samples` rows of `n_features` `float` values,
+ * row-major, row i starting at `x + i * row_stride` (`row_stride >=
+ * n_features`; 0 means `n_features`).
+ *
+ * The first call on an unfitted model makes its dtype `float` and may take a
  * custom W (n_samples x init_n_components) and H (init_n_components x
- * n_features) when `init == NMF_INIT_CUSTOM`; later calls ignore them.
- * Pass NULL, NULL, 0 for none.
+ * n_features), C-contiguous `float`, when `init == NMF_INIT_CUSTOM`; later
+ * calls ignore them and must use the model's dtype (NMF_ERR_DTYPE_MISMATCH
+ * otherwise). Pass NULL, NULL, 0 for none.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_partial_fit_dense_f32(struct NmfModel *model,
                                          const float *x,
@@ -816,9 +1026,22 @@ enum NmfStatus nmf_partial_fit_dense_f32(struct NmfModel *model,
 
 /**
  * W for new data with H fixed (scikit-learn's `transform`).
- * X is dense row-major `float` (see "Dense input" above).
- * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` must
- * be at least n_samples * n_components.
+ *
+ * X is dense: `x` points to `n_samples` rows of `n_features` `float` values,
+ * row-major, row i starting at `x + i * row_stride` (`row_stride >=
+ * n_features`; 0 means `n_features`).
+ *
+ * The model must have been fitted with `float` data (NMF_ERR_DTYPE_MISMATCH
+ * otherwise).
+ *
+ * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` is its
+ * length in elements and must be at least n_samples * n_components
+ * (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_transform_dense_f32(const struct NmfModel *model,
                                        const float *x,
@@ -829,9 +1052,18 @@ enum NmfStatus nmf_transform_dense_f32(const struct NmfModel *model,
                                        size_t w_out_len);
 
 /**
- * Learn the model from X (scikit-learn's `fit`).
- * X is CSR with `float` values (see "CSR input" above).
- * The model is replaced on success (a refit may change the dtype).
+ * Learn the model from X (scikit-learn's `fit`). The model is replaced on
+ * success (a refit may change its dtype).
+ *
+ * X is CSR: `indptr` has `n_samples + 1` entries (`indptr[0] == 0`,
+ * non-decreasing, `indptr[n_samples] == nnz`); `indices` (column indices in
+ * `[0, n_features)`, any order within a row, no repeats) and `data` (`float`
+ * values) have `nnz` entries and may be NULL when `nnz == 0`.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_fit_csr_f32(struct NmfModel *model,
                                const size_t *indptr,
@@ -842,13 +1074,26 @@ enum NmfStatus nmf_fit_csr_f32(struct NmfModel *model,
                                size_t n_features);
 
 /**
- * Learn the model from X and write W (scikit-learn's `fit_transform`).
- * X is CSR with `float` values (see "CSR input" above).
+ * Learn the model from X and write W (scikit-learn's `fit_transform`). The
+ * model is replaced on success (a refit may change its dtype).
+ *
+ * X is CSR: `indptr` has `n_samples + 1` entries (`indptr[0] == 0`,
+ * non-decreasing, `indptr[n_samples] == nnz`); `indices` (column indices in
+ * `[0, n_features)`, any order within a row, no repeats) and `data` (`float`
+ * values) have `nnz` entries and may be NULL when `nnz == 0`.
+ *
  * `w_init`/`h_init`: custom W (n_samples x init_n_components) and H
- * (init_n_components x n_features), C-contiguous `float`, used when
- * `init == NMF_INIT_CUSTOM`; pass NULL, NULL, 0 otherwise. They are not modified.
+ * (init_n_components x n_features), C-contiguous `float`, used when `init ==
+ * NMF_INIT_CUSTOM`; pass NULL, NULL, 0 otherwise. They are not modified.
+ *
  * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` is its
- * length in elements and must be at least n_samples * n_components.
+ * length in elements and must be at least n_samples * n_components
+ * (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_fit_transform_csr_f32(struct NmfModel *model,
                                          const size_t *indptr,
@@ -865,11 +1110,22 @@ enum NmfStatus nmf_fit_transform_csr_f32(struct NmfModel *model,
 
 /**
  * One online step on a chunk of rows (scikit-learn's `partial_fit`).
- * X is CSR with `float` values (see "CSR input" above).
- * The first call on an unfitted model chooses the dtype and may take a
+ *
+ * X is CSR: `indptr` has `n_samples + 1` entries (`indptr[0] == 0`,
+ * non-decreasing, `indptr[n_samples] == nnz`); `indices` (column indices in
+ * `[0, n_features)`, any order within a row, no repeats) and `data` (`float`
+ * values) have `nnz` entries and may be NULL when `nnz == 0`.
+ *
+ * The first call on an unfitted model makes its dtype `float` and may take a
  * custom W (n_samples x init_n_components) and H (init_n_components x
- * n_features) when `init == NMF_INIT_CUSTOM`; later calls ignore them.
- * Pass NULL, NULL, 0 for none.
+ * n_features), C-contiguous `float`, when `init == NMF_INIT_CUSTOM`; later
+ * calls ignore them and must use the model's dtype (NMF_ERR_DTYPE_MISMATCH
+ * otherwise). Pass NULL, NULL, 0 for none.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_partial_fit_csr_f32(struct NmfModel *model,
                                        const size_t *indptr,
@@ -884,9 +1140,23 @@ enum NmfStatus nmf_partial_fit_csr_f32(struct NmfModel *model,
 
 /**
  * W for new data with H fixed (scikit-learn's `transform`).
- * X is CSR with `float` values (see "CSR input" above).
- * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` must
- * be at least n_samples * n_components.
+ *
+ * X is CSR: `indptr` has `n_samples + 1` entries (`indptr[0] == 0`,
+ * non-decreasing, `indptr[n_samples] == nnz`); `indices` (column indices in
+ * `[0, n_features)`, any order within a row, no repeats) and `data` (`float`
+ * values) have `nnz` entries and may be NULL when `nnz == 0`.
+ *
+ * The model must have been fitted with `float` data (NMF_ERR_DTYPE_MISMATCH
+ * otherwise).
+ *
+ * `w_out` receives W (n_samples x n_components, row-major); `w_out_len` is its
+ * length in elements and must be at least n_samples * n_components
+ * (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_transform_csr_f32(const struct NmfModel *model,
                                      const size_t *indptr,
@@ -899,10 +1169,23 @@ enum NmfStatus nmf_transform_csr_f32(const struct NmfModel *model,
                                      size_t w_out_len);
 
 /**
- * X = W * H back from W (scikit-learn's `inverse_transform`). W is dense
- * row-major `float`, n_samples x n_components, rows `row_stride` elements
- * apart (0 = n_components). `x_out` receives X (n_samples x n_features,
- * row-major); `x_out_len` must be at least n_samples * n_features.
+ * X = W * H back from W (scikit-learn's `inverse_transform`).
+ *
+ * W is dense: `w` points to `n_samples` rows of `n_components` `float` values,
+ * row-major, row i starting at `w + i * row_stride` (`row_stride >=
+ * n_components`; 0 means `n_components`).
+ *
+ * The model must have been fitted with `float` data (NMF_ERR_DTYPE_MISMATCH
+ * otherwise).
+ *
+ * `x_out` receives X (n_samples x n_features, row-major); `x_out_len` is its
+ * length in elements and must be at least n_samples * n_features
+ * (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_inverse_transform_dense_f32(const struct NmfModel *model,
                                                const float *w,
@@ -913,9 +1196,25 @@ enum NmfStatus nmf_inverse_transform_dense_f32(const struct NmfModel *model,
                                                size_t x_out_len);
 
 /**
- * `inverse_transform` of a CSR W (n_samples x n_components, `float` values).
- * `x_out` receives X (n_samples x n_features, row-major); `x_out_len` must be
- * at least n_samples * n_features.
+ * X = W * H back from a CSR W (scikit-learn's `inverse_transform`).
+ *
+ * W is CSR, n_samples x n_components: `indptr` has `n_samples + 1` entries
+ * (`indptr[0] == 0`, non-decreasing, `indptr[n_samples] == nnz`); `indices`
+ * (column indices in `[0, n_components)`, any order within a row, no repeats)
+ * and `data` (`float` values) have `nnz` entries and may be NULL when `nnz ==
+ * 0`.
+ *
+ * The model must have been fitted with `float` data (NMF_ERR_DTYPE_MISMATCH
+ * otherwise).
+ *
+ * `x_out` receives X (n_samples x n_features, row-major); `x_out_len` is its
+ * length in elements and must be at least n_samples * n_features
+ * (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_inverse_transform_csr_f32(const struct NmfModel *model,
                                              const size_t *indptr,
@@ -928,9 +1227,17 @@ enum NmfStatus nmf_inverse_transform_csr_f32(const struct NmfModel *model,
                                              size_t x_out_len);
 
 /**
- * Copy H (scikit-learn's `components_`, n_components x n_features,
- * row-major) into `out`, whose length `out_len` must be at least
- * n_components * n_features. The model must have been fitted with `float` data.
+ * Copy H (scikit-learn's `components_`, n_components x n_features, row-major)
+ * into `out`, whose length `out_len` must be at least n_components *
+ * n_features (NMF_ERR_BUFFER_LENGTH otherwise).
+ *
+ * The model must have been fitted with `float` data (NMF_ERR_DTYPE_MISMATCH
+ * otherwise).
+ *
+ * # Safety
+ * `model` is NULL or a live handle; every other pointer is NULL or points to
+ * at least as many elements as the sizes passed with it describe, and outputs
+ * do not overlap inputs.
  */
 enum NmfStatus nmf_get_components_f32(const struct NmfModel *model,
                                       float *out,
@@ -938,11 +1245,14 @@ enum NmfStatus nmf_get_components_f32(const struct NmfModel *model,
 
 /**
  * Save a fitted model to the file `path` (NUL-terminated, in the OS's
- * encoding) in the safetensors layout documented in the README. The write
+ * encoding) in the safetensors layout of docs/model-format.md. The write
  * is atomic: a temporary file in the same folder is written, synced and
  * renamed over `path`, so a crash never destroys a previous file.
  * `NMF_ERR_NOT_FITTED` for an unfitted model, `NMF_ERR_IO` if the file
  * cannot be written.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `path` is NULL or a NUL-terminated string.
  */
 enum NmfStatus nmf_save(const struct NmfModel *model,
                         const char *path);
@@ -954,6 +1264,10 @@ enum NmfStatus nmf_save(const struct NmfModel *model,
  * is set to NULL (when `out` is not NULL). `NMF_ERR_IO` if the file cannot
  * be read, `NMF_ERR_CORRUPT_MODEL` if it is truncated or damaged,
  * `NMF_ERR_UNSUPPORTED_FORMAT` for another program's file or a newer format.
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string; `out` is NULL or points to
+ * writable memory for a pointer.
  */
 enum NmfStatus nmf_load(const char *path,
                         struct NmfModel **out);
@@ -963,6 +1277,10 @@ enum NmfStatus nmf_load(const char *path,
  * their number into `*len_out`. Size query: with `buf` NULL and `cap` 0,
  * only `*len_out` is set. If `cap` is too small, `*len_out` still receives
  * the size needed and the call returns `NMF_ERR_BUFFER_LENGTH`.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `buf` is NULL or points to `cap`
+ * writable bytes; `len_out` is NULL or points to writable memory for a size_t.
  */
 enum NmfStatus nmf_save_buffer(const struct NmfModel *model,
                                uint8_t *buf,
@@ -974,6 +1292,10 @@ enum NmfStatus nmf_save_buffer(const struct NmfModel *model,
  * `nmf_save_buffer` or `nmf_save`). On success `*out` receives a new
  * handle; on failure `*out` is set to NULL (when `out` is not NULL).
  * Errors as `nmf_load`, without `NMF_ERR_IO`.
+ *
+ * # Safety
+ * `buf` is NULL or points to `len` readable bytes; `out` is NULL or points
+ * to writable memory for a pointer.
  */
 enum NmfStatus nmf_load_buffer(const uint8_t *buf,
                                size_t len,
@@ -987,6 +1309,10 @@ enum NmfStatus nmf_load_buffer(const uint8_t *buf,
  * `nmf_get_random_state_mt19937`). `NMF_ERR_INVALID_PARAM` (and no change)
  * if `key_len` is not 624, `pos` > 624 or the key is all zeros.
  * `nmf_set_params` replaces the state by the seed or None it is given.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `key` is NULL or points to `key_len`
+ * readable words.
  */
 enum NmfStatus nmf_set_random_state_mt19937(struct NmfModel *model,
                                             const uint32_t *key,
@@ -1002,6 +1328,11 @@ enum NmfStatus nmf_set_random_state_mt19937(struct NmfModel *model,
  * `has_gauss`, `cached_gaussian` (0.0 when `has_gauss` is false).
  * `NMF_ERR_NOT_AVAILABLE` if `random_state` is a seed or None (set with
  * `NmfParams`), not a state.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `key` is NULL or points to `key_len`
+ * writable words; `pos`, `has_gauss` and `cached_gaussian` are NULL or point
+ * to writable memory for one value each.
  */
 enum NmfStatus nmf_get_random_state_mt19937(const struct NmfModel *model,
                                             uint32_t *key,

@@ -22,8 +22,8 @@ fn committed_header() -> String {
 
 /// The header cbindgen generates from src/ffi, with the version macros.
 fn generate(manifest_dir: &Path) -> Vec<u8> {
-    let mut config = cbindgen::Config::from_file(manifest_dir.join("cbindgen.toml"))
-        .expect("cbindgen.toml");
+    let mut config =
+        cbindgen::Config::from_file(manifest_dir.join("cbindgen.toml")).expect("cbindgen.toml");
     config.after_includes = Some(format!(
         "\n/** Version of this header (compare with nmf_version() at run time). */\n\
          #define MINIBATCHNMF_VERSION \"{}\"\n\
@@ -59,7 +59,10 @@ fn committed_header_is_what_src_ffi_generates() {
     }
     let committed = std::fs::read(&path).expect("read include/minibatchnmf.h");
     if committed != generated {
-        let out = dir.join("target").join("header-check").join("minibatchnmf.h");
+        let out = dir
+            .join("target")
+            .join("header-check")
+            .join("minibatchnmf.h");
         let _ = std::fs::create_dir_all(out.parent().unwrap());
         let _ = std::fs::write(&out, &generated);
         panic!(
@@ -79,21 +82,25 @@ fn declarations(header: &str) -> BTreeMap<String, String> {
         .filter(|l| !l.trim_start().starts_with('*') && !l.trim_start().starts_with("/*"))
         .collect::<Vec<_>>()
         .join(" ");
-    let mut rest = text.as_str();
-    while let Some(i) = rest.find(" nmf_") {
-        let tail = &rest[i + 1..];
-        let Some(open) = tail.find('(') else { break };
+    for (i, _) in text.match_indices("nmf_") {
+        // A declaration's name follows the return type: a space or a '*'.
+        if !matches!(text[..i].chars().last(), Some(' ' | '*')) {
+            continue;
+        }
+        let tail = &text[i..];
+        let Some(open) = tail.find('(') else { continue };
         let name = &tail[..open];
         if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            rest = &tail[1..];
             continue;
         }
         let close = tail[open..].find(')').expect("unclosed parameter list") + open;
-        let args = tail[open + 1..close].split_whitespace().collect::<Vec<_>>().join(" ");
+        let args = tail[open + 1..close]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         if tail[close + 1..].trim_start().starts_with(';') {
             out.insert(name.to_string(), args);
         }
-        rest = &tail[close..];
     }
     out
 }
@@ -102,7 +109,10 @@ fn declarations(header: &str) -> BTreeMap<String, String> {
 fn every_f64_export_has_an_f32_twin_with_the_same_arguments() {
     let decls = declarations(&committed_header());
     let f64s: Vec<_> = decls.keys().filter(|n| n.ends_with("_f64")).collect();
-    assert!(f64s.len() >= 11, "expected the f64 data calls, found {f64s:?}");
+    assert!(
+        f64s.len() >= 11,
+        "expected the f64 data calls, found {f64s:?}"
+    );
     for name in f64s {
         let twin = format!("{}_f32", name.strip_suffix("_f64").unwrap());
         let args = decls
@@ -140,7 +150,11 @@ fn every_export_in_src_ffi_is_declared_and_guarded() {
             while let Some(i) = rest.find("extern \"C\" fn nmf_") {
                 let tail = &rest[i + "extern \"C\" fn ".len()..];
                 let name = &tail[..tail.find('(').unwrap()];
-                assert!(decls.contains_key(name), "{name} ({}) is not in the header", path.display());
+                assert!(
+                    decls.contains_key(name),
+                    "{name} ({}) is not in the header",
+                    path.display()
+                );
                 // The body: from the first '{' after the signature to the next export.
                 let body_start = tail.find('{').unwrap();
                 let body_end = tail[body_start..]
@@ -148,7 +162,9 @@ fn every_export_in_src_ffi_is_declared_and_guarded() {
                     .map_or(tail.len(), |e| body_start + e);
                 let body = &tail[body_start..body_end];
                 assert!(
-                    body.contains("guard(") || body.contains("guard_value(") || body.contains("catch_unwind"),
+                    body.contains("guard(")
+                        || body.contains("guard_value(")
+                        || body.contains("catch_unwind"),
                     "{name} ({}) does not run inside the panic guard",
                     path.display()
                 );
@@ -157,5 +173,9 @@ fn every_export_in_src_ffi_is_declared_and_guarded() {
             }
         }
     }
-    assert_eq!(seen, decls.len(), "the header declares functions src/ffi does not export");
+    assert_eq!(
+        seen,
+        decls.len(),
+        "the header declares functions src/ffi does not export"
+    );
 }

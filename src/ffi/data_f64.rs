@@ -28,7 +28,14 @@ pub unsafe extern "C" fn nmf_fit_dense_f64(
     row_stride: usize,
 ) -> NmfStatus {
     // SAFETY: the pointers are as this function's contract requires.
-    guard(|| unsafe { handle::fit(model, dense_in(x, n_samples, n_features, row_stride), InitArrays::none(), None) })
+    guard(|| unsafe {
+        handle::fit(
+            model,
+            dense_in(x, n_samples, n_features, row_stride),
+            InitArrays::none(),
+            None,
+        )
+    })
 }
 
 /// Learn the model from X and write W (scikit-learn's `fit_transform`). The
@@ -64,7 +71,14 @@ pub unsafe extern "C" fn nmf_fit_transform_dense_f64(
     w_out_len: usize,
 ) -> NmfStatus {
     // SAFETY: the pointers are as this function's contract requires.
-    guard(|| unsafe { handle::fit(model, dense_in(x, n_samples, n_features, row_stride), init_in(w_init, h_init, init_n_components), Some(out_buf(w_out, w_out_len, "w_out"))) })
+    guard(|| unsafe {
+        handle::fit(
+            model,
+            dense_in(x, n_samples, n_features, row_stride),
+            init_in(w_init, h_init, init_n_components),
+            Some(out_buf(w_out, w_out_len, "w_out")),
+        )
+    })
 }
 
 /// One online step on a chunk of rows (scikit-learn's `partial_fit`).
@@ -95,7 +109,13 @@ pub unsafe extern "C" fn nmf_partial_fit_dense_f64(
     init_n_components: usize,
 ) -> NmfStatus {
     // SAFETY: the pointers are as this function's contract requires.
-    guard(|| unsafe { handle::partial_fit(model, dense_in(x, n_samples, n_features, row_stride), init_in(w_init, h_init, init_n_components)) })
+    guard(|| unsafe {
+        handle::partial_fit(
+            model,
+            dense_in(x, n_samples, n_features, row_stride),
+            init_in(w_init, h_init, init_n_components),
+        )
+    })
 }
 
 /// W for new data with H fixed (scikit-learn's `transform`).
@@ -126,7 +146,13 @@ pub unsafe extern "C" fn nmf_transform_dense_f64(
     w_out_len: usize,
 ) -> NmfStatus {
     // SAFETY: the pointers are as this function's contract requires.
-    guard(|| unsafe { handle::transform(model, dense_in(x, n_samples, n_features, row_stride), out_buf(w_out, w_out_len, "w_out")) })
+    guard(|| unsafe {
+        handle::transform(
+            model,
+            dense_in(x, n_samples, n_features, row_stride),
+            out_buf(w_out, w_out_len, "w_out"),
+        )
+    })
 }
 
 /// Learn the model from X (scikit-learn's `fit`). The model is replaced on
@@ -152,7 +178,14 @@ pub unsafe extern "C" fn nmf_fit_csr_f64(
     n_features: usize,
 ) -> NmfStatus {
     // SAFETY: the pointers are as this function's contract requires.
-    guard(|| unsafe { handle::fit(model, csr_in(indptr, indices, data, nnz, n_samples, n_features), InitArrays::none(), None) })
+    guard(|| unsafe {
+        handle::fit(
+            model,
+            csr_in(indptr, indices, data, nnz, n_samples, n_features),
+            InitArrays::none(),
+            None,
+        )
+    })
 }
 
 /// Learn the model from X and write W (scikit-learn's `fit_transform`). The
@@ -191,7 +224,14 @@ pub unsafe extern "C" fn nmf_fit_transform_csr_f64(
     w_out_len: usize,
 ) -> NmfStatus {
     // SAFETY: the pointers are as this function's contract requires.
-    guard(|| unsafe { handle::fit(model, csr_in(indptr, indices, data, nnz, n_samples, n_features), init_in(w_init, h_init, init_n_components), Some(out_buf(w_out, w_out_len, "w_out"))) })
+    guard(|| unsafe {
+        handle::fit(
+            model,
+            csr_in(indptr, indices, data, nnz, n_samples, n_features),
+            init_in(w_init, h_init, init_n_components),
+            Some(out_buf(w_out, w_out_len, "w_out")),
+        )
+    })
 }
 
 /// One online step on a chunk of rows (scikit-learn's `partial_fit`).
@@ -225,7 +265,13 @@ pub unsafe extern "C" fn nmf_partial_fit_csr_f64(
     init_n_components: usize,
 ) -> NmfStatus {
     // SAFETY: the pointers are as this function's contract requires.
-    guard(|| unsafe { handle::partial_fit(model, csr_in(indptr, indices, data, nnz, n_samples, n_features), init_in(w_init, h_init, init_n_components)) })
+    guard(|| unsafe {
+        handle::partial_fit(
+            model,
+            csr_in(indptr, indices, data, nnz, n_samples, n_features),
+            init_in(w_init, h_init, init_n_components),
+        )
+    })
 }
 
 /// W for new data with H fixed (scikit-learn's `transform`).
@@ -259,7 +305,13 @@ pub unsafe extern "C" fn nmf_transform_csr_f64(
     w_out_len: usize,
 ) -> NmfStatus {
     // SAFETY: the pointers are as this function's contract requires.
-    guard(|| unsafe { handle::transform(model, csr_in(indptr, indices, data, nnz, n_samples, n_features), out_buf(w_out, w_out_len, "w_out")) })
+    guard(|| unsafe {
+        handle::transform(
+            model,
+            csr_in(indptr, indices, data, nnz, n_samples, n_features),
+            out_buf(w_out, w_out_len, "w_out"),
+        )
+    })
 }
 
 /// X = W * H back from W (scikit-learn's `inverse_transform`).
@@ -290,7 +342,13 @@ pub unsafe extern "C" fn nmf_inverse_transform_dense_f64(
     x_out_len: usize,
 ) -> NmfStatus {
     // SAFETY: the pointers are as this function's contract requires.
-    guard(|| unsafe { handle::inverse_transform(model, dense_in(w, n_samples, n_components, row_stride), out_buf(x_out, x_out_len, "x_out")) })
+    guard(|| unsafe {
+        handle::inverse_transform(
+            model,
+            dense_in(w, n_samples, n_components, row_stride),
+            out_buf(x_out, x_out_len, "x_out"),
+        )
+    })
 }
 
 /// X = W * H back from a CSR W (scikit-learn's `inverse_transform`).
@@ -325,7 +383,13 @@ pub unsafe extern "C" fn nmf_inverse_transform_csr_f64(
     x_out_len: usize,
 ) -> NmfStatus {
     // SAFETY: the pointers are as this function's contract requires.
-    guard(|| unsafe { handle::inverse_transform(model, csr_in(indptr, indices, data, nnz, n_samples, n_components), out_buf(x_out, x_out_len, "x_out")) })
+    guard(|| unsafe {
+        handle::inverse_transform(
+            model,
+            csr_in(indptr, indices, data, nnz, n_samples, n_components),
+            out_buf(x_out, x_out_len, "x_out"),
+        )
+    })
 }
 
 /// Copy H (scikit-learn's `components_`, n_components x n_features, row-major)
