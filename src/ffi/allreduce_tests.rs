@@ -1,7 +1,7 @@
 //! The C ABI's all-reduce hook, called as a C caller would.
 
 use super::allreduce::nmf_set_allreduce;
-use super::api::*;
+use super::*;
 use super::handle::{NmfDtype, NmfModel};
 use super::params::{NmfInit, NmfNComponentsMode, NmfParams};
 use super::status::NmfStatus::{self, *};

@@ -71,8 +71,9 @@ pub unsafe extern "C" fn nmf_set_params(
         let model = unsafe { model_ref(model) }?;
         // SAFETY: `params` is NULL or points to an NmfParams (contract).
         let p = unsafe { read_params(params, "params") }?;
-        p.check()?;
         let mut state = model.write();
+        let p = p.with_extensions_of(&state.params)?;
+        p.check()?;
         state.apply_params(p)
     })
 }

@@ -16,6 +16,8 @@
 //! - `getters`: what a fitted model knows;
 //! - `data_f64`, `data_f32`: fit, fit_transform, partial_fit, transform,
 //!   inverse_transform (dense and CSR) and the components, per dtype;
+//! - `ext_params`: parameters beyond scikit-learn's, by name
+//!   (`nmf_set_param`, `nmf_get_param`);
 //! - `persist`: save and load (files and buffers);
 //! - `random_state`: numpy's MT19937 state in and out;
 //! - `handle` (the opaque model, checked views of the caller's arrays, the
@@ -47,6 +49,8 @@ mod data_f64;
 
 mod data_f32;
 
+mod ext_params;
+
 mod persist;
 
 mod random_state;
@@ -58,6 +62,7 @@ mod status;
 pub use allreduce::*;
 pub use data_f32::*;
 pub use data_f64::*;
+pub use ext_params::*;
 pub use getters::*;
 pub use handle::{NmfDtype, NmfModel};
 pub use library::*;
