@@ -292,6 +292,7 @@ fn stop_reason_name(r: StopReason) -> &'static str {
         StopReason::SmallHChange => "small_h_change",
         StopReason::NoImprovement => "no_improvement",
         StopReason::Interrupted => "interrupted",
+        other => unreachable!("a stop reason the fixtures do not know: {other:?}"),
     }
 }
 
