@@ -52,6 +52,7 @@ pub mod input;
 pub mod io;
 pub mod kernels;
 pub mod linalg;
+pub mod memory;
 pub mod parallel;
 pub mod params;
 pub mod persist;

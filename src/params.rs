@@ -186,6 +186,10 @@ pub struct MiniBatchNmfParams {
     pub(crate) transform_max_iter: Option<usize>,
     pub(crate) random_state: RandomState,
     pub(crate) verbose: bool,
+    /// Extension (not scikit-learn's): the memory budget of a call (see
+    /// [`crate::memory`]). A property of the machine, not of the model: it
+    /// is not in [`get_params`](Self::get_params) nor in model files.
+    pub(crate) max_memory: crate::memory::MaxMemory,
 }
 
 impl Default for MiniBatchNmfParams {
@@ -207,6 +211,7 @@ impl Default for MiniBatchNmfParams {
             transform_max_iter: None,
             random_state: RandomState::Entropy,
             verbose: false,
+            max_memory: crate::memory::MaxMemory::Auto,
         }
     }
 }
@@ -262,6 +267,8 @@ param_accessors! {
     transform_max_iter, get_transform_max_iter: Option<usize>;
     /// Print progress to stderr.
     verbose, get_verbose: bool;
+    /// The memory budget (`max_memory`; see [`crate::memory`]).
+    max_memory, get_max_memory: crate::memory::MaxMemory;
 }
 
 impl MiniBatchNmfParams {
@@ -428,6 +435,13 @@ impl MiniBatchNmfParams {
             }
             "random_state" => self.random_state = value.parse()?,
             "verbose" => self.verbose = parse_bool(value, "verbose")?,
+            // Extension: the memory budget ("auto", bytes, "512M", "4G").
+            "max_memory" => {
+                self.max_memory = value.parse().map_err(|reason| ParamError::Invalid {
+                    name: "max_memory",
+                    reason,
+                })?
+            }
             other => return Err(ParamError::Unknown(other.to_string())),
         }
         Ok(())
@@ -436,6 +450,9 @@ impl MiniBatchNmfParams {
     /// Read one parameter by its scikit-learn name, formatted as
     /// [`set_param`](Self::set_param) accepts it.
     pub fn get_param(&self, name: &str) -> Result<String, ParamError> {
+        if name == "max_memory" {
+            return Ok(self.max_memory.to_string());
+        }
         Ok(self
             .get_params()
             .into_iter()
