@@ -57,7 +57,7 @@ fn fitted_f64(k: usize) -> *mut NmfModel {
 
 #[test]
 fn status_numbers_are_fixed_and_named() {
-    let expected: [(NmfStatus, c_int); 24] = [
+    let expected: [(NmfStatus, c_int); 25] = [
         (NMF_OK, 0),
         (NMF_ERR_NULL_POINTER, 1),
         (NMF_ERR_BUFFER_LENGTH, 2),
