@@ -272,7 +272,7 @@ const FIT_HINT: &str = "lower n_components, use init='random' (no n_samples×(n_
 /// randomized SVD of an nndsvd initialisation (four n×(k+10) and m×(k+10)
 /// blocks, and Xᵀ·X for m ≤ 2048), the buffers of a fresh W solve, and the
 /// row blocks of whole passes. Measured against the peak RSS of real fits
-/// (10^6 × 20 dense, k = 10): 0.83 GiB estimated for 0.44 GiB with nndsvda,
+/// (10^6 × 20 dense, k = 10): 0.87 GiB estimated for 0.44 GiB with nndsvda,
 /// 0.20 GiB for 0.15 GiB with random: on the safe side. Then the total is reserved
 /// once from the allocator and released ([`probe`]), so an address-space
 /// limit refuses the call here, cleanly.
