@@ -187,8 +187,8 @@ pub struct MiniBatchNmfParams {
     pub(crate) random_state: RandomState,
     pub(crate) verbose: bool,
     /// Extension (not scikit-learn's): the memory budget of a call (see
-    /// [`crate::memory`]). A property of the machine, not of the model: it
-    /// is not in [`get_params`](Self::get_params) nor in model files.
+    /// [`crate::memory`]); in [`extension_params`](Self::extension_params),
+    /// not in [`get_params`](Self::get_params).
     pub(crate) max_memory: crate::memory::MaxMemory,
 }
 
@@ -450,9 +450,6 @@ impl MiniBatchNmfParams {
     /// Read one parameter by its scikit-learn name, formatted as
     /// [`set_param`](Self::set_param) accepts it.
     pub fn get_param(&self, name: &str) -> Result<String, ParamError> {
-        if name == "max_memory" {
-            return Ok(self.max_memory.to_string());
-        }
         Ok(self
             .get_params()
             .into_iter()
@@ -467,7 +464,7 @@ impl MiniBatchNmfParams {
     /// [`get_params`](Self::get_params) (scikit-learn's list) nor of the C
     /// `NmfParams`; C reaches them with `nmf_set_param`/`nmf_get_param`.
     pub fn extension_params(&self) -> Vec<(&'static str, String)> {
-        Vec::new()
+        vec![("max_memory", self.max_memory.to_string())]
     }
 
     /// These parameters with the extension parameters of `other` (the C

@@ -12,7 +12,7 @@
 use minibatchnmf::ffi::api::*;
 use minibatchnmf::ffi::params::NmfInit;
 use minibatchnmf::ffi::{NmfModel, NmfStatus};
-use minibatchnmf::io::{self, RowSource as _};
+use minibatchnmf::io;
 use minibatchnmf::memory::{Budget, MaxMemory};
 use minibatchnmf::{Error, Init, MiniBatchNmf, MiniBatchNmfParams};
 use std::ffi::CStr;
@@ -268,8 +268,9 @@ fn max_memory_is_a_string_keyed_parameter() {
     );
     assert_eq!(p.get_max_memory(), MaxMemory::Bytes(512 << 20));
     assert!(p.set_param("max_memory", "-3").is_err());
-    // Not a model parameter: not in get_params (nor in model files).
+    // Not scikit-learn's: an extension parameter, not in get_params.
     assert!(p.get_params().iter().all(|(n, _)| *n != "max_memory"));
+    assert!(p.extension_params().iter().any(|(n, _)| *n == "max_memory"));
 }
 
 #[test]
@@ -390,5 +391,70 @@ fn readers_check_headers_against_the_file() {
             assert_eq!(c.row(1).0.len(), 0);
         }
         _ => panic!("sparse"),
+    }
+}
+
+#[test]
+fn the_c_abi_takes_max_memory_by_name_and_refuses_a_fit_over_it() {
+    use minibatchnmf::ffi::ext_params::{nmf_get_param, nmf_get_param_len, nmf_set_param};
+    use std::ffi::CString;
+    let x: Vec<f64> = (0..2000 * 40).map(|i| ((i * 7) % 11) as f64).collect();
+    let mut p = nmf_params_default();
+    p.n_components_mode = minibatchnmf::ffi::params::NmfNComponentsMode::NMF_N_COMPONENTS_FIXED;
+    p.n_components = 5;
+    p.init = NmfInit::NMF_INIT_RANDOM;
+    p.random_state = 0;
+    p.random_state_is_none = false;
+    p.max_iter = 2;
+    let mut model: *mut NmfModel = std::ptr::null_mut();
+    let (name, bad) = (
+        CString::new("max_memory").unwrap(),
+        CString::new("lots").unwrap(),
+    );
+    unsafe {
+        assert_eq!(nmf_create(&p, &mut model), NmfStatus::NMF_OK);
+        assert_eq!(
+            nmf_set_param(model, name.as_ptr(), bad.as_ptr()),
+            NmfStatus::NMF_ERR_INVALID_PARAM
+        );
+        assert!(last_error().contains("max_memory"), "{}", last_error());
+        let small = CString::new("100K").unwrap();
+        assert_eq!(
+            nmf_set_param(model, name.as_ptr(), small.as_ptr()),
+            NmfStatus::NMF_OK
+        );
+        let mut len = 0usize;
+        assert_eq!(
+            nmf_get_param_len(model, name.as_ptr(), &mut len),
+            NmfStatus::NMF_OK
+        );
+        let mut buf = vec![0 as std::ffi::c_char; len + 1];
+        assert_eq!(
+            nmf_get_param(model, name.as_ptr(), buf.as_mut_ptr(), buf.len()),
+            NmfStatus::NMF_OK
+        );
+        assert_eq!(CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), "102400");
+        // nmf_set_params keeps it (it replaces scikit-learn's parameters only).
+        assert_eq!(nmf_set_params(model, &p), NmfStatus::NMF_OK);
+        let s = nmf_fit_dense_f64(model, x.as_ptr(), 2000, 40, 40);
+        assert_eq!(s, NmfStatus::NMF_ERR_OUT_OF_MEMORY, "{}", last_error());
+        assert!(
+            last_error().contains("set by max_memory"),
+            "{}",
+            last_error()
+        );
+        let mut fitted = true;
+        assert_eq!(nmf_is_fitted(model, &mut fitted), NmfStatus::NMF_OK);
+        assert!(!fitted);
+        let auto = CString::new("auto").unwrap();
+        assert_eq!(
+            nmf_set_param(model, name.as_ptr(), auto.as_ptr()),
+            NmfStatus::NMF_OK
+        );
+        assert_eq!(
+            nmf_fit_dense_f64(model, x.as_ptr(), 2000, 40, 40),
+            NmfStatus::NMF_OK
+        );
+        nmf_free(model);
     }
 }
