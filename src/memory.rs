@@ -379,7 +379,7 @@ fn rlimit_headroom() -> Option<u64> {
         return None;
     }
     let used = proc_kb("/proc/self/status", "VmSize:").unwrap_or(0);
-    Some((r.rlim_cur as u64).saturating_sub(used))
+    Some(r.rlim_cur.saturating_sub(used))
 }
 
 fn cgroup_headroom() -> Option<u64> {

@@ -171,7 +171,7 @@ impl<'b> RowPtrBuilder<'b> {
             // Sparse would outgrow dense: switch.
             let want = (self.rows.len() + 1).max(4) * 2;
             if want.saturating_mul(2) > self.n + 1 {
-                return self.to_dense(row);
+                return self.switch_to_dense(row);
             }
             let needed = memory::bytes_of(&[want, 2], 8);
             self.budget.check(
@@ -193,7 +193,7 @@ impl<'b> RowPtrBuilder<'b> {
         Ok(())
     }
 
-    fn to_dense(&mut self, row: usize) -> Result<()> {
+    fn switch_to_dense(&mut self, row: usize) -> Result<()> {
         let n = self.n;
         self.budget.check(
             format!("the row offsets of {} ({n} rows)", self.what),
