@@ -295,7 +295,11 @@ pub(crate) fn preflight(
     ]);
     // Row blocks of whole passes: the reader's raw and converted buffers,
     // and the products a pass computes on them.
-    let passes = Some(4 * crate::io::PASS_BYTES as u64);
+    // (A block is at most X itself: n·m values, and column indices if CSR.)
+    let block = bytes_of(&[n, m], elem + 8).map_or(crate::io::PASS_BYTES as u64, |b| {
+        b.min(crate::io::PASS_BYTES as u64)
+    });
+    let passes = Some(4 * block);
     let svd = match (call, params.get_init()) {
         (Call::Fit, Init::Nndsvd | Init::Nndsvda | Init::Nndsvdar) => true,
         (Call::Fit, Init::Auto) => k <= n.min(m),
