@@ -185,6 +185,14 @@ typedef enum NmfStatus {
      */
     NMF_ERR_REDUCE = 23,
     /**
+     * The call needs more memory than its budget (the `max_memory`
+     * parameter, by default the memory the system reports available), or
+     * the system refused an allocation; the message says what needs how
+     * much. Nothing was allocated and the model is unchanged. (24 stays
+     * reserved, as the Python binding's status table notes.)
+     */
+    NMF_ERR_OUT_OF_MEMORY = 25,
+    /**
      * Internal error: a Rust panic was caught at the boundary. The model is
      * left as it was before the call and stays usable.
      */

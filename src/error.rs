@@ -131,6 +131,20 @@ pub enum Error {
         /// What is wrong with it.
         detail: String,
     },
+    /// A call would need more memory than its budget (`max_memory`, by
+    /// default what the system reports available), or the system refused
+    /// an allocation; nothing was allocated and the model is unchanged.
+    #[error("not enough memory: {what} needs {needed}, more than {budget}: {hint}")]
+    OutOfMemory {
+        /// What needs the memory (e.g. "W (n_samples × n_components)").
+        what: String,
+        /// How much (e.g. "2.2 GiB").
+        needed: String,
+        /// The budget and where it comes from.
+        budget: String,
+        /// How to proceed.
+        hint: String,
+    },
 }
 
 /// Shorthand for results of this crate.

@@ -186,6 +186,10 @@ pub struct MiniBatchNmfParams {
     pub(crate) transform_max_iter: Option<usize>,
     pub(crate) random_state: RandomState,
     pub(crate) verbose: bool,
+    /// Extension (not scikit-learn's): the memory budget of a call (see
+    /// [`crate::memory`]); in [`extension_params`](Self::extension_params),
+    /// not in [`get_params`](Self::get_params).
+    pub(crate) max_memory: crate::memory::MaxMemory,
 }
 
 impl Default for MiniBatchNmfParams {
@@ -207,6 +211,7 @@ impl Default for MiniBatchNmfParams {
             transform_max_iter: None,
             random_state: RandomState::Entropy,
             verbose: false,
+            max_memory: crate::memory::MaxMemory::Auto,
         }
     }
 }
@@ -262,6 +267,8 @@ param_accessors! {
     transform_max_iter, get_transform_max_iter: Option<usize>;
     /// Print progress to stderr.
     verbose, get_verbose: bool;
+    /// The memory budget (`max_memory`; see [`crate::memory`]).
+    max_memory, get_max_memory: crate::memory::MaxMemory;
 }
 
 impl MiniBatchNmfParams {
@@ -428,6 +435,13 @@ impl MiniBatchNmfParams {
             }
             "random_state" => self.random_state = value.parse()?,
             "verbose" => self.verbose = parse_bool(value, "verbose")?,
+            // Extension: the memory budget ("auto", bytes, "512M", "4G").
+            "max_memory" => {
+                self.max_memory = value.parse().map_err(|reason| ParamError::Invalid {
+                    name: "max_memory",
+                    reason,
+                })?
+            }
             other => return Err(ParamError::Unknown(other.to_string())),
         }
         Ok(())
@@ -450,7 +464,7 @@ impl MiniBatchNmfParams {
     /// [`get_params`](Self::get_params) (scikit-learn's list) nor of the C
     /// `NmfParams`; C reaches them with `nmf_set_param`/`nmf_get_param`.
     pub fn extension_params(&self) -> Vec<(&'static str, String)> {
-        Vec::new()
+        vec![("max_memory", self.max_memory.to_string())]
     }
 
     /// These parameters with the extension parameters of `other` (the C

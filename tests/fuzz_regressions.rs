@@ -78,3 +78,23 @@ fn load_model_crash_inputs_and_damaged_seeds_are_rejected_cleanly() {
 fn ffi_call_sequence_crash_inputs_run_cleanly() {
     replay("ffi_calls", ffi_calls::run);
 }
+
+#[allow(dead_code)]
+#[path = "../fuzz/checks/readers.rs"]
+mod readers;
+
+/// The data-file readers' crash inputs, and their seeds (valid and hostile
+/// files), open or fail cleanly.
+#[test]
+fn reader_crash_inputs_are_rejected_cleanly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    replay("read_npy", |b| readers::run("npy", b));
+    replay("read_npz", |b| readers::run("npz", b));
+    replay("read_mtx", |b| readers::run("mtx", b));
+    for ext in ["npy", "npz", "mtx"] {
+        let dir = root.join("seeds").join(format!("read_{ext}"));
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            readers::run(ext, &std::fs::read(entry.unwrap().path()).unwrap());
+        }
+    }
+}

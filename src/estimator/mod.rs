@@ -11,6 +11,7 @@ use crate::init;
 use crate::input::Input;
 use crate::io::{InMemory, RowSource};
 use crate::kernels::{self, Loss, Penalty, WRows};
+use crate::memory::{self, Call};
 use crate::parallel;
 use crate::params::{MiniBatchNmfParams, ValidParams};
 use crate::progress::{Control, FitObserver, ObserverSlot, StepReport};
@@ -334,9 +335,11 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         let params = &self.params;
         let f = self.fitted.as_ref();
         parallel::install(|| {
-            let local = f
-                .ok_or(Error::NotFitted)
-                .and_then(|f| check_source(x, Some(f.n_features_in), f.derived.loss.beta, comm));
+            let local = f.ok_or(Error::NotFitted).and_then(|f| {
+                let k = f.components.nrows();
+                memory::preflight(params, Call::Transform, x.shape(), k, size_of::<F>())?;
+                check_source(x, Some(f.n_features_in), f.derived.loss.beta, comm)
+            });
             let shard = dist::preflight(comm, x.shape(), local, 0)?;
             let f = f.ok_or(Error::NotFitted)?;
             let penalty_w = Penalty::for_w(params, x.shape().1);
@@ -704,7 +707,9 @@ fn partial_fit_impl<F: NmfFloat>(
     let mut random_state = params.get_random_state().clone();
     let (mut next, shard) = match current {
         Some(f) => {
-            let local = check_source(src, Some(f.n_features_in), f.derived.loss.beta, comm)
+            let k = f.components.nrows();
+            let local = memory::preflight(params, Call::PartialFit, x.shape(), k, size_of::<F>())
+                .and_then(|()| check_source(src, Some(f.n_features_in), f.derived.loss.beta, comm))
                 .and_then(|sum| {
                     check_feature_names(f.feature_names_in.as_deref(), args.feature_names)
                         .map(|()| sum)

@@ -159,7 +159,10 @@ pub(super) fn start<F: NmfFloat>(
 ) -> Result<Start<F>> {
     let m = x.shape().1;
     let k = resolve_n_components(params, m, args.h);
-    let local = check_source(x, None, params.beta(), comm)
+    // Memory first: nothing sized by X's shape is allocated before it.
+    let size = std::mem::size_of::<F>();
+    let local = crate::memory::preflight(params, crate::memory::Call::Fit, x.shape(), k, size)
+        .and_then(|()| check_source(x, None, params.beta(), comm))
         .and_then(|sum| match args.feature_names {
             Some(names) if names.len() != m => Err(Error::FeatureNames(format!(
                 "{} names given for {m} features",
@@ -198,6 +201,7 @@ fn fingerprint<F: NmfFloat>(params: &ValidParams, k: usize, args: &FitArgs<F>) -
     use std::hash::{Hash, Hasher};
     let mut p = (**params).clone();
     p.verbose = false;
+    p.max_memory = Default::default(); // a property of each machine
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     format!("{p:?}").hash(&mut hasher);
     k.hash(&mut hasher);

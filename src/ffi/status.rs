@@ -74,13 +74,19 @@ pub enum NmfStatus {
     /// status), or the ranks' configuration is inconsistent (see
     /// nmf_set_allreduce). The model is unchanged.
     NMF_ERR_REDUCE = 23,
+    /// The call needs more memory than its budget (the `max_memory`
+    /// parameter, by default the memory the system reports available), or
+    /// the system refused an allocation; the message says what needs how
+    /// much. Nothing was allocated and the model is unchanged. (24 stays
+    /// reserved, as the Python binding's status table notes.)
+    NMF_ERR_OUT_OF_MEMORY = 25,
     /// Internal error: a Rust panic was caught at the boundary. The model is
     /// left as it was before the call and stays usable.
     NMF_ERR_PANIC = 99,
 }
 
 /// Every status, for the tests and for `nmf_status_str`.
-pub(crate) const ALL_STATUSES: [NmfStatus; 24] = [
+pub(crate) const ALL_STATUSES: [NmfStatus; 25] = [
     NmfStatus::NMF_OK,
     NmfStatus::NMF_ERR_NULL_POINTER,
     NmfStatus::NMF_ERR_BUFFER_LENGTH,
@@ -104,6 +110,7 @@ pub(crate) const ALL_STATUSES: [NmfStatus; 24] = [
     NmfStatus::NMF_ERR_CORRUPT_MODEL,
     NmfStatus::NMF_ERR_UNSUPPORTED_FORMAT,
     NmfStatus::NMF_ERR_REDUCE,
+    NmfStatus::NMF_ERR_OUT_OF_MEMORY,
     NmfStatus::NMF_ERR_PANIC,
 ];
 
@@ -135,6 +142,7 @@ impl NmfStatus {
             NMF_ERR_CORRUPT_MODEL => c"NMF_ERR_CORRUPT_MODEL",
             NMF_ERR_UNSUPPORTED_FORMAT => c"NMF_ERR_UNSUPPORTED_FORMAT",
             NMF_ERR_REDUCE => c"NMF_ERR_REDUCE",
+            NMF_ERR_OUT_OF_MEMORY => c"NMF_ERR_OUT_OF_MEMORY",
             NMF_ERR_PANIC => c"NMF_ERR_PANIC",
         }
     }
@@ -187,6 +195,7 @@ impl From<Error> for Failure {
             Error::UnsupportedFormat { .. } => NMF_ERR_UNSUPPORTED_FORMAT,
             Error::ModelDtype { .. } => NMF_ERR_DTYPE_MISMATCH,
             Error::Reduce(_) => NMF_ERR_REDUCE,
+            Error::OutOfMemory { .. } => NMF_ERR_OUT_OF_MEMORY,
             // The C ABI takes arrays, never files: a file source cannot fail
             // behind it, so no status number of its own is spent here.
             Error::Source { .. } => NMF_ERR_INVALID_ARGUMENT,

@@ -57,7 +57,7 @@ fn fitted_f64(k: usize) -> *mut NmfModel {
 
 #[test]
 fn status_numbers_are_fixed_and_named() {
-    let expected: [(NmfStatus, c_int); 24] = [
+    let expected: [(NmfStatus, c_int); 25] = [
         (NMF_OK, 0),
         (NMF_ERR_NULL_POINTER, 1),
         (NMF_ERR_BUFFER_LENGTH, 2),
@@ -81,6 +81,7 @@ fn status_numbers_are_fixed_and_named() {
         (NMF_ERR_CORRUPT_MODEL, 20),
         (NMF_ERR_UNSUPPORTED_FORMAT, 21),
         (NMF_ERR_REDUCE, 23),
+        (NMF_ERR_OUT_OF_MEMORY, 25),
         (NMF_ERR_PANIC, 99),
     ];
     assert_eq!(ALL_STATUSES.len(), expected.len());
@@ -91,7 +92,7 @@ fn status_numbers_are_fixed_and_named() {
             .unwrap();
         assert_eq!(name, format!("{s:?}"));
     }
-    for unknown in [-1, 22, 24, 98, 100, c_int::MAX, c_int::MIN] {
+    for unknown in [-1, 22, 24, 26, 98, 100, c_int::MAX, c_int::MIN] {
         let name = unsafe { CStr::from_ptr(nmf_status_str(unknown)) };
         assert_eq!(name.to_str().unwrap(), "NMF_UNKNOWN_STATUS");
     }

@@ -15,12 +15,13 @@
 //!   temporary files.
 
 use super::elem::{Elem, Kind};
-use super::npy::{read_meta, NpyMeta};
+use super::npy::{read_header, read_meta, NpyMeta};
+use super::rowptr::{RowPtr, RowPtrBuilder};
 use super::{io_err, mtx, source_err, RowSource};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::{CsrError, CsrView, Input};
-use ndarray_npy::npy::header::Header;
+use crate::memory::Budget;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -67,7 +68,7 @@ pub struct CsrFile<F> {
     path: PathBuf,
     n: usize,
     m: usize,
-    indptr: Vec<usize>,
+    indptr: RowPtr,
     indices: Member,
     data: Member,
     // Block buffers, reused.
@@ -78,28 +79,31 @@ pub struct CsrFile<F> {
     /// Duplicate-column detection: the stamp of the last row that used a column.
     seen: Vec<u64>,
     stamp: u64,
+    /// A row's columns, sorted (duplicate detection for many columns).
+    sorted: Vec<usize>,
 }
+
+/// Columns up to which duplicates are found with a stamp per column (8
+/// bytes a column: 32 MiB at most).
+const MAX_STAMPED_COLUMNS: usize = 1 << 22;
 
 impl<F: NmfFloat> CsrFile<F> {
     pub(crate) fn from_parts(
         path: &Path,
         (n, m): (usize, usize),
-        indptr: Vec<usize>,
+        indptr: RowPtr,
         indices: Member,
         data: Member,
     ) -> Result<Self> {
         let bad = |d: String| Err(source_err(path, d));
-        if indptr.len() != n + 1 {
+        if indptr.n() != n {
             return bad(format!(
                 "indptr has {} entries for {n} rows (expected {})",
-                indptr.len(),
+                indptr.n() + 1,
                 n + 1
             ));
         }
-        if indptr[0] != 0 || indptr.windows(2).any(|w| w[1] < w[0]) {
-            return bad("indptr does not start at 0 or decreases".into());
-        }
-        let nnz = indptr[n];
+        let nnz = indptr.nnz();
         if indices.len != nnz || data.len != nnz {
             return bad(format!(
                 "indptr announces {nnz} stored values, but indices has {} and data {}",
@@ -122,28 +126,40 @@ impl<F: NmfFloat> CsrFile<F> {
             dv: Vec::new(),
             seen: Vec::new(),
             stamp: 0,
+            sorted: Vec::new(),
         })
     }
 
-    /// Opens a CSR matrix saved by `scipy.sparse.save_npz` (compressed or not).
+    /// Opens a CSR matrix saved by `scipy.sparse.save_npz` (compressed or
+    /// not), within the memory the system reports available (see
+    /// [`CsrFile::open_npz_with`]).
     pub fn open_npz(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_npz_with(path, &Budget::auto())
+    }
+
+    /// Opens a scipy `.npz` CSR file. No size the file claims is trusted:
+    /// `indptr` must have n + 1 entries and fit its member, its offsets
+    /// take memory for the non-empty rows only (checked against `budget`),
+    /// and a compressed member is inflated into a temporary file no further
+    /// than its declared size, the temporary folder's free space (and
+    /// `budget` when that folder is in memory).
+    pub fn open_npz_with(path: impl AsRef<Path>, budget: &Budget) -> Result<Self> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| io_err(path, e))?;
         let mut zip = zip::ZipArchive::new(file)
             .map_err(|e| source_err(path, format!("not a .npz (zip) file: {e}")))?;
         // format: a bytes scalar 'csr'.
         let format = {
-            let mut member = zip.by_name("format.npy").map_err(|_| {
+            let member = zip.by_name("format.npy").map_err(|_| {
                 source_err(
                     path,
                     "no 'format' member: not a scipy sparse matrix (save it with scipy.sparse.save_npz)",
                 )
             })?;
-            let header = Header::from_reader(&mut member)
-                .map_err(|e| source_err(path, format!("format member: {e}")))?;
+            let mut member = member.take(1 << 16);
+            read_header(&mut member, path, "format member: ")?;
             let mut rest = Vec::new();
             member.read_to_end(&mut rest).map_err(|e| io_err(path, e))?;
-            drop(header);
             String::from_utf8_lossy(&rest)
                 .trim_end_matches('\0')
                 .to_string()
@@ -154,39 +170,51 @@ impl<F: NmfFloat> CsrFile<F> {
                 format!("sparse format '{format}' is not supported: save X.tocsr()"),
             ));
         }
-        let small = |zip: &mut zip::ZipArchive<File>, name: &str| -> Result<Vec<usize>> {
+        let shape = {
             let mut member = zip
-                .by_name(name)
-                .map_err(|_| source_err(path, format!("no '{name}' member in the .npz")))?;
-            let header = Header::from_reader(&mut member)
-                .map_err(|e| source_err(path, format!("{name}: {e}")))?;
-            let descr = header
-                .type_descriptor
-                .as_string()
-                .cloned()
-                .unwrap_or_default();
-            let elem = Elem::parse(&descr)
-                .filter(|e| e.is_integer())
-                .ok_or_else(|| {
-                    source_err(
-                        path,
-                        format!("{name}: dtype {descr:?} is not an integer type"),
-                    )
-                })?;
-            let count: usize = header.shape.iter().product();
-            let mut bytes = vec![0u8; count * elem.size()];
-            member.read_exact(&mut bytes).map_err(|e| io_err(path, e))?;
-            let mut out = vec![0usize; count];
-            elem.to_index(&bytes, &mut out)
-                .map_err(|v| source_err(path, format!("{name} holds a negative value {v}")))?;
-            Ok(out)
+                .by_name("shape.npy")
+                .map_err(|_| source_err(path, "no 'shape.npy' member in the .npz"))?;
+            let (elem, count) = int_header(&mut member, path, "shape")?;
+            if count != 2 {
+                return Err(source_err(
+                    path,
+                    format!("shape has {count} entries: not a 2-D matrix"),
+                ));
+            }
+            let mut bytes = [0u8; 16];
+            let bytes = &mut bytes[..2 * elem.size()];
+            member.read_exact(bytes).map_err(|e| io_err(path, e))?;
+            let mut out = [0usize; 2];
+            elem.to_index(bytes, &mut out)
+                .map_err(|v| source_err(path, format!("shape holds a negative value {v}")))?;
+            out
         };
-        let shape = small(&mut zip, "shape.npy")?;
-        let (n, m) = match shape[..] {
-            [n, m] => (n, m),
-            _ => return Err(source_err(path, format!("shape {shape:?} is not 2-D"))),
+        let [n, m] = shape;
+        let indptr = {
+            let mut member = zip
+                .by_name("indptr.npy")
+                .map_err(|_| source_err(path, "no 'indptr.npy' member in the .npz"))?;
+            let (elem, count) = int_header(&mut member, path, "indptr")?;
+            if Some(count) != n.checked_add(1) {
+                return Err(source_err(
+                    path,
+                    format!("indptr has {count} entries for {n} rows (expected {n} + 1)"),
+                ));
+            }
+            // The member must hold the values it announces (its declared size
+            // is checked again by the reads: a short member is truncated).
+            if (count as u64).saturating_mul(elem.size() as u64) > member.size() {
+                return Err(source_err(
+                    path,
+                    format!(
+                        "file is truncated: indptr announces {count} entries, its member holds {} bytes",
+                        member.size()
+                    ),
+                ));
+            }
+            read_indptr(&mut member, elem, n, budget, path)?
         };
-        let indptr = small(&mut zip, "indptr.npy")?;
+        let tmp_room = temp_room(budget);
         let mut big = |name: &str| -> Result<Member> {
             let mut member = zip
                 .by_name(name)
@@ -199,11 +227,32 @@ impl<F: NmfFloat> CsrFile<F> {
                 let meta = read_meta(&file, start, end, path)?;
                 member_of(file, meta, path, name)
             } else {
+                let declared = member.size();
+                if let Some((room, where_)) = tmp_room {
+                    if declared > room {
+                        return Err(source_err(
+                            path,
+                            format!(
+                                "'{name}' inflates to {} (as its zip entry declares), more than {where_} ({}); \
+                                 save it with save_npz(..., compressed=False) or point TMPDIR to a larger folder",
+                                crate::memory::human(declared),
+                                crate::memory::human(room)
+                            ),
+                        ));
+                    }
+                }
                 let mut tmp = tempfile::tempfile().map_err(|e| {
                     source_err(path, format!("cannot create a temporary file: {e}"))
                 })?;
-                std::io::copy(&mut member, &mut tmp)
+                // Never more than the declared size: stop at the first byte over.
+                let copied = std::io::copy(&mut (&mut member).take(declared + 1), &mut tmp)
                     .map_err(|e| source_err(path, format!("decompressing '{name}': {e}")))?;
+                if copied > declared {
+                    return Err(source_err(
+                        path,
+                        format!("'{name}' inflates to more than the {declared} bytes its zip entry declares"),
+                    ));
+                }
                 let len = tmp.metadata().map_err(|e| io_err(path, e))?.len();
                 let meta = read_meta(&tmp, 0, len, path)?;
                 member_of(tmp, meta, path, name)
@@ -216,10 +265,18 @@ impl<F: NmfFloat> CsrFile<F> {
 
     /// Opens a MatrixMarket coordinate file (`real`, `integer` or `pattern`,
     /// `general`); entries need not be sorted. The file is read once here to
-    /// lay the entries out by row in temporary files.
+    /// lay the entries out by row in temporary files (see
+    /// [`CsrFile::open_mtx_with`]).
     pub fn open_mtx(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_mtx_with(path, &Budget::auto())
+    }
+
+    /// [`CsrFile::open_mtx`] within a memory budget: the header's size line
+    /// is checked against the file's size, and the row offsets (memory for
+    /// the non-empty rows only) against `budget`.
+    pub fn open_mtx_with(path: impl AsRef<Path>, budget: &Budget) -> Result<Self> {
         let path = path.as_ref();
-        let laid = mtx::lay_out(path)?;
+        let laid = mtx::lay_out(path, budget)?;
         Self::from_parts(
             path,
             laid.shape,
@@ -238,6 +295,98 @@ impl<F: NmfFloat> CsrFile<F> {
             },
         )
     }
+}
+
+/// The integer element type and the number of entries of a 1-D `.npy`
+/// member.
+fn int_header(r: &mut impl Read, path: &Path, name: &str) -> Result<(Elem, usize)> {
+    let header = read_header(r, path, &format!("{name}: "))?;
+    let descr = header
+        .type_descriptor
+        .as_string()
+        .cloned()
+        .unwrap_or_default();
+    let elem = Elem::parse(&descr)
+        .filter(|e| e.is_integer())
+        .ok_or_else(|| {
+            source_err(
+                path,
+                format!("{name}: dtype {descr:?} is not an integer type"),
+            )
+        })?;
+    match header.shape[..] {
+        [count] => Ok((elem, count)),
+        _ => Err(source_err(
+            path,
+            format!(
+                "{name}: expected a 1-D array, found shape {:?}",
+                header.shape
+            ),
+        )),
+    }
+}
+
+/// Reads the n + 1 offsets of `indptr` by chunks into a [`RowPtr`] (memory
+/// for the non-empty rows), checking that they start at 0 and never
+/// decrease.
+fn read_indptr(
+    r: &mut impl Read,
+    elem: Elem,
+    n: usize,
+    budget: &Budget,
+    path: &Path,
+) -> Result<RowPtr> {
+    const CHUNK: usize = 1 << 16;
+    let mut builder = RowPtrBuilder::new(n, budget, &path.display().to_string())?;
+    let mut bytes = vec![0u8; CHUNK * elem.size()];
+    let mut vals = vec![0usize; CHUNK];
+    let mut prev = 0usize;
+    let mut i = 0usize; // entries read
+    while i < n + 1 {
+        let c = CHUNK.min(n + 1 - i);
+        let b = &mut bytes[..c * elem.size()];
+        r.read_exact(b).map_err(|e| io_err(path, e))?;
+        elem.to_index(b, &mut vals[..c])
+            .map_err(|v| source_err(path, format!("indptr holds a negative value {v}")))?;
+        for (j, &v) in vals[..c].iter().enumerate() {
+            let at = i + j;
+            if at == 0 {
+                if v != 0 {
+                    return Err(source_err(path, "indptr does not start at 0 or decreases"));
+                }
+            } else {
+                if v < prev {
+                    return Err(source_err(path, "indptr does not start at 0 or decreases"));
+                }
+                builder.push(at - 1, v - prev)?;
+            }
+            prev = v;
+        }
+        i += c;
+    }
+    Ok(builder.finish())
+}
+
+/// Room for inflated members in the temporary folder: its free space, and
+/// the memory budget when the folder is in memory (tmpfs). `None`: unknown.
+fn temp_room(budget: &Budget) -> Option<(u64, &'static str)> {
+    let dir = std::env::temp_dir();
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: statfs writes the struct it is given; `c` is NUL-terminated.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let free = (st.f_bavail as u64).saturating_mul(st.f_bsize as u64);
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    if st.f_type as i64 == TMPFS_MAGIC {
+        if let Some(b) = budget.limit() {
+            if b < free {
+                return Some((b, "the memory budget (the temporary folder is in memory)"));
+            }
+        }
+    }
+    Some((free, "the free space of the temporary folder"))
 }
 
 fn member_of(file: File, meta: NpyMeta, path: &Path, name: &str) -> Result<Member> {
@@ -260,7 +409,7 @@ impl<F: NmfFloat> RowSource<F> for CsrFile<F> {
         (self.n, self.m)
     }
     fn nnz(&self) -> usize {
-        self.indptr[self.n]
+        self.indptr.nnz()
     }
     fn is_sparse(&self) -> bool {
         true
@@ -271,7 +420,7 @@ impl<F: NmfFloat> RowSource<F> for CsrFile<F> {
             "rows {start}..{end} of {}",
             self.n
         );
-        let (p0, p1) = (self.indptr[start], self.indptr[end]);
+        let (p0, p1) = (self.indptr.get(start), self.indptr.get(end));
         let nnz = p1 - p0;
         self.ix.resize(nnz, 0);
         self.dv.resize(nnz, F::zero());
@@ -284,16 +433,19 @@ impl<F: NmfFloat> RowSource<F> for CsrFile<F> {
             .map_err(|v| source_err(&self.path, format!("negative column index {v}")))?;
         let bytes = self.data.read_bytes(p0, p1, &mut self.bytes, &self.path)?;
         self.data.elem.to_float(bytes, &mut self.dv);
-        self.ip.clear();
-        self.ip
-            .extend(self.indptr[start..=end].iter().map(|&p| p - p0));
-        // Structure checks (no allocation once `seen` is sized).
-        if self.seen.len() != self.m {
+        self.indptr.block(start, end, &mut self.ip);
+        // Structure checks (no allocation once `seen` is sized). A column
+        // stamp per column while that is small; beyond (a header may claim
+        // any number of columns) each row's columns are sorted in a scratch
+        // buffer instead.
+        let stamps = self.m <= MAX_STAMPED_COLUMNS;
+        if stamps && self.seen.len() != self.m {
             self.seen = vec![0; self.m];
         }
         for i in 0..end - start {
             self.stamp += 1;
-            for pos in self.ip[i]..self.ip[i + 1] {
+            let (a, b) = (self.ip[i], self.ip[i + 1]);
+            for pos in a..b {
                 let col = self.ix[pos];
                 if col >= self.m {
                     return Err(Error::Csr(CsrError::ColumnOutOfRange {
@@ -302,13 +454,26 @@ impl<F: NmfFloat> RowSource<F> for CsrFile<F> {
                         n_cols: self.m,
                     }));
                 }
-                if self.seen[col] == self.stamp {
+                if stamps {
+                    if self.seen[col] == self.stamp {
+                        return Err(Error::Csr(CsrError::DuplicateColumn {
+                            row: start + i,
+                            col,
+                        }));
+                    }
+                    self.seen[col] = self.stamp;
+                }
+            }
+            if !stamps {
+                self.sorted.clear();
+                self.sorted.extend_from_slice(&self.ix[a..b]);
+                self.sorted.sort_unstable();
+                if let Some(w) = self.sorted.windows(2).find(|w| w[0] == w[1]) {
                     return Err(Error::Csr(CsrError::DuplicateColumn {
                         row: start + i,
-                        col,
+                        col: w[0],
                     }));
                 }
-                self.seen[col] = self.stamp;
             }
         }
         let view = CsrView::from_checked_parts(

@@ -34,6 +34,7 @@ mod csr_file;
 mod elem;
 mod mtx;
 mod npy;
+mod rowptr;
 mod write;
 
 pub use csr_file::CsrFile;
@@ -177,13 +178,25 @@ impl Format {
     }
 }
 
-/// Opens a data file as a row source of `F` values, by its extension.
+/// Opens a data file as a row source of `F` values, by its extension,
+/// within the memory the system reports available (see [`open_with`]).
 pub fn open<F: NmfFloat>(path: impl AsRef<Path>) -> Result<Box<dyn RowSource<F>>> {
+    open_with(path, &crate::memory::Budget::auto())
+}
+
+/// Opens a data file as a row source of `F` values, by its extension. The
+/// sizes its header claims are checked against the file's size, and what
+/// the reader keeps in memory (the row offsets of a sparse file) against
+/// `budget`, before anything is allocated for them.
+pub fn open_with<F: NmfFloat>(
+    path: impl AsRef<Path>,
+    budget: &crate::memory::Budget,
+) -> Result<Box<dyn RowSource<F>>> {
     let path = path.as_ref();
     Ok(match Format::of(path)? {
         Format::Npy => Box::new(NpyRows::<F>::open(path)?),
-        Format::Npz => Box::new(CsrFile::<F>::open_npz(path)?),
-        Format::Mtx => Box::new(CsrFile::<F>::open_mtx(path)?),
+        Format::Npz => Box::new(CsrFile::<F>::open_npz_with(path, budget)?),
+        Format::Mtx => Box::new(CsrFile::<F>::open_mtx_with(path, budget)?),
     })
 }
 

@@ -6,15 +6,22 @@
 //! (`field` = real, integer or pattern), `%` comments, a size line
 //! `n m nnz`, then `nnz` lines `i j [value]` with 1-based indices.
 //!
-//! Two passes over the text: the first counts each row's entries (and
-//! checks every line); the second writes column indices (u64) and values
-//! (f64) to anonymous temporary files at their CSR positions — sequentially
-//! when the file is sorted by row, scattered otherwise. Memory: the row
-//! offsets (8 bytes a row) and, for unsorted files, a fill counter per row.
-//! Disk: 16 bytes per entry, removed when the source is dropped.
+//! The size line is checked against the file's size first (each announced
+//! entry needs at least 4 bytes of text). Two passes over the text: the
+//! first counts each row's entries (and checks every line); the second
+//! writes column indices (u64) and values (f64) to anonymous temporary
+//! files at their CSR positions — sequentially when the file is sorted by
+//! row, scattered otherwise. Memory: the row offsets, for the non-empty rows
+//! only (see [`super::rowptr`]; a header may claim 10^12 rows for two
+//! entries), and for unsorted files the rows of all entries (8 bytes each,
+//! sorted) and a fill counter per non-empty row, each checked against the
+//! budget first. Disk: 16 bytes per entry, removed when the source is
+//! dropped.
 
+use super::rowptr::{RowPtr, RowPtrBuilder};
 use super::{io_err, source_err};
 use crate::error::Result;
+use crate::memory::{self, Budget};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -24,7 +31,7 @@ use std::path::Path;
 pub(crate) struct LaidOut {
     pub(crate) shape: (usize, usize),
     pub(crate) nnz: usize,
-    pub(crate) indptr: Vec<usize>,
+    pub(crate) indptr: RowPtr,
     pub(crate) indices: File,
     pub(crate) data: File,
 }
@@ -168,27 +175,56 @@ fn for_each_entry(
     Ok(h)
 }
 
-pub(crate) fn lay_out(path: &Path) -> Result<LaidOut> {
-    // Pass 1: entries per row, and whether rows come in order.
-    let mut counts: Vec<usize> = Vec::new();
-    let mut sorted = true;
-    let mut last_row = 0;
-    let h = for_each_entry(path, |_, i, _, _| {
-        if i >= counts.len() {
-            counts.resize(i + 1, 0);
+/// Shortest text of an entry: "i j" and a line break (a pattern file's).
+const MIN_ENTRY_BYTES: u64 = 4;
+
+pub(crate) fn lay_out(path: &Path, budget: &Budget) -> Result<LaidOut> {
+    // The size line is checked against the file before anything is sized
+    // by it: `nnz` entries need at least 4 bytes each.
+    let n = {
+        let file = File::open(path).map_err(|e| io_err(path, e))?;
+        let len = file.metadata().map_err(|e| io_err(path, e))?.len();
+        let h = read_header(&mut BufReader::new(file), path)?;
+        if h.nnz as u64 > len / MIN_ENTRY_BYTES + 1 {
+            return Err(source_err(
+                path,
+                format!(
+                    "the size line announces {} entries, more than the file's {len} bytes can hold: \
+                     the header is wrong or the file is truncated",
+                    h.nnz
+                ),
+            ));
         }
-        counts[i] += 1;
-        sorted &= i >= last_row;
-        last_row = i;
+        h.n
+    };
+    let name = path.display().to_string();
+    // Pass 1: entries per non-empty row, while the rows come in order.
+    let mut builder = RowPtrBuilder::new(n, budget, &name)?;
+    let (mut row, mut count, mut sorted) = (0usize, 0usize, true);
+    let h = for_each_entry(path, |_, i, _, _| {
+        if !sorted {
+            return Ok(());
+        }
+        if i < row {
+            sorted = false;
+            return Ok(());
+        }
+        if i > row {
+            builder.push(row, count)?;
+            (row, count) = (i, 0);
+        }
+        count += 1;
         Ok(())
     })?;
-    counts.resize(h.n, 0);
-    let mut indptr = Vec::with_capacity(h.n + 1);
-    indptr.push(0usize);
-    for c in &counts {
-        indptr.push(indptr.last().expect("non-empty") + c);
+    if sorted && count > 0 {
+        builder.push(row, count)?;
     }
-    drop(counts);
+    let indptr = if sorted {
+        builder.finish()
+    } else {
+        drop(builder);
+        unsorted_rows(path, &h, budget, &name)?
+    };
     let tmp = || {
         tempfile::tempfile()
             .map_err(|e| source_err(path, format!("cannot create a temporary file: {e}")))
@@ -206,10 +242,11 @@ pub(crate) fn lay_out(path: &Path) -> Result<LaidOut> {
         wi.flush().map_err(werr)?;
         wd.flush().map_err(werr)?;
     } else {
-        let mut fill: Vec<usize> = indptr[..h.n].to_vec();
+        let mut fill = indptr.starts(budget)?;
         for_each_entry(path, |_, i, j, v| {
-            let at = (fill[i] * 8) as u64;
-            fill[i] += 1;
+            let s = indptr.slot(i);
+            let at = (fill[s] * 8) as u64;
+            fill[s] += 1;
             indices
                 .write_all_at(&(j as u64).to_le_bytes(), at)
                 .map_err(werr)?;
@@ -223,4 +260,31 @@ pub(crate) fn lay_out(path: &Path) -> Result<LaidOut> {
         indices,
         data,
     })
+}
+
+/// Row offsets of a file whose entries are not sorted by row: the rows of
+/// all entries (8 bytes each; `nnz` is bounded by the file's size), sorted.
+fn unsorted_rows(path: &Path, h: &Header, budget: &Budget, name: &str) -> Result<RowPtr> {
+    budget.check(
+        format!("sorting the rows of the {} entries of {name}", h.nnz),
+        memory::bytes_of(&[h.nnz], 8),
+        "sort the file by row first (e.g. scipy.io.mmwrite of a CSR matrix), \
+         or raise max_memory (CLI --max-memory) if that much memory is free",
+    )?;
+    let mut rows: Vec<usize> = Vec::new();
+    memory::try_grow(&mut rows, h.nnz, "the rows of a MatrixMarket file")?;
+    for_each_entry(path, |_, i, _, _| {
+        rows.push(i);
+        Ok(())
+    })?;
+    rows.sort_unstable();
+    let mut b = RowPtrBuilder::new(h.n, budget, name)?;
+    let mut k = 0;
+    while k < rows.len() {
+        let r = rows[k];
+        let c = rows[k..].partition_point(|&x| x == r);
+        b.push(r, c)?;
+        k += c;
+    }
+    Ok(b.finish())
 }

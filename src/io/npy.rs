@@ -14,7 +14,7 @@ use crate::input::Input;
 use ndarray::ArrayView2;
 use ndarray_npy::npy::header::Header;
 use std::fs::File;
-use std::io::Seek;
+use std::io::{Read, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +28,44 @@ pub(crate) struct NpyMeta {
     pub(crate) data_offset: u64,
 }
 
+/// Longest `.npy` header read (numpy writes headers of a few hundred bytes
+/// and refuses to read more than 10 000 by default): a header length beyond
+/// it is refused before anything is allocated for it.
+const MAX_HEADER: usize = 1 << 16;
+
+/// Reads a `.npy` header from `r`, refusing a header length over
+/// [`MAX_HEADER`] before allocating it (`ndarray-npy` would allocate the
+/// length a file claims, up to 4 GiB). `what` names the array in messages.
+pub(crate) fn read_header(r: &mut impl Read, path: &Path, what: &str) -> Result<Header> {
+    let bad = |d: String| source_err(path, format!("{what}not a valid .npy array: {d}"));
+    let mut pre = [0u8; 8];
+    r.read_exact(&mut pre).map_err(|e| bad(e.to_string()))?;
+    if &pre[..6] != b"\x93NUMPY" {
+        return Err(bad("no numpy magic string".into()));
+    }
+    let width = match pre[6] {
+        1 => 2,
+        2 | 3 => 4,
+        v => return Err(bad(format!("unknown .npy format version {v}"))),
+    };
+    let mut len_bytes = [0u8; 4];
+    r.read_exact(&mut len_bytes[..width])
+        .map_err(|e| bad(e.to_string()))?;
+    let len = u32::from_le_bytes(len_bytes) as usize;
+    if len > MAX_HEADER {
+        return Err(bad(format!(
+            "its header claims {len} bytes (numpy headers are at most {MAX_HEADER})"
+        )));
+    }
+    let mut all = Vec::with_capacity(8 + width + len);
+    all.extend_from_slice(&pre);
+    all.extend_from_slice(&len_bytes[..width]);
+    all.resize(8 + width + len, 0);
+    r.read_exact(&mut all[8 + width..])
+        .map_err(|e| bad(e.to_string()))?;
+    Header::from_reader(&mut &all[..]).map_err(|e| bad(e.to_string()))
+}
+
 /// Reads the `.npy` header found at byte `base` of `file` and checks that the
 /// values it announces are all there (`limit`: where the array must end, the
 /// file's length or a zip member's end).
@@ -35,8 +73,7 @@ pub(crate) fn read_meta(file: &File, base: u64, limit: u64, path: &Path) -> Resu
     let mut f = file;
     f.seek(std::io::SeekFrom::Start(base))
         .map_err(|e| io_err(path, e))?;
-    let header = Header::from_reader(&mut f)
-        .map_err(|e| source_err(path, format!("not a valid .npy array: {e}")))?;
+    let header = read_header(&mut f, path, "")?;
     let data_offset = f.stream_position().map_err(|e| io_err(path, e))?;
     let descr = header
         .type_descriptor
@@ -58,8 +95,8 @@ pub(crate) fn read_meta(file: &File, base: u64, limit: u64, path: &Path) -> Resu
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .and_then(|c| c.checked_mul(elem.size()))
         .ok_or_else(|| source_err(path, format!("shape {:?} overflows", header.shape)))?;
-    let end = data_offset + count as u64;
-    if end > limit {
+    let end = data_offset.checked_add(count as u64);
+    if end.map_or(true, |end| end > limit) {
         return Err(source_err(
             path,
             format!(

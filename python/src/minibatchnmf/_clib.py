@@ -129,6 +129,10 @@ for _code in (20, 21, 22):
 # here yet): 23 NMF_ERR_REDUCE (24 reserved).
 ERR_REDUCE = 23
 _EXCEPTIONS[ERR_REDUCE] = RuntimeError
+# Issue 20's status: 25 NMF_ERR_OUT_OF_MEMORY (a call over its memory budget,
+# max_memory, or an allocation the system refused).
+ERR_OUT_OF_MEMORY = 25
+_EXCEPTIONS[ERR_OUT_OF_MEMORY] = MemoryError
 
 
 class MiniBatchNMFError(RuntimeError):

@@ -102,6 +102,10 @@ pub struct Hyper {
     /// seed, or none for a random one [default: none]
     #[arg(long, value_name = "SEED")]
     pub random_state: Option<String>,
+    /// memory budget: bytes, or with a suffix (512M, 4G); a fit that needs
+    /// more is refused up front [default: auto, the memory available]
+    #[arg(long, value_name = "BYTES")]
+    pub max_memory: Option<String>,
 }
 
 impl Hyper {
@@ -122,6 +126,7 @@ impl Hyper {
             ("fresh_restarts_max_iter", &self.fresh_restarts_max_iter),
             ("transform_max_iter", &self.transform_max_iter),
             ("random_state", &self.random_state),
+            ("max_memory", &self.max_memory),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.clone().map(|v| (k, v)))

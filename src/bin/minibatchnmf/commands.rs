@@ -7,6 +7,7 @@ use crate::args::{
 use crate::report::{ctrl_c_flag, say, Level, Watcher};
 use crate::Failure;
 use minibatchnmf::io::{self, NpyRows, NpyWriter, RowSource};
+use minibatchnmf::{Budget, MaxMemory};
 use minibatchnmf::persist::{load_any, AnyModel};
 use minibatchnmf::{Input, MiniBatchNmf, MiniBatchNmfParams, NmfFloat, StopReason};
 use std::path::Path;
@@ -54,7 +55,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 fn open<F: NmfFloat>(path: &Path, level: Level) -> Result<Box<dyn RowSource<F>>, Failure> {
-    let src = io::open::<F>(path)?;
+    open_within::<F>(path, level, MaxMemory::Auto)
+}
+
+/// [`open`] within the memory budget `max` (`--max-memory`).
+fn open_within<F: NmfFloat>(
+    path: &Path,
+    level: Level,
+    max: MaxMemory,
+) -> Result<Box<dyn RowSource<F>>, Failure> {
+    let src = io::open_with::<F>(path, &Budget::of(max))?;
     let (n, m) = src.shape();
     say(
         level,
@@ -94,7 +104,7 @@ fn fit<F: NmfFloat>(c: &FitCmd, level: Level) -> Result<(), Failure> {
         )
         .map_err(minibatchnmf::Error::from)?;
     let mut model = MiniBatchNmf::<F>::new(params)?;
-    let mut src = open::<F>(&c.data, level)?;
+    let mut src = open_within::<F>(&c.data, level, model.params().get_max_memory())?;
     let stop = ctrl_c_flag();
     let watcher = Arc::new(Watcher::new(level, stop));
     model.set_observer(Some(watcher.clone()));

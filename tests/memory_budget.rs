@@ -1,0 +1,460 @@
+//! Files that lie and data that is tall (issue 20): every entry point
+//! answers a data file whose header claims more than the machine holds with
+//! a one-line error — never an abort, never the kernel's OOM killer — and
+//! the memory budget (`max_memory`) refuses a fit up front, also when the
+//! process runs under an address-space limit (`ulimit -v`).
+//!
+//! The hostile files are built here, in a temporary folder:
+//! * `tall12.mtx`: 100 bytes claiming 10^12 × 10^12 with 2 entries;
+//! * `tall8.mtx`: 10^8 rows × 3 columns with 2 entries;
+//! * `zeros.npz`: a deflated all-zero 2·10^8 × 5 CSR matrix (< 1 MB).
+
+use minibatchnmf::ffi::api::*;
+use minibatchnmf::ffi::params::NmfInit;
+use minibatchnmf::ffi::{NmfModel, NmfStatus};
+use minibatchnmf::io;
+use minibatchnmf::{Budget, MaxMemory};
+use minibatchnmf::{Error, Init, MiniBatchNmf, MiniBatchNmfParams};
+use std::ffi::CStr;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A `.npy` header (version 1.0) for `descr` and `shape`.
+fn npy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let shape = match shape {
+        [] => "()".to_string(),
+        [n] => format!("({n},)"),
+        s => format!(
+            "({})",
+            s.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut d = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + d.len() + 1) % 64 != 0 {
+        d.push(' ');
+    }
+    d.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(d.len() as u16).to_le_bytes());
+    out.extend_from_slice(d.as_bytes());
+    out
+}
+
+fn tall12(dir: &Path) -> PathBuf {
+    let p = dir.join("tall12.mtx");
+    std::fs::write(
+        &p,
+        "%%MatrixMarket matrix coordinate real general\n\
+         1000000000000 1000000000000 2\n1 1 1.0\n2 2 1.0\n",
+    )
+    .unwrap();
+    p
+}
+
+fn tall8(dir: &Path) -> PathBuf {
+    let p = dir.join("tall8.mtx");
+    std::fs::write(
+        &p,
+        "%%MatrixMarket matrix coordinate real general\n100000000 3 2\n1 1 1.0\n2 2 1.0\n",
+    )
+    .unwrap();
+    p
+}
+
+/// An all-zero `n`×5 CSR matrix as scipy saves it (deflate), its int32
+/// indptr written by chunks.
+fn zeros_npz(dir: &Path, n: usize) -> PathBuf {
+    let p = dir.join("zeros.npz");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
+    let opt = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    z.start_file("format.npy", opt).unwrap();
+    z.write_all(&npy_header("|S3", &[])).unwrap();
+    z.write_all(b"csr").unwrap();
+    z.start_file("shape.npy", opt).unwrap();
+    z.write_all(&npy_header("<i8", &[2])).unwrap();
+    for v in [n as i64, 5] {
+        z.write_all(&v.to_le_bytes()).unwrap();
+    }
+    z.start_file("indptr.npy", opt).unwrap();
+    z.write_all(&npy_header("<i4", &[n + 1])).unwrap();
+    let chunk = vec![0u8; 1 << 22];
+    let mut left = (n + 1) * 4;
+    while left > 0 {
+        let c = left.min(chunk.len());
+        z.write_all(&chunk[..c]).unwrap();
+        left -= c;
+    }
+    z.start_file("indices.npy", opt).unwrap();
+    z.write_all(&npy_header("<i4", &[0])).unwrap();
+    z.start_file("data.npy", opt).unwrap();
+    z.write_all(&npy_header("<f8", &[0])).unwrap();
+    z.finish().unwrap();
+    p
+}
+
+/// What a child run of the CLI gave: exit status, stderr, peak RSS (KiB).
+struct Run {
+    status: i32,
+    stderr: String,
+    max_rss_kib: i64,
+}
+
+/// Runs `minibatchnmf args…` (through `sh -c 'ulimit -v …; exec …'` when
+/// `limit_kib` is given) and measures the child's peak RSS with wait4.
+fn run_cli(args: &[&str], limit_kib: Option<u64>, dir: &Path) -> Run {
+    let exe = env!("CARGO_BIN_EXE_minibatchnmf");
+    let mut cmd = match limit_kib {
+        Some(kib) => {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+                .arg(exe)
+                .args(args);
+            c
+        }
+        None => {
+            let mut c = Command::new(exe);
+            c.args(args);
+            c
+        }
+    };
+    let mut child = cmd
+        .current_dir(dir)
+        .env("OPENBLAS_NUM_THREADS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 reaps this child (not waited
+    // for through `child` afterwards).
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    assert_eq!(r, pid);
+    assert!(libc::WIFEXITED(status), "killed by a signal: {stderr}");
+    std::mem::forget(child);
+    Run {
+        status: libc::WEXITSTATUS(status),
+        stderr,
+        max_rss_kib: ru.ru_maxrss,
+    }
+}
+
+/// Exit status 2 and one line "minibatchnmf: error: …" containing `want`,
+/// under 100 MB of RSS.
+fn refused(run: &Run, want: &str) {
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("minibatchnmf: error: ") && run.stderr.contains(want),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.max_rss_kib < 100 * 1024,
+        "peak RSS {} KiB: {}",
+        run.max_rss_kib,
+        run.stderr
+    );
+    eprintln!("peak RSS {} KiB: {}", run.max_rss_kib, run.stderr.trim());
+}
+
+#[test]
+fn header_claiming_ten_to_the_twelve_rows_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = tall12(dir.path());
+    let f = f.to_str().unwrap();
+    for extra in [&[][..], &["-k", "2"], &["-k", "2", "--init", "random"]] {
+        let mut args = vec!["fit", f, "-o", "m.safetensors", "-q"];
+        args.extend_from_slice(extra);
+        refused(&run_cli(&args, None, dir.path()), "not enough memory");
+    }
+}
+
+#[test]
+fn ten_to_the_eight_rows_are_refused_up_front_by_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = tall8(dir.path());
+    let f = f.to_str().unwrap();
+    // W alone is 10^8 × 3 × 8 bytes = 2.2 GiB, over a 1 GiB budget.
+    for init in ["random", "nndsvda"] {
+        let args = [
+            "fit",
+            f,
+            "-o",
+            "m.safetensors",
+            "-q",
+            "--init",
+            init,
+            "--max-memory",
+            "1G",
+        ];
+        refused(
+            &run_cli(&args, None, dir.path()),
+            "1.0 GiB (set by max_memory)",
+        );
+    }
+    // The default budget follows a process limit (ulimit -v 1 GiB).
+    let args = ["fit", f, "-o", "m.safetensors", "-q"];
+    refused(
+        &run_cli(&args, Some(1 << 20), dir.path()),
+        "available to this process",
+    );
+}
+
+#[test]
+fn an_allocation_the_system_refuses_is_the_same_clean_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = tall8(dir.path());
+    let f = f.to_str().unwrap();
+    // The budget says yes (1 TiB), the address-space limit says no.
+    let args = ["fit", f, "-o", "m.safetensors", "-q", "--max-memory", "1T"];
+    refused(
+        &run_cli(&args, Some(1536 << 10), dir.path()),
+        "the system refused",
+    );
+}
+
+#[test]
+fn a_compressed_npz_of_two_hundred_million_empty_rows_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = zeros_npz(dir.path(), 200_000_000);
+    assert!(std::fs::metadata(&f).unwrap().len() < 2_000_000);
+    let f = f.to_str().unwrap();
+    let args = ["fit", f, "-o", "m.safetensors", "-q", "--max-memory", "4G"];
+    refused(&run_cli(&args, None, dir.path()), "not enough memory");
+    // Its reader keeps no offset per row: the rows are all empty.
+    let mut src = io::open_with::<f64>(f, &Budget::of(MaxMemory::Bytes(1 << 20))).unwrap();
+    assert_eq!(src.shape(), (200_000_000, 5));
+    assert_eq!(src.nnz(), 0);
+    assert_eq!(src.rows(199_999_990, 200_000_000).unwrap().shape(), (10, 5));
+}
+
+#[test]
+fn a_bad_max_memory_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = tall8(dir.path());
+    let run = run_cli(
+        &["fit", f.to_str().unwrap(), "--max-memory", "lots"],
+        None,
+        dir.path(),
+    );
+    assert_eq!(run.status, 2);
+    assert!(run.stderr.contains("--max-memory"), "{}", run.stderr);
+}
+
+#[test]
+fn max_memory_is_a_string_keyed_parameter() {
+    let mut p = MiniBatchNmfParams::new();
+    assert_eq!(p.get_param("max_memory").unwrap(), "auto");
+    p.set_param("max_memory", "512M").unwrap();
+    assert_eq!(
+        p.get_param("max_memory").unwrap(),
+        (512u64 << 20).to_string()
+    );
+    assert_eq!(p.get_max_memory(), MaxMemory::Bytes(512 << 20));
+    assert!(p.set_param("max_memory", "-3").is_err());
+    // Not scikit-learn's: an extension parameter, not in get_params.
+    assert!(p.get_params().iter().all(|(n, _)| *n != "max_memory"));
+    assert!(p.extension_params().iter().any(|(n, _)| *n == "max_memory"));
+}
+
+#[test]
+fn a_fit_over_budget_fails_and_leaves_the_model_unchanged() {
+    let x = ndarray::Array2::from_shape_fn((2000, 40), |(i, j)| ((i * 7 + j * 3) % 11) as f64);
+    let params = MiniBatchNmfParams::new()
+        .n_components(5)
+        .init(Init::Random)
+        .random_state(Some(0))
+        .max_iter(3);
+    let mut m = MiniBatchNmf::<f64>::new(params).unwrap();
+    m.fit(&x).unwrap();
+    let h = m.components().unwrap().to_owned();
+    m.set_param("max_memory", "100K").unwrap();
+    for e in [
+        m.fit(&x).unwrap_err(),
+        m.transform(&x).map(|_| ()).unwrap_err(),
+        m.partial_fit(&x).unwrap_err(),
+    ] {
+        assert!(matches!(e, Error::OutOfMemory { .. }), "{e}");
+        assert!(e.to_string().contains("max_memory"), "{e}");
+    }
+    assert_eq!(m.components().unwrap(), h);
+    m.set_param("max_memory", "auto").unwrap();
+    m.fit(&x).unwrap();
+}
+
+fn last_error() -> String {
+    unsafe { CStr::from_ptr(nmf_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn the_c_abi_returns_out_of_memory_never_aborts() {
+    // 2 rows claiming 10^12 features: H alone would be 10^12 × k values.
+    let (indptr, indices, data) = ([0usize, 1, 2], [0usize, 999_999_999_999], [1.0f64, 2.0]);
+    for (mode_fixed, init) in [
+        (false, NmfInit::NMF_INIT_AUTO),
+        (true, NmfInit::NMF_INIT_RANDOM),
+    ] {
+        let mut p = nmf_params_default();
+        if mode_fixed {
+            p.n_components_mode =
+                minibatchnmf::ffi::params::NmfNComponentsMode::NMF_N_COMPONENTS_FIXED;
+            p.n_components = 5;
+        }
+        p.init = init;
+        let mut model: *mut NmfModel = std::ptr::null_mut();
+        unsafe {
+            assert_eq!(nmf_create(&p, &mut model), NmfStatus::NMF_OK);
+            let s = nmf_fit_csr_f64(
+                model,
+                indptr.as_ptr(),
+                indices.as_ptr(),
+                data.as_ptr(),
+                2,
+                2,
+                1_000_000_000_000,
+            );
+            assert_eq!(s, NmfStatus::NMF_ERR_OUT_OF_MEMORY, "{}", last_error());
+            assert!(last_error().contains("not enough memory"));
+            let mut fitted = true;
+            assert_eq!(nmf_is_fitted(model, &mut fitted), NmfStatus::NMF_OK);
+            assert!(!fitted);
+            nmf_free(model);
+        }
+    }
+    let name = unsafe { CStr::from_ptr(nmf_status_str(25)) };
+    assert_eq!(name.to_str().unwrap(), "NMF_ERR_OUT_OF_MEMORY");
+}
+
+#[test]
+fn readers_check_headers_against_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let open = |p: &Path| io::open_with::<f64>(p, &Budget::of(MaxMemory::Bytes(64 << 20)));
+    let err = |p: &Path| match open(p) {
+        Ok(_) => panic!("{} opened", p.display()),
+        Err(e) => e.to_string(),
+    };
+    // .mtx announcing more entries than its bytes can hold.
+    let p = d.join("many.mtx");
+    std::fs::write(
+        &p,
+        "%%MatrixMarket matrix coordinate real general\n3 3 1000000000\n1 1 1\n",
+    )
+    .unwrap();
+    assert!(err(&p).contains("more than the file's"), "{}", err(&p));
+    // .npy whose header claims 4 GiB of header (version 2.0).
+    let p = d.join("header.npy");
+    let mut b = b"\x93NUMPY\x02\x00".to_vec();
+    b.extend_from_slice(&u32::MAX.to_le_bytes());
+    b.extend_from_slice(b"{'descr': '<f8'");
+    std::fs::write(&p, b).unwrap();
+    assert!(err(&p).contains("header claims"), "{}", err(&p));
+    // .npy whose shape claims more values than the file holds.
+    let p = d.join("shape.npy");
+    let mut b = npy_header("<f8", &[1 << 40, 1 << 20]);
+    b.extend_from_slice(&[0; 64]);
+    std::fs::write(&p, b).unwrap();
+    assert!(err(&p).contains("truncated") || err(&p).contains("overflows"));
+    // An unsorted .mtx of 10^12 rows: offsets for its non-empty rows only.
+    let p = d.join("unsorted.mtx");
+    std::fs::write(
+        &p,
+        "%%MatrixMarket matrix coordinate real general\n1000000000000 4 3\n\
+         999999999999 2 1\n1 1 2\n999999999999 1 3\n",
+    )
+    .unwrap();
+    let mut src = open(&p).unwrap();
+    assert_eq!((src.shape(), src.nnz()), ((1_000_000_000_000, 4), 3));
+    let last = src.rows(999_999_999_998, 1_000_000_000_000).unwrap();
+    match last {
+        minibatchnmf::Input::Csr(c) => {
+            // 1-based row 999999999999 is the block's first row.
+            assert_eq!(c.row(0), (&[1usize, 0][..], &[1.0, 3.0][..]));
+            assert_eq!(c.row(1).0.len(), 0);
+        }
+        _ => panic!("sparse"),
+    }
+}
+
+#[test]
+fn the_c_abi_takes_max_memory_by_name_and_refuses_a_fit_over_it() {
+    use minibatchnmf::ffi::ext_params::{nmf_get_param, nmf_get_param_len, nmf_set_param};
+    use std::ffi::CString;
+    let x: Vec<f64> = (0..2000 * 40).map(|i| ((i * 7) % 11) as f64).collect();
+    let mut p = nmf_params_default();
+    p.n_components_mode = minibatchnmf::ffi::params::NmfNComponentsMode::NMF_N_COMPONENTS_FIXED;
+    p.n_components = 5;
+    p.init = NmfInit::NMF_INIT_RANDOM;
+    p.random_state = 0;
+    p.random_state_is_none = false;
+    p.max_iter = 2;
+    let mut model: *mut NmfModel = std::ptr::null_mut();
+    let (name, bad) = (
+        CString::new("max_memory").unwrap(),
+        CString::new("lots").unwrap(),
+    );
+    unsafe {
+        assert_eq!(nmf_create(&p, &mut model), NmfStatus::NMF_OK);
+        assert_eq!(
+            nmf_set_param(model, name.as_ptr(), bad.as_ptr()),
+            NmfStatus::NMF_ERR_INVALID_PARAM
+        );
+        assert!(last_error().contains("max_memory"), "{}", last_error());
+        let small = CString::new("100K").unwrap();
+        assert_eq!(
+            nmf_set_param(model, name.as_ptr(), small.as_ptr()),
+            NmfStatus::NMF_OK
+        );
+        let mut len = 0usize;
+        assert_eq!(
+            nmf_get_param_len(model, name.as_ptr(), &mut len),
+            NmfStatus::NMF_OK
+        );
+        let mut buf = vec![0 as std::ffi::c_char; len + 1];
+        assert_eq!(
+            nmf_get_param(model, name.as_ptr(), buf.as_mut_ptr(), buf.len()),
+            NmfStatus::NMF_OK
+        );
+        assert_eq!(CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), "102400");
+        // nmf_set_params keeps it (it replaces scikit-learn's parameters only).
+        assert_eq!(nmf_set_params(model, &p), NmfStatus::NMF_OK);
+        let s = nmf_fit_dense_f64(model, x.as_ptr(), 2000, 40, 40);
+        assert_eq!(s, NmfStatus::NMF_ERR_OUT_OF_MEMORY, "{}", last_error());
+        assert!(
+            last_error().contains("set by max_memory"),
+            "{}",
+            last_error()
+        );
+        let mut fitted = true;
+        assert_eq!(nmf_is_fitted(model, &mut fitted), NmfStatus::NMF_OK);
+        assert!(!fitted);
+        let auto = CString::new("auto").unwrap();
+        assert_eq!(
+            nmf_set_param(model, name.as_ptr(), auto.as_ptr()),
+            NmfStatus::NMF_OK
+        );
+        assert_eq!(
+            nmf_fit_dense_f64(model, x.as_ptr(), 2000, 40, 40),
+            NmfStatus::NMF_OK
+        );
+        nmf_free(model);
+    }
+}
