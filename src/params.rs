@@ -463,6 +463,25 @@ impl MiniBatchNmfParams {
             .1)
     }
 
+    /// The parameters beyond scikit-learn's signature, by name, formatted
+    /// as [`set_param`](Self::set_param) accepts them. They are not part of
+    /// [`get_params`](Self::get_params) (scikit-learn's list) nor of the C
+    /// `NmfParams`; C reaches them with `nmf_set_param`/`nmf_get_param`.
+    pub fn extension_params(&self) -> Vec<(&'static str, String)> {
+        let mut v = Vec::new();
+        v.extend(self.solver_params());
+        v
+    }
+
+    /// These parameters with the extension parameters of `other` (the C
+    /// ABI's `nmf_set_params` replaces scikit-learn's parameters only).
+    pub(crate) fn with_extensions_of(mut self, other: &Self) -> Result<Self, ParamError> {
+        for (name, value) in other.extension_params() {
+            self.set_param(name, &value)?;
+        }
+        Ok(self)
+    }
+
     /// Every parameter by its scikit-learn name (scikit-learn's `get_params`).
     pub fn get_params(&self) -> Vec<(&'static str, String)> {
         fn opt<T: fmt::Display>(v: Option<T>) -> String {

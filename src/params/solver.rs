@@ -88,7 +88,7 @@ impl std::str::FromStr for CdStats {
     }
 }
 
-/// The extension parameters' names, in the order
+/// The solver parameters' names, in the order
 /// [`MiniBatchNmfParams::extension_params`] lists them.
 pub(super) const NAMES: [&str; 4] = ["solver", "cd_w_sweeps", "cd_h_sweeps", "cd_stats"];
 
@@ -161,10 +161,10 @@ impl MiniBatchNmfParams {
         self.cd_stats
     }
 
-    /// The extension parameters by name, formatted as
-    /// [`set_param`](Self::set_param) accepts them (scikit-learn's own
-    /// list is [`get_params`](Self::get_params)).
-    pub fn extension_params(&self) -> Vec<(&'static str, String)> {
+    /// The solver's extension parameters by name, formatted as
+    /// [`set_param`](Self::set_param) accepts them (part of
+    /// [`extension_params`](Self::extension_params)).
+    pub(super) fn solver_params(&self) -> Vec<(&'static str, String)> {
         vec![
             (NAMES[0], self.solver.as_str().to_string()),
             (NAMES[1], self.cd_w_sweeps.to_string()),

@@ -317,8 +317,10 @@ pub(crate) fn decode<F: NmfFloat>(bytes: &[u8]) -> Result<(ValidParams, ModelSta
         };
         if *shape != expected {
             return Err(corrupt(format!(
-                "tensor {name:?} is {} x {}, expected {} x {} (n_components = {k}, n_features_in = {m})",
-                shape.0, shape.1, expected.0, expected.1
+                "tensor {name:?} is {} x {}, but the metadata says n_components = {k}, n_features_in = {m}{}",
+                shape.0,
+                shape.1,
+                if cd { " and solver = cd" } else { "" }
             )));
         }
     }

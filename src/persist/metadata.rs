@@ -12,7 +12,7 @@
 //! | `n_steps` | mini-batches processed (`n_steps_`) |
 //! | `n_iter`, `reconstruction_err` | set by fit (absent after partial_fit only) |
 //! | `frozen.batch_size`, `frozen.rho`, `frozen.beta`, `frozen.transform_max_iter` | values fixed at the first fit/partial_fit |
-//! | `param.<name>` | every parameter, as `get_params` spells it, and the extension parameters (`solver`, `cd_w_sweeps`, …) that differ from their defaults (absent: the default) |
+//! | `param.<name>` | every parameter, as `get_params` and `extension_params` spell it (an extension parameter a file lacks keeps its default) |
 //! | `frozen.solver`, `frozen.cd_stats`, `cd.stat_rows` | cd models only (absent: `mu`): the solver and statistics form fixed at the first fit, and the rows the statistics stand for |
 //! | `feature_names_in` | JSON array of strings (absent if none were given) |
 //! | `last_fit.n_iter`, `last_fit.n_steps`, `last_fit.reconstruction_err`, `last_fit.stop_reason`, `last_fit.warnings` | the last fit's summary (absent after partial_fit only) |
@@ -117,16 +117,12 @@ pub(crate) fn encode<F: NmfFloat>(
         put(CD_STATS, s.derived.cd_stats.as_str().to_string());
         put(STAT_ROWS, float(s.stat_rows));
     }
-    for (name, value) in params.get_params() {
+    for (name, value) in params
+        .get_params()
+        .into_iter()
+        .chain(params.extension_params())
+    {
         put(&format!("{PARAM_PREFIX}{name}"), value);
-    }
-    // Extension parameters only when set (a file of default ones reads
-    // in libraries that predate them).
-    let defaults = MiniBatchNmfParams::new().extension_params();
-    for ((name, value), (_, default)) in params.extension_params().into_iter().zip(defaults) {
-        if value != default {
-            put(&format!("{PARAM_PREFIX}{name}"), value);
-        }
     }
     if let Some(names) = &s.feature_names_in {
         put(
@@ -240,9 +236,11 @@ fn strings_at(m: &HashMap<String, String>, key: &str) -> Result<Vec<String>> {
     })
 }
 
-/// The parameters, each set by its scikit-learn name and read back to the
-/// same text; unknown `param.*` keys are refused (this library could not
-/// reproduce the model they describe).
+/// The parameters, each set by its name and read back to the same text;
+/// unknown `param.*` keys are refused (this library could not reproduce the
+/// model they describe). scikit-learn's parameters must all be there; a
+/// parameter beyond scikit-learn's that a file lacks (written before the
+/// parameter existed) keeps its default, which is what that file's fit used.
 fn params(m: &HashMap<String, String>) -> Result<ValidParams> {
     let mut p = MiniBatchNmfParams::new();
     let names: Vec<&str> = p.get_params().into_iter().map(|(n, _)| n).collect();
@@ -261,7 +259,7 @@ fn params(m: &HashMap<String, String>) -> Result<ValidParams> {
     }
     let present = extensions
         .iter()
-        .filter(|n| m.contains_key(&format!("{PARAM_PREFIX}{n}")));
+        .filter(|name| m.contains_key(&format!("{PARAM_PREFIX}{name}")));
     for name in names.iter().chain(present) {
         let key = format!("{PARAM_PREFIX}{name}");
         let value = get(m, &key)?;
