@@ -64,7 +64,16 @@ fn cd_time_to_error_table() {
     let mut configs: Vec<(String, MiniBatchNmfParams, Vec<usize>)> = Vec::new();
     for bs in [1024, 2048, 4096] {
         for stats in [CdStats::Exact, CdStats::Decayed] {
-            for (ws, hs) in [(1, 1), (3, 1), (3, 3), (5, 3), (5, 5), (10, 5)] {
+            for (ws, hs) in [
+                (1, 1),
+                (3, 1),
+                (3, 3),
+                (5, 3),
+                (5, 5),
+                (10, 5),
+                (20, 5),
+                (10, 10),
+            ] {
                 let name = format!("cd bs={bs} {} w={ws} h={hs}", stats.as_str());
                 let p = MiniBatchNmfParams::new()
                     .solver(Solver::Cd)
