@@ -9,9 +9,20 @@
 use super::{invalid, parse, MiniBatchNmfParams, ParamError};
 
 /// W sweeps per mini-batch of the cd solver (default of `cd_w_sweeps`).
-pub const DEFAULT_CD_W_SWEEPS: usize = 3;
-/// H sweeps per mini-batch of the cd solver (default of `cd_h_sweeps`).
-pub const DEFAULT_CD_H_SWEEPS: usize = 1;
+///
+/// Chosen by time to error on Fashion-MNIST 20000×784, k = 10, random
+/// init, batch_size 1024, exact statistics (CPU seconds / error after 2, 3,
+/// 5, 12 epochs): (w, h) = (1, 1) 0.31/734.9, 0.40/701.8, 0.49/672.6,
+/// 1.22/649.4; (5, 3) 0.37/674.0, 0.41/661.8, 0.58/655.3, 1.39/650.9;
+/// (10, 5) 0.40/661.7, 0.54/657.1, 0.74/653.8, 1.47/648.3;
+/// (20, 5) 0.46/664.4, 0.62/657.1, 0.84/653.7, 1.91/648.6;
+/// (10, 10) 0.40/668.2, 0.50/662.0, 0.79/656.8, 1.69/651.1. A W sweep
+/// costs b·k² against the step's two b·m·k products, so sweeps are cheap
+/// at small k; beyond (10, 5) they stop paying.
+pub const DEFAULT_CD_W_SWEEPS: usize = 10;
+/// H sweeps per mini-batch of the cd solver (default of `cd_h_sweeps`;
+/// see [`DEFAULT_CD_W_SWEEPS`] for the measurements).
+pub const DEFAULT_CD_H_SWEEPS: usize = 5;
 
 /// The algorithm of a mini-batch step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,11 +67,16 @@ pub enum CdStats {
     /// Each batch replaces its rows' previous contribution:
     /// A ← A + W_newᵀW_new − W_oldᵀW_old, B ← B + (W_new − W_old)ᵀX_b,
     /// from the initial W's exact statistics; once every row has been
-    /// visited A = WᵀW and B = WᵀX of the current W (the default).
+    /// visited A = WᵀW and B = WᵀX of the current W (the default: no
+    /// forgetting bias; on Fashion-MNIST it reaches 648.3 in 12 epochs
+    /// where the decayed form stalls near 660). H's penalty is scaled by
+    /// all the rows the statistics stand for.
     #[default]
     Exact,
     /// Mairal et al.'s forgetting: A ← ρA + W_bᵀW_b, B ← ρB + W_bᵀX_b,
-    /// with ρ from `forget_factor` as MiniBatchNMF defines it.
+    /// with ρ from `forget_factor` as MiniBatchNMF defines it (H's penalty
+    /// scaled by the decayed row count ρ·rows + batch rows). Ahead after
+    /// one or two epochs, then stalls (Fashion-MNIST, 12 epochs: 655–664).
     Decayed,
 }
 
@@ -130,7 +146,7 @@ impl MiniBatchNmfParams {
         self.solver
     }
     /// cd: coordinate sweeps over W's rows of each mini-batch (>= 1,
-    /// default 3), warm-started from the rows' current values.
+    /// default 10), warm-started from the rows' current values.
     #[must_use]
     pub fn cd_w_sweeps(mut self, sweeps: usize) -> Self {
         self.cd_w_sweeps = sweeps;
@@ -140,7 +156,7 @@ impl MiniBatchNmfParams {
     pub fn get_cd_w_sweeps(&self) -> usize {
         self.cd_w_sweeps
     }
-    /// cd: coordinate sweeps over H per mini-batch (>= 1, default 1).
+    /// cd: coordinate sweeps over H per mini-batch (>= 1, default 5).
     #[must_use]
     pub fn cd_h_sweeps(mut self, sweeps: usize) -> Self {
         self.cd_h_sweeps = sweeps;
