@@ -155,9 +155,8 @@ fn cd_partial_fit_stream_learns_and_transforms() {
         m.partial_fit(x.slice(ndarray::s![0..40, ..])).unwrap();
         let w = m.transform(&x).unwrap();
         let first = err(&x, &w, m.components().unwrap());
-        for epoch in 0..3 {
+        for _epoch in 0..3 {
             for c in 0..6 {
-                let _ = epoch;
                 m.partial_fit(x.slice(ndarray::s![c * 40..(c + 1) * 40, ..]))
                     .unwrap();
             }

@@ -57,7 +57,7 @@ pub(crate) fn apply<F: NmfFloat>(
 /// `s` ← ρ·s + t (ρ = 0: `s` ← t) or `s` ← s + t.
 fn fold<F: NmfFloat>(s: &mut Array2<F>, t: &Array2<F>, update: StatUpdate) {
     match update {
-        StatUpdate::Decay(rho) if rho == 0.0 => s.assign(t),
+        StatUpdate::Decay(0.0) => s.assign(t),
         StatUpdate::Decay(rho) => {
             let rho = F::from_f64_(rho);
             Zip::from(s).and(t).par_for_each(|s, &t| *s = *s * rho + t);

@@ -32,6 +32,7 @@ pub(crate) enum BatchStats {
 /// left in `ws.stats` (`num` = B_b, `wtw` = A_b). `Delta` needs the rows'
 /// previous W: the rows updated in place, or a fresh solve's `keep`
 /// (without it the rows are new and their previous contribution is zero).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn local<F: NmfFloat>(
     x: &Input<F>,
     w: WRows<F>,
@@ -42,7 +43,7 @@ pub(crate) fn local<F: NmfFloat>(
     comm: Comm,
     ws: &mut Workspace<F>,
 ) -> Result<f64> {
-    let (rows, m) = x.shape();
+    let rows = x.n_rows();
     let k = h.nrows();
     let loss = Loss::new(2.0);
     ws.hc.refresh(h, 2.0);
@@ -131,7 +132,6 @@ pub(crate) fn local<F: NmfFloat>(
     } else {
         divergence(x, w.view(), h, hc, &loss, Some(xht), Some(stats), threads)
     };
-    let _ = m;
     Ok(cost + pen_w.terms(w.view()))
 }
 
