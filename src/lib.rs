@@ -92,6 +92,7 @@ pub use init::{initialize, initialize_from};
 pub use input::{CsrError, CsrView, Input};
 pub use parallel::{num_threads, set_num_threads};
 pub use params::{
-    AlphaH, BetaLoss, Init, MiniBatchNmfParams, NComponents, ParamError, ValidParams,
+    AlphaH, BetaLoss, CdStats, Init, MiniBatchNmfParams, NComponents, ParamError, Solver,
+    ValidParams,
 };
 pub use rng::{MtState, NumpyRandomState, RandomState};

@@ -377,3 +377,74 @@ fn ctrl_c_saves_a_resumable_checkpoint_and_exits_130() {
         d,
     ));
 }
+
+#[test]
+fn solver_cd_from_the_command_line_equals_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let digits = data("digits.npy");
+    let args = [
+        "fit",
+        digits.to_str().unwrap(),
+        "-k",
+        "6",
+        "--init",
+        "random",
+        "--batch-size",
+        "400",
+        "--max-iter",
+        "3",
+        "--random-state",
+        "1",
+        "--solver",
+        "cd",
+        "--cd-w-sweeps",
+        "4",
+        "--cd-h-sweeps",
+        "2",
+        "-o",
+        "cd.safetensors",
+    ];
+    ok(&cli(&args, d));
+    let x: Array2<u8> = read_npy(data("digits.npy")).unwrap();
+    let x = x.mapv(f64::from);
+    let mut lib = MiniBatchNmf::<f64>::new(
+        MiniBatchNmfParams::new()
+            .n_components(6)
+            .init(Init::Random)
+            .batch_size(400)
+            .max_iter(3)
+            .random_state(Some(1))
+            .solver(minibatchnmf::Solver::Cd)
+            .cd_w_sweeps(4)
+            .cd_h_sweeps(2),
+    )
+    .unwrap();
+    lib.fit(&x).unwrap();
+    let model = match load_any(d.join("cd.safetensors")).unwrap() {
+        minibatchnmf::persist::AnyModel::F64(m) => m,
+        _ => panic!("f64 model expected"),
+    };
+    assert!(model.components().unwrap() == lib.components().unwrap());
+    let info = ok(&cli(&["info", "cd.safetensors"], d));
+    assert!(info.contains("param solver: cd"), "{info}");
+    assert!(info.contains("param cd_w_sweeps: 4"), "{info}");
+    // cd with another loss: one clear line, exit status 2.
+    let mut bad = args[..args.len() - 2].to_vec();
+    bad.extend(["--beta-loss", "kullback-leibler"]);
+    assert_bad_input(&bad, d, "solver");
+    assert_bad_input(
+        &[
+            "fit",
+            digits.to_str().unwrap(),
+            "-k",
+            "2",
+            "--solver",
+            "cd",
+            "--cd-w-sweeps",
+            "0",
+        ],
+        d,
+        "cd_w_sweeps",
+    );
+}
