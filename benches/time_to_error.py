@@ -305,29 +305,36 @@ def plot(results, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    fig, axes = plt.subplots(1, len(results), figsize=(6.5 * len(results), 4.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(results), figsize=(6.5 * len(results), 5.0), squeeze=False)
     for ax, (d, curves, refs, _) in zip(axes[0], results):
-        lo, hi = math.inf, refs[d["ns"][0]] * 1.35
+        lo, top = math.inf, 0.0
         for name, curve in curves.items():
             if not curve:
                 continue
             xs = [s for s, _ in curve.values()]
             ys = [e for _, e in curve.values()]
-            # Points in pass order; the line joins them (each time is a best of rounds).
+            # The points in pass order (each time the best of the rounds).
             ax.plot(xs, ys, marker="o", ms=2.5, lw=1.4, label=name, color=COLORS.get(name))
-            lo = min(lo, min(ys))
+            lo, top = min(lo, min(ys)), max(top, max(ys))
+        # The band where the reference errors are: up to 8 % above the first one.
+        hi = min(top, refs[d["ns"][0]] * 1.08)
         for n in d["ns"]:
-            ax.axhline(refs[n], color="gray", ls="--", lw=0.9)
-            ax.text(0.99, refs[n], f" NMF cd, {n} it.: {refs[n]:.1f}",
-                    transform=ax.get_yaxis_transform(), ha="right", va="bottom", fontsize=8, color="dimgray")
+            ax.axhline(refs[n], color="black", ls="--", lw=0.9)
+            ax.text(0.01, refs[n], f"NMF cd after {n} iterations: {refs[n]:.1f}",
+                    transform=ax.get_yaxis_transform(), ha="left", va="bottom", fontsize=8)
+        for b in d["budgets"]:
+            ax.axvline(b, color="gray", ls=":", lw=0.7)
         ax.set_xscale("log")
-        ax.set_ylim(lo - 0.04 * (hi - lo), hi)
-        ax.set_xlabel("time (s, log scale) — fit from its start to the end of the pass")
-        ax.set_ylabel("‖X − W·H‖_F")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.02 * (hi - lo))
+        ax.set_xlabel("seconds from the start of the fit (log scale; dotted: the budgets of the table)")
+        ax.set_ylabel("‖X − W·H‖_F  (W of the training rows)")
         n, m = d["shape"]
-        ax.set_title(f"{d['name']} {n}×{m}, k={d['k']}, random init")
-        ax.grid(True, which="both", alpha=0.3)
+        ax.set_title(f"{d['name']} {n}×{m}, k = {d['k']}, random init: error against time")
+        ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -357,13 +364,15 @@ def main():
     ap.add_argument("--cd-set", action="append", default=[], metavar="NAME=VALUE",
                     help="more parameters for ours cd (e.g. cd_w_sweeps=2); repeatable")
     ap.add_argument("--command", default="make bench-tte", help="the command named in the output")
+    ap.add_argument("--reuse", metavar="JSON", help="no runs: the report and plot from the runs saved in this "
+                    "file (every run saves them in target/tte-last.json)")
     args = ap.parse_args()
     args.rounds = args.rounds or (1 if args.quick else 3)
     start, load0 = time.time(), os.getloadavg()
 
     files = suite.prepare(args.quick)
     avail = {}
-    if not rcppml_available():
+    if not args.reuse and not rcppml_available():
         avail["RcppML"] = False
         msg = "RcppML not installed (Debian's r-cran-rcppml; `make bench` installs it): skipped"
         if not args.quick:
@@ -371,12 +380,20 @@ def main():
         print(msg, flush=True)
 
     results, md_parts, failures, all_targets = [], [], [], []
+    raw, raw_path = {}, os.path.join(suite.TARGET, "tte-smoke.json" if args.quick else "tte-last.json")
     for d in datasets(args.quick):
         if args.only and args.only not in d["name"]:
             continue
         path = files[d["key"]]
         print(f"== {d['name']} (k={d['k']})", flush=True)
-        runs, threads, notes = run_dataset(d, path, args, avail)
+        if args.reuse:
+            with open(args.reuse) as f:
+                runs, threads, notes = json.load(f)[d["name"]]
+        else:
+            runs, threads, notes = run_dataset(d, path, args, avail)
+            raw[d["name"]] = [runs, threads, notes]
+            with open(raw_path, "w") as f:
+                json.dump(raw, f)
         curves = {}
         for m in methods(args):
             if not runs[m["name"]]:
@@ -444,7 +461,7 @@ def main():
     if failures:
         print("\nTIME-TO-ERROR CHECKS FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
         sys.exit(1)
-    if args.quick:
+    if args.quick and not args.reuse:
         missing = [m["name"] for m in methods(args)
                    if avail.get(m["name"], True) and not any(c is not None and name == m["name"]
                                                               for d, cs, _, _ in results for name, c in cs.items())]
