@@ -7,8 +7,9 @@
 # written by time_to_error.py. TARGETS and BUDGETS are comma-separated
 # ("-" for none).
 #
-# RcppML::nmf(A, k, tol = 1e-12, maxit = i, seed = 0, verbose = FALSE) on
-# THREADS threads (setRcppMLthreads): batch alternating least squares, with
+# RcppML::nmf(A, k, tol = 1e-12, maxit = i, seed = 1, verbose = FALSE) on
+# THREADS threads (setRcppMLthreads; seed 0 would mean unseeded in RcppML
+# 0.3.7: a different init in every run): batch alternating least squares, with
 # no callback and no warm start, so the point for i iterations is a fit of
 # maxit = i, timed from the call to its return (the same deterministic fit
 # stopped after i iterations; tol = 1e-12 does not end it earlier). Its
@@ -66,7 +67,7 @@ fro_err <- function(A, fit) {
 
 fit_for <- function(it) {
   t0 <- Sys.time()
-  fit <- RcppML::nmf(A, k, tol = 1e-12, maxit = it, seed = 0, verbose = FALSE)
+  fit <- RcppML::nmf(A, k, tol = 1e-12, maxit = it, seed = 1, verbose = FALSE)
   secs <- as.numeric(difftime(Sys.time(), t0, units = "secs"))
   list(secs = secs, err = fro_err(A, fit), iter = fit$iter)
 }

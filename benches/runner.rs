@@ -32,8 +32,8 @@
 
 use clap::{Parser, ValueEnum};
 use minibatchnmf::io;
-use minibatchnmf::{init, CsrView, Init, Input, MiniBatchNmf, MiniBatchNmfParams};
 use minibatchnmf::progress::{Control, FitObserver, StepReport};
+use minibatchnmf::{init, CsrView, Init, Input, MiniBatchNmf, MiniBatchNmfParams};
 use minibatchnmf::{NmfFloat, Result};
 use ndarray::{linalg::general_mat_mul, Array2};
 use serde_json::{json, Value};
@@ -385,7 +385,10 @@ fn curve<F: NmfFloat>(args: &Args) -> Result<Value> {
         model.set_observer(Some(stop.clone()));
         let s = model.fit(x)?;
         let secs = stop.at.lock().unwrap().unwrap_or_else(|| {
-            fail(&format!("the fit ended before pass {i} ({:?})", s.stop_reason))
+            fail(&format!(
+                "the fit ended before pass {i} ({:?})",
+                s.stop_reason
+            ))
         });
         if s.n_iter != i {
             fail(&format!("stopped after pass {i} but n_iter = {}", s.n_iter));
@@ -406,15 +409,18 @@ fn curve<F: NmfFloat>(args: &Args) -> Result<Value> {
         }
         i = (i + 1).max((i as f64 * 1.25) as usize).min(args.max_epochs);
     }
-    let snapshot = |p: &Points| {
-        p.iter().map(|(&i, &(s, e))| (i, s, e)).collect::<Vec<_>>()
-    };
+    let snapshot = |p: &Points| p.iter().map(|(&i, &(s, e))| (i, s, e)).collect::<Vec<_>>();
     for &t in &args.targets {
         let pts = snapshot(&points);
         let Some(hi) = pts.iter().find(|p| p.2 <= t).map(|p| p.0) else {
             continue;
         };
-        let mut lo = pts.iter().filter(|p| p.0 < hi).map(|p| p.0).max().unwrap_or(0);
+        let mut lo = pts
+            .iter()
+            .filter(|p| p.0 < hi)
+            .map(|p| p.0)
+            .max()
+            .unwrap_or(0);
         let mut hi = hi;
         while hi - lo > 1 {
             let mid = (lo + hi) / 2;
@@ -448,6 +454,12 @@ fn curve<F: NmfFloat>(args: &Args) -> Result<Value> {
         Data::Csr { data, .. } => data.len(),
     };
     let steps_per_epoch = n.div_ceil(args.batch.min(n));
+    // Parameters beyond scikit-learn's, those this build knows.
+    let extension: std::collections::BTreeMap<_, _> =
+        ["solver", "cd_w_sweeps", "cd_h_sweeps", "cd_stats"]
+            .iter()
+            .filter_map(|&name| params.get_param(name).ok().map(|v| (name, v)))
+            .collect();
     Ok(json!({
         "impl": "minibatchnmf",
         "points": snapshot(&points),
@@ -456,6 +468,7 @@ fn curve<F: NmfFloat>(args: &Args) -> Result<Value> {
         "nnz": nnz,
         "threads": minibatchnmf::num_threads(),
         "params": params.get_params(),
+        "extension": extension,
     }))
 }
 
