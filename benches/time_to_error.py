@@ -83,7 +83,7 @@ def datasets(quick):
 
 def methods(args):
     cd_set = ["solver=cd"] + [s for s in args.cd_set]
-    return [
+    every = [
         dict(name="NMF cd", kind="sk", method="nmf-cd"),
         dict(name="ours cd", kind="ours", set=cd_set, batch=args.cd_batch),
         dict(name="ours mu", kind="ours", set=[], batch=1024),
@@ -91,6 +91,10 @@ def methods(args):
         dict(name="NMF mu", kind="sk", method="nmf-mu"),
         dict(name="RcppML", kind="r"),
     ]
+    if not args.methods:
+        return every
+    keep = {n.strip() for n in args.methods.split(",")} | {"NMF cd"}  # NMF cd gives the references
+    return [m for m in every if m["name"] in keep]
 
 
 def describe(m, ext=None):
@@ -339,7 +343,7 @@ def plot(results, path):
 
     fig, axes = plt.subplots(1, len(results), figsize=(6.5 * len(results), 5.0), squeeze=False)
     for ax, (d, curves, refs, _) in zip(axes[0], results):
-        lo, top = math.inf, 0.0
+        lo, top, last = math.inf, 0.0, 0.0
         for name, curve in curves.items():
             if not curve:
                 continue
@@ -347,9 +351,10 @@ def plot(results, path):
             ys = [e for _, e in curve.values()]
             # The points in pass order (each time the best of the rounds).
             ax.plot(xs, ys, marker="o", ms=2.5, lw=1.4, label=name, color=COLORS.get(name))
-            lo, top = min(lo, min(ys)), max(top, max(ys))
-        # The band where the reference errors are: up to 8 % above the first one.
-        hi = min(top, refs[d["ns"][0]] * 1.08)
+            lo, top, last = min(lo, min(ys)), max(top, max(ys)), max(last, ys[-1])
+        # Up to 8 % above the first reference error, and at least up to where
+        # every curve ends (so that each method shows).
+        hi = min(top, max(refs[d["ns"][0]] * 1.08, last * 1.01))
         for n in d["ns"]:
             ax.axhline(refs[n], color="black", ls="--", lw=0.9)
             ax.text(0.01, refs[n], f"NMF cd after {n} iterations: {refs[n]:.1f}",
@@ -390,6 +395,8 @@ def main():
     ap.add_argument("--png", default=None, help="the plot (default: time_to_error.png beside --write, "
                     "else target/tte-smoke.png)")
     ap.add_argument("--only", help="run only the data sets whose name contains this text")
+    ap.add_argument("--methods", help="comma-separated method names to run (NMF cd always runs: it gives "
+                    "the reference errors), e.g. 'ours cd,ours mu'")
     ap.add_argument("--cd-batch", type=int, default=1024, help="batch_size of ours cd")
     ap.add_argument("--cd-set", action="append", default=[], metavar="NAME=VALUE",
                     help="more parameters for ours cd (e.g. cd_w_sweeps=2); repeatable")
@@ -480,11 +487,20 @@ def main():
         plot(results, png)
         print(f"plot: {png}", flush=True)
 
-    load1 = os.getloadavg()
+    meta = dict(when=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), minutes=(time.time() - start) / 60,
+                load0=list(load0), load1=list(os.getloadavg()), command=args.command, rounds=args.rounds)
+    if args.reuse:
+        with open(args.reuse) as f:
+            meta = json.load(f).get("_meta", meta)
+    elif results:
+        raw["_meta"] = meta
+        with open(raw_path, "w") as f:
+            json.dump(raw, f)
+    load0, load1 = meta["load0"], meta["load1"]
     meth = "\n".join(f"  - {m['name']}: {describe(m, EXT.get(m['name']))}" for m in methods(args))
     head = [
-        f"- Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, `{args.command}`, {args.rounds} "
-        f"round(s), {(time.time() - start) / 60:.1f} min in all; {os.cpu_count()} logical CPUs, shared with "
+        f"- Run: {meta['when']}, `{meta['command']}`, {meta['rounds']} "
+        f"round(s), {meta['minutes']:.1f} min in all; {os.cpu_count()} logical CPUs, shared with "
         f"other engineers (not quiet): load average (1, 5, 15 min) at the start "
         f"{', '.join(f'{v:.2f}' for v in load0)}, at the end {', '.join(f'{v:.2f}' for v in load1)}.",
         "- Methods (init random, random_state 0, tol 0):", meth,
