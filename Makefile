@@ -47,14 +47,16 @@ deps:
 test-deps:
 	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(EXTRA_DEB_PKGS) $(TEST_DEB_PKGS)"
 
+# The library and the command-line tools (feature `cli`; a library user builds
+# neither clap, indicatif nor ctrlc).
 build: deps
-	$(CARGO) build
+	$(CARGO) build --features cli
 
 release: deps
-	$(CARGO) build --release
+	$(CARGO) build --release --features cli
 
 rust-test: deps
-	$(CARGO) test --release --all-targets
+	$(CARGO) test --release --all-targets --features cli
 	$(CARGO) test --release --doc
 
 # Regenerate the golden fixtures from scikit-learn (pinned in tests/fixtures/requirements.txt).
@@ -120,7 +122,7 @@ $(BENCH_DATA)/foldoc_tfidf.mtx: | release
 
 # The Rust side of the suite: one case per process (benches/runner.rs).
 bench-runner: deps
-	$(CARGO) build --release --example bench_runner
+	$(CARGO) build --release --features cli --example bench_runner
 
 bench: bench-runner bench-tte-deps $(FFI_VENV)/.installed $(FASHION)/.unpacked $(BENCH_DATA)/foldoc_tfidf.mtx
 	$(FFI_VENV)/bin/python benches/suite.py --write BENCHMARKS.md $(BENCH_ARGS)
@@ -201,13 +203,13 @@ self-contained-check:
 	  echo "self-contained-check: no tracked file names a folder outside the repository"; fi
 
 # The command-line tool `minibatchnmf` (src/bin/minibatchnmf): `make install`
-# puts it in $(PREFIX)/bin next to the library; `cargo install --path .` puts
-# it in ~/.cargo/bin. (`make test` runs its tests, tests/cli.rs, and the
+# puts it in $(PREFIX)/bin next to the library; `cargo install --path . --features cli`
+# puts it in ~/.cargo/bin. (`make test` runs its tests, tests/cli.rs, and the
 # bounded-memory test tests/io_memory.rs, which writes a 3.2 GB file in
 # $TMPDIR, default /tmp, and removes it: about 3.3 GB of free disk there.)
 .PHONY: cli-install
 install: cli-install
 cli-install: deps
-	$(CARGO) build --release --bin minibatchnmf
+	$(CARGO) build --release --features cli --bin minibatchnmf
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 target/release/minibatchnmf $(DESTDIR)$(PREFIX)/bin/minibatchnmf

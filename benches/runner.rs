@@ -33,7 +33,7 @@
 use clap::{Parser, ValueEnum};
 use minibatchnmf::io;
 use minibatchnmf::progress::{Control, FitObserver, StepReport};
-use minibatchnmf::{init, CsrView, Init, Input, MiniBatchNmf, MiniBatchNmfParams};
+use minibatchnmf::{initialize, CsrView, Init, Input, MiniBatchNmf, MiniBatchNmfParams};
 use minibatchnmf::{NmfFloat, Result};
 use ndarray::{linalg::general_mat_mul, Array2};
 use serde_json::{json, Value};
@@ -124,7 +124,7 @@ fn main() {
     if let Err(e) = minibatchnmf::set_num_threads(args.threads) {
         fail(&e);
     }
-    // `init::initialize` runs on rayon's global pool: the same size.
+    // `initialize` runs on rayon's global pool: the same size.
     if args.threads > 0 {
         if let Err(e) = rayon::ThreadPoolBuilder::new()
             .num_threads(args.threads)
@@ -282,7 +282,7 @@ fn run<F: NmfFloat>(args: &Args) -> Result<Value> {
                 n_steps = model.n_steps();
             }
             Mode::Init => {
-                let (w, h) = init::initialize(&x, args.k, Init::Nndsvda, Some(0))?;
+                let (w, h) = initialize(&x, args.k, Init::Nndsvda, Some(0))?;
                 seconds.push(t.elapsed().as_secs_f64());
                 result = (fro(&w) + fro(&h)).sqrt();
             }

@@ -127,7 +127,7 @@ ROWS = 20000  # Fashion-MNIST rows (of 60000)
 
 def case(name, data, mode="fit", k=10, beta=2.0, epochs=1, dtype="f64", ref=None, repeats=1,
          chunk=2000, passes=1, note="", target=None):
-    """`target`: the speed-up over scikit-learn that issue 8 asks for."""
+    """`target`: the speed-up over scikit-learn the project aims for."""
     return dict(name=name, data=data, mode=mode, k=k, beta=beta, epochs=epochs, dtype=dtype,
                 ref=ref, repeats=repeats, chunk=chunk, passes=passes, batch=1024,
                 sparse=data.startswith("sparse"), note=note, target=target)
@@ -252,7 +252,7 @@ def target_text(c, ratio):
 def table(rows, machine_info):
     head = ("| case | n×m | density | k | beta | dtype | ours (s) | scikit-learn (s) [BLAS threads] "
             "| ratio | our result | scikit-learn's result | rel. diff | our peak RSS (MiB) "
-            "| scikit-learn's peak RSS (MiB) | floor (s) | ours / floor | issue 8's target |")
+            "| scikit-learn's peak RSS (MiB) | floor (s) | ours / floor | target |")
     lines = [head, "|" + "---|" * 17]
     for r in rows:
         c, o, s = r["case"], r["ours"], r["sk"]
@@ -395,7 +395,7 @@ def main():
         if ref:
             sp32 = ref['ours']['seconds'] / r['ours']['seconds']
             notes.append(f"- {r['case']['name']}: our f64 time / our f32 time = {sp32:.2f}× "
-                         f"(issue 8's target ≥ 1.8×: {'met' if sp32 >= 1.8 else 'not met'}; "
+                         f"(target ≥ 1.8×: {'met' if sp32 >= 1.8 else 'not met'}; "
                          f"scikit-learn: {ref['sk']['seconds'] / r['sk']['seconds']:.2f}×).")
     for r in rows:
         c = r["case"]

@@ -2,9 +2,14 @@
 
 use crate::input::CsrError;
 use crate::params::ParamError;
+use std::path::PathBuf;
 
 /// Why a call failed. A failed call leaves the estimator as it was.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+///
+/// New variants may be added in minor releases (`#[non_exhaustive]`): match
+/// with a wildcard arm. Compare errors with `matches!`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A hyper-parameter is out of range.
     #[error(transparent)]
@@ -80,14 +85,15 @@ pub enum Error {
     Linalg(String),
     /// Reading or writing a model file failed (missing file, permissions,
     /// disk full, …); a save that fails leaves any previous file intact.
-    #[error("cannot {action} {path}: {detail}")]
+    #[error("cannot {action} {}: {source}", path.display())]
     Io {
         /// "read" or "write".
         action: &'static str,
         /// The file.
-        path: String,
-        /// The operating system's message.
-        detail: String,
+        path: PathBuf,
+        /// The operating system's error (its kind and message).
+        #[source]
+        source: std::io::Error,
     },
     /// A model file (or buffer) is truncated, altered or inconsistent.
     #[error("corrupt or truncated model file: {detail}")]

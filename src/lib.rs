@@ -29,42 +29,67 @@
 //! # Ok::<(), minibatchnmf::Error>(())
 //! ```
 //!
-//! Architecture, in the order data flows: [`params`] (hyper-parameters,
-//! checked once) → [`validation`] (data checks) → [`init`] (W, H start;
-//! [`rng`] and [`linalg`] behind it) → [`kernels`] (beta-divergence and the
-//! multiplicative updates, dense and sparse) → [`estimator`] (the mini-batch
-//! loop, early stopping, fitted state; [`progress`] lets a program watch
-//! and stop it) → [`persist`] (model files) → [`ffi`] (the C ABI). [`dist`]
-//! is the all-reduce hook a data-parallel fit reduces its statistics
-//! through.
+//! # The public API
+//!
+//! What this page lists is the stable surface; every other module of the
+//! crate is private, so the compiler reports what is unused and nothing
+//! outside the list can be depended on by accident.
+//!
+//! - The estimator: [`MiniBatchNmf`] with [`FitArgs`], [`FitSummary`],
+//!   [`StopReason`], [`Warning`].
+//! - Parameters: [`MiniBatchNmfParams`] (scikit-learn's), checked into
+//!   [`ValidParams`]; [`Init`], [`BetaLoss`], [`NComponents`], [`AlphaH`];
+//!   random states [`RandomState`], [`MtState`], [`NumpyRandomState`].
+//! - Data: [`Input`] (dense views and [`CsrView`]), [`NmfFloat`] (f32, f64).
+//! - Errors: [`Error`] (with [`ParamError`], [`CsrError`]) and [`Result`].
+//! - The start of a fit on its own: [`initialize`], [`initialize_from`]
+//!   (scikit-learn's `_initialize_nmf`).
+//! - Threads: [`set_num_threads`], [`num_threads`].
+//! - Namespaces: [`io`] (row sources: data in memory or in `.npy`, `.npz`,
+//!   `.mtx` files read by row blocks), [`persist`] (model files),
+//!   [`progress`] (watching and stopping a fit), [`dist`] (the
+//!   [`Reducer`](dist::Reducer) trait a data-parallel fit sums its
+//!   statistics through, and in-process reducers), [`ffi`] (the C ABI,
+//!   declared in `include/minibatchnmf.h`).
+//!
+//! Inside, in the order data flows: `params` (hyper-parameters, checked
+//! once) → `validation` (data checks) → `io` (row sources) → `init` (W, H
+//! start; `rng` and `linalg` behind it) → `kernels` (beta-divergence and the
+//! multiplicative updates, dense and sparse) → `estimator` (the mini-batch
+//! loop, early stopping, fitted state) → `persist` → `ffi`. `dist` is the
+//! all-reduce hook; no module below `ffi` imports it.
+
+#![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 // BLAS/LAPACK providers are linked through these crates.
 extern crate blas_src;
 extern crate openblas_src;
 
+mod error;
+mod estimator;
+mod float;
+mod init;
+mod input;
+mod kernels;
+mod linalg;
+mod parallel;
+mod params;
+mod rng;
+mod validation;
+
 pub mod dist;
-pub mod error;
-pub mod estimator;
 pub mod ffi;
-pub mod float;
-pub mod init;
-pub mod input;
 pub mod io;
-pub mod kernels;
-pub mod linalg;
-pub mod parallel;
-pub mod params;
 pub mod persist;
 pub mod progress;
-pub mod rng;
-pub mod validation;
 
 pub use error::{Error, Result};
 pub use estimator::{FitArgs, FitSummary, MiniBatchNmf, StopReason, Warning};
 pub use float::NmfFloat;
+pub use init::{initialize, initialize_from};
 pub use input::{CsrError, CsrView, Input};
 pub use parallel::{num_threads, set_num_threads};
 pub use params::{
     AlphaH, BetaLoss, Init, MiniBatchNmfParams, NComponents, ParamError, ValidParams,
 };
-pub use rng::{MtState, RandomState};
+pub use rng::{MtState, NumpyRandomState, RandomState};

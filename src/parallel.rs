@@ -13,6 +13,8 @@ extern "C" {
 /// Keep OpenBLAS single-threaded: our parallelism is explicit (rayon over
 /// row blocks and elementwise passes), and BLAS threads would fight it.
 pub(crate) fn init_blas() {
+    // SAFETY: OpenBLAS's setter takes a plain int, keeps no pointer and may
+    // be called at any time (openblas-src links the library).
     BLAS_ONCE.call_once(|| unsafe { openblas_set_num_threads(1) });
 }
 

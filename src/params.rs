@@ -552,19 +552,6 @@ impl ValidParams {
         self.0.beta_loss.beta()
     }
 
-    /// The MM exponent gamma of Fevotte & Idier (2011): 1/(2-beta) for
-    /// beta < 1, 1/(beta-1) for beta > 2, else 1.
-    pub fn gamma(&self) -> f64 {
-        let b = self.beta();
-        if b < 1.0 {
-            1.0 / (2.0 - b)
-        } else if b > 2.0 {
-            1.0 / (b - 1.0)
-        } else {
-            1.0
-        }
-    }
-
     /// alpha_H with `Same` resolved.
     pub fn alpha_h_value(&self) -> f64 {
         match self.0.alpha_h {

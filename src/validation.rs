@@ -38,13 +38,6 @@ pub struct Scan {
     pub shape: (usize, usize),
 }
 
-impl Scan {
-    /// mean(X).
-    pub fn mean(&self) -> f64 {
-        self.sum / (self.shape.0 as f64 * self.shape.1 as f64)
-    }
-}
-
 /// One pass over a source: every block checked with [`check_block`] (the
 /// error names the global row and column of the first bad value), the sum
 /// of X and whether it has zeros.
@@ -212,18 +205,6 @@ pub fn has_zero<F: NmfFloat>(x: &Input<F>) -> bool {
     }
 }
 
-/// X has at least one row and one column.
-pub fn check_not_empty<F: NmfFloat>(x: &Input<F>, whom: &str) -> Result<()> {
-    let (n, m) = x.shape();
-    if n == 0 || m == 0 {
-        return Err(Error::Empty {
-            whom: whom.to_string(),
-            n_samples: n,
-            n_features: m,
-        });
-    }
-    Ok(())
-}
 
 /// scikit-learn's `_check_init`: shape, finite, non-negative, not all zeros.
 pub fn check_init_matrix<F: NmfFloat>(

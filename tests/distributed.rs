@@ -696,7 +696,7 @@ fn p_workers_reading_their_shards_from_files_equal_one_process() {
 /// continues the SVD's stream), with the same H.
 #[test]
 fn p_workers_advance_a_generator_state_as_one_process() {
-    use minibatchnmf::rng::NumpyRandomState;
+    use minibatchnmf::NumpyRandomState;
     use minibatchnmf::RandomState;
     let x = data(70, 9, 41);
     let mut rs = NumpyRandomState::new(5);

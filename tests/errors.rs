@@ -3,7 +3,7 @@
 
 mod common;
 
-use minibatchnmf::estimator::FitArgs;
+use minibatchnmf::FitArgs;
 use minibatchnmf::{CsrError, CsrView, Error, Init, MiniBatchNmf, MiniBatchNmfParams, ParamError};
 use ndarray::{array, Array2};
 

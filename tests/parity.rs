@@ -73,7 +73,7 @@
 mod common;
 
 use common::{discrepancy, to_f64, Case, Matrix};
-use minibatchnmf::estimator::FitArgs;
+use minibatchnmf::FitArgs;
 use minibatchnmf::{MiniBatchNmf, NmfFloat, StopReason, Warning};
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use std::fmt::Write as _;
@@ -292,6 +292,7 @@ fn stop_reason_name(r: StopReason) -> &'static str {
         StopReason::SmallHChange => "small_h_change",
         StopReason::NoImprovement => "no_improvement",
         StopReason::Interrupted => "interrupted",
+        other => unreachable!("a stop reason the fixtures do not know: {other:?}"),
     }
 }
 

@@ -6,9 +6,7 @@
 
 mod gen;
 
-use minibatchnmf::ffi::api::*;
-use minibatchnmf::ffi::persist::*;
-use minibatchnmf::ffi::{NmfDtype, NmfModel, NmfStatus};
+use minibatchnmf::ffi::*;
 use minibatchnmf::{MiniBatchNmf, MiniBatchNmfParams};
 use std::ffi::{CStr, CString};
 use std::ptr::{null, null_mut};

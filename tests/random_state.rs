@@ -3,8 +3,8 @@
 //! the instance, a fit moves it on (a second fit continues the stream), a
 //! failed fit leaves it, and it survives `get_param`/`set_param` and saving.
 
-use minibatchnmf::init::initialize;
-use minibatchnmf::rng::{MtState, NumpyRandomState};
+use minibatchnmf::initialize;
+use minibatchnmf::{MtState, NumpyRandomState};
 use minibatchnmf::{Init, Input, MiniBatchNmf, MiniBatchNmfParams, RandomState};
 use ndarray::Array2;
 
@@ -78,12 +78,12 @@ fn nndsvdar_continues_the_svd_stream_where_a_seed_restarts() {
     let (w_seed, h_seed) = initialize(&input, 3, Init::Nndsvdar, Some(5)).unwrap();
     let mut rs = RandomState::from(fresh.state());
     let (w_state, h_state) =
-        minibatchnmf::init::initialize_from(&input, 3, Init::Nndsvdar, &mut rs).unwrap();
+        minibatchnmf::initialize_from(&input, 3, Init::Nndsvdar, &mut rs).unwrap();
     assert!(w_seed != w_state || h_seed != h_state);
     assert_ne!(rs, RandomState::from(fresh.state()), "the state moved on");
     // Seeds and None are never changed.
     let mut seed = RandomState::Seed(5);
-    minibatchnmf::init::initialize_from(&input, 3, Init::Nndsvdar, &mut seed).unwrap();
+    minibatchnmf::initialize_from(&input, 3, Init::Nndsvdar, &mut seed).unwrap();
     assert_eq!(seed, RandomState::Seed(5));
 }
 

@@ -6,9 +6,7 @@
 //! as the original. Shared by the fuzz target and tests/fuzz_regressions.rs.
 
 use arbitrary::{Arbitrary, Unstructured};
-use minibatchnmf::ffi::api::*;
-use minibatchnmf::ffi::persist::*;
-use minibatchnmf::ffi::{NmfInit, NmfModel, NmfNComponentsMode, NmfParams, NmfStatus};
+use minibatchnmf::ffi::*;
 use std::ffi::CStr;
 use std::ptr::{null, null_mut};
 

@@ -215,13 +215,6 @@ def test_pickle_and_deepcopy_go_through_the_saving_format(dtype):
         np.testing.assert_array_equal(back.components_, m2.components_)
 
 
-@pytest.mark.skipif(_clib.HAS_PERSIST, reason="library has the saving format")
-def test_pickling_a_fitted_model_without_saving_format_fails_clearly():
-    m = MiniBatchNMF(**PARAMS).fit(X)
-    with pytest.raises(pickle.PicklingError, match="nmf_save_buffer"):
-        pickle.dumps(m)
-
-
 HEADER = os.path.join(os.path.dirname(__file__), "..", "..", "include", "minibatchnmf.h")
 
 

@@ -1,11 +1,11 @@
 //! Data-parallel fitting: the sum-all-reduce hook every worker calls.
 //!
 //! P workers ("ranks") each hold a shard of X's rows and the same H. A
-//! mini-batch step is split in three (see [`crate::kernels`]): each rank
+//! mini-batch step is split in three (local, reduce, apply): each rank
 //! updates its rows of W and sums its share of the H statistics (local),
 //! the statistics and the cost are summed over the ranks (reduce, through a
 //! [`Reducer`]), and every rank applies the identical H update (apply). One
-//! process is the identity reduce: [`Comm::single`] does nothing at all.
+//! process is the identity reduce: nothing is called at all.
 //!
 //! # The row order a distributed fit reproduces
 //! The shards, concatenated in rank order (rank 0's rows first), are the X
@@ -23,15 +23,13 @@
 //!
 //! Every call that reduces (fit, fit_transform, partial_fit, transform) is
 //! collective: all ranks must make it, with their own shard. Its first
-//! reduce is a [`preflight`] exchange that also carries an error flag, so a
+//! reduce is a preflight exchange that also carries an error flag, so a
 //! rank that rejects its input makes every rank return an error before any
 //! work is done.
 
-mod callback;
-mod preflight;
+pub(crate) mod preflight;
 
-pub use callback::CallbackReducer;
-pub use preflight::{abort, preflight, Shard};
+pub(crate) use preflight::{abort, preflight, Shard};
 
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
@@ -90,7 +88,7 @@ impl Reducer for SingleProcess {
 /// How the kernels and the estimator reach the other workers: nothing
 /// (one process, every reduce is a no-op) or a [`Reducer`].
 #[derive(Clone, Copy)]
-pub struct Comm<'a> {
+pub(crate) struct Comm<'a> {
     reducer: Option<&'a dyn Reducer>,
 }
 

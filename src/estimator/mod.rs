@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 /// Why the fitting loop stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StopReason {
     /// `max_iter` passes over the data were done.
     MaxIter,
@@ -40,6 +41,7 @@ pub enum StopReason {
 
 /// Non-fatal conditions scikit-learn reports as warnings.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Warning {
     /// scikit-learn's ConvergenceWarning: `n_iter == max_iter` with `tol > 0`.
     Convergence {
@@ -330,13 +332,13 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
     pub fn transform_source(&self, x: &mut dyn RowSource<F>) -> Result<Array2<F>> {
         let comm = self.comm();
         let params = &self.params;
-        let f = self.fitted.as_ref().ok_or(Error::NotFitted);
+        let f = self.fitted.as_ref();
         parallel::install(|| {
             let local = f
-                .clone()
+                .ok_or(Error::NotFitted)
                 .and_then(|f| check_source(x, Some(f.n_features_in), f.derived.loss.beta, comm));
             let shard = dist::preflight(comm, x.shape(), local, 0)?;
-            let f = f?;
+            let f = f.ok_or(Error::NotFitted)?;
             let penalty_w = Penalty::for_w(params, x.shape().1);
             let out = kernels::solve_w_source(
                 x,

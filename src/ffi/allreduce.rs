@@ -1,9 +1,10 @@
 //! The distributed hook of the C ABI: a sum-all-reduce function supplied by
 //! the caller (e.g. around `MPI_Allreduce`), see [`crate::dist`].
 
+use super::callback_reducer::CallbackReducer;
 use super::handle::{model_ref, NmfDtype, NmfModel};
 use super::status::{guard, Failure, NmfStatus};
-use crate::dist::{CallbackReducer, Reducer};
+use crate::dist::Reducer;
 use std::ffi::{c_int, c_void};
 use std::sync::Arc;
 
@@ -56,13 +57,16 @@ pub unsafe extern "C" fn nmf_set_allreduce(
     n_ranks: usize,
 ) -> NmfStatus {
     guard(|| {
-        let model = model_ref(model)?;
+        // SAFETY: `model` is NULL or a live handle (contract).
+        let model = unsafe { model_ref(model) }?;
         if allreduce.is_some() && (n_ranks == 0 || rank >= n_ranks) {
             return Err(Failure::arg(format!(
                 "rank {rank} must be below n_ranks {n_ranks} (and n_ranks >= 1)"
             )));
         }
-        let reducer = CallbackReducer::new(allreduce, ctx, rank, n_ranks)
+        // SAFETY: `allreduce` may be called with `ctx` while the model keeps
+        // it (this function's contract).
+        let reducer = unsafe { CallbackReducer::new(allreduce, ctx, rank, n_ranks) }
             .map(|r| Arc::new(r) as Arc<dyn Reducer>);
         model.write().set_reducer(reducer);
         Ok(())

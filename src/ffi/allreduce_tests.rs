@@ -1,7 +1,7 @@
 //! The C ABI's all-reduce hook, called as a C caller would.
 
 use super::allreduce::nmf_set_allreduce;
-use super::api::*;
+use super::*;
 use super::handle::{NmfDtype, NmfModel};
 use super::params::{NmfInit, NmfNComponentsMode, NmfParams};
 use super::status::NmfStatus::{self, *};
@@ -43,7 +43,8 @@ fn data() -> (Vec<f64>, usize, usize) {
 
 /// One rank of one: the sum is the buffer itself. Counts calls in ctx.
 unsafe extern "C" fn identity(_: *mut c_void, _: usize, _: NmfDtype, ctx: *mut c_void) -> c_int {
-    (*(ctx as *const AtomicUsize)).fetch_add(1, Ordering::Relaxed);
+    // SAFETY: the tests pass a live AtomicUsize as ctx.
+    unsafe { (*(ctx as *const AtomicUsize)).fetch_add(1, Ordering::Relaxed) };
     0
 }
 

@@ -146,7 +146,7 @@ pub unsafe extern "C" fn nmf_get_param_len(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::api::{nmf_create, nmf_free, nmf_get_params, nmf_last_error, nmf_set_params};
+    use crate::ffi::{nmf_create, nmf_free, nmf_get_params, nmf_last_error, nmf_set_params};
     use crate::ffi::params::{NmfParams, DEFAULT_PARAMS};
     use std::ffi::CString;
     use std::ptr::{null, null_mut};

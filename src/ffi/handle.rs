@@ -1,4 +1,6 @@
-//! The opaque handle and the dtype-generic bodies of the data calls.
+//! The opaque handle, the checked views of the caller's arrays, and the
+//! dtype-generic bodies of the data calls (each export of `data_f64.rs` and
+//! `data_f32.rs` is one call of these).
 
 use super::status::{Failure, FfiResult, NmfStatus};
 use crate::dist::{self, Comm, Reducer};
@@ -227,7 +229,9 @@ pub(crate) unsafe fn slice<'a, T>(p: *const T, len: usize, what: &str) -> FfiRes
     {
         return Err(overflow(what));
     }
-    Ok(std::slice::from_raw_parts(p, len))
+    // SAFETY: p is non-NULL and aligned (checked), the byte size fits in
+    // isize (checked), and p points to len readable elements (contract).
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
 /// A row-major view with a row stride (0 means n_cols).
@@ -263,10 +267,9 @@ pub(crate) unsafe fn dense_view<'a, F>(
     {
         return Err(overflow(what));
     }
-    Ok(ArrayView2::from_shape_ptr(
-        (n_rows, n_cols).strides((stride, 1)),
-        p,
-    ))
+    // SAFETY: p is non-NULL and aligned (checked), the extent fits in isize
+    // (checked), and p points to `extent` readable elements (contract).
+    Ok(unsafe { ArrayView2::from_shape_ptr((n_rows, n_cols).strides((stride, 1)), p) })
 }
 
 /// A data matrix as passed through the ABI.
@@ -307,9 +310,11 @@ impl<F: NmfFloat> Matrix<F> {
                 n_rows,
                 n_cols,
                 row_stride,
-            } => Ok(Input::Dense(dense_view(
-                ptr, n_rows, n_cols, row_stride, what,
-            )?)),
+            } => {
+                // SAFETY: this function's contract.
+                let view = unsafe { dense_view(ptr, n_rows, n_cols, row_stride, what) }?;
+                Ok(Input::Dense(view))
+            }
             Matrix::Csr {
                 indptr,
                 indices,
@@ -320,9 +325,15 @@ impl<F: NmfFloat> Matrix<F> {
             } => {
                 check_ptr(indptr, &format!("{what} indptr"))?;
                 let len = n_rows.checked_add(1).ok_or_else(|| overflow(what))?;
-                let indptr = slice(indptr, len, &format!("{what} indptr"))?;
-                let indices = slice(indices, nnz, &format!("{what} indices"))?;
-                let data = slice(data, nnz, &format!("{what} data"))?;
+                // SAFETY: this function's contract (indptr has n_rows + 1
+                // entries, indices and data nnz).
+                let (indptr, indices, data) = unsafe {
+                    (
+                        slice(indptr, len, &format!("{what} indptr"))?,
+                        slice(indices, nnz, &format!("{what} indices"))?,
+                        slice(data, nnz, &format!("{what} data"))?,
+                    )
+                };
                 Ok(Input::Csr(CsrView::new(
                     n_rows, n_cols, indptr, indices, data,
                 )?))
@@ -335,7 +346,8 @@ impl<F: NmfFloat> Matrix<F> {
     /// # Safety
     /// As [`input`](Self::input).
     pub(crate) unsafe fn to_dense(&self, what: &str) -> FfiResult<Array2<F>> {
-        match self.input(what)? {
+        // SAFETY: this function's contract.
+        match unsafe { self.input(what) }? {
             Input::Dense(v) => Ok(v.to_owned()),
             Input::Csr(c) => {
                 let mut a = Array2::zeros((c.n_rows(), c.n_cols()));
@@ -389,12 +401,14 @@ impl<F: NmfFloat> InitArrays<F> {
         let w = if self.w.is_null() {
             None
         } else {
-            Some(dense_view(self.w, n_samples, k, k, "w_init")?)
+            // SAFETY: this function's contract.
+            Some(unsafe { dense_view(self.w, n_samples, k, k, "w_init") }?)
         };
         let h = if self.h.is_null() {
             None
         } else {
-            Some(dense_view(self.h, k, n_features, n_features, "h_init")?)
+            // SAFETY: this function's contract.
+            Some(unsafe { dense_view(self.h, k, n_features, n_features, "h_init") }?)
         };
         Ok((w, h))
     }
@@ -433,7 +447,10 @@ impl<F: Copy> Out<F> {
     /// The buffer must hold `len` writable elements.
     unsafe fn write(&self, a: ArrayView2<F>) -> FfiResult {
         self.check_len(a.nrows(), a.ncols(), "result")?;
-        let dst = std::slice::from_raw_parts_mut(self.ptr, a.len());
+        // SAFETY: ptr is checked non-NULL and aligned by the callers
+        // (check_ptr), holds len >= a.len() elements (checked above and by
+        // the contract) and does not overlap the inputs.
+        let dst = unsafe { std::slice::from_raw_parts_mut(self.ptr, a.len()) };
         for (d, s) in dst.iter_mut().zip(a.iter()) {
             *d = *s;
         }
@@ -447,7 +464,69 @@ impl<F: Copy> Out<F> {
 /// `p` must be NULL or a live handle from `nmf_create`.
 pub(crate) unsafe fn model_ref<'a>(p: *const NmfModel) -> FfiResult<&'a NmfModel> {
     check_ptr(p, "model")?;
-    Ok(&*p)
+    // SAFETY: non-NULL and aligned (checked), a live handle (contract).
+    Ok(unsafe { &*p })
+}
+
+/// Read one value of a model into `*out`: the handle is checked, then
+/// `out`, then `read` runs under the handle's shared lock.
+///
+/// # Safety
+/// `model` must be NULL or a live handle; `out` NULL or writable for a `T`.
+pub(crate) unsafe fn read_into<T>(
+    model: *const NmfModel,
+    out: *mut T,
+    read: impl FnOnce(&State) -> FfiResult<T>,
+) -> FfiResult {
+    // SAFETY: this function's contract.
+    let model = unsafe { model_ref(model) }?;
+    check_ptr(out as *const T, "out")?;
+    let v = read(&model.read())?;
+    // SAFETY: non-NULL and aligned (checked), writable (contract).
+    unsafe { out.write(v) };
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The arguments of the data calls, as the exports receive them
+
+/// A dense row-major matrix argument (`row_stride` 0 = `n_cols`).
+pub(crate) fn dense_in<F>(ptr: *const F, n_rows: usize, n_cols: usize, row_stride: usize) -> Matrix<F> {
+    Matrix::Dense {
+        ptr,
+        n_rows,
+        n_cols,
+        row_stride,
+    }
+}
+
+/// A CSR matrix argument.
+pub(crate) fn csr_in<F>(
+    indptr: *const usize,
+    indices: *const usize,
+    data: *const F,
+    nnz: usize,
+    n_rows: usize,
+    n_cols: usize,
+) -> Matrix<F> {
+    Matrix::Csr {
+        indptr,
+        indices,
+        data,
+        nnz,
+        n_rows,
+        n_cols,
+    }
+}
+
+/// Custom W and H arguments (either may be NULL).
+pub(crate) fn init_in<F>(w: *const F, h: *const F, n_components: usize) -> InitArrays<F> {
+    InitArrays { w, h, n_components }
+}
+
+/// An output buffer argument of `len` elements, named `what` in errors.
+pub(crate) fn out_buf<F>(ptr: *mut F, len: usize, what: &'static str) -> Out<F> {
+    Out { ptr, len, what }
 }
 
 /// Number of components a fit will produce (to check the output buffer
@@ -493,7 +572,8 @@ pub(crate) unsafe fn fit<F: FfiFloat>(
     init: InitArrays<F>,
     out: Option<Out<F>>,
 ) -> FfiResult {
-    let model = model_ref(model)?;
+    // SAFETY: the pointers are as the exports document (this function's contract).
+    let model = unsafe { model_ref(model) }?;
     let mut state = model.write();
     let (n, m) = x.shape();
     let (input, w0, h0) = collective(&state, || {
@@ -505,8 +585,8 @@ pub(crate) unsafe fn fit<F: FfiFloat>(
                 "n_samples x n_components",
             )?;
         }
-        let input = x.input("x")?;
-        let (w0, h0) = init.views(n, m)?;
+        // SAFETY: the pointers are as the exports document (this function's contract).
+        let (input, (w0, h0)) = unsafe { (x.input("x")?, init.views(n, m)?) };
         Ok((input, w0, h0))
     })?;
     let mut est = collective(&state, || Ok(MiniBatchNmf::<F>::new(state.params.clone())?))?;
@@ -520,7 +600,8 @@ pub(crate) unsafe fn fit<F: FfiFloat>(
         },
     )?;
     if let Some(o) = &out {
-        o.write(w.view())?;
+        // SAFETY: the pointers are as the exports document (this function's contract).
+        unsafe { o.write(w.view()) }?;
     }
     // A generator-state random_state has moved on (see ffi::random_state).
     state.params = est.params().clone();
@@ -537,12 +618,13 @@ pub(crate) unsafe fn partial_fit<F: FfiFloat>(
     x: Matrix<F>,
     init: InitArrays<F>,
 ) -> FfiResult {
-    let model = model_ref(model)?;
+    // SAFETY: the pointers are as the exports document (this function's contract).
+    let model = unsafe { model_ref(model) }?;
     let mut state = model.write();
     let (n, m) = x.shape();
     let (input, w0, h0) = collective(&state, || {
-        let input = x.input("x")?;
-        let (w0, h0) = init.views(n, m)?;
+        // SAFETY: the pointers are as the exports document (this function's contract).
+        let (input, (w0, h0)) = unsafe { (x.input("x")?, init.views(n, m)?) };
         Ok((input, w0, h0))
     })?;
     let args = FitArgs {
@@ -572,18 +654,21 @@ pub(crate) unsafe fn transform<F: FfiFloat>(
     x: Matrix<F>,
     out: Out<F>,
 ) -> FfiResult {
-    let model = model_ref(model)?;
+    // SAFETY: the pointers are as the exports document (this function's contract).
+    let model = unsafe { model_ref(model) }?;
     let state = model.read();
     let (input, est) = collective(&state, || {
         out.check_ptr()?;
-        let input = x.input("x")?;
+        // SAFETY: the pointers are as the exports document (this function's contract).
+        let input = unsafe { x.input("x") }?;
         let est = F::get(&state.est)?;
         let k = est.n_components().ok_or_else(not_fitted)?;
         out.check_len(x.shape().0, k, "n_samples x n_components")?;
         Ok((input, est))
     })?;
     let w = est.transform(input)?;
-    out.write(w.view())
+    // SAFETY: the pointers are as the exports document (this function's contract).
+    unsafe { out.write(w.view()) }
 }
 
 /// inverse_transform of W (n_samples × n_components) into `out` (n_samples × n_features).
@@ -595,18 +680,21 @@ pub(crate) unsafe fn inverse_transform<F: FfiFloat>(
     w: Matrix<F>,
     out: Out<F>,
 ) -> FfiResult {
-    let model = model_ref(model)?;
+    // SAFETY: the pointers are as the exports document (this function's contract).
+    let model = unsafe { model_ref(model) }?;
     out.check_ptr()?;
     // Validate the arrays before taking the lock (CSR W is densified: it is
     // n_samples × n_components, the size of a transform's output).
     let dense;
     let view = match w {
-        Matrix::Dense { .. } => match w.input("w")? {
+        // SAFETY: the pointers are as the exports document (this function's contract).
+        Matrix::Dense { .. } => match unsafe { w.input("w") }? {
             Input::Dense(v) => v,
             Input::Csr(_) => unreachable!("dense matrix gives a dense view"),
         },
         Matrix::Csr { .. } => {
-            dense = w.to_dense("w")?;
+            // SAFETY: the pointers are as the exports document (this function's contract).
+            dense = unsafe { w.to_dense("w") }?;
             dense.view()
         }
     };
@@ -615,7 +703,8 @@ pub(crate) unsafe fn inverse_transform<F: FfiFloat>(
     let m = est.n_features_in().ok_or_else(not_fitted)?;
     out.check_len(view.nrows(), m, "n_samples x n_features")?;
     let x = est.inverse_transform(view)?;
-    out.write(x.view())
+    // SAFETY: the pointers are as the exports document (this function's contract).
+    unsafe { out.write(x.view()) }
 }
 
 /// H copied into `out` (n_components × n_features).
@@ -623,10 +712,12 @@ pub(crate) unsafe fn inverse_transform<F: FfiFloat>(
 /// # Safety
 /// Pointers as documented on the exports.
 pub(crate) unsafe fn components<F: FfiFloat>(model: *const NmfModel, out: Out<F>) -> FfiResult {
-    let model = model_ref(model)?;
+    // SAFETY: the pointers are as the exports document (this function's contract).
+    let model = unsafe { model_ref(model) }?;
     out.check_ptr()?;
     let state = model.read();
     let h = F::get(&state.est)?.components()?;
     out.check_len(h.nrows(), h.ncols(), "n_components x n_features")?;
-    out.write(h)
+    // SAFETY: the pointers are as the exports document (this function's contract).
+    unsafe { out.write(h) }
 }

@@ -191,7 +191,10 @@ pub(crate) unsafe fn read_params(p: *const NmfParams, what: &str) -> FfiResult<M
     if (p as usize) % align_of::<NmfParams>() != 0 {
         return Err(Failure::arg(format!("{what} is not aligned for NmfParams")));
     }
-    let r: RawParams = std::ptr::read(p.cast::<RawParams>());
+    // SAFETY: non-NULL and aligned (checked), a readable NmfParams
+    // (contract); RawParams has NmfParams' layout with plain integers in
+    // place of the enums, so any bits are a valid RawParams.
+    let r: RawParams = unsafe { std::ptr::read(p.cast::<RawParams>()) };
     let bad = |name: &str, v: c_int| {
         Failure::new(
             super::NmfStatus::NMF_ERR_INVALID_PARAM,

@@ -2,8 +2,6 @@
 //! [`crate::persist`]. A loaded model has the dtype of the file; its
 //! parameters are the saved ones.
 
-#![allow(clippy::missing_safety_doc)] // one contract for all, stated in the header (see cbindgen.toml)
-
 use super::handle::{check_ptr, model_ref, slice, Est, NmfModel, State};
 use super::status::{guard, Failure, FfiResult, NmfStatus};
 use crate::persist::{self, AnyModel};
@@ -15,7 +13,8 @@ unsafe fn path_arg(path: *const c_char) -> FfiResult<PathBuf> {
     if path.is_null() {
         return Err(Failure::null("path"));
     }
-    let bytes = CStr::from_ptr(path).to_bytes();
+    // SAFETY: non-NULL (checked), a NUL-terminated string (contract).
+    let bytes = unsafe { CStr::from_ptr(path) }.to_bytes();
     if bytes.is_empty() {
         return Err(Failure::arg("path is empty"));
     }
@@ -54,21 +53,25 @@ unsafe fn new_handle(loaded: AnyModel, out: *mut *mut NmfModel) -> FfiResult {
         est,
         reducer: None,
     });
-    out.write(Box::into_raw(Box::new(model)));
+    // SAFETY: checked non-NULL and aligned by the callers, writable (contract).
+    unsafe { out.write(Box::into_raw(Box::new(model))) };
     Ok(())
 }
 
 /// Save a fitted model to the file `path` (NUL-terminated, in the OS's
-/// encoding) in the safetensors layout documented in the README. The write
+/// encoding) in the safetensors layout of docs/model-format.md. The write
 /// is atomic: a temporary file in the same folder is written, synced and
 /// renamed over `path`, so a crash never destroys a previous file.
 /// `NMF_ERR_NOT_FITTED` for an unfitted model, `NMF_ERR_IO` if the file
 /// cannot be written.
+///
+/// # Safety
+/// `model` is NULL or a live handle; `path` is NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn nmf_save(model: *const NmfModel, path: *const c_char) -> NmfStatus {
     guard(|| {
-        let model = model_ref(model)?;
-        let path = path_arg(path)?;
+        // SAFETY: the pointers are as this function's contract requires.
+        let (model, path) = unsafe { (model_ref(model)?, path_arg(path)?) };
         let bytes = model_bytes(model)?;
         persist::atomic::write(&path, &bytes)?;
         Ok(())
@@ -81,13 +84,21 @@ pub unsafe extern "C" fn nmf_save(model: *const NmfModel, path: *const c_char) -
 /// is set to NULL (when `out` is not NULL). `NMF_ERR_IO` if the file cannot
 /// be read, `NMF_ERR_CORRUPT_MODEL` if it is truncated or damaged,
 /// `NMF_ERR_UNSUPPORTED_FORMAT` for another program's file or a newer format.
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string; `out` is NULL or points to
+/// writable memory for a pointer.
 #[no_mangle]
 pub unsafe extern "C" fn nmf_load(path: *const c_char, out: *mut *mut NmfModel) -> NmfStatus {
     guard(|| {
         check_ptr(out as *const *mut NmfModel, "out")?;
-        out.write(std::ptr::null_mut());
-        let path = path_arg(path)?;
-        new_handle(persist::load_any(&path)?, out)
+        // SAFETY: the pointers are as this function's contract requires
+        // (`out` checked non-NULL and aligned).
+        unsafe {
+            out.write(std::ptr::null_mut());
+            let path = path_arg(path)?;
+            new_handle(persist::load_any(&path)?, out)
+        }
     })
 }
 
@@ -95,6 +106,10 @@ pub unsafe extern "C" fn nmf_load(path: *const c_char, out: *mut *mut NmfModel) 
 /// their number into `*len_out`. Size query: with `buf` NULL and `cap` 0,
 /// only `*len_out` is set. If `cap` is too small, `*len_out` still receives
 /// the size needed and the call returns `NMF_ERR_BUFFER_LENGTH`.
+///
+/// # Safety
+/// `model` is NULL or a live handle; `buf` is NULL or points to `cap`
+/// writable bytes; `len_out` is NULL or points to writable memory for a size_t.
 #[no_mangle]
 pub unsafe extern "C" fn nmf_save_buffer(
     model: *const NmfModel,
@@ -103,10 +118,12 @@ pub unsafe extern "C" fn nmf_save_buffer(
     len_out: *mut usize,
 ) -> NmfStatus {
     guard(|| {
-        let model = model_ref(model)?;
+        // SAFETY: the pointers are as this function's contract requires.
+        let model = unsafe { model_ref(model) }?;
         check_ptr(len_out as *const usize, "len_out")?;
         let bytes = model_bytes(model)?;
-        len_out.write(bytes.len());
+        // SAFETY: non-NULL and aligned (checked), writable (contract).
+        unsafe { len_out.write(bytes.len()) };
         if buf.is_null() && cap == 0 {
             return Ok(());
         }
@@ -120,7 +137,9 @@ pub unsafe extern "C" fn nmf_save_buffer(
                 ),
             ));
         }
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len());
+        // SAFETY: buf is non-NULL (checked) and holds cap >= bytes.len()
+        // writable bytes (checked and contract); our Vec does not overlap it.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len()) };
         Ok(())
     })
 }
@@ -129,6 +148,10 @@ pub unsafe extern "C" fn nmf_save_buffer(
 /// `nmf_save_buffer` or `nmf_save`). On success `*out` receives a new
 /// handle; on failure `*out` is set to NULL (when `out` is not NULL).
 /// Errors as `nmf_load`, without `NMF_ERR_IO`.
+///
+/// # Safety
+/// `buf` is NULL or points to `len` readable bytes; `out` is NULL or points
+/// to writable memory for a pointer.
 #[no_mangle]
 pub unsafe extern "C" fn nmf_load_buffer(
     buf: *const u8,
@@ -137,11 +160,15 @@ pub unsafe extern "C" fn nmf_load_buffer(
 ) -> NmfStatus {
     guard(|| {
         check_ptr(out as *const *mut NmfModel, "out")?;
-        out.write(std::ptr::null_mut());
-        if buf.is_null() {
-            return Err(Failure::null("buf"));
+        // SAFETY: the pointers are as this function's contract requires
+        // (`out` checked non-NULL and aligned, `buf` holds `len` bytes).
+        unsafe {
+            out.write(std::ptr::null_mut());
+            if buf.is_null() {
+                return Err(Failure::null("buf"));
+            }
+            let bytes = slice(buf, len, "buf")?;
+            new_handle(persist::from_bytes_any(bytes)?, out)
         }
-        let bytes = slice(buf, len, "buf")?;
-        new_handle(persist::from_bytes_any(bytes)?, out)
     })
 }

@@ -10,8 +10,6 @@
 //! binding can advance the caller's instance (`set_state`). `init = custom`
 //! draws nothing and leaves it unchanged; a failed call leaves it unchanged.
 
-#![allow(clippy::missing_safety_doc)] // one contract for all, stated in the header (see cbindgen.toml)
-
 use super::handle::{check_ptr, model_ref, slice, NmfModel};
 use super::status::{guard, Failure, FfiResult, NmfStatus};
 use crate::rng::{MtState, RandomState};
@@ -26,6 +24,10 @@ pub const NMF_MT19937_KEY_LEN: usize = 624;
 /// `nmf_get_random_state_mt19937`). `NMF_ERR_INVALID_PARAM` (and no change)
 /// if `key_len` is not 624, `pos` > 624 or the key is all zeros.
 /// `nmf_set_params` replaces the state by the seed or None it is given.
+///
+/// # Safety
+/// `model` is NULL or a live handle; `key` is NULL or points to `key_len`
+/// readable words.
 #[no_mangle]
 pub unsafe extern "C" fn nmf_set_random_state_mt19937(
     model: *mut NmfModel,
@@ -36,8 +38,8 @@ pub unsafe extern "C" fn nmf_set_random_state_mt19937(
     cached_gaussian: f64,
 ) -> NmfStatus {
     guard(|| {
-        let model = model_ref(model)?;
-        let key = slice(key, key_len, "key")?;
+        // SAFETY: the pointers are as this function's contract requires.
+        let (model, key) = unsafe { (model_ref(model)?, slice(key, key_len, "key")?) };
         let mt = MtState::new(key, pos, has_gauss, cached_gaussian)?;
         let mut state = model.write();
         let p = state.params.clone().random_state(mt);
@@ -51,6 +53,11 @@ pub unsafe extern "C" fn nmf_set_random_state_mt19937(
 /// `has_gauss`, `cached_gaussian` (0.0 when `has_gauss` is false).
 /// `NMF_ERR_NOT_AVAILABLE` if `random_state` is a seed or None (set with
 /// `NmfParams`), not a state.
+///
+/// # Safety
+/// `model` is NULL or a live handle; `key` is NULL or points to `key_len`
+/// writable words; `pos`, `has_gauss` and `cached_gaussian` are NULL or point
+/// to writable memory for one value each.
 #[no_mangle]
 pub unsafe extern "C" fn nmf_get_random_state_mt19937(
     model: *const NmfModel,
@@ -61,7 +68,8 @@ pub unsafe extern "C" fn nmf_get_random_state_mt19937(
     cached_gaussian: *mut f64,
 ) -> NmfStatus {
     guard(|| {
-        let model = model_ref(model)?;
+        // SAFETY: the pointers are as this function's contract requires.
+        let model = unsafe { model_ref(model) }?;
         check_ptr(key as *const u32, "key")?;
         check_ptr(pos as *const usize, "pos")?;
         check_ptr(has_gauss as *const bool, "has_gauss")?;
@@ -73,10 +81,14 @@ pub unsafe extern "C" fn nmf_get_random_state_mt19937(
             ));
         }
         let mt = current(&model.read().params.get_random_state().clone())?;
-        std::slice::from_raw_parts_mut(key, key_len).copy_from_slice(mt.key());
-        pos.write(mt.pos());
-        has_gauss.write(mt.has_gauss());
-        cached_gaussian.write(mt.cached_gaussian());
+        // SAFETY: every pointer is non-NULL and aligned (checked) and
+        // writable for its size (contract; key for key_len == 624 words).
+        unsafe {
+            std::slice::from_raw_parts_mut(key, key_len).copy_from_slice(mt.key());
+            pos.write(mt.pos());
+            has_gauss.write(mt.has_gauss());
+            cached_gaussian.write(mt.cached_gaussian());
+        }
         Ok(())
     })
 }
@@ -94,7 +106,7 @@ fn current(rs: &RandomState) -> FfiResult<MtState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::api::{
+    use crate::ffi::{
         nmf_create, nmf_fit_dense_f64, nmf_free, nmf_get_params, nmf_params_default, nmf_set_params,
     };
     use crate::ffi::params::{NmfInit, NmfNComponentsMode};

@@ -1,6 +1,6 @@
 //! Unit tests of the C ABI, calling the exports as a C caller would.
 
-use super::api::*;
+use super::*;
 use super::handle::{NmfDtype, NmfModel};
 use super::params::{read_params, to_c, NmfInit, NmfNComponentsMode, NmfParams, DEFAULT_PARAMS};
 use super::status::{guard, NmfStatus, ALL_STATUSES};

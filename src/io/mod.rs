@@ -11,7 +11,7 @@
 //! File sources read with positioned reads into buffers they reuse: memory
 //! stays bounded by the largest block asked for, whatever the file's size.
 //! Values are checked by the estimator's first pass (see
-//! [`crate::validation::scan`]), which names the global row and column of the
+//! `validation::scan`), which names the global row and column of the
 //! first negative or non-finite value.
 //!
 //! Whole passes over X (the initialisation's products, the final W solve and

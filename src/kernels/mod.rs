@@ -11,13 +11,18 @@ mod update_h;
 mod update_w;
 mod workspace;
 
-pub use step::{minibatch_step, step_apply, step_local, step_reduce, WRows};
-pub use stream::{beta_divergence_source, reconstruction_err_source, solve_w_source};
+#[cfg(test)]
+use step::minibatch_step;
+pub use step::{step_apply, step_local, step_reduce, WRows};
+pub use stream::{beta_divergence_source, solve_w_source};
 pub use workspace::Workspace;
 
+#[cfg(test)]
 use crate::dist::Comm;
+#[cfg(test)]
 use crate::error::Result;
 use crate::float::NmfFloat;
+#[cfg(test)]
 use crate::input::Input;
 use crate::params::ValidParams;
 use ndarray::{Array2, ArrayView2};
@@ -92,8 +97,6 @@ impl Penalty {
 pub struct SolveWOutcome<F> {
     /// W.
     pub w: Array2<F>,
-    /// Updates run.
-    pub n_iter: usize,
 }
 
 /// What one mini-batch step measured.
@@ -110,6 +113,7 @@ pub struct StepOutcome {
 /// workers' rows when distributed): [`solve_w_source`] over X in memory.
 /// With several workers the stopping test uses the global ||ΔW||/||W||, so
 /// every worker runs the same updates.
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
 pub fn solve_w<F: NmfFloat>(
     x: &Input<F>,
@@ -125,18 +129,9 @@ pub fn solve_w<F: NmfFloat>(
     solve_w_source(&mut src, h, loss, pen_w, max_iter, tol, mean, comm)
 }
 
-/// sqrt(2 · beta-divergence(X, W·H)), scikit-learn's `reconstruction_err_`.
-pub fn reconstruction_err<F: NmfFloat>(
-    x: &Input<F>,
-    w: ArrayView2<F>,
-    h: ArrayView2<F>,
-    loss: &Loss,
-) -> f64 {
-    (2.0 * beta_divergence(x, w, h, loss.beta).max(0.0)).sqrt()
-}
-
 /// β-divergence of X and W·H (without the square root), as
 /// scikit-learn's `_beta_divergence`.
+#[cfg(test)]
 pub fn beta_divergence<F: NmfFloat>(
     x: &Input<F>,
     w: ArrayView2<F>,

@@ -166,6 +166,7 @@ pub fn step_apply<F: NmfFloat>(
 
 /// The three parts for one process (a batch entirely on this worker).
 #[allow(clippy::too_many_arguments)]
+#[cfg(test)]
 pub fn minibatch_step<F: NmfFloat>(
     x: &Input<F>,
     w: WRows<F>,

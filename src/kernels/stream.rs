@@ -84,18 +84,7 @@ pub fn solve_w_source<F: NmfFloat>(
             }
         }
     }
-    Ok(SolveWOutcome { w, n_iter: it })
-}
-
-/// sqrt(2 · beta-divergence(X, W·H)) summed over the blocks of X.
-pub fn reconstruction_err_source<F: NmfFloat>(
-    src: &mut dyn RowSource<F>,
-    w: ArrayView2<F>,
-    h: ArrayView2<F>,
-    loss: &Loss,
-) -> Result<f64> {
-    let total = beta_divergence_source(src, w, h, loss)?;
-    Ok((2.0 * total.max(0.0)).sqrt())
+    Ok(SolveWOutcome { w })
 }
 
 /// beta-divergence(X, W·H) (without the square root) summed over the

@@ -2,6 +2,7 @@
 //! step, so the inner loop does not allocate.
 
 use crate::float::NmfFloat;
+#[cfg(test)]
 use crate::input::Input;
 use crate::linalg::sparse::CscIndex;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
@@ -312,6 +313,7 @@ pub struct Workspace<F> {
 impl<F: NmfFloat> Workspace<F> {
     /// Sized for mini-batches of up to `batch_size` rows of X with k
     /// components.
+    #[cfg(test)]
     pub fn for_fit(x: &Input<F>, k: usize, batch_size: usize) -> Self {
         Self::for_shape(x.n_cols(), k, batch_size)
     }
@@ -360,6 +362,7 @@ impl<F: NmfFloat> Workspace<F> {
     }
 
     /// A workspace for a one-off W solve or divergence over X.
+    #[cfg(test)]
     pub(crate) fn for_rows(x: &Input<F>, k: usize) -> Self {
         Self::for_fit(x, k, x.n_rows().clamp(1, 1 << 16))
     }

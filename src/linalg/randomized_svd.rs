@@ -31,7 +31,9 @@ use crate::dist::{Comm, Shard};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::Input;
-use crate::io::{for_each_block, InMemory, RowSource};
+#[cfg(test)]
+use crate::io::InMemory;
+use crate::io::{for_each_block, RowSource};
 use crate::linalg::fused_power::{
     right_solve_upper, small_cond, symmetrise_upper, upper_of_lu, GramPass,
 };
@@ -55,6 +57,7 @@ const GRAM_MIN_RATIO: f64 = 1e-3;
 ///
 /// `rng` is consumed exactly as scikit-learn consumes its `RandomState`:
 /// `cols(M) × (k + 10)` standard normals in row-major order.
+#[cfg(test)]
 pub fn randomized_svd<F: NmfFloat>(
     x: &Input<F>,
     n_components: usize,

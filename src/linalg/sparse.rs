@@ -95,7 +95,9 @@ pub fn csr_dot_dense<F: NmfFloat>(x: &CsrView<F>, b: ArrayView2<F>, out: ArrayVi
 }
 
 /// `out = S^T @ B` (+= when `accumulate`), S with X's pattern and the given
-/// values; B is n×r, out m×r.
+/// values; B is n×r, out m×r. The sequential reference of
+/// [`csc_t_dot_dense_with`], for the tests.
+#[cfg(test)]
 pub fn csr_t_dot_dense_with<F: NmfFloat>(
     x: &CsrView<F>,
     values: &[F],
@@ -148,6 +150,7 @@ pub fn csr_t_dot_dense_with<F: NmfFloat>(
 }
 
 /// `out = X^T @ B` for CSR X (n×m) and dense B (n×r); out is m×r.
+#[cfg(test)]
 pub fn csr_t_dot_dense<F: NmfFloat>(x: &CsrView<F>, b: ArrayView2<F>, out: ArrayViewMut2<F>) {
     csr_t_dot_dense_with(x, x.values(), b, out, false)
 }
@@ -211,7 +214,7 @@ const GATHER_COLS: usize = 256;
 /// B is n×r, out m×r, any strides. Each output row j is the sum over
 /// column j's non-zeros in row order, started from `out[j]` (accumulate)
 /// or zero: exactly the sums and rounding of the sequential scatter of
-/// [`csr_t_dot_dense_with`], whatever the number of threads, but computed
+/// `csr_t_dot_dense_with` (the tests' reference), whatever the number of threads, but computed
 /// in parallel over columns without per-thread copies of `out`.
 pub fn csc_t_dot_dense_with<F: NmfFloat>(
     idx: &CscIndex,

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 fn io_error(path: &Path, e: std::io::Error) -> Error {
     Error::Io {
         action: "write",
-        path: path.display().to_string(),
-        detail: e.to_string(),
+        path: path.to_path_buf(),
+        source: e,
     }
 }
 
@@ -23,8 +23,11 @@ fn temp_path(path: &Path) -> Result<PathBuf> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().ok_or_else(|| Error::Io {
         action: "write",
-        path: path.display().to_string(),
-        detail: "the path does not name a file".to_string(),
+        path: path.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path does not name a file",
+        ),
     })?;
     let mut tmp = std::ffi::OsString::from(".");
     tmp.push(name);

@@ -4,12 +4,12 @@
 //!
 //! The estimator exposes its fitted state as plain data; this module only
 //! serialises it:
-//! - [`layout`]: the tensors (H and the two online statistics) and their
+//! - `layout`: the tensors (H and the two online statistics) and their
 //!   little-endian bytes;
-//! - [`metadata`]: parameters, frozen derived values, counters and feature
+//! - `metadata`: parameters, frozen derived values, counters and feature
 //!   names as `__metadata__` strings (floats in shortest round-trip form);
 //! - [`checksum`]: a CRC32C over the metadata and the tensor bytes;
-//! - [`atomic`]: the temporary-file, fsync, rename, fsync-folder write.
+//! - `atomic`: the temporary-file, fsync, rename, fsync-folder write.
 //!
 //! Loading checks hostile input before allocating anything by the sizes a
 //! file claims: the header length is bounded by the bytes present, every
@@ -58,10 +58,10 @@
 //! # Ok::<(), minibatchnmf::Error>(())
 //! ```
 
-pub mod atomic;
+pub(crate) mod atomic;
 pub mod checksum;
-pub mod layout;
-pub mod metadata;
+mod layout;
+mod metadata;
 
 use crate::error::{Error, Result};
 use crate::estimator::MiniBatchNmf;
@@ -152,7 +152,7 @@ pub fn load_any(path: impl AsRef<Path>) -> Result<AnyModel> {
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::Io {
         action: "read",
-        path: path.display().to_string(),
-        detail: e.to_string(),
+        path: path.to_path_buf(),
+        source: e,
     })
 }

@@ -295,6 +295,7 @@ fn stop_reason(r: StopReason) -> &'static str {
         StopReason::SmallHChange => "small change of H (tol)",
         StopReason::NoImprovement => "no improvement of the smoothed cost (max_no_improvement)",
         StopReason::Interrupted => "interrupted",
+        _ => "stopped",
     }
 }
 

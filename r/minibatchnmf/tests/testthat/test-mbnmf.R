@@ -138,11 +138,3 @@ test_that("an unfitted model survives saveRDS (its parameters rebuild it)", {
   partial_fit(ref, x)
   expect_equal(components(m), components(ref))
 })
-
-test_that("without the saving format, a restored model says so", {
-  skip_if(minibatchnmf:::.has_persist())
-  m <- mbnmf(x, 2, init = "nndsvda", seed = 0, max_iter = 20, tol = 0)
-  f <- tempfile(fileext = ".rds")
-  saveRDS(m, f)
-  expect_error(predict(readRDS(f), x), "refit")
-})

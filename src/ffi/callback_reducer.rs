@@ -1,8 +1,10 @@
 //! The C-callback adapter: a [`Reducer`] that calls a user-supplied
-//! `NmfAllreduceFn` (e.g. a wrapper around `MPI_Allreduce`).
+//! `NmfAllreduceFn` (e.g. a wrapper around `MPI_Allreduce`). It lives in the
+//! C layer so that [`crate::dist`] knows nothing of the C ABI.
 
-use super::Reducer;
-use crate::ffi::{NmfAllreduceFn, NmfDtype};
+use super::allreduce::NmfAllreduceFn;
+use super::handle::NmfDtype;
+use crate::dist::Reducer;
 use std::ffi::c_void;
 use std::fmt;
 
