@@ -24,7 +24,8 @@ export OPENBLAS_NUM_THREADS := 1
 TEST_DEB_PKGS :=
 
 .PHONY: all deps test-deps build release demo foldoc test test-here self-contained-check \
-        rust-test fixtures bench bench-smoke bench-kernels bench-runner bench-sklearn clean
+        rust-test fixtures bench bench-smoke bench-kernels bench-runner bench-sklearn clean \
+        bench-tte bench-tte-deps
 
 all: release
 
@@ -86,12 +87,21 @@ clean:
 #                      process per run; writes the table into BENCHMARKS.md (~15 min on 2 cores)
 #   make bench-smoke   the same suite on the data vendored in tests/data/ (--quick, < 1 min,
 #                      no network, nothing written); part of `make test`
-# BENCH_ARGS go to benches/suite.py (e.g. BENCH_ARGS="--only KL --rounds 1").
+#   make bench-tte     only the time-to-error section (issue 16; also part of make bench):
+#                      ours cd / ours mu / scikit-learn MiniBatchNMF, NMF cd, NMF mu / RcppML,
+#                      error against time on Fashion and FOLDOC; writes its section of
+#                      BENCHMARKS.md and time_to_error.png (~20 min on 2 cores)
+# BENCH_ARGS go to benches/suite.py (e.g. BENCH_ARGS="--only KL --rounds 1"), TTE_ARGS to
+# benches/time_to_error.py (e.g. TTE_ARGS="--only Fashion --rounds 1 --cd-batch 2048").
 # Data: Debian's Fashion-MNIST and the TF-IDF of Debian's dict-foldoc (whole vocabulary),
 # written by the demo's program; benches/suite.py converts them into target/bench-data/.
 FASHION := target/fashion-mnist
 BENCH_DATA := target/bench-data
 BENCH_ARGS ?=
+TTE_ARGS ?=
+# The time-to-error section also needs RcppML (Debian's r-cran-rcppml, with R) and
+# matplotlib for its plot (installed into the bench venv).
+TTE_DEB_PKGS := r-cran-rcppml
 $(FASHION)/.unpacked:
 	@rm -rf $(FASHION) && mkdir -p $(FASHION)
 	@echo "== fetching Debian's dataset-fashion-mnist into $(FASHION)"
@@ -114,11 +124,22 @@ $(BENCH_DATA)/foldoc_tfidf.mtx: | release
 bench-runner: deps
 	$(CARGO) build --release --features cli --example bench_runner
 
-bench: bench-runner $(FFI_VENV)/.installed $(FASHION)/.unpacked $(BENCH_DATA)/foldoc_tfidf.mtx
+bench: bench-runner bench-tte-deps $(FFI_VENV)/.installed $(FASHION)/.unpacked $(BENCH_DATA)/foldoc_tfidf.mtx
 	$(FFI_VENV)/bin/python benches/suite.py --write BENCHMARKS.md $(BENCH_ARGS)
+	$(FFI_VENV)/bin/python benches/time_to_error.py --write BENCHMARKS.md --command "make bench" $(TTE_ARGS)
 
+bench-tte: bench-runner bench-tte-deps $(FFI_VENV)/.installed $(FASHION)/.unpacked $(BENCH_DATA)/foldoc_tfidf.mtx
+	$(FFI_VENV)/bin/python benches/time_to_error.py --write BENCHMARKS.md $(TTE_ARGS)
+
+bench-tte-deps: $(FFI_VENV)/.installed
+	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(TTE_DEB_PKGS)"
+	@$(FFI_VENV)/bin/python -c 'import matplotlib' 2>/dev/null || \
+	    $(FFI_VENV)/bin/pip install -q --disable-pip-version-check matplotlib
+
+# The time-to-error smoke (digits; RcppML and the plot only if installed: no network).
 bench-smoke: bench-runner $(FFI_VENV)/.installed
 	$(FFI_VENV)/bin/python benches/suite.py --quick --command "make bench-smoke" $(BENCH_ARGS)
+	$(FFI_VENV)/bin/python benches/time_to_error.py --quick --command "make bench-smoke"
 
 # The former one-script comparison is the suite now.
 bench-sklearn: bench

@@ -18,6 +18,12 @@
 //!   algorithm itself needs on top of its input;
 //! * `vmhwm_bytes`: the process's high-water mark at the end (data included).
 //!
+//! `--mode curve` (the time-to-error benchmark, benches/time_to_error.py)
+//! prints the error ‖X − W·H‖_F reached after i passes over the data, and
+//! the time the fit took to get there, for a set of pass counts (see
+//! [`curve`]); `--set name=value` passes parameters beyond scikit-learn's
+//! (`--set solver=cd`).
+//!
 //! `--mode machine` measures the machine instead: GEMM rates (f64 and f32,
 //! square products through ndarray and single-threaded OpenBLAS, on one
 //! thread and on two threads each running its own product) and memory
@@ -26,6 +32,7 @@
 
 use clap::{Parser, ValueEnum};
 use minibatchnmf::io;
+use minibatchnmf::progress::{Control, FitObserver, StepReport};
 use minibatchnmf::{initialize, CsrView, Init, Input, MiniBatchNmf, MiniBatchNmfParams};
 use minibatchnmf::{NmfFloat, Result};
 use ndarray::{linalg::general_mat_mul, Array2};
@@ -39,6 +46,7 @@ enum Mode {
     Transform,
     PartialFit,
     Init,
+    Curve,
     Machine,
 }
 
@@ -80,6 +88,28 @@ struct Args {
     /// Worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// curve: initialisation (the other modes use nndsvda).
+    #[arg(long, default_value = "random")]
+    init: String,
+    /// curve: a parameter by its name (`MiniBatchNmfParams::set_param`),
+    /// e.g. `--set solver=cd`; repeatable.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+    /// curve: passes are added until a fit of that many passes takes longer
+    /// than this (seconds) ...
+    #[arg(long, default_value_t = 2.0)]
+    max_seconds: f64,
+    /// curve: ... or this many passes are reached.
+    #[arg(long, default_value_t = 1000)]
+    max_epochs: usize,
+    /// curve: errors whose first pass reaching them is searched for
+    /// (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    targets: Vec<f64>,
+    /// curve: time budgets (s) whose last pass within them is searched for
+    /// (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    budgets: Vec<f64>,
     /// machine: order of the square GEMMs.
     #[arg(long, default_value_t = 1536)]
     gemm_n: usize,
@@ -105,6 +135,8 @@ fn main() {
     }
     let out = match (args.mode, args.dtype) {
         (Mode::Machine, _) => Ok(machine(args.gemm_n, args.stream_len)),
+        (Mode::Curve, Dtype::F64) => curve::<f64>(&args),
+        (Mode::Curve, Dtype::F32) => curve::<f32>(&args),
         (_, Dtype::F64) => run::<f64>(&args),
         (_, Dtype::F32) => run::<f32>(&args),
     };
@@ -254,7 +286,7 @@ fn run<F: NmfFloat>(args: &Args) -> Result<Value> {
                 seconds.push(t.elapsed().as_secs_f64());
                 result = (fro(&w) + fro(&h)).sqrt();
             }
-            Mode::Machine => unreachable!("handled in main"),
+            Mode::Machine | Mode::Curve => unreachable!("handled in main"),
         }
     }
     let status = proc_status();
@@ -273,6 +305,170 @@ fn run<F: NmfFloat>(args: &Args) -> Result<Value> {
         "peak_rss_bytes": status.hwm.saturating_sub(base),
         "vmhwm_bytes": status.hwm,
         "rss_base_bytes": base,
+    }))
+}
+
+// --- time to error --------------------------------------------------------------
+
+/// Stops a fit at the end of pass `epochs` and records when that pass ended
+/// (before the fit computes its final error, which is not part of the time).
+struct EpochStop {
+    epochs: usize,
+    t0: Instant,
+    at: std::sync::Mutex<Option<f64>>,
+}
+
+impl FitObserver for EpochStop {
+    fn on_step(&self, r: &StepReport) -> Control {
+        if r.epoch == self.epochs && r.rows_done == self.epochs * r.n_samples {
+            *self.at.lock().unwrap() = Some(self.t0.elapsed().as_secs_f64());
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    }
+}
+
+/// Time-to-error points of our estimator: for a pass count i, a fresh fit
+/// (same parameters, same seed, `max_iter` = `--max-epochs`) stopped by the
+/// observer at the end of pass i. It is the first i passes of the one fit
+/// (tol=0 and max_no_improvement=None: nothing else ends it), so W, H and
+/// the statistics are those of the real fit after i passes; its error is
+/// the fit's `reconstruction_err` (‖X − W·H‖_F, W the fit's own W of every
+/// row), its time runs from the call to `fit` to the end of pass i (start,
+/// checks and init included; the final error computation excluded).
+///
+/// The pass counts (each point costs a fit; the same search as
+/// benches/rcppml_runner.R):
+/// 1. i = 1, 2, 3, 4, 5, 6, 8, 10, … (×1.25) until a fit takes longer than
+///    `--max-seconds` or i reaches `--max-epochs`;
+/// 2. each target error: bisection between the last i above it and the
+///    first i at or below it (the error falls pass by pass), so the first
+///    pass that reaches it is a point;
+/// 3. each time budget: bisection between the last i within it and the
+///    first i beyond it, so the last pass that ends within it is a point.
+fn curve<F: NmfFloat>(args: &Args) -> Result<Value> {
+    let path = args.x.as_deref().unwrap_or_else(|| fail("--x is required"));
+    let data = load::<F>(path)?;
+    let x = data.input();
+    let (n, m) = x.shape();
+    let mut params = MiniBatchNmfParams::new()
+        .n_components(args.k)
+        .beta(args.beta)
+        .batch_size(args.batch)
+        .max_iter(args.max_epochs)
+        .tol(0.0)
+        .max_no_improvement(None)
+        .random_state(Some(0));
+    params.set_param("init", &args.init)?;
+    for kv in &args.set {
+        let (name, value) = kv
+            .split_once('=')
+            .unwrap_or_else(|| fail(&format!("--set {kv}: expected NAME=VALUE")));
+        params.set_param(name, value)?;
+    }
+    // Refused parameters (e.g. solver=cd before it exists) fail here.
+    MiniBatchNmf::<F>::new(params.clone())?;
+
+    type Points = std::collections::BTreeMap<usize, (f64, f64)>;
+    let mut points = Points::new();
+    let eval = |points: &mut Points, i: usize| -> Result<(f64, f64)> {
+        if let Some(p) = points.get(&i) {
+            return Ok(*p);
+        }
+        let mut model = MiniBatchNmf::<F>::new(params.clone())?;
+        let stop = std::sync::Arc::new(EpochStop {
+            epochs: i,
+            t0: Instant::now(),
+            at: Default::default(),
+        });
+        model.set_observer(Some(stop.clone()));
+        let s = model.fit(x)?;
+        let secs = stop.at.lock().unwrap().unwrap_or_else(|| {
+            fail(&format!(
+                "the fit ended before pass {i} ({:?})",
+                s.stop_reason
+            ))
+        });
+        if s.n_iter != i {
+            fail(&format!("stopped after pass {i} but n_iter = {}", s.n_iter));
+        }
+        points.insert(i, (secs, s.reconstruction_err));
+        Ok((secs, s.reconstruction_err))
+    };
+    // Warm-up (not recorded): the thread pool, first-touch pages.
+    {
+        let mut model = MiniBatchNmf::<F>::new(params.clone().max_iter(1))?;
+        model.fit(x)?;
+    }
+    let mut i = 1;
+    loop {
+        let (secs, _) = eval(&mut points, i)?;
+        if secs > args.max_seconds || i >= args.max_epochs {
+            break;
+        }
+        i = (i + 1).max((i as f64 * 1.25) as usize).min(args.max_epochs);
+    }
+    let snapshot = |p: &Points| p.iter().map(|(&i, &(s, e))| (i, s, e)).collect::<Vec<_>>();
+    for &t in &args.targets {
+        let pts = snapshot(&points);
+        let Some(hi) = pts.iter().find(|p| p.2 <= t).map(|p| p.0) else {
+            continue;
+        };
+        let mut lo = pts
+            .iter()
+            .filter(|p| p.0 < hi)
+            .map(|p| p.0)
+            .max()
+            .unwrap_or(0);
+        let mut hi = hi;
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if eval(&mut points, mid)?.1 <= t {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+    }
+    for &b in &args.budgets {
+        let pts = snapshot(&points);
+        let Some(lo) = pts.iter().filter(|p| p.1 <= b).map(|p| p.0).max() else {
+            continue;
+        };
+        let Some(hi) = pts.iter().find(|p| p.0 > lo && p.1 > b).map(|p| p.0) else {
+            continue;
+        };
+        let (mut lo, mut hi) = (lo, hi);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if eval(&mut points, mid)?.0 <= b {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+    }
+    let nnz = match &data {
+        Data::Dense(_) => n * m,
+        Data::Csr { data, .. } => data.len(),
+    };
+    let steps_per_epoch = n.div_ceil(args.batch.min(n));
+    // Parameters beyond scikit-learn's, those this build knows.
+    let extension: std::collections::BTreeMap<_, _> =
+        ["solver", "cd_w_sweeps", "cd_h_sweeps", "cd_stats"]
+            .iter()
+            .filter_map(|&name| params.get_param(name).ok().map(|v| (name, v)))
+            .collect();
+    Ok(json!({
+        "impl": "minibatchnmf",
+        "points": snapshot(&points),
+        "steps_per_epoch": steps_per_epoch,
+        "shape": [n, m],
+        "nnz": nnz,
+        "threads": minibatchnmf::num_threads(),
+        "params": params.get_params(),
+        "extension": extension,
     }))
 }
 
