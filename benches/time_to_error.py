@@ -1,4 +1,4 @@
-"""Time to error: how fast each method gets to a good factorization (issue 16).
+"""Time to error: how fast each method gets to a good factorization.
 
     python benches/time_to_error.py [--quick] [--write BENCHMARKS.md] [--rounds 3]
 
@@ -32,7 +32,7 @@ round (checked).
 
 The reference errors are NMF cd's own errors after N iterations (N = 20,
 and 100 for Fashion) in the same run, and NMF cd's time for N iterations is
-what the speed-ups are measured against (issue 16's targets: ours cd on
+what the speed-ups are measured against (the targets: ours cd on
 Fashion N = 20 ≥ 6×, N = 100 ≥ 8×, FOLDOC N = 20 ≥ 3×). Reported per
 method: the time to reach each reference error (the first point at or
 below it), and the lowest error reached within each time budget.

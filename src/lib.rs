@@ -87,9 +87,9 @@ pub mod progress;
 pub use error::{Error, Result};
 pub use estimator::{FitArgs, FitSummary, MiniBatchNmf, StopReason, Warning};
 pub use float::NmfFloat;
-pub use memory::{Budget, MaxMemory};
 pub use init::{initialize, initialize_from};
 pub use input::{CsrError, CsrView, Input};
+pub use memory::{Budget, MaxMemory};
 pub use parallel::{num_threads, set_num_threads};
 pub use params::{
     AlphaH, BetaLoss, CdStats, Init, MiniBatchNmfParams, NComponents, ParamError, Solver,

@@ -205,7 +205,6 @@ pub fn has_zero<F: NmfFloat>(x: &Input<F>) -> bool {
     }
 }
 
-
 /// scikit-learn's `_check_init`: shape, finite, non-negative, not all zeros.
 pub fn check_init_matrix<F: NmfFloat>(
     a: ArrayView2<F>,

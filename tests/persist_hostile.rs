@@ -409,7 +409,10 @@ fn unfitted_models_are_not_saved_and_missing_files_are_io_errors() {
     let m = MiniBatchNmf::<f64>::new(MiniBatchNmfParams::new()).unwrap();
     assert!(matches!(m.to_bytes().unwrap_err(), Error::NotFitted));
     let dir = gen::TempDir::new("hostile");
-    assert!(matches!(m.save(dir.path("x")).unwrap_err(), Error::NotFitted));
+    assert!(matches!(
+        m.save(dir.path("x")).unwrap_err(),
+        Error::NotFitted
+    ));
     assert!(!dir.path("x").exists());
     let e = MiniBatchNmf::<f64>::load(dir.path("missing.safetensors")).unwrap_err();
     assert!(matches!(e, Error::Io { action: "read", .. }), "{e}");

@@ -4,8 +4,8 @@
 //! failed fit leaves it, and it survives `get_param`/`set_param` and saving.
 
 use minibatchnmf::initialize;
-use minibatchnmf::{MtState, NumpyRandomState};
 use minibatchnmf::{Init, Input, MiniBatchNmf, MiniBatchNmfParams, RandomState};
+use minibatchnmf::{MtState, NumpyRandomState};
 use ndarray::Array2;
 
 /// 30 x 6 uniform values in [0, 1).

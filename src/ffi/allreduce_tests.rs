@@ -1,10 +1,10 @@
 //! The C ABI's all-reduce hook, called as a C caller would.
 
 use super::allreduce::nmf_set_allreduce;
-use super::*;
 use super::handle::{NmfDtype, NmfModel};
 use super::params::{NmfInit, NmfNComponentsMode, NmfParams};
 use super::status::NmfStatus::{self, *};
+use super::*;
 use std::ffi::{c_int, c_void, CStr};
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicUsize, Ordering};

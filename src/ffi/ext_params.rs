@@ -146,8 +146,8 @@ pub unsafe extern "C" fn nmf_get_param_len(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::{nmf_create, nmf_free, nmf_get_params, nmf_last_error, nmf_set_params};
     use crate::ffi::params::{NmfParams, DEFAULT_PARAMS};
+    use crate::ffi::{nmf_create, nmf_free, nmf_get_params, nmf_last_error, nmf_set_params};
     use std::ffi::CString;
     use std::ptr::{null, null_mut};
     use NmfStatus::*;

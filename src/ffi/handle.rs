@@ -491,7 +491,12 @@ pub(crate) unsafe fn read_into<T>(
 // The arguments of the data calls, as the exports receive them
 
 /// A dense row-major matrix argument (`row_stride` 0 = `n_cols`).
-pub(crate) fn dense_in<F>(ptr: *const F, n_rows: usize, n_cols: usize, row_stride: usize) -> Matrix<F> {
+pub(crate) fn dense_in<F>(
+    ptr: *const F,
+    n_rows: usize,
+    n_cols: usize,
+    row_stride: usize,
+) -> Matrix<F> {
     Matrix::Dense {
         ptr,
         n_rows,

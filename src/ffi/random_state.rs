@@ -106,10 +106,10 @@ fn current(rs: &RandomState) -> FfiResult<MtState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ffi::params::{NmfInit, NmfNComponentsMode};
     use crate::ffi::{
         nmf_create, nmf_fit_dense_f64, nmf_free, nmf_get_params, nmf_params_default, nmf_set_params,
     };
-    use crate::ffi::params::{NmfInit, NmfNComponentsMode};
     use crate::rng::NumpyRandomState;
     use std::ptr::{null, null_mut};
     use NmfStatus::*;

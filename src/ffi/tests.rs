@@ -1,9 +1,9 @@
 //! Unit tests of the C ABI, calling the exports as a C caller would.
 
-use super::*;
 use super::handle::{NmfDtype, NmfModel};
 use super::params::{read_params, to_c, NmfInit, NmfNComponentsMode, NmfParams, DEFAULT_PARAMS};
 use super::status::{guard, NmfStatus, ALL_STATUSES};
+use super::*;
 use crate::params::MiniBatchNmfParams;
 use std::ffi::{c_int, CStr};
 use std::ptr::{null, null_mut};

@@ -7,8 +7,8 @@ use crate::args::{
 use crate::report::{ctrl_c_flag, say, Level, Watcher};
 use crate::Failure;
 use minibatchnmf::io::{self, NpyRows, NpyWriter, RowSource};
-use minibatchnmf::{Budget, MaxMemory};
 use minibatchnmf::persist::{load_any, AnyModel};
+use minibatchnmf::{Budget, MaxMemory};
 use minibatchnmf::{Input, MiniBatchNmf, MiniBatchNmfParams, NmfFloat, StopReason};
 use std::path::Path;
 use std::sync::Arc;
