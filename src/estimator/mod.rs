@@ -18,9 +18,12 @@ use crate::rng::RandomState;
 use crate::validation;
 use ndarray::{s, Array2, ArrayView2};
 mod convergence;
+mod resume;
 mod start;
 
 use convergence::Convergence;
+pub use resume::FitCursor;
+use resume::Resumed;
 use start::{check_source, start, Start};
 use std::fmt;
 use std::sync::Arc;
@@ -286,14 +289,7 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         x: &mut dyn RowSource<F>,
         args: FitArgs<'_, F>,
     ) -> Result<Array2<F>> {
-        let params = self.params.clone();
-        let comm = self.comm();
-        let observer = &self.observer;
-        let (w, fitted, rng) =
-            parallel::install(|| fit_transform_impl(&params, x, &args, observer, comm))?;
-        self.fitted = Some(fitted);
-        self.params = params.with_random_state(rng);
-        Ok(w)
+        Ok(self.fit_transform_source_resumable(x, args)?.0)
     }
 
     /// One online step on a chunk of rows (scikit-learn's `partial_fit`).
@@ -513,8 +509,19 @@ fn fit_transform_impl<F: NmfFloat>(
     args: &FitArgs<F>,
     observer: &ObserverSlot,
     comm: Comm,
-) -> Result<(Array2<F>, Fitted<F>, RandomState)> {
+    resumed: Option<Resumed<F>>,
+) -> Result<(Array2<F>, Fitted<F>, RandomState, Option<FitCursor>)> {
     let m = x.shape().1;
+    // A new fit starts at step 0; an interrupted one continues (resume.rs).
+    let (begin, mut numerator, mut denominator, first_step, mut conv) = match resumed {
+        None => {
+            let begin = start(params, x, args, comm)?;
+            let numerator = begin.h.clone();
+            let denominator = Array2::from_elem(begin.h.raw_dim(), F::one());
+            (begin, numerator, denominator, 0, Convergence::new())
+        }
+        Some(r) => r.begin(params, x, comm)?,
+    };
     let Start {
         mut w,
         mut h,
@@ -522,22 +529,18 @@ fn fit_transform_impl<F: NmfFloat>(
         mut warnings,
         shard,
         random_state,
-    } = start(params, x, args, comm)?;
+    } = begin;
     let k = h.nrows();
     let n = shard.n_total;
-
-    let mut numerator = h.clone();
-    let mut denominator = Array2::from_elem(h.raw_dim(), F::one());
 
     let bs = derived.batch_size;
     let steps_per_iter = n.div_ceil(bs);
     let max_steps = params.get_max_iter() * steps_per_iter;
     let penalty_w = Penalty::for_w(params, m);
     let mut ws = kernels::Workspace::<F>::for_shape(m, k, bs);
-    let mut conv = Convergence::new();
     let mut stop_reason = StopReason::MaxIter;
-    let mut n_steps = 0;
-    for step in 0..max_steps {
+    let mut n_steps = first_step;
+    for step in first_step..max_steps {
         // Global batch [start, end); this worker's rows of it [lo, hi).
         let start = (step % steps_per_iter) * bs;
         let end = (start + bs).min(n);
@@ -671,7 +674,8 @@ fn fit_transform_impl<F: NmfFloat>(
         derived,
         last_fit: Some(summary),
     };
-    Ok((w, fitted, random_state))
+    let cursor = (stop_reason == StopReason::Interrupted).then(|| conv.cursor(n_steps));
+    Ok((w, fitted, random_state, cursor))
 }
 
 /// mean(X) of a global batch from this worker's rows of it (the start of a
