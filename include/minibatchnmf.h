@@ -7,6 +7,11 @@
  * nmf_create(), call the data functions, read results with the getters,
  * release it with nmf_free(). c-examples/README.md has a complete example.
  *
+ * Parameters by name: NmfParams holds scikit-learn's parameters and never
+ * changes layout; parameters beyond scikit-learn's (the solver, ...) are set
+ * and read with nmf_set_param() / nmf_get_param() by the names and value
+ * spellings Python uses, e.g. nmf_set_param(model, "solver", "cd").
+ *
  * Status: every fallible call returns an NmfStatus (NMF_OK = 0). On failure
  * nmf_last_error() gives the message (per thread) and the model is unchanged.
  * No call ever lets a panic or exception escape, and none aborts the process
@@ -935,6 +940,57 @@ enum NmfStatus nmf_inverse_transform_csr_f32(const struct NmfModel *model,
 enum NmfStatus nmf_get_components_f32(const struct NmfModel *model,
                                       float *out,
                                       size_t out_len);
+
+/**
+ * Set one parameter by name, with the spelling Python uses for both the
+ * name and the value: scikit-learn's parameters (`"batch_size"` → `"256"`,
+ * `"init"` → `"nndsvda"`, `"max_no_improvement"` → `"None"`, …) and the
+ * parameters beyond scikit-learn's signature that `NmfParams` does not
+ * hold (listed in the README). `name` and `value` are NUL-terminated UTF-8
+ * strings.
+ *
+ * The new value is checked together with the other parameters before it
+ * takes effect: an unknown name or a bad value returns
+ * `NMF_ERR_INVALID_PARAM` (the message names the parameter and says what
+ * is allowed) and changes nothing. As with `nmf_set_params`, a fitted
+ * model stays fitted and values fixed at the first fit stay as they were
+ * until the next fit. `nmf_set_params` replaces scikit-learn's parameters
+ * only: parameters set by name keep their values.
+ *
+ * Returns `NMF_ERR_NULL_POINTER` when `model`, `name` or `value` is NULL.
+ */
+enum NmfStatus nmf_set_param(struct NmfModel *model,
+                             const char *name,
+                             const char *value);
+
+/**
+ * Read one parameter by name (any name `nmf_set_param` accepts), as a
+ * NUL-terminated string in the spelling `nmf_set_param` accepts, into
+ * `buf` of `len` bytes. `nmf_get_param_len` tells the size needed
+ * (terminating NUL included); 64 bytes hold every value but a
+ * `random_state` given as a generator state. With `buf` NULL and `len` 0
+ * only the name is checked (`NMF_OK` when it is a parameter).
+ *
+ * Returns `NMF_ERR_INVALID_PARAM` for an unknown name,
+ * `NMF_ERR_BUFFER_LENGTH` when `len` is too small (nothing is written),
+ * `NMF_ERR_NULL_POINTER` when `model` or `name` is NULL, or `buf` is NULL
+ * with `len` > 0.
+ */
+enum NmfStatus nmf_get_param(const struct NmfModel *model,
+                             const char *name,
+                             char *buf,
+                             size_t len);
+
+/**
+ * The size in bytes, terminating NUL included, of the buffer
+ * `nmf_get_param` needs for parameter `name`, in `*len_out`.
+ *
+ * Returns `NMF_ERR_INVALID_PARAM` for an unknown name,
+ * `NMF_ERR_NULL_POINTER` when `model`, `name` or `len_out` is NULL.
+ */
+enum NmfStatus nmf_get_param_len(const struct NmfModel *model,
+                                 const char *name,
+                                 size_t *len_out);
 
 /**
  * Save a fitted model to the file `path` (NUL-terminated, in the OS's

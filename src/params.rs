@@ -439,9 +439,27 @@ impl MiniBatchNmfParams {
         Ok(self
             .get_params()
             .into_iter()
+            .chain(self.extension_params())
             .find(|(n, _)| *n == name)
             .ok_or_else(|| ParamError::Unknown(name.to_string()))?
             .1)
+    }
+
+    /// The parameters beyond scikit-learn's signature, by name, formatted
+    /// as [`set_param`](Self::set_param) accepts them. They are not part of
+    /// [`get_params`](Self::get_params) (scikit-learn's list) nor of the C
+    /// `NmfParams`; C reaches them with `nmf_set_param`/`nmf_get_param`.
+    pub fn extension_params(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
+    /// These parameters with the extension parameters of `other` (the C
+    /// ABI's `nmf_set_params` replaces scikit-learn's parameters only).
+    pub(crate) fn with_extensions_of(mut self, other: &Self) -> Result<Self, ParamError> {
+        for (name, value) in other.extension_params() {
+            self.set_param(name, &value)?;
+        }
+        Ok(self)
     }
 
     /// Every parameter by its scikit-learn name (scikit-learn's `get_params`).

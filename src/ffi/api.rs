@@ -170,8 +170,9 @@ pub unsafe extern "C" fn nmf_set_params(
     guard(|| {
         let model = model_ref(model)?;
         let p = read_params(params, "params")?;
-        p.check()?;
         let mut state = model.write();
+        let p = p.with_extensions_of(&state.params)?;
+        p.check()?;
         state.apply_params(p)
     })
 }

@@ -16,6 +16,7 @@
 
 pub mod allreduce;
 pub mod api;
+pub mod ext_params;
 pub mod handle;
 pub mod params;
 pub mod persist;

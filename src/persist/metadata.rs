@@ -12,7 +12,7 @@
 //! | `n_steps` | mini-batches processed (`n_steps_`) |
 //! | `n_iter`, `reconstruction_err` | set by fit (absent after partial_fit only) |
 //! | `frozen.batch_size`, `frozen.rho`, `frozen.beta`, `frozen.transform_max_iter` | values fixed at the first fit/partial_fit |
-//! | `param.<name>` | every parameter, as `get_params` spells it |
+//! | `param.<name>` | every parameter, as `get_params` and `extension_params` spell it (an extension parameter a file lacks keeps its default) |
 //! | `feature_names_in` | JSON array of strings (absent if none were given) |
 //! | `last_fit.n_iter`, `last_fit.n_steps`, `last_fit.reconstruction_err`, `last_fit.stop_reason`, `last_fit.warnings` | the last fit's summary (absent after partial_fit only) |
 //!
@@ -108,7 +108,11 @@ pub(crate) fn encode<F: NmfFloat>(
     put(RHO, float(s.derived.rho));
     put(BETA, float(s.derived.loss.beta));
     put(TRANSFORM_MAX_ITER, s.derived.transform_max_iter.to_string());
-    for (name, value) in params.get_params() {
+    for (name, value) in params
+        .get_params()
+        .into_iter()
+        .chain(params.extension_params())
+    {
         put(&format!("{PARAM_PREFIX}{name}"), value);
     }
     if let Some(names) = &s.feature_names_in {
@@ -223,15 +227,18 @@ fn strings_at(m: &HashMap<String, String>, key: &str) -> Result<Vec<String>> {
     })
 }
 
-/// The parameters, each set by its scikit-learn name and read back to the
-/// same text; unknown `param.*` keys are refused (this library could not
-/// reproduce the model they describe).
+/// The parameters, each set by its name and read back to the same text;
+/// unknown `param.*` keys are refused (this library could not reproduce the
+/// model they describe). scikit-learn's parameters must all be there; a
+/// parameter beyond scikit-learn's that a file lacks (written before the
+/// parameter existed) keeps its default, which is what that file's fit used.
 fn params(m: &HashMap<String, String>) -> Result<ValidParams> {
     let mut p = MiniBatchNmfParams::new();
     let names: Vec<&str> = p.get_params().into_iter().map(|(n, _)| n).collect();
+    let extensions: Vec<&str> = p.extension_params().into_iter().map(|(n, _)| n).collect();
     for key in m.keys() {
         if let Some(name) = key.strip_prefix(PARAM_PREFIX) {
-            if !names.contains(&name) {
+            if !names.contains(&name) && !extensions.contains(&name) {
                 return Err(Error::UnsupportedFormat {
                     detail: format!(
                         "the model has parameter {name:?}, which this version of minibatchnmf ({}) does not know",
@@ -241,7 +248,10 @@ fn params(m: &HashMap<String, String>) -> Result<ValidParams> {
             }
         }
     }
-    for name in &names {
+    let present = extensions
+        .iter()
+        .filter(|name| m.contains_key(&format!("{PARAM_PREFIX}{name}")));
+    for name in names.iter().chain(present) {
         let key = format!("{PARAM_PREFIX}{name}");
         let value = get(m, &key)?;
         p.set_param(name, value)
