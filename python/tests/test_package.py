@@ -282,6 +282,21 @@ def test_pickling_a_fitted_model_without_saving_format_fails_clearly():
         pickle.dumps(m)
 
 
+@pytest.mark.skipif(not _clib.HAS_NAMED_PARAMS, reason="library without nmf_set_param")
+def test_parameters_by_name_over_the_c_abi():
+    from minibatchnmf._handle import Handle
+
+    h = Handle(MiniBatchNMF(batch_size=64, beta_loss="kullback-leibler")._c_params(seed=5))
+    assert h.get_param("batch_size") == "64"
+    assert h.get_param("random_state") == "5"
+    h.set_param("batch_size", 128)
+    assert h.params().batch_size == 128
+    with pytest.raises(ValueError):
+        h.set_param("no_such_parameter", "1")
+    with pytest.raises(ValueError):
+        h.get_param("no_such_parameter")
+
+
 HEADER = os.path.join(os.path.dirname(__file__), "..", "..", "include", "minibatchnmf.h")
 
 

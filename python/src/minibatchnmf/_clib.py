@@ -237,10 +237,26 @@ def _declare_allreduce(lib):
     return True
 
 
+def _declare_named_params(lib):
+    """nmf_set_param / nmf_get_param / nmf_get_param_len (parameters by
+    name, including those beyond scikit-learn's); False with an older library."""
+    names = ("nmf_set_param", "nmf_get_param", "nmf_get_param_len")
+    if not all(hasattr(lib, n) for n in names):
+        return False
+    lib.nmf_set_param.restype = C.c_int
+    lib.nmf_set_param.argtypes = [C.c_void_p, C.c_char_p, C.c_char_p]
+    lib.nmf_get_param.restype = C.c_int
+    lib.nmf_get_param.argtypes = [C.c_void_p, C.c_char_p, C.c_char_p, C.c_size_t]
+    lib.nmf_get_param_len.restype = C.c_int
+    lib.nmf_get_param_len.argtypes = [C.c_void_p, C.c_char_p, c_size_p]
+    return True
+
+
 lib = C.CDLL(_find_library())
 HAS_PERSIST = _declare(lib)
 HAS_MT19937_STATE = _declare_random_state(lib)
 HAS_ALLREDUCE = _declare_allreduce(lib)
+HAS_NAMED_PARAMS = _declare_named_params(lib)
 # Words of an MT19937 key (NMF_MT19937_KEY_LEN).
 MT19937_KEY_LEN = 624
 

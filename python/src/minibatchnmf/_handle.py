@@ -92,6 +92,18 @@ class Handle:
         self.hook = None
         return self
 
+    def set_param(self, name, value):
+        """One parameter by name and value spelling (nmf_set_param)."""
+        check(lib.nmf_set_param(self.ptr, name.encode(), str(value).encode()))
+
+    def get_param(self, name):
+        """One parameter by name, as nmf_set_param spells it (nmf_get_param)."""
+        size = C.c_size_t()
+        check(lib.nmf_get_param_len(self.ptr, name.encode(), C.byref(size)))
+        buf = C.create_string_buffer(size.value)
+        check(lib.nmf_get_param(self.ptr, name.encode(), buf, size.value))
+        return buf.value.decode()
+
     def set_allreduce(self, hook):
         """Make the model one rank of a distributed fit: ``hook`` is a
         minibatchnmf.mpi hook (its ctypes callback, rank and size), or None
