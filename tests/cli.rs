@@ -2,7 +2,8 @@
 //! info → transform → inverse-transform → topics → partial-fit, the same
 //! model from a file as from the library in memory, one-line errors with
 //! exit status 2 on bad input, and Ctrl-C during a fit saving a resumable
-//! checkpoint and exiting with 130.
+//! checkpoint and exiting with 130, which `fit --resume` finishes exactly
+//! as the uninterrupted fit.
 
 use minibatchnmf::io::save_npz_csr;
 use minibatchnmf::persist::load_any;
@@ -311,6 +312,7 @@ fn every_subcommand_has_help() {
         "--dtype",
         "--threads",
         "--checkpoint",
+        "--resume",
         "--quiet",
         "--verbose",
     ] {

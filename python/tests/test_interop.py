@@ -186,6 +186,9 @@ def test_r_model_loaded_in_python(tmp_path):
     np.testing.assert_allclose(
         m.transform(X[:30]), np.fromfile(tmp_path / "w.bin").reshape(30, 6), rtol=1e-12, atol=1e-12
     )
+    if CLI:  # and the command-line tool reads R's file
+        info = _run([CLI, "info", "r.safetensors"], cwd=tmp_path)
+        assert "n_components: 6" in info and "param init: nndsvdar" in info, info
     # And R's fit is the Python fit of the same parameters.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
