@@ -65,6 +65,7 @@ pub use float::NmfFloat;
 pub use input::{CsrError, CsrView, Input};
 pub use parallel::{num_threads, set_num_threads};
 pub use params::{
-    AlphaH, BetaLoss, Init, MiniBatchNmfParams, NComponents, ParamError, ValidParams,
+    AlphaH, BetaLoss, CdStats, Init, MiniBatchNmfParams, NComponents, ParamError, Solver,
+    ValidParams,
 };
 pub use rng::{MtState, RandomState};

@@ -9,6 +9,9 @@
 use crate::rng::RandomState;
 use std::fmt;
 
+mod solver;
+pub use solver::{CdStats, Solver, DEFAULT_CD_H_SWEEPS, DEFAULT_CD_W_SWEEPS};
+
 /// How many components to extract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NComponents {
@@ -186,6 +189,11 @@ pub struct MiniBatchNmfParams {
     pub(crate) transform_max_iter: Option<usize>,
     pub(crate) random_state: RandomState,
     pub(crate) verbose: bool,
+    // Extension parameters (beyond scikit-learn's; see `extension_params`).
+    pub(crate) solver: Solver,
+    pub(crate) cd_w_sweeps: usize,
+    pub(crate) cd_h_sweeps: usize,
+    pub(crate) cd_stats: CdStats,
 }
 
 impl Default for MiniBatchNmfParams {
@@ -207,6 +215,10 @@ impl Default for MiniBatchNmfParams {
             transform_max_iter: None,
             random_state: RandomState::Entropy,
             verbose: false,
+            solver: Solver::Mu,
+            cd_w_sweeps: DEFAULT_CD_W_SWEEPS,
+            cd_h_sweeps: DEFAULT_CD_H_SWEEPS,
+            cd_stats: CdStats::Exact,
         }
     }
 }
@@ -369,6 +381,7 @@ impl MiniBatchNmfParams {
         if let Some(0) = p.transform_max_iter {
             return Err(invalid("transform_max_iter", "must be >= 1 or None, got 0"));
         }
+        p.check_extension(beta)?;
         Ok(ValidParams(p.clone()))
     }
 
@@ -428,13 +441,18 @@ impl MiniBatchNmfParams {
             }
             "random_state" => self.random_state = value.parse()?,
             "verbose" => self.verbose = parse_bool(value, "verbose")?,
-            other => return Err(ParamError::Unknown(other.to_string())),
+            other => {
+                if !self.set_extension(other, value)? {
+                    return Err(ParamError::Unknown(other.to_string()));
+                }
+            }
         }
         Ok(())
     }
 
-    /// Read one parameter by its scikit-learn name, formatted as
-    /// [`set_param`](Self::set_param) accepts it.
+    /// Read one parameter by its scikit-learn name (or an extension
+    /// parameter's, see [`extension_params`](Self::extension_params)),
+    /// formatted as [`set_param`](Self::set_param) accepts it.
     pub fn get_param(&self, name: &str) -> Result<String, ParamError> {
         Ok(self
             .get_params()
@@ -450,7 +468,9 @@ impl MiniBatchNmfParams {
     /// [`get_params`](Self::get_params) (scikit-learn's list) nor of the C
     /// `NmfParams`; C reaches them with `nmf_set_param`/`nmf_get_param`.
     pub fn extension_params(&self) -> Vec<(&'static str, String)> {
-        Vec::new()
+        let mut v = Vec::new();
+        v.extend(self.solver_params());
+        v
     }
 
     /// These parameters with the extension parameters of `other` (the C

@@ -404,6 +404,10 @@ fn assert_same_model(a: &Path, b: &Path) {
         );
         assert_eq!(a.last_fit(), b.last_fit());
         assert_eq!(a.params().get_params(), b.params().get_params());
+        assert_eq!(
+            a.params().extension_params(),
+            b.params().extension_params()
+        );
     }
     match (load_any(a).unwrap(), load_any(b).unwrap()) {
         (minibatchnmf::persist::AnyModel::F64(x), minibatchnmf::persist::AnyModel::F64(y)) => {
@@ -429,8 +433,11 @@ fn fit_resumed_from_a_checkpoint_equals_the_uninterrupted_fit_bit_for_bit() {
     let digits = data("digits.npy");
     let x = digits.to_str().unwrap();
     // Early stopping on (its smoothed cost and counters travel in the
-    // cursor); float64 and float32; fresh restarts (W is re-solved).
-    let cases: [&[&str]; 3] = [
+    // cursor); float64 and float32; fresh restarts (W is re-solved); the
+    // cd solver (its statistics A, B and their rows travel in the model,
+    // W's rows' contribution to them in W), with early stopping in f32,
+    // with fresh restarts and penalties, and with decayed statistics.
+    let cases: [&[&str]; 6] = [
         &[
             "-k",
             "6",
@@ -476,6 +483,63 @@ fn fit_resumed_from_a_checkpoint_equals_the_uninterrupted_fit_bit_for_bit() {
             "--alpha-w",
             "0.01",
         ],
+        &[
+            "-k",
+            "6",
+            "--batch-size",
+            "64",
+            "--max-iter",
+            "20",
+            "--tol",
+            "1e-3",
+            "--max-no-improvement",
+            "8",
+            "--random-state",
+            "0",
+            "--solver",
+            "cd",
+            "--dtype",
+            "f32",
+        ],
+        &[
+            "-k",
+            "4",
+            "--batch-size",
+            "256",
+            "--max-iter",
+            "6",
+            "--tol",
+            "0",
+            "--fresh-restarts",
+            "--random-state",
+            "1",
+            "--alpha-w",
+            "0.01",
+            "--l1-ratio",
+            "0.5",
+            "--solver",
+            "cd",
+        ],
+        &[
+            "-k",
+            "5",
+            "--batch-size",
+            "100",
+            "--max-iter",
+            "8",
+            "--tol",
+            "0",
+            "--random-state",
+            "2",
+            "--alpha-h",
+            "0.02",
+            "--solver",
+            "cd",
+            "--cd-stats",
+            "decayed",
+            "--cd-w-sweeps",
+            "3",
+        ],
     ];
     for (ci, params) in cases.iter().enumerate() {
         let run = |extra: &[&str]| {
@@ -487,9 +551,15 @@ fn fit_resumed_from_a_checkpoint_equals_the_uninterrupted_fit_bit_for_bit() {
         ok(&run(&["-o", "full.safetensors", "--w-out", "full_w.npy"]));
         let full = load_any(d.join("full.safetensors")).unwrap();
         let total = with_steps(&full);
+        let solver = match &full {
+            minibatchnmf::persist::AnyModel::F32(m) => m.params().get_param("solver"),
+            minibatchnmf::persist::AnyModel::F64(m) => m.params().get_param("solver"),
+        };
+        let cd = params.contains(&"cd");
+        assert_eq!(solver.unwrap(), if cd { "cd" } else { "mu" }, "case {ci}");
         // Interrupted after the first step (no smoothed cost yet), the
         // second, at an epoch's end, mid-epoch, and at the very last step.
-        let steps_per_epoch = 1797usize.div_ceil([64, 100, 256][ci]);
+        let steps_per_epoch = 1797usize.div_ceil([64, 100, 256, 64, 256, 100][ci]);
         for stop in [1, 2, steps_per_epoch, steps_per_epoch + 3, total - 1, total] {
             if stop == 0 || stop > total {
                 continue;
@@ -721,4 +791,75 @@ fn ctrl_c_at_several_points_then_resume_equals_the_uninterrupted_fit() {
             "interrupted after {after_epochs} epoch lines"
         );
     }
+}
+
+#[test]
+fn solver_cd_from_the_command_line_equals_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let digits = data("digits.npy");
+    let args = [
+        "fit",
+        digits.to_str().unwrap(),
+        "-k",
+        "6",
+        "--init",
+        "random",
+        "--batch-size",
+        "400",
+        "--max-iter",
+        "3",
+        "--random-state",
+        "1",
+        "--solver",
+        "cd",
+        "--cd-w-sweeps",
+        "4",
+        "--cd-h-sweeps",
+        "2",
+        "-o",
+        "cd.safetensors",
+    ];
+    ok(&cli(&args, d));
+    let x: Array2<u8> = read_npy(data("digits.npy")).unwrap();
+    let x = x.mapv(f64::from);
+    let mut lib = MiniBatchNmf::<f64>::new(
+        MiniBatchNmfParams::new()
+            .n_components(6)
+            .init(Init::Random)
+            .batch_size(400)
+            .max_iter(3)
+            .random_state(Some(1))
+            .solver(minibatchnmf::Solver::Cd)
+            .cd_w_sweeps(4)
+            .cd_h_sweeps(2),
+    )
+    .unwrap();
+    lib.fit(&x).unwrap();
+    let model = match load_any(d.join("cd.safetensors")).unwrap() {
+        minibatchnmf::persist::AnyModel::F64(m) => m,
+        _ => panic!("f64 model expected"),
+    };
+    assert!(model.components().unwrap() == lib.components().unwrap());
+    let info = ok(&cli(&["info", "cd.safetensors"], d));
+    assert!(info.contains("param solver: cd"), "{info}");
+    assert!(info.contains("param cd_w_sweeps: 4"), "{info}");
+    // cd with another loss: one clear line, exit status 2.
+    let mut bad = args[..args.len() - 2].to_vec();
+    bad.extend(["--beta-loss", "kullback-leibler"]);
+    assert_bad_input(&bad, d, "solver");
+    assert_bad_input(
+        &[
+            "fit",
+            digits.to_str().unwrap(),
+            "-k",
+            "2",
+            "--solver",
+            "cd",
+            "--cd-w-sweeps",
+            "0",
+        ],
+        d,
+        "cd_w_sweeps",
+    );
 }

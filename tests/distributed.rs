@@ -4,7 +4,8 @@
 
 use minibatchnmf::dist::Reducer;
 use minibatchnmf::{
-    BetaLoss, CsrView, Error, FitArgs, Init, Input, MiniBatchNmf, MiniBatchNmfParams,
+    BetaLoss, CdStats, CsrView, Error, FitArgs, Init, Input, MiniBatchNmf, MiniBatchNmfParams,
+    Solver,
 };
 use ndarray::{s, Array2, ArrayView2};
 use std::sync::{Arc, Condvar, Mutex};
@@ -432,8 +433,50 @@ fn p_workers_equal_one_process_with_custom_init() {
 
 #[test]
 fn p_workers_partial_fit_and_transform_equal_one_process() {
+    check_partial_fit_and_transform(params(BetaLoss::KullbackLeibler, 30).tol(1e-4));
+}
+
+#[test]
+fn p_workers_equal_one_process_cd_solver() {
+    let x = data(97, 13, 1);
+    for stats in [CdStats::Exact, CdStats::Decayed] {
+        let p = params(BetaLoss::Frobenius, 16)
+            .solver(Solver::Cd)
+            .cd_stats(stats)
+            .cd_w_sweeps(3)
+            .cd_h_sweeps(2);
+        for csr in [false, true] {
+            check_equal(&p, &x, &[97], csr);
+            check_equal(&p, &x, &[48, 49], csr);
+            check_equal(&p, &x, &[3, 0, 70, 24], csr);
+        }
+        // Penalties, early stopping, an SVD init.
+        let pe = p
+            .clone()
+            .init(Init::Nndsvda)
+            .alpha_w(0.01)
+            .alpha_h(minibatchnmf::AlphaH::Value(0.02))
+            .l1_ratio(0.3)
+            .max_iter(200)
+            .max_no_improvement(Some(3))
+            .tol(1e-3);
+        check_equal(&pe, &x, &[25, 24, 24, 24], false);
+        check_equal(&pe, &x, &[1, 50, 30, 16], true);
+        // Fresh restarts (W solved from zeros for each batch).
+        let pf = p
+            .clone()
+            .fresh_restarts(true)
+            .fresh_restarts_max_iter(15)
+            .tol(1e-3)
+            .max_iter(5);
+        check_equal(&pf, &x, &[30, 67], false);
+        check_equal(&pf, &x, &[10, 20, 0, 67], true);
+        check_partial_fit_and_transform(p.tol(1e-4));
+    }
+}
+
+fn check_partial_fit_and_transform(p: MiniBatchNmfParams) {
     let x = data(80, 11, 8).mapv(|v| v + 0.05);
-    let p = params(BetaLoss::KullbackLeibler, 30).tol(1e-4);
     let chunks = [(0, 40), (40, 80)];
     let mut single = MiniBatchNmf::<f64>::new(p.clone()).unwrap();
     for (a, b) in chunks {

@@ -5,7 +5,7 @@
 //! error naming the problem (row and column of a bad value).
 
 use minibatchnmf::io::{self, save_npz_csr, CsrFile, InMemory, NpyRows, RowSource};
-use minibatchnmf::{CsrView, Error, Init, MiniBatchNmf, MiniBatchNmfParams, NmfFloat};
+use minibatchnmf::{CsrView, Error, Init, MiniBatchNmf, MiniBatchNmfParams, NmfFloat, Solver};
 use ndarray::{Array2, ShapeBuilder};
 use ndarray_npy::write_npy;
 use std::io::Write;
@@ -52,8 +52,16 @@ fn params(init: Init) -> MiniBatchNmfParams {
         .tol(0.0)
 }
 
-/// W, H, A, B, n_iter, n_steps, reconstruction_err of one fit.
-type Fit<F> = (Array2<F>, Array2<F>, Array2<F>, usize, usize, f64);
+/// W, H, A, n_iter, n_steps, reconstruction_err, B of one fit.
+type Fit<F> = (
+    Array2<F>,
+    Array2<F>,
+    Array2<F>,
+    usize,
+    usize,
+    f64,
+    Array2<F>,
+);
 
 fn fit<F: NmfFloat>(p: &MiniBatchNmfParams, src: &mut dyn RowSource<F>) -> Fit<F> {
     let mut model = MiniBatchNmf::<F>::new(p.clone()).unwrap();
@@ -68,6 +76,7 @@ fn fit<F: NmfFloat>(p: &MiniBatchNmfParams, src: &mut dyn RowSource<F>) -> Fit<F
         s.n_iter,
         s.n_steps,
         s.reconstruction_err,
+        model.components_denominator().unwrap().to_owned(),
     )
 }
 
@@ -86,6 +95,7 @@ fn assert_same_fit<F: NmfFloat>(
     assert!(a.0 == b.0, "{what}: W differs");
     assert!(a.1 == b.1, "{what}: H differs");
     assert!(a.2 == b.2, "{what}: A differs");
+    assert!(a.6 == b.6, "{what}: B differs");
     // The transform of the file equals the transform in memory.
     let mut model = MiniBatchNmf::<F>::new(p.clone()).unwrap();
     model.fit_source(mem).unwrap();
@@ -96,6 +106,8 @@ fn assert_same_fit<F: NmfFloat>(
 }
 
 const INITS: [Init; 2] = [Init::Nndsvda, Init::Random];
+/// Both solvers: MU and cd (whose statistics start from a streamed pass).
+const SOLVERS: [Solver; 2] = [Solver::Mu, Solver::Cd];
 
 /// Whole passes over X in blocks of ~3 KB (a dozen rows or so), so the
 /// initialisation, the final W solve and the reconstruction error stream
@@ -107,11 +119,11 @@ fn small_pass_blocks() {
 
 fn dense_case<F: NmfFloat>(x64: &Array2<f64>, path: &Path, what: &str, fresh: bool) {
     let x: Array2<F> = x64.mapv(F::from_f64_);
-    for init in INITS {
-        let p = params(init).fresh_restarts(fresh);
+    for (init, solver) in INITS.into_iter().flat_map(|i| SOLVERS.map(|s| (i, s))) {
+        let p = params(init).fresh_restarts(fresh).solver(solver);
         let mut file = NpyRows::<F>::open(path).unwrap();
         assert_same_fit(
-            &format!("{what} {init:?} fresh={fresh}"),
+            &format!("{what} {init:?} {solver:?} fresh={fresh}"),
             &p,
             &mut InMemory::new(&x),
             &mut file,
@@ -152,11 +164,11 @@ fn csr_case<F: NmfFloat>(x64: &Array2<f64>, open: &dyn Fn() -> CsrFile<F>, what:
     let (ip, ix, dv) = csr(x64);
     let dv: Vec<F> = dv.iter().map(|&v| F::from_f64_(v)).collect();
     let (n, m) = x64.dim();
-    for init in INITS {
+    for (init, solver) in INITS.into_iter().flat_map(|i| SOLVERS.map(|s| (i, s))) {
         let view = CsrView::new(n, m, &ip, &ix, &dv).unwrap();
         assert_same_fit(
-            &format!("{what} {init:?}"),
-            &params(init),
+            &format!("{what} {init:?} {solver:?}"),
+            &params(init).solver(solver),
             &mut InMemory::new(view),
             &mut open(),
         );

@@ -1,9 +1,10 @@
 //! The steps of a fit allocate nothing: a fit of 40 epochs makes as many
 //! heap allocations as a fit of 2 (workspaces are sized once per fit), for
-//! one process and for a distributed fit through a reducer.
+//! one process and for a distributed fit through a reducer, for both
+//! solvers (MU and cd with either statistics form).
 
 use minibatchnmf::dist::SingleProcess;
-use minibatchnmf::{BetaLoss, Init, MiniBatchNmf, MiniBatchNmfParams};
+use minibatchnmf::{BetaLoss, CdStats, Init, MiniBatchNmf, MiniBatchNmfParams, Solver};
 use ndarray::Array2;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +31,10 @@ unsafe impl GlobalAlloc for Counting {
 static A: Counting = Counting;
 
 fn allocations(beta: BetaLoss, epochs: usize, reducer: bool) -> usize {
+    allocations_with(beta, None, epochs, reducer)
+}
+
+fn allocations_with(beta: BetaLoss, cd: Option<CdStats>, epochs: usize, reducer: bool) -> usize {
     let x = Array2::from_shape_fn((200, 30), |(i, j)| ((i * 7 + j * 3) % 11) as f64 + 0.5);
     let p = MiniBatchNmfParams::new()
         .n_components(5)
@@ -40,6 +45,14 @@ fn allocations(beta: BetaLoss, epochs: usize, reducer: bool) -> usize {
         .tol(0.0)
         .max_no_improvement(None)
         .max_iter(epochs);
+    let p = match cd {
+        None => p,
+        Some(stats) => p
+            .solver(Solver::Cd)
+            .cd_stats(stats)
+            .cd_w_sweeps(3)
+            .cd_h_sweeps(2),
+    };
     let mut m = MiniBatchNmf::<f64>::new(p).unwrap();
     if reducer {
         m.set_reducer(Some(Arc::new(SingleProcess)));
@@ -66,6 +79,16 @@ fn steps_allocate_nothing_one_process_and_distributed() {
             assert_eq!(
                 short, long,
                 "{beta:?} reducer={reducer}: 2 epochs {short} allocations, 40 epochs {long}"
+            );
+        }
+    }
+    for stats in [CdStats::Exact, CdStats::Decayed] {
+        for reducer in [false, true] {
+            let short = allocations_with(BetaLoss::Frobenius, Some(stats), 2, reducer);
+            let long = allocations_with(BetaLoss::Frobenius, Some(stats), 40, reducer);
+            assert_eq!(
+                short, long,
+                "cd {stats:?} reducer={reducer}: 2 epochs {short} allocations, 40 epochs {long}"
             );
         }
     }

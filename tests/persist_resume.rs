@@ -1,8 +1,9 @@
 //! Exact resume across processes: a partial_fit stream interrupted, saved,
 //! loaded in a *fresh process* and continued equals the uninterrupted
 //! stream bit for bit (H, both online statistics, n_steps), for f32 and
-//! f64, dense and CSR, beta 2, 1, 0 and 1.5; a loaded fit model transforms
-//! exactly as the original.
+//! f64, dense and CSR, beta 2, 1, 0 and 1.5 (and the cd solver, with both
+//! statistics forms); a loaded fit model transforms exactly as the
+//! original (both solvers).
 //!
 //! The fresh process is this test binary run again with
 //! `MBNMF_RESUME_CHILD=<folder>`: its `child_process_entry_point` test then
@@ -11,7 +12,7 @@
 mod gen;
 
 use gen::{Csr, TempDir};
-use minibatchnmf::{Init, MiniBatchNmf, MiniBatchNmfParams, NmfFloat};
+use minibatchnmf::{CdStats, Init, MiniBatchNmf, MiniBatchNmfParams, NmfFloat, Solver};
 use ndarray::{s, Array2};
 use std::path::Path;
 use std::process::Command;
@@ -30,6 +31,8 @@ struct Case {
     f32: bool,
     csr: bool,
     beta_index: usize,
+    /// None: MU; Some(stats): cd (beta 2).
+    cd: Option<CdStats>,
 }
 
 impl Case {
@@ -42,6 +45,15 @@ impl Case {
                         f32,
                         csr,
                         beta_index,
+                        cd: None,
+                    });
+                }
+                for stats in [CdStats::Exact, CdStats::Decayed] {
+                    v.push(Case {
+                        f32,
+                        csr,
+                        beta_index: 0,
+                        cd: Some(stats),
                     });
                 }
             }
@@ -50,24 +62,30 @@ impl Case {
     }
     fn name(&self) -> String {
         format!(
-            "{}-{}-{}",
+            "{}-{}-{}{}",
             if self.f32 { "f32" } else { "f64" },
             if self.csr { "csr" } else { "dense" },
-            self.beta_index
+            self.beta_index,
+            self.cd
+                .map_or(String::new(), |s| format!("-cd-{}", s.as_str()))
         )
     }
     fn beta(&self) -> f64 {
         BETAS[self.beta_index]
     }
     fn params(&self) -> MiniBatchNmfParams {
-        MiniBatchNmfParams::new()
+        let p = MiniBatchNmfParams::new()
             .n_components(3)
             .init(Init::Random)
             .random_state(Some(7))
             .beta(self.beta())
             .alpha_w(0.01)
             .l1_ratio(0.3)
-            .fresh_restarts_max_iter(5)
+            .fresh_restarts_max_iter(5);
+        match self.cd {
+            None => p,
+            Some(stats) => p.solver(Solver::Cd).cd_stats(stats).cd_w_sweeps(2),
+        }
     }
     fn data(&self) -> Array2<f64> {
         // beta <= 0 needs strictly positive X.
@@ -115,15 +133,19 @@ fn resume<F: NmfFloat>(case: Case, dir: &Path) {
 }
 
 /// A fit model saved here, transformed there.
-fn fit_case<F: NmfFloat>(csr: bool, dir: &Path) -> Array2<F> {
-    let x = gen::cast::<F>(&gen::matrix(40, 6, 3, 0.4, false));
-    let params = MiniBatchNmfParams::new()
+fn fit_params(solver: Solver) -> MiniBatchNmfParams {
+    MiniBatchNmfParams::new()
         .n_components(2)
         .batch_size(16)
         .max_iter(20)
-        .random_state(Some(1));
-    let mut model = MiniBatchNmf::<F>::new(params).unwrap();
-    let tag = format!("fit-{}-{}", F::DTYPE, csr);
+        .random_state(Some(1))
+        .solver(solver)
+}
+
+fn fit_case<F: NmfFloat>(csr: bool, solver: Solver, dir: &Path) -> Array2<F> {
+    let x = gen::cast::<F>(&gen::matrix(40, 6, 3, 0.4, false));
+    let mut model = MiniBatchNmf::<F>::new(fit_params(solver)).unwrap();
+    let tag = format!("fit-{}-{}-{}", F::DTYPE, csr, solver.as_str());
     if csr {
         let c = Csr::from_dense(&x);
         model.fit(c.view()).unwrap();
@@ -136,10 +158,14 @@ fn fit_case<F: NmfFloat>(csr: bool, dir: &Path) -> Array2<F> {
     }
 }
 
-fn fit_case_child<F: NmfFloat>(csr: bool, dir: &Path) {
+fn fit_case_child<F: NmfFloat>(csr: bool, solver: Solver, dir: &Path) {
     let x = gen::cast::<F>(&gen::matrix(40, 6, 3, 0.4, false));
-    let tag = format!("fit-{}-{}", F::DTYPE, csr);
+    let tag = format!("fit-{}-{}-{}", F::DTYPE, csr, solver.as_str());
     let model = MiniBatchNmf::<F>::load(dir.join(format!("{tag}.model"))).unwrap();
+    assert_eq!(
+        model.params(),
+        &fit_params(solver).check().unwrap().into_inner()
+    );
     let w = if csr {
         model.transform(Csr::from_dense(&x).view()).unwrap()
     } else {
@@ -163,8 +189,10 @@ fn child_process_entry_point() {
         }
     }
     for csr in [false, true] {
-        fit_case_child::<f64>(csr, dir);
-        fit_case_child::<f32>(csr, dir);
+        for solver in [Solver::Mu, Solver::Cd] {
+            fit_case_child::<f64>(csr, solver, dir);
+            fit_case_child::<f32>(csr, solver, dir);
+        }
     }
 }
 
@@ -207,13 +235,19 @@ fn resume_in_a_fresh_process_is_bit_identical_and_loaded_transform_is_identical(
     }
     let mut fit_w = Vec::new();
     for csr in [false, true] {
-        let w64: Vec<f64> = fit_case::<f64>(csr, &dir.0).iter().copied().collect();
-        let w32: Vec<f64> = fit_case::<f32>(csr, &dir.0)
-            .iter()
-            .map(|v| *v as f64)
-            .collect();
-        fit_w.push((format!("fit-float64-{csr}"), w64));
-        fit_w.push((format!("fit-float32-{csr}"), w32));
+        for solver in [Solver::Mu, Solver::Cd] {
+            let w64: Vec<f64> = fit_case::<f64>(csr, solver, &dir.0)
+                .iter()
+                .copied()
+                .collect();
+            let w32: Vec<f64> = fit_case::<f32>(csr, solver, &dir.0)
+                .iter()
+                .map(|v| *v as f64)
+                .collect();
+            let s = solver.as_str();
+            fit_w.push((format!("fit-float64-{csr}-{s}"), w64));
+            fit_w.push((format!("fit-float32-{csr}-{s}"), w32));
+        }
     }
 
     run_child(&dir.0);

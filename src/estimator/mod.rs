@@ -7,24 +7,25 @@
 use crate::dist::{self, Comm, Reducer};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
-use crate::init;
 use crate::input::Input;
 use crate::io::{InMemory, RowSource};
-use crate::kernels::{self, Loss, Penalty, WRows};
+use crate::kernels::{Loss, Penalty, StepCtx};
 use crate::parallel;
-use crate::params::{MiniBatchNmfParams, ValidParams};
-use crate::progress::{Control, FitObserver, ObserverSlot, StepReport};
-use crate::rng::RandomState;
+use crate::params::{CdStats, MiniBatchNmfParams, Solver, ValidParams};
+use crate::progress::{FitObserver, ObserverSlot};
 use crate::validation;
-use ndarray::{s, Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2};
 mod convergence;
+mod fit;
+mod partial_fit;
 mod resume;
+mod solver;
 mod start;
 
-use convergence::Convergence;
+use fit::fit_transform_impl;
+use partial_fit::partial_fit_impl;
 pub use resume::FitCursor;
-use resume::Resumed;
-use start::{check_source, start, Start};
+use start::check_source;
 use std::fmt;
 use std::sync::Arc;
 
@@ -92,6 +93,10 @@ pub(crate) struct Derived {
     pub(crate) rho: f64,
     pub(crate) loss: Loss,
     pub(crate) transform_max_iter: usize,
+    /// The solver and (cd) the statistics' form: they decide what the
+    /// statistics below are, so they stay with the model.
+    pub(crate) solver: Solver,
+    pub(crate) cd_stats: CdStats,
 }
 
 /// The fitted state (scikit-learn's trailing-underscore attributes): plain
@@ -99,9 +104,13 @@ pub(crate) struct Derived {
 #[derive(Debug, Clone)]
 pub(crate) struct Fitted<F> {
     pub(crate) components: Array2<F>,
-    /// Online numerator (A) and denominator (B) of H.
+    /// The statistics of H. MU: the online numerator (A) and denominator
+    /// (B), k×m each. cd: B = WᵀX (k×m) in `numerator`, A = WᵀW (k×k) in
+    /// `denominator`.
     pub(crate) numerator: Array2<F>,
     pub(crate) denominator: Array2<F>,
+    /// cd: the rows A and B stand for (H's penalty is scaled by them); MU: 0.
+    pub(crate) stat_rows: f64,
     pub(crate) n_features_in: usize,
     pub(crate) n_steps: usize,
     pub(crate) n_iter: Option<usize>,
@@ -333,18 +342,21 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
                 .and_then(|f| check_source(x, Some(f.n_features_in), f.derived.loss.beta, comm));
             let shard = dist::preflight(comm, x.shape(), local, 0)?;
             let f = f?;
-            let penalty_w = Penalty::for_w(params, x.shape().1);
-            let out = kernels::solve_w_source(
+            let ctx = StepCtx {
+                loss: f.derived.loss,
+                pen_w: Penalty::for_w(params, x.shape().1),
+                rho: f.derived.rho,
+                solver: solver::partial_fit_solver(params, &f.derived),
+                comm,
+            };
+            fit::solve_w(
+                params,
                 x,
                 f.components.view(),
-                &f.derived.loss,
-                &penalty_w,
+                &ctx,
                 f.derived.transform_max_iter,
-                params.tol,
                 shard.mean(),
-                comm,
-            )?;
-            Ok(out.w)
+            )
         })
     }
 
@@ -497,280 +509,6 @@ fn check_finite_result<F: NmfFloat>(a: ArrayView2<F>, what: &str) -> Result<()> 
             "{what} contain NaN or infinity (is X all zeros, or too large for the dtype?)"
         )))
     }
-}
-
-/// scikit-learn's `fit_transform` loop over X read by row blocks from a
-/// source (in memory or a file). Distributed, `x` is this worker's shard;
-/// every step is local (this worker's rows of the global batch) → reduce
-/// (sums over the workers) → apply (the same H update everywhere).
-fn fit_transform_impl<F: NmfFloat>(
-    params: &ValidParams,
-    x: &mut dyn RowSource<F>,
-    args: &FitArgs<F>,
-    observer: &ObserverSlot,
-    comm: Comm,
-    resumed: Option<Resumed<F>>,
-) -> Result<(Array2<F>, Fitted<F>, RandomState, Option<FitCursor>)> {
-    let m = x.shape().1;
-    // A new fit starts at step 0; an interrupted one continues (resume.rs).
-    let (begin, mut numerator, mut denominator, first_step, mut conv) = match resumed {
-        None => {
-            let begin = start(params, x, args, comm)?;
-            let numerator = begin.h.clone();
-            let denominator = Array2::from_elem(begin.h.raw_dim(), F::one());
-            (begin, numerator, denominator, 0, Convergence::new())
-        }
-        Some(r) => r.begin(params, x, comm)?,
-    };
-    let Start {
-        mut w,
-        mut h,
-        derived,
-        mut warnings,
-        shard,
-        random_state,
-    } = begin;
-    let k = h.nrows();
-    let n = shard.n_total;
-
-    let bs = derived.batch_size;
-    let steps_per_iter = n.div_ceil(bs);
-    let max_steps = params.get_max_iter() * steps_per_iter;
-    let penalty_w = Penalty::for_w(params, m);
-    let mut ws = kernels::Workspace::<F>::for_shape(m, k, bs);
-    let mut stop_reason = StopReason::MaxIter;
-    let mut n_steps = first_step;
-    for step in first_step..max_steps {
-        // Global batch [start, end); this worker's rows of it [lo, hi).
-        let start = (step % steps_per_iter) * bs;
-        let end = (start + bs).min(n);
-        let (lo, hi) = shard.local_range(start, end);
-        let xb = x.rows(lo, hi)?;
-        let w_rows = if params.get_fresh_restarts() {
-            WRows::Fresh {
-                mean: batch_mean(&xb, comm)?,
-                max_iter: params.get_fresh_restarts_max_iter(),
-                tol: params.get_tol(),
-            }
-        } else {
-            WRows::Update(w.slice_mut(s![lo..hi, ..]))
-        };
-        let mut cost = kernels::step_local(
-            &xb,
-            w_rows,
-            h.view(),
-            &derived.loss,
-            &penalty_w,
-            comm,
-            &mut ws,
-        )?;
-        kernels::step_reduce(comm, &mut ws, &derived.loss, &mut cost)?;
-        let penalty_h = Penalty::for_h(params, end - start);
-        let step_out = kernels::step_apply(
-            &mut h,
-            &mut numerator,
-            &mut denominator,
-            &derived.loss,
-            &penalty_h,
-            derived.rho,
-            end - start,
-            cost,
-            &mut ws,
-        );
-        n_steps = step + 1;
-        let converged = conv.check(
-            params,
-            end - start,
-            n,
-            step_out.batch_cost,
-            step_out.h_diff,
-            n_steps,
-            max_steps,
-        );
-        let mut control = observer.step(|| StepReport {
-            step: n_steps,
-            max_steps,
-            epoch: step / steps_per_iter + 1,
-            max_epochs: params.get_max_iter(),
-            batch_rows: end - start,
-            rows_done: (step / steps_per_iter) * n + end,
-            n_samples: n,
-            batch_cost: step_out.batch_cost,
-            ewa_cost: conv.ewa_cost,
-        });
-        if observer.0.is_some() && !comm.is_single() {
-            // A stop on any worker stops them all after this step.
-            let mut stop = [f64::from(u8::from(control == Control::Stop))];
-            comm.sum_f64(&mut stop)?;
-            if stop[0] > 0.0 {
-                control = Control::Stop;
-            }
-        }
-        if let Some(reason) = converged {
-            stop_reason = reason;
-            break;
-        }
-        if control == Control::Stop {
-            stop_reason = StopReason::Interrupted;
-            break;
-        }
-    }
-    if params.get_fresh_restarts() {
-        w = kernels::solve_w_source(
-            x,
-            h.view(),
-            &derived.loss,
-            &penalty_w,
-            derived.transform_max_iter,
-            params.get_tol(),
-            shard.mean(),
-            comm,
-        )?
-        .w;
-    }
-    let n_iter = n_steps.div_ceil(steps_per_iter);
-    if n_iter == params.get_max_iter() && params.get_tol() > 0.0 {
-        warnings.push(Warning::Convergence {
-            max_iter: params.get_max_iter(),
-        });
-        if params.get_verbose() {
-            eprintln!("{}", warnings.last().expect("just pushed"));
-        }
-    }
-    check_finite_result(h.view(), "components")?;
-    // The divergence and W's finiteness are summed over the workers, so
-    // all of them fail or succeed together.
-    let mut totals = [
-        kernels::beta_divergence_source(x, w.view(), h.view(), &derived.loss)?,
-        if w.iter().all(|v| v.is_finite()) {
-            0.0
-        } else {
-            1.0
-        },
-    ];
-    comm.sum_f64(&mut totals)?;
-    if totals[1] > 0.0 {
-        return Err(Error::Diverged(
-            "W contain NaN or infinity (is X all zeros, or too large for the dtype?)".into(),
-        ));
-    }
-    let reconstruction_err = (2.0 * totals[0].max(0.0)).sqrt();
-    let summary = FitSummary {
-        n_iter,
-        n_steps,
-        reconstruction_err,
-        stop_reason,
-        warnings,
-    };
-    let fitted = Fitted {
-        components: h,
-        numerator,
-        denominator,
-        n_features_in: m,
-        n_steps,
-        n_iter: Some(n_iter),
-        reconstruction_err: Some(reconstruction_err),
-        feature_names_in: args.feature_names.map(|s| s.to_vec()),
-        derived,
-        last_fit: Some(summary),
-    };
-    let cursor = (stop_reason == StopReason::Interrupted).then(|| conv.cursor(n_steps));
-    Ok((w, fitted, random_state, cursor))
-}
-
-/// mean(X) of a global batch from this worker's rows of it (the start of a
-/// fresh W solve).
-fn batch_mean<F: NmfFloat>(xb: &Input<F>, comm: Comm) -> Result<f64> {
-    if comm.is_single() {
-        return Ok(init::mean(xb));
-    }
-    let (n, m) = xb.shape();
-    let mut t = [init::mean(xb) * (n * m) as f64, n as f64];
-    if n == 0 {
-        t[0] = 0.0;
-    }
-    comm.sum_f64(&mut t)?;
-    Ok(t[0] / (t[1] * m as f64))
-}
-
-/// scikit-learn's `partial_fit`: one step over the chunk (distributed: the
-/// chunk is the concatenation of the workers' chunks), W solved afresh.
-fn partial_fit_impl<F: NmfFloat>(
-    params: &ValidParams,
-    current: Option<&Fitted<F>>,
-    x: &Input<F>,
-    args: &FitArgs<F>,
-    comm: Comm,
-) -> Result<(Fitted<F>, RandomState)> {
-    let src = &mut InMemory::new(*x);
-    let mut random_state = params.get_random_state().clone();
-    let (mut next, shard) = match current {
-        Some(f) => {
-            let local = check_source(src, Some(f.n_features_in), f.derived.loss.beta, comm)
-                .and_then(|sum| {
-                    check_feature_names(f.feature_names_in.as_deref(), args.feature_names)
-                        .map(|()| sum)
-                });
-            let shard = dist::preflight(comm, x.shape(), local, 0)?;
-            (f.clone(), shard)
-        }
-        None => {
-            let m = x.n_cols();
-            // W is solved afresh by the step; only H of the start is kept.
-            let first = start(params, src, args, comm)?;
-            let (h, derived, shard) = (first.h, first.derived, first.shard);
-            random_state = first.random_state;
-            let fitted = Fitted {
-                numerator: h.clone(),
-                denominator: Array2::from_elem(h.raw_dim(), F::one()),
-                components: h,
-                n_features_in: m,
-                n_steps: 0,
-                n_iter: None,
-                reconstruction_err: None,
-                feature_names_in: args.feature_names.map(|s| s.to_vec()),
-                derived,
-                last_fit: None,
-            };
-            (fitted, shard)
-        }
-    };
-    let (n, m) = (shard.n_total, x.n_cols());
-    let k = next.components.nrows();
-    let penalty_w = Penalty::for_w(params, m);
-    let penalty_h = Penalty::for_h(params, n);
-    let mut ws = kernels::Workspace::<F>::for_shape(m, k, x.n_rows().max(1));
-    let f = &mut next;
-    let fresh = WRows::Fresh {
-        mean: shard.mean(),
-        max_iter: params.get_fresh_restarts_max_iter(),
-        tol: params.get_tol(),
-    };
-    let loss = f.derived.loss;
-    let mut cost = kernels::step_local(
-        x,
-        fresh,
-        f.components.view(),
-        &loss,
-        &penalty_w,
-        comm,
-        &mut ws,
-    )?;
-    kernels::step_reduce(comm, &mut ws, &loss, &mut cost)?;
-    kernels::step_apply(
-        &mut f.components,
-        &mut f.numerator,
-        &mut f.denominator,
-        &loss,
-        &penalty_h,
-        f.derived.rho,
-        n,
-        cost,
-        &mut ws,
-    );
-    check_finite_result(f.components.view(), "components")?;
-    f.n_steps += 1;
-    Ok((next, random_state))
 }
 
 // The estimator is plain data: it can move to and be shared across threads.

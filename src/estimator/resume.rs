@@ -1,9 +1,11 @@
 //! Exact continuation of an interrupted fit.
 //!
-//! Between two steps the fitting loop carries H and its two online
-//! statistics (the fitted model), W, the number of steps done (which gives
-//! the position in the epoch) and the early-stopping state (the smoothed
-//! cost, its minimum and the count of steps without improvement). A fit
+//! Between two steps the fitting loop carries H and its statistics (MU's
+//! numerator and denominator, cd's A, B and the rows they stand for: the
+//! fitted model), W, the number of steps done (which gives the position in
+//! the epoch) and the early-stopping state (the smoothed cost, its minimum
+//! and the count of steps without improvement): [`Progress`] besides H and
+//! W. A fit
 //! stopped by its [`FitObserver`](crate::progress::FitObserver) commits the
 //! model; [`MiniBatchNmf::fit_transform_source_resumable`] also returns W
 //! and a [`FitCursor`] with the rest, and
@@ -44,6 +46,7 @@
 //! ```
 
 use super::convergence::Convergence;
+use super::solver::Stats;
 use super::start::{check_source, Start};
 use super::{fit_transform_impl, FitArgs, Fitted, MiniBatchNmf, Warning};
 use crate::dist::{self, Comm};
@@ -77,9 +80,24 @@ pub(super) struct Resumed<F> {
     pub(super) cursor: FitCursor,
 }
 
-/// The loop's starting state: [`Start`], H's statistics, the first step and
+/// The loop's state besides H and W: H's statistics, the steps done and
 /// the early-stopping state.
-pub(super) type Begin<F> = (Start<F>, Array2<F>, Array2<F>, usize, Convergence);
+pub(super) struct Progress<F> {
+    pub(super) stats: Stats<F>,
+    pub(super) n_steps: usize,
+    pub(super) conv: Convergence,
+}
+
+impl<F> Progress<F> {
+    /// A new fit's: its starting statistics, no step done.
+    pub(super) fn new(stats: Stats<F>) -> Self {
+        Progress {
+            stats,
+            n_steps: 0,
+            conv: Convergence::new(),
+        }
+    }
+}
 
 impl Convergence {
     pub(super) fn cursor(&self, n_steps: usize) -> FitCursor {
@@ -100,7 +118,7 @@ impl<F: NmfFloat> Resumed<F> {
         params: &ValidParams,
         x: &mut dyn RowSource<F>,
         comm: Comm,
-    ) -> Result<Begin<F>> {
+    ) -> Result<(Start<F>, Progress<F>)> {
         let Resumed { fitted, w, cursor } = self;
         let local = check_source(
             x,
@@ -168,12 +186,18 @@ impl<F: NmfFloat> Resumed<F> {
             shard,
             random_state: params.get_random_state().clone(),
         };
+        let stats = Stats {
+            numerator: fitted.numerator,
+            denominator: fitted.denominator,
+            stat_rows: fitted.stat_rows,
+        };
         Ok((
             start,
-            fitted.numerator,
-            fitted.denominator,
-            cursor.n_steps,
-            conv,
+            Progress {
+                stats,
+                n_steps: cursor.n_steps,
+                conv,
+            },
         ))
     }
 }
@@ -183,7 +207,9 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
     /// [`FitCursor`] when the fit was interrupted (stopped by the observer;
     /// None otherwise). The model, the returned W and the cursor are what
     /// [`resume_fit_transform_source`](Self::resume_fit_transform_source)
-    /// needs to finish the fit exactly.
+    /// needs to finish the fit exactly. (An interrupted cd fit with fresh
+    /// restarts returns the loop's W, each row's last solve, rather than a
+    /// final solve: its rows' share of A and B is part of the state.)
     pub fn fit_transform_source_resumable(
         &mut self,
         x: &mut dyn RowSource<F>,

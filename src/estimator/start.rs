@@ -74,6 +74,8 @@ fn derive(params: &ValidParams, n: usize) -> Derived {
             .powf(batch_size as f64 / n as f64),
         loss: Loss::new(params.beta()),
         transform_max_iter: params.transform_iters(),
+        solver: params.get_solver(),
+        cd_stats: params.get_cd_stats(),
     }
 }
 

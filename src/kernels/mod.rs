@@ -2,6 +2,7 @@
 //! W and H, for dense and CSR mini-batches, and one mini-batch step built
 //! from them.
 
+pub mod cd;
 mod divergence;
 mod elementwise;
 mod skinny;
@@ -11,7 +12,7 @@ mod update_h;
 mod update_w;
 mod workspace;
 
-pub use step::{minibatch_step, step_apply, step_local, step_reduce, WRows};
+pub use step::{minibatch_step, step_apply, step_local, step_reduce, StepCtx, StepSolver, WRows};
 pub use stream::{beta_divergence_source, reconstruction_err_source, solve_w_source};
 pub use workspace::Workspace;
 
@@ -66,11 +67,16 @@ impl Penalty {
     }
     /// H's penalty: alpha_H scaled by the batch's rows.
     pub fn for_h(p: &ValidParams, batch_rows: usize) -> Self {
+        Self::for_h_rows(p, batch_rows as f64)
+    }
+    /// H's penalty for statistics standing for `rows` rows (cd: the rows
+    /// behind A and B, a decayed count with forgetting).
+    pub fn for_h_rows(p: &ValidParams, rows: f64) -> Self {
         let a = p.alpha_h_value();
         let r = p.get_l1_ratio();
         Penalty {
-            l1: batch_rows as f64 * a * r,
-            l2: batch_rows as f64 * a * (1.0 - r),
+            l1: rows * a * r,
+            l2: rows * a * (1.0 - r),
         }
     }
 
@@ -268,16 +274,21 @@ mod tests {
                     let end = (start + 16).min(40);
                     let xb = input.slice_rows(start, end);
                     let wb = w.slice_mut(ndarray::s![start..end, ..]);
+                    let ctx = StepCtx {
+                        loss,
+                        pen_w,
+                        rho: 0.7,
+                        solver: StepSolver::Mu,
+                        comm: Comm::single(),
+                    };
                     let o = minibatch_step(
                         &xb,
                         WRows::Update(wb),
                         &mut h,
                         &mut a,
                         &mut b,
-                        &loss,
-                        &pen_w,
                         &pen_h,
-                        0.7,
+                        &ctx,
                         &mut ws,
                     )
                     .unwrap();

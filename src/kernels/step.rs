@@ -7,7 +7,12 @@
 //!    for one process);
 //! 3. [`step_apply`]: the identical H update on every worker, with H's
 //!    penalties from the global batch rows.
+//!
+//! The solver ([`StepSolver`]) decides what parts 1 and 3 compute: MU
+//! (scikit-learn's multiplicative updates) or cd (coordinate descent,
+//! [`super::cd`]); the reduce and the callers do not care which.
 
+use super::cd::{self, BatchStats, CdConfig, StatUpdate};
 use super::update_h;
 use super::update_w;
 use super::workspace::Workspace;
@@ -22,9 +27,11 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 pub enum WRows<'a, F> {
     /// One multiplicative update of these rows, in place.
     Update(ArrayViewMut2<'a, F>),
-    /// Solved from scratch (fresh restarts, `partial_fit`): from the
+    /// Solved from scratch (fresh restarts, `partial_fit`). MU: from the
     /// constant start sqrt(mean/k), with `mean` the mean of the *global*
     /// batch, until `max_iter` updates or the global ||ΔW||/||W|| ≤ `tol`.
+    /// cd: from zeros, until `max_iter` sweeps or the global violation ≤
+    /// `tol` times the first.
     Fresh {
         /// mean of the global batch's X.
         mean: f64,
@@ -32,23 +39,60 @@ pub enum WRows<'a, F> {
         max_iter: usize,
         /// Relative change to stop at (0: never).
         tol: f64,
+        /// cd: the rows' stored W (their previous contribution to the
+        /// statistics), overwritten by the solution. None: new rows.
+        keep: Option<ArrayViewMut2<'a, F>>,
     },
+}
+
+/// The algorithm of a step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepSolver {
+    /// scikit-learn's multiplicative updates (every beta).
+    Mu,
+    /// Coordinate descent (Frobenius).
+    Cd {
+        /// Sweeps and statistics form.
+        cfg: CdConfig,
+        /// How this step folds the batch's statistics into A and B.
+        update: StatUpdate,
+    },
+}
+
+/// What every part of a step needs besides the data and the state.
+#[derive(Clone, Copy)]
+pub struct StepCtx<'a> {
+    /// The loss.
+    pub loss: Loss,
+    /// W's penalty.
+    pub pen_w: Penalty,
+    /// MU's forget factor ρ of the H statistics.
+    pub rho: f64,
+    /// The solver.
+    pub solver: StepSolver,
+    /// The workers (one process: [`Comm::single`]).
+    pub comm: Comm<'a>,
 }
 
 /// Part 1: W's rows of this worker's share `x` of the batch; the H
 /// statistics are left in `ws`; returns Σ divergence + W's penalty terms
 /// over these rows (`x` may have no rows: the sums are then zero, but the
 /// worker still takes part in a fresh solve's reduces).
-#[allow(clippy::too_many_arguments)]
 pub fn step_local<F: NmfFloat>(
     x: &Input<F>,
     w: WRows<F>,
     h: ArrayView2<F>,
-    loss: &Loss,
-    pen_w: &Penalty,
-    comm: Comm,
+    ctx: &StepCtx,
     ws: &mut Workspace<F>,
 ) -> Result<f64> {
+    let (loss, pen_w, comm) = (&ctx.loss, &ctx.pen_w, ctx.comm);
+    if let StepSolver::Cd { cfg, update } = &ctx.solver {
+        let kind = match update {
+            StatUpdate::Add => BatchStats::Delta,
+            StatUpdate::Decay(_) => BatchStats::Full,
+        };
+        return cd::local(x, w, h, pen_w, cfg, kind, comm, ws);
+    }
     let rows = x.n_rows();
     let k = h.nrows();
     ws.hc.refresh(h, loss.beta);
@@ -79,6 +123,7 @@ pub fn step_local<F: NmfFloat>(
             mean,
             max_iter,
             tol,
+            ..
         } => {
             let mut wf = w_fresh.mat(rows, k);
             update_w::solve_w_into(
@@ -114,11 +159,11 @@ pub fn step_local<F: NmfFloat>(
 /// workers' (one call of the hook for f64, two for f32). One process:
 /// returns at once, touching nothing.
 pub fn step_reduce<F: NmfFloat>(
-    comm: Comm,
+    ctx: &StepCtx,
     ws: &mut Workspace<F>,
-    loss: &Loss,
     cost: &mut f64,
 ) -> Result<()> {
+    let (comm, loss) = (ctx.comm, &ctx.loss);
     if comm.is_single() {
         return Ok(());
     }
@@ -145,22 +190,39 @@ pub fn step_reduce<F: NmfFloat>(
 
 /// Part 3: the H update from the (reduced) statistics, identical on every
 /// worker. `batch_rows` are the global batch's rows; `cost` the reduced
-/// cost sum. H's penalties count once, here.
+/// cost sum. H's penalties count once, here. `a`, `b` are the model's
+/// statistics: MU's numerator and denominator (k×m); cd's B = WᵀX (k×m)
+/// and A = WᵀW (k×k), in that order.
 #[allow(clippy::too_many_arguments)]
 pub fn step_apply<F: NmfFloat>(
     h: &mut Array2<F>,
     a: &mut Array2<F>,
     b: &mut Array2<F>,
-    loss: &Loss,
     pen_h: &Penalty,
-    rho: f64,
     batch_rows: usize,
     cost: f64,
+    ctx: &StepCtx,
     ws: &mut Workspace<F>,
 ) -> StepOutcome {
     let batch_cost = (cost + pen_h.terms(h.view())) / batch_rows as f64;
-    update_h::finalize_den(&mut ws.stats, h.view(), loss);
-    let h_diff = update_h::apply(h, a, b, &ws.stats, loss, pen_h, rho, &mut ws.h_parts);
+    let h_diff = match ctx.solver {
+        StepSolver::Mu => {
+            update_h::finalize_den(&mut ws.stats, h.view(), &ctx.loss);
+            update_h::apply(
+                h,
+                a,
+                b,
+                &ws.stats,
+                &ctx.loss,
+                pen_h,
+                ctx.rho,
+                &mut ws.h_parts,
+            )
+        }
+        StepSolver::Cd { cfg, update } => {
+            cd::apply(h, b, a, &ws.stats, pen_h, update, cfg.h_sweeps, &mut ws.cd)
+        }
+    };
     StepOutcome { batch_cost, h_diff }
 }
 
@@ -172,14 +234,11 @@ pub fn minibatch_step<F: NmfFloat>(
     h: &mut Array2<F>,
     a: &mut Array2<F>,
     b: &mut Array2<F>,
-    loss: &Loss,
-    pen_w: &Penalty,
     pen_h: &Penalty,
-    rho: f64,
+    ctx: &StepCtx,
     ws: &mut Workspace<F>,
 ) -> Result<StepOutcome> {
-    let comm = Comm::single();
-    let mut cost = step_local(x, w, h.view(), loss, pen_w, comm, ws)?;
-    step_reduce(comm, ws, loss, &mut cost)?;
-    Ok(step_apply(h, a, b, loss, pen_h, rho, x.n_rows(), cost, ws))
+    let mut cost = step_local(x, w, h.view(), ctx, ws)?;
+    step_reduce(ctx, ws, &mut cost)?;
+    Ok(step_apply(h, a, b, pen_h, x.n_rows(), cost, ctx, ws))
 }

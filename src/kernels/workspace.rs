@@ -307,6 +307,8 @@ pub struct Workspace<F> {
     pub(crate) red: Buf<F>,
     /// Per-chunk sums of the H-change test.
     pub(crate) h_parts: Vec<(f64, f64)>,
+    /// The cd solver's buffers (grown on first use).
+    pub(crate) cd: super::cd::CdBufs<F>,
 }
 
 impl<F: NmfFloat> Workspace<F> {
@@ -356,6 +358,7 @@ impl<F: NmfFloat> Workspace<F> {
             xht: Buf::default(),
             red: Buf::default(),
             h_parts: Vec::with_capacity((k * m).div_ceil(super::update_h::CHUNK)),
+            cd: super::cd::CdBufs::default(),
         }
     }
 

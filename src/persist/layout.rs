@@ -1,11 +1,12 @@
 //! The file layout: a safetensors container holding three tensors of one
-//! float dtype, little-endian, row-major, each n_components × n_features:
+//! float dtype, little-endian, row-major, each n_components × n_features
+//! (but cd's A, n_components × n_components):
 //!
-//! | tensor                   | scikit-learn attribute        |
-//! |--------------------------|-------------------------------|
-//! | `components`             | `components_` (H)             |
-//! | `components_numerator`   | `_components_numerator` (A)   |
-//! | `components_denominator` | `_components_denominator` (B) |
+//! | tensor                   | scikit-learn attribute        | cd solver |
+//! |--------------------------|-------------------------------|-----------|
+//! | `components`             | `components_` (H)             | H |
+//! | `components_numerator`   | `_components_numerator` (A)   | B = WᵀX |
+//! | `components_denominator` | `_components_denominator` (B) | A = WᵀW (k × k) |
 //!
 //! and the string map `__metadata__` described in [`super::metadata`].
 
@@ -307,18 +308,32 @@ pub(crate) fn decode<F: NmfFloat>(bytes: &[u8]) -> Result<(ValidParams, ModelSta
 
     let decoded = metadata::decode(map)?;
     let (k, m) = (decoded.n_components, decoded.n_features_in);
+    let cd = decoded.derived.solver == crate::params::Solver::Cd;
     for (name, _, shape, _) in &views {
-        if *shape != (k, m) {
+        let expected = if cd && *name == DENOMINATOR {
+            (k, k)
+        } else {
+            (k, m)
+        };
+        if *shape != expected {
             return Err(corrupt(format!(
-                "tensor {name:?} is {} x {}, but the metadata says n_components = {k}, n_features_in = {m}",
-                shape.0, shape.1
+                "tensor {name:?} is {} x {}, but the metadata says n_components = {k}, n_features_in = {m}{}",
+                shape.0,
+                shape.1,
+                if cd { " and solver = cd" } else { "" }
             )));
         }
     }
     let mut arrays = Vec::with_capacity(3);
     for (name, _, shape, b) in &views {
         let a = from_le_bytes::<F>(b, *shape)?;
-        if !a.iter().all(|v| v.is_finite() && *v >= F::zero()) {
+        // cd's statistics are sums of changes: their rounding may leave a
+        // tiny negative where the exact value is 0.
+        let signed = cd && *name != COMPONENTS;
+        if !a
+            .iter()
+            .all(|v| v.is_finite() && (signed || *v >= F::zero()))
+        {
             return Err(corrupt(format!(
                 "tensor {name:?} holds a negative, NaN or infinite value"
             )));

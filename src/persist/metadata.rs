@@ -13,6 +13,7 @@
 //! | `n_iter`, `reconstruction_err` | set by fit (absent after partial_fit only) |
 //! | `frozen.batch_size`, `frozen.rho`, `frozen.beta`, `frozen.transform_max_iter` | values fixed at the first fit/partial_fit |
 //! | `param.<name>` | every parameter, as `get_params` and `extension_params` spell it (an extension parameter a file lacks keeps its default) |
+//! | `frozen.solver`, `frozen.cd_stats`, `cd.stat_rows` | cd models only (absent: `mu`): the solver and statistics form fixed at the first fit, and the rows the statistics stand for |
 //! | `feature_names_in` | JSON array of strings (absent if none were given) |
 //! | `last_fit.n_iter`, `last_fit.n_steps`, `last_fit.reconstruction_err`, `last_fit.stop_reason`, `last_fit.warnings` | the last fit's summary (absent after partial_fit only) |
 //!
@@ -30,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::estimator::{Derived, FitSummary, ModelState, StopReason, Warning};
 use crate::float::NmfFloat;
 use crate::kernels::Loss;
-use crate::params::{MiniBatchNmfParams, ValidParams};
+use crate::params::{CdStats, MiniBatchNmfParams, Solver, ValidParams};
 use ndarray::Array2;
 use std::collections::HashMap;
 
@@ -54,6 +55,9 @@ const BATCH_SIZE: &str = "frozen.batch_size";
 const RHO: &str = "frozen.rho";
 const BETA: &str = "frozen.beta";
 const TRANSFORM_MAX_ITER: &str = "frozen.transform_max_iter";
+const SOLVER: &str = "frozen.solver";
+const CD_STATS: &str = "frozen.cd_stats";
+const STAT_ROWS: &str = "cd.stat_rows";
 const PARAM_PREFIX: &str = "param.";
 const LAST_N_ITER: &str = "last_fit.n_iter";
 const LAST_N_STEPS: &str = "last_fit.n_steps";
@@ -108,6 +112,11 @@ pub(crate) fn encode<F: NmfFloat>(
     put(RHO, float(s.derived.rho));
     put(BETA, float(s.derived.loss.beta));
     put(TRANSFORM_MAX_ITER, s.derived.transform_max_iter.to_string());
+    if s.derived.solver == Solver::Cd {
+        put(SOLVER, s.derived.solver.as_str().to_string());
+        put(CD_STATS, s.derived.cd_stats.as_str().to_string());
+        put(STAT_ROWS, float(s.stat_rows));
+    }
     for (name, value) in params
         .get_params()
         .into_iter()
@@ -315,7 +324,8 @@ pub(crate) struct Decoded {
     n_iter: Option<usize>,
     reconstruction_err: Option<f64>,
     feature_names_in: Option<Vec<String>>,
-    derived: Derived,
+    pub(crate) derived: Derived,
+    stat_rows: f64,
     last_fit: Option<FitSummary>,
 }
 
@@ -332,6 +342,25 @@ pub(crate) fn decode(m: &HashMap<String, String>) -> Result<Decoded> {
         return Err(corrupt("reconstruction_err is negative"));
     }
     let feature_names_in = optional(m, FEATURE_NAMES_IN, strings_at)?;
+    let solver: Solver = match m.get(SOLVER) {
+        None => Solver::Mu,
+        Some(v) => v
+            .parse()
+            .map_err(|e| corrupt(format!("metadata {SOLVER:?}: {e}")))?,
+    };
+    let cd_stats: CdStats = match m.get(CD_STATS) {
+        None => CdStats::default(),
+        Some(v) => v
+            .parse()
+            .map_err(|e| corrupt(format!("metadata {CD_STATS:?}: {e}")))?,
+    };
+    let stat_rows = match solver {
+        Solver::Mu => 0.0,
+        Solver::Cd => match float_at(m, STAT_ROWS)? {
+            v if v >= 0.0 => v,
+            v => return Err(corrupt(format!("{STAT_ROWS} = {v} is negative"))),
+        },
+    };
     if let Some(names) = &feature_names_in {
         if names.len() != n_features_in {
             return Err(corrupt(format!(
@@ -353,7 +382,10 @@ pub(crate) fn decode(m: &HashMap<String, String>) -> Result<Decoded> {
             rho,
             loss: Loss::new(float_at(m, BETA)?),
             transform_max_iter: positive_at(m, TRANSFORM_MAX_ITER)?,
+            solver,
+            cd_stats,
         },
+        stat_rows,
         last_fit: last_fit(m)?,
     })
 }
@@ -372,6 +404,7 @@ impl Decoded {
                 components,
                 numerator,
                 denominator,
+                stat_rows: self.stat_rows,
                 n_features_in: self.n_features_in,
                 n_steps: self.n_steps,
                 n_iter: self.n_iter,

@@ -102,6 +102,18 @@ pub struct Hyper {
     /// seed, or none for a random one [default: none]
     #[arg(long, value_name = "SEED")]
     pub random_state: Option<String>,
+    /// mu (scikit-learn's updates, every beta) or cd (coordinate descent, frobenius only) [default: mu]
+    #[arg(long, value_name = "NAME")]
+    pub solver: Option<String>,
+    /// cd: coordinate sweeps over W's rows per mini-batch [default: 10]
+    #[arg(long, value_name = "N")]
+    pub cd_w_sweeps: Option<String>,
+    /// cd: coordinate sweeps over H per mini-batch [default: 5]
+    #[arg(long, value_name = "N")]
+    pub cd_h_sweeps: Option<String>,
+    /// cd: exact or decayed statistics of H [default: exact]
+    #[arg(long, value_name = "FORM")]
+    pub cd_stats: Option<String>,
 }
 
 impl Hyper {
@@ -122,6 +134,10 @@ impl Hyper {
             ("fresh_restarts_max_iter", &self.fresh_restarts_max_iter),
             ("transform_max_iter", &self.transform_max_iter),
             ("random_state", &self.random_state),
+            ("solver", &self.solver),
+            ("cd_w_sweeps", &self.cd_w_sweeps),
+            ("cd_h_sweeps", &self.cd_h_sweeps),
+            ("cd_stats", &self.cd_stats),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.clone().map(|v| (k, v)))

@@ -381,7 +381,8 @@ fn info<F: NmfFloat>(model: &MiniBatchNmf<F>, c: &InfoCmd, dtype: &str) -> Resul
         "reconstruction_err: {}",
         opt(model.reconstruction_err().map(|v| v.to_string()))
     );
-    for (name, value) in model.params().get_params() {
+    let p = model.params();
+    for (name, value) in p.get_params().into_iter().chain(p.extension_params()) {
         println!("param {name}: {value}");
     }
     Ok(())
