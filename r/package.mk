@@ -13,7 +13,7 @@ R_PKG_BUILD := target/r-package
 .PHONY: r-package-test r-package-example
 
 # R CMD check works on a copy of the package (the tarball), so configure is told where
-# the crate is. A WARNING fails the target as an ERROR does.
+# the crate is. A WARNING or a NOTE fails the target as an ERROR does.
 r-package-test:
 	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="r-base-core r-base-dev r-cran-testthat r-cran-matrix"
 	@rm -rf $(R_PKG_BUILD) && mkdir -p $(R_PKG_BUILD)
@@ -22,6 +22,8 @@ r-package-test:
 	    R CMD check --no-manual --no-build-vignettes minibatchnmf_*.tar.gz
 	@! grep -q '^Status:.*WARNING' $(R_PKG_BUILD)/minibatchnmf.Rcheck/00check.log || \
 	    { echo "r-package-test: R CMD check gave a WARNING"; exit 1; }
+	@! grep -q '^Status:.*NOTE' $(R_PKG_BUILD)/minibatchnmf.Rcheck/00check.log || \
+	    { echo "r-package-test: R CMD check gave a NOTE:"; grep -A3 '\.\.\. NOTE' $(R_PKG_BUILD)/minibatchnmf.Rcheck/00check.log; exit 1; }
 
 r-package-example: deps
 	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="r-cran-rcppml r-cran-nmf"

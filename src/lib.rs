@@ -85,7 +85,7 @@ pub mod persist;
 pub mod progress;
 
 pub use error::{Error, Result};
-pub use estimator::{FitArgs, FitSummary, MiniBatchNmf, StopReason, Warning};
+pub use estimator::{FitArgs, FitCursor, FitSummary, MiniBatchNmf, StopReason, Warning};
 pub use float::NmfFloat;
 pub use init::{initialize, initialize_from};
 pub use input::{CsrError, CsrView, Input};

@@ -2,7 +2,8 @@
 //! info → transform → inverse-transform → topics → partial-fit, the same
 //! model from a file as from the library in memory, one-line errors with
 //! exit status 2 on bad input, and Ctrl-C during a fit saving a resumable
-//! checkpoint and exiting with 130.
+//! checkpoint and exiting with 130, which `fit --resume` finishes exactly
+//! as the uninterrupted fit.
 
 use minibatchnmf::io::save_npz_csr;
 use minibatchnmf::persist::load_any;
@@ -311,6 +312,7 @@ fn every_subcommand_has_help() {
         "--dtype",
         "--threads",
         "--checkpoint",
+        "--resume",
         "--quiet",
         "--verbose",
     ] {
@@ -376,6 +378,419 @@ fn ctrl_c_saves_a_resumable_checkpoint_and_exits_130() {
         ],
         d,
     ));
+}
+
+/// The two model files hold the same model, bit for bit (the files' bytes
+/// may differ only in the order of their metadata keys).
+fn assert_same_model(a: &Path, b: &Path) {
+    fn same<F: minibatchnmf::NmfFloat>(a: &MiniBatchNmf<F>, b: &MiniBatchNmf<F>) {
+        let bits = |v: ndarray::ArrayView2<F>| -> Vec<f64> {
+            v.iter().map(|x| x.to_f64().unwrap()).collect()
+        };
+        assert_eq!(bits(a.components().unwrap()), bits(b.components().unwrap()));
+        assert_eq!(
+            bits(a.components_numerator().unwrap()),
+            bits(b.components_numerator().unwrap())
+        );
+        assert_eq!(
+            bits(a.components_denominator().unwrap()),
+            bits(b.components_denominator().unwrap())
+        );
+        assert_eq!(a.n_steps(), b.n_steps());
+        assert_eq!(a.n_iter(), b.n_iter());
+        assert_eq!(
+            a.reconstruction_err().map(f64::to_bits),
+            b.reconstruction_err().map(f64::to_bits)
+        );
+        assert_eq!(a.last_fit(), b.last_fit());
+        assert_eq!(a.params().get_params(), b.params().get_params());
+        assert_eq!(
+            a.params().extension_params(),
+            b.params().extension_params()
+        );
+    }
+    match (load_any(a).unwrap(), load_any(b).unwrap()) {
+        (minibatchnmf::persist::AnyModel::F64(x), minibatchnmf::persist::AnyModel::F64(y)) => {
+            same(&x, &y)
+        }
+        (minibatchnmf::persist::AnyModel::F32(x), minibatchnmf::persist::AnyModel::F32(y)) => {
+            same(&x, &y)
+        }
+        _ => panic!("dtypes differ"),
+    }
+}
+
+fn fail_with(out: &Output, status: i32) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(status), "{err}");
+    err
+}
+
+#[test]
+fn fit_resumed_from_a_checkpoint_equals_the_uninterrupted_fit_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let digits = data("digits.npy");
+    let x = digits.to_str().unwrap();
+    // Early stopping on (its smoothed cost and counters travel in the
+    // cursor); float64 and float32; fresh restarts (W is re-solved); the
+    // cd solver (its statistics A, B and their rows travel in the model,
+    // W's rows' contribution to them in W), with early stopping in f32,
+    // with fresh restarts and penalties, and with decayed statistics.
+    let cases: [&[&str]; 6] = [
+        &[
+            "-k",
+            "6",
+            "--batch-size",
+            "64",
+            "--max-iter",
+            "30",
+            "--tol",
+            "0",
+            "--max-no-improvement",
+            "8",
+            "--random-state",
+            "0",
+        ],
+        &[
+            "-k",
+            "5",
+            "--batch-size",
+            "100",
+            "--max-iter",
+            "20",
+            "--beta-loss",
+            "kullback-leibler",
+            "--init",
+            "random",
+            "--random-state",
+            "3",
+            "--dtype",
+            "f32",
+        ],
+        &[
+            "-k",
+            "4",
+            "--batch-size",
+            "256",
+            "--max-iter",
+            "6",
+            "--tol",
+            "0",
+            "--fresh-restarts",
+            "--random-state",
+            "1",
+            "--alpha-w",
+            "0.01",
+        ],
+        &[
+            "-k",
+            "6",
+            "--batch-size",
+            "64",
+            "--max-iter",
+            "20",
+            "--tol",
+            "1e-3",
+            "--max-no-improvement",
+            "8",
+            "--random-state",
+            "0",
+            "--solver",
+            "cd",
+            "--dtype",
+            "f32",
+        ],
+        &[
+            "-k",
+            "4",
+            "--batch-size",
+            "256",
+            "--max-iter",
+            "6",
+            "--tol",
+            "0",
+            "--fresh-restarts",
+            "--random-state",
+            "1",
+            "--alpha-w",
+            "0.01",
+            "--l1-ratio",
+            "0.5",
+            "--solver",
+            "cd",
+        ],
+        &[
+            "-k",
+            "5",
+            "--batch-size",
+            "100",
+            "--max-iter",
+            "8",
+            "--tol",
+            "0",
+            "--random-state",
+            "2",
+            "--alpha-h",
+            "0.02",
+            "--solver",
+            "cd",
+            "--cd-stats",
+            "decayed",
+            "--cd-w-sweeps",
+            "3",
+        ],
+    ];
+    for (ci, params) in cases.iter().enumerate() {
+        let run = |extra: &[&str]| {
+            let mut a = vec!["fit", x, "--threads", "1", "-q"];
+            a.extend_from_slice(params);
+            a.extend_from_slice(extra);
+            cli(&a, d)
+        };
+        ok(&run(&["-o", "full.safetensors", "--w-out", "full_w.npy"]));
+        let full = load_any(d.join("full.safetensors")).unwrap();
+        let total = with_steps(&full);
+        let solver = match &full {
+            minibatchnmf::persist::AnyModel::F32(m) => m.params().get_param("solver"),
+            minibatchnmf::persist::AnyModel::F64(m) => m.params().get_param("solver"),
+        };
+        let cd = params.contains(&"cd");
+        assert_eq!(solver.unwrap(), if cd { "cd" } else { "mu" }, "case {ci}");
+        // Interrupted after the first step (no smoothed cost yet), the
+        // second, at an epoch's end, mid-epoch, and at the very last step.
+        let steps_per_epoch = 1797usize.div_ceil([64, 100, 256, 64, 256, 100][ci]);
+        for stop in [1, 2, steps_per_epoch, steps_per_epoch + 3, total - 1, total] {
+            if stop == 0 || stop > total {
+                continue;
+            }
+            let _ = std::fs::remove_file(d.join("res.safetensors"));
+            let _ = std::fs::remove_file(d.join("never.safetensors"));
+            let stop_s = stop.to_string();
+            let out = run(&[
+                "-o",
+                "never.safetensors",
+                "--checkpoint",
+                "ck.safetensors",
+                "--stop-after-steps",
+                &stop_s,
+            ]);
+            if stop == total && out.status.success() {
+                // The fit converged at that step: no interruption. (At
+                // max_iter's last step the stop is an interruption, with
+                // nothing left for the resumed fit to do.)
+                continue;
+            }
+            fail_with(&out, 130);
+            assert!(
+                d.join("ck.safetensors.cursor").exists() && d.join("ck.safetensors.w.npy").exists()
+            );
+            assert!(!d.join("never.safetensors").exists());
+            let resumed = cli(
+                &[
+                    "fit",
+                    x,
+                    "--threads",
+                    "1",
+                    "-q",
+                    "--resume",
+                    "ck.safetensors",
+                    "-o",
+                    "res.safetensors",
+                    "--w-out",
+                    "res_w.npy",
+                ],
+                d,
+            );
+            ok(&resumed);
+            assert_same_model(&d.join("full.safetensors"), &d.join("res.safetensors"));
+            assert_eq!(
+                std::fs::read(d.join("full_w.npy")).unwrap(),
+                std::fs::read(d.join("res_w.npy")).unwrap(),
+                "case {ci}, stopped after {stop}"
+            );
+        }
+        // Interrupted twice: the resumed fit checkpoints again.
+        if total > 12 {
+            fail_with(
+                &run(&["--checkpoint", "ck.safetensors", "--stop-after-steps", "5"]),
+                130,
+            );
+            fail_with(
+                &cli(
+                    &[
+                        "fit",
+                        x,
+                        "--threads",
+                        "1",
+                        "-q",
+                        "--resume",
+                        "ck.safetensors",
+                        "--checkpoint",
+                        "ck2.safetensors",
+                        "--stop-after-steps",
+                        "11",
+                    ],
+                    d,
+                ),
+                130,
+            );
+            ok(&cli(
+                &[
+                    "fit",
+                    x,
+                    "--threads",
+                    "1",
+                    "-q",
+                    "--resume",
+                    "ck2.safetensors",
+                    "-o",
+                    "res.safetensors",
+                    "--w-out",
+                    "res_w.npy",
+                ],
+                d,
+            ));
+            assert_same_model(&d.join("full.safetensors"), &d.join("res.safetensors"));
+            assert_eq!(
+                std::fs::read(d.join("full_w.npy")).unwrap(),
+                std::fs::read(d.join("res_w.npy")).unwrap()
+            );
+        }
+    }
+    // Clear errors: parameters with --resume, another data file, no cursor.
+    fail_with(
+        &cli(
+            &[
+                "fit",
+                x,
+                "--threads",
+                "1",
+                "-q",
+                "-k",
+                "6",
+                "--stop-after-steps",
+                "3",
+                "--checkpoint",
+                "ck.safetensors",
+            ],
+            d,
+        ),
+        130,
+    );
+    let err = fail_with(
+        &cli(&["fit", x, "--resume", "ck.safetensors", "-k", "3"], d),
+        2,
+    );
+    assert!(err.contains("leave out --n-components"), "{err}");
+    let err = fail_with(
+        &cli(
+            &["fit", x, "--resume", "ck.safetensors", "--dtype", "f32"],
+            d,
+        ),
+        2,
+    );
+    assert!(err.contains("float64"), "{err}");
+    let other = data("foldoc1000_indptr.npy");
+    let err = fail_with(
+        &cli(
+            &["fit", other.to_str().unwrap(), "--resume", "ck.safetensors"],
+            d,
+        ),
+        2,
+    );
+    assert!(
+        err.contains("--resume") || err.contains("expected a 2-D"),
+        "{err}"
+    );
+    std::fs::remove_file(d.join("ck.safetensors.cursor")).unwrap();
+    let err = fail_with(&cli(&["fit", x, "--resume", "ck.safetensors"], d), 2);
+    assert!(err.contains("ck.safetensors.cursor"), "{err}");
+}
+
+fn with_steps(m: &minibatchnmf::persist::AnyModel) -> usize {
+    match m {
+        minibatchnmf::persist::AnyModel::F32(m) => m.n_steps().unwrap(),
+        minibatchnmf::persist::AnyModel::F64(m) => m.n_steps().unwrap(),
+    }
+}
+
+#[test]
+fn ctrl_c_at_several_points_then_resume_equals_the_uninterrupted_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let digits = data("digits.npy");
+    let x = digits.to_str().unwrap();
+    // A fit of a few seconds (900 steps per pass), no early stopping.
+    let params = [
+        "fit",
+        x,
+        "--threads",
+        "1",
+        "-k",
+        "6",
+        "--batch-size",
+        "2",
+        "--max-iter",
+        "600",
+        "--tol",
+        "0",
+        "--max-no-improvement",
+        "none",
+        "--random-state",
+        "0",
+    ];
+    let mut full = params.to_vec();
+    full.extend_from_slice(&["-q", "-o", "full.safetensors", "--w-out", "full_w.npy"]);
+    ok(&cli(&full, d));
+    for after_epochs in [1usize, 20, 150] {
+        let mut args = params.to_vec();
+        args.extend_from_slice(&["--checkpoint", "ck.safetensors", "-o", "never.safetensors"]);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_minibatchnmf"))
+            .args(&args)
+            .current_dir(d)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let mut seen = 0;
+        while seen < after_epochs {
+            line.clear();
+            assert!(err.read_line(&mut line).unwrap() > 0, "no progress line");
+            if line.starts_with("epoch") {
+                seen += 1;
+            }
+        }
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(130), "{rest}");
+        assert!(rest.contains("checkpoint saved"), "{rest}");
+        ok(&cli(
+            &[
+                "fit",
+                x,
+                "--threads",
+                "1",
+                "-q",
+                "--resume",
+                "ck.safetensors",
+                "-o",
+                "res.safetensors",
+                "--w-out",
+                "res_w.npy",
+            ],
+            d,
+        ));
+        assert_same_model(&d.join("full.safetensors"), &d.join("res.safetensors"));
+        assert_eq!(
+            std::fs::read(d.join("full_w.npy")).unwrap(),
+            std::fs::read(d.join("res_w.npy")).unwrap(),
+            "interrupted after {after_epochs} epoch lines"
+        );
+    }
 }
 
 #[test]

@@ -118,6 +118,66 @@ def test_random_state_instance_first_partial_fit_draws_as_sklearn():
     _same_state(ours_rs, theirs_rs)
 
 
+def _global_state():
+    st = np.random.get_state(legacy=True)
+    return st[1].copy(), st[2:]
+
+
+@pytest.mark.parametrize("init", ["random", "nndsvd", "nndsvda", "nndsvdar"])
+def test_random_state_none_draws_from_numpys_global_generator_as_sklearn(init):
+    # scikit-learn's random_state=None is numpy's global RandomState
+    # (check_random_state(None) is np.random.mtrand._rand): np.random.seed(s)
+    # before fit gives the same model, and leaves np.random where
+    # scikit-learn's draws leave it; a second fit continues the stream.
+    params = {**PARAMS, "init": init, "max_iter": 5, "random_state": None}
+    saved = np.random.get_state()
+    try:
+        for seed in (0, 12345):
+            np.random.seed(seed)
+            np.random.rand(5)  # the global stream in the middle, with a cached Gaussian
+            np.random.standard_normal()
+            start = np.random.get_state()
+            ours = MiniBatchNMF(**params)
+            W = [ours.fit_transform(X[:600]) for _ in range(2)][1]
+            ours_after = _global_state()
+            np.random.set_state(start)
+            theirs = SklearnMiniBatchNMF(**params)
+            W_sk = [theirs.fit_transform(X[:600]) for _ in range(2)][1]
+            theirs_after = _global_state()
+            np.testing.assert_array_equal(ours_after[0], theirs_after[0])
+            assert ours_after[1] == theirs_after[1]
+            np.testing.assert_allclose(W, W_sk, rtol=1e-8, atol=1e-10)
+            np.testing.assert_allclose(ours.components_, theirs.components_, rtol=1e-8, atol=1e-10)
+            # Reproducible: the same seed gives the same model.
+            np.random.set_state(start)
+            again = MiniBatchNMF(**params).fit(X[:600])
+            np.random.set_state(start)
+            np.testing.assert_array_equal(again.components_, MiniBatchNMF(**params).fit(X[:600]).components_)
+    finally:
+        np.random.set_state(saved)
+
+
+def test_random_state_none_first_partial_fit_draws_from_numpys_global_generator():
+    params = {**PARAMS, "init": "random", "random_state": None}
+    saved = np.random.get_state()
+    try:
+        np.random.seed(42)
+        ours = MiniBatchNMF(**params).partial_fit(X[:300])
+        ours_after = _global_state()
+        ours.partial_fit(X[300:600])  # no initialisation: the stream stays
+        assert _global_state()[1] == ours_after[1]
+        np.testing.assert_array_equal(_global_state()[0], ours_after[0])
+        np.random.seed(42)
+        theirs = SklearnMiniBatchNMF(**params).partial_fit(X[:300])
+        theirs_after = _global_state()
+        np.testing.assert_array_equal(ours_after[0], theirs_after[0])
+        assert ours_after[1] == theirs_after[1]
+        theirs.partial_fit(X[300:600])
+        np.testing.assert_allclose(ours.components_, theirs.components_, rtol=1e-8, atol=1e-10)
+    finally:
+        np.random.set_state(saved)
+
+
 def test_partial_fit_equals_sklearn():
     ours, theirs = MiniBatchNMF(**PARAMS), SklearnMiniBatchNMF(**PARAMS)
     for a in range(0, 1000, 200):
@@ -213,6 +273,21 @@ def test_pickle_and_deepcopy_go_through_the_saving_format(dtype):
         m2 = copy.deepcopy(m)
         m2.partial_fit(X[:100])
         np.testing.assert_array_equal(back.components_, m2.components_)
+
+
+@pytest.mark.skipif(not _clib.HAS_NAMED_PARAMS, reason="library without nmf_set_param")
+def test_parameters_by_name_over_the_c_abi():
+    from minibatchnmf._handle import Handle
+
+    h = Handle(MiniBatchNMF(batch_size=64, beta_loss="kullback-leibler")._c_params(seed=5))
+    assert h.get_param("batch_size") == "64"
+    assert h.get_param("random_state") == "5"
+    h.set_param("batch_size", 128)
+    assert h.params().batch_size == 128
+    with pytest.raises(ValueError):
+        h.set_param("no_such_parameter", "1")
+    with pytest.raises(ValueError):
+        h.get_param("no_such_parameter")
 
 
 HEADER = os.path.join(os.path.dirname(__file__), "..", "..", "include", "minibatchnmf.h")

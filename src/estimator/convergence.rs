@@ -10,8 +10,8 @@ use crate::params::ValidParams;
 pub(super) struct Convergence {
     /// The smoothed cost (None until the second step).
     pub(super) ewa_cost: Option<f64>,
-    ewa_cost_min: Option<f64>,
-    no_improvement: usize,
+    pub(super) ewa_cost_min: Option<f64>,
+    pub(super) no_improvement: usize,
 }
 
 impl Convergence {

@@ -4,7 +4,7 @@
 //! (sums over the workers) → apply (the same H update everywhere), for
 //! whichever solver.
 
-use super::convergence::Convergence;
+use super::resume::{FitCursor, Progress, Resumed};
 use super::solver::{self, Stats};
 use super::start::{start, Start};
 use super::{check_finite_result, FitArgs, FitSummary, Fitted, StopReason, Warning};
@@ -68,16 +68,23 @@ impl Schedule {
     }
 }
 
-/// The fit: returns W (this worker's rows), the fitted state and the
-/// random state after the initialisation's draws.
+/// The fit: returns W (this worker's rows), the fitted state, the
+/// random state after the initialisation's draws and, when interrupted,
+/// where it stopped. `resumed`: continue an interrupted fit (resume.rs)
+/// instead of starting one.
 pub(super) fn fit_transform_impl<F: NmfFloat>(
     params: &ValidParams,
     x: &mut dyn RowSource<F>,
     args: &FitArgs<F>,
     observer: &ObserverSlot,
     comm: Comm,
-) -> Result<(Array2<F>, Fitted<F>, RandomState)> {
+    resumed: Option<Resumed<F>>,
+) -> Result<(Array2<F>, Fitted<F>, RandomState, Option<FitCursor>)> {
     let m = x.shape().1;
+    let (begin, progress) = match resumed {
+        None => (start(params, x, args, comm)?, None),
+        Some(r) => r.begin(params, x, comm).map(|(b, p)| (b, Some(p)))?,
+    };
     let Start {
         mut w,
         mut h,
@@ -85,7 +92,7 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         mut warnings,
         shard,
         random_state,
-    } = start(params, x, args, comm)?;
+    } = begin;
     let k = h.nrows();
     let n = shard.n_total;
     let bs = derived.batch_size;
@@ -104,17 +111,32 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         solver: solver::fit_solver(params, &derived, steps_per_iter == 1),
         comm,
     };
-    let Stats {
-        mut numerator,
-        mut denominator,
-        mut stat_rows,
-    } = solver::initial_stats(&derived, &h, w.view(), x, n, &ctx.solver, comm)?;
+    let Progress {
+        stats:
+            Stats {
+                mut numerator,
+                mut denominator,
+                mut stat_rows,
+            },
+        n_steps: first_step,
+        mut conv,
+    } = match progress {
+        Some(p) => p,
+        None => Progress::new(solver::initial_stats(
+            &derived,
+            &h,
+            w.view(),
+            x,
+            n,
+            &ctx.solver,
+            comm,
+        )?),
+    };
     let is_cd = matches!(ctx.solver, StepSolver::Cd { .. });
     let mut ws = kernels::Workspace::<F>::for_shape(m, k, bs);
-    let mut conv = Convergence::new();
     let mut stop_reason = StopReason::MaxIter;
-    let mut n_steps = 0;
-    for step in 0..sched.max_steps {
+    let mut n_steps = first_step;
+    for step in first_step..sched.max_steps {
         let b = sched.batch(step, &shard);
         let xb = x.rows(b.lo, b.hi)?;
         let w_rows = if params.get_fresh_restarts() {
@@ -171,7 +193,10 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
             break;
         }
     }
-    if params.get_fresh_restarts() {
+    // An interrupted cd fit keeps the loop's W (each row's last solve,
+    // its share of A and B): a resumed fit continues from it.
+    let keep_w = is_cd && stop_reason == StopReason::Interrupted;
+    if params.get_fresh_restarts() && !keep_w {
         w = final_w(
             params,
             x,
@@ -228,7 +253,8 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         derived,
         last_fit: Some(summary),
     };
-    Ok((w, fitted, random_state))
+    let cursor = (stop_reason == StopReason::Interrupted).then(|| conv.cursor(n_steps));
+    Ok((w, fitted, random_state, cursor))
 }
 
 /// W of the whole of X with H fixed (fresh restarts' final W; transform):

@@ -19,11 +19,13 @@ use ndarray::{Array2, ArrayView2};
 mod convergence;
 mod fit;
 mod partial_fit;
+mod resume;
 mod solver;
 mod start;
 
 use fit::fit_transform_impl;
 use partial_fit::partial_fit_impl;
+pub use resume::FitCursor;
 use start::check_source;
 use std::fmt;
 use std::sync::Arc;
@@ -299,14 +301,7 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         x: &mut dyn RowSource<F>,
         args: FitArgs<'_, F>,
     ) -> Result<Array2<F>> {
-        let params = self.params.clone();
-        let comm = self.comm();
-        let observer = &self.observer;
-        let (w, fitted, rng) =
-            parallel::install(|| fit_transform_impl(&params, x, &args, observer, comm))?;
-        self.fitted = Some(fitted);
-        self.params = params.with_random_state(rng);
-        Ok(w)
+        Ok(self.fit_transform_source_resumable(x, args)?.0)
     }
 
     /// One online step on a chunk of rows (scikit-learn's `partial_fit`).

@@ -125,8 +125,8 @@ _EXCEPTIONS = {
 _EXCEPTIONS[19] = OSError
 for _code in (20, 21, 22):
     _EXCEPTIONS[_code] = ValueError
-# Issue 11's status (distributed fits through nmf_set_allreduce, not exposed
-# here yet): 23 NMF_ERR_REDUCE (24 reserved).
+# Issue 11's status (distributed fits through nmf_set_allreduce, see
+# minibatchnmf.mpi): 23 NMF_ERR_REDUCE (24 reserved).
 ERR_REDUCE = 23
 _EXCEPTIONS[ERR_REDUCE] = RuntimeError
 # Issue 20's status: 25 NMF_ERR_OUT_OF_MEMORY (a call over its memory budget,
@@ -203,6 +203,11 @@ def _declare(lib):
         lib.nmf_save_buffer.argtypes = [model, c_uint8_p, size, c_size_p]
         lib.nmf_load_buffer.restype = C.c_int
         lib.nmf_load_buffer.argtypes = [c_uint8_p, size, C.POINTER(C.c_void_p)]
+    if hasattr(lib, "nmf_save") and hasattr(lib, "nmf_load"):
+        lib.nmf_save.restype = C.c_int
+        lib.nmf_save.argtypes = [model, C.c_char_p]
+        lib.nmf_load.restype = C.c_int
+        lib.nmf_load.argtypes = [C.c_char_p, C.POINTER(C.c_void_p)]
     return has_persist
 
 
@@ -222,9 +227,40 @@ def _declare_random_state(lib):
     return True
 
 
+# The all-reduce hook of a distributed fit (NmfAllreduceFn): buf, count,
+# dtype (NMF_DTYPE_F64/F32), ctx -> 0 on success.
+ALLREDUCE_FN = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_size_t, C.c_int, C.c_void_p)
+
+
+def _declare_allreduce(lib):
+    """nmf_set_allreduce (issue 11); False with an older library."""
+    if not hasattr(lib, "nmf_set_allreduce"):
+        return False
+    lib.nmf_set_allreduce.restype = C.c_int
+    lib.nmf_set_allreduce.argtypes = [C.c_void_p, ALLREDUCE_FN, C.c_void_p, C.c_size_t, C.c_size_t]
+    return True
+
+
+def _declare_named_params(lib):
+    """nmf_set_param / nmf_get_param / nmf_get_param_len (parameters by
+    name, including those beyond scikit-learn's); False with an older library."""
+    names = ("nmf_set_param", "nmf_get_param", "nmf_get_param_len")
+    if not all(hasattr(lib, n) for n in names):
+        return False
+    lib.nmf_set_param.restype = C.c_int
+    lib.nmf_set_param.argtypes = [C.c_void_p, C.c_char_p, C.c_char_p]
+    lib.nmf_get_param.restype = C.c_int
+    lib.nmf_get_param.argtypes = [C.c_void_p, C.c_char_p, C.c_char_p, C.c_size_t]
+    lib.nmf_get_param_len.restype = C.c_int
+    lib.nmf_get_param_len.argtypes = [C.c_void_p, C.c_char_p, c_size_p]
+    return True
+
+
 lib = C.CDLL(_find_library())
 HAS_PERSIST = _declare(lib)
 HAS_MT19937_STATE = _declare_random_state(lib)
+HAS_ALLREDUCE = _declare_allreduce(lib)
+HAS_NAMED_PARAMS = _declare_named_params(lib)
 # Words of an MT19937 key (NMF_MT19937_KEY_LEN).
 MT19937_KEY_LEN = 624
 

@@ -42,6 +42,38 @@ def _in_place(given, checked, result):
     )
 
 
+_BETA_NAMES = {v: k for k, v in _BETA.items()}
+_INIT_NAMES = {v: k for k, v in _clib.INIT.items()}
+
+
+def _python_params(p):
+    """The constructor's keyword arguments of an NmfParams (a loaded model's)."""
+    if p.n_components_mode == _clib.N_COMPONENTS_AUTO:
+        n_components = "auto"
+    elif p.n_components_mode == _clib.N_COMPONENTS_ALL:
+        n_components = None
+    else:
+        n_components = int(p.n_components)
+    return dict(
+        n_components=n_components,
+        init=_INIT_NAMES[p.init],
+        batch_size=int(p.batch_size),
+        beta_loss=_BETA_NAMES.get(p.beta_loss, float(p.beta_loss)),
+        tol=float(p.tol),
+        max_no_improvement=None if p.max_no_improvement_is_none else int(p.max_no_improvement),
+        max_iter=int(p.max_iter),
+        alpha_W=float(p.alpha_w),
+        alpha_H="same" if p.alpha_h_is_same else float(p.alpha_h),
+        l1_ratio=float(p.l1_ratio),
+        forget_factor=float(p.forget_factor),
+        fresh_restarts=bool(p.fresh_restarts),
+        fresh_restarts_max_iter=int(p.fresh_restarts_max_iter),
+        transform_max_iter=None if p.transform_max_iter_is_none else int(p.transform_max_iter),
+        random_state=None if p.random_state_is_none else int(p.random_state),
+        verbose=int(p.verbose),
+    )
+
+
 class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Mini-Batch Non-Negative Matrix Factorization, computed by minibatchnmf.
 
@@ -89,7 +121,9 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         W and H as scikit-learn; a RandomState instance is drawn from as
         scikit-learn draws from it (the library gets its MT19937 state, and
         the instance is advanced as scikit-learn's draws would advance it);
-        None a seed from the OS.
+        None: numpy's global RandomState, as in scikit-learn (so
+        ``np.random.seed(s)`` before ``fit`` gives scikit-learn's numbers and
+        leaves ``np.random`` in the state scikit-learn leaves it in).
     verbose : int or bool, default=0
         Print per-step progress (on stderr, from the library).
 
@@ -215,7 +249,8 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _seed(self):
         """u32 seed for a new fit, or False for random_state=None."""
         rs = self.random_state
-        if rs is None or rs is np.random.mtrand._rand:
+        if (rs is None or rs is np.random.mtrand._rand) and not _clib.HAS_MT19937_STATE:
+            # An older library: a seed from the OS (not numpy's global stream).
             return False
         if isinstance(rs, numbers.Integral) and not isinstance(rs, bool):
             if not 0 <= int(rs) <= _U32_MAX:
@@ -230,14 +265,17 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return int(rs.randint(0, _U32_MAX, dtype=np.uint32))
 
     def _instance(self):
-        """random_state if it is a RandomState instance the library can draw
-        from (its MT19937 state), else None."""
+        """The RandomState the library draws from (its MT19937 state), else
+        None. As scikit-learn's check_random_state: random_state=None is
+        numpy's global RandomState (np.random.mtrand._rand), so
+        ``np.random.seed(s)`` before a fit makes it reproducible and the
+        global stream moves on as scikit-learn's draws move it."""
+        if not _clib.HAS_MT19937_STATE:
+            return None
         rs = self.random_state
-        if (
-            _clib.HAS_MT19937_STATE
-            and isinstance(rs, np.random.RandomState)
-            and rs is not np.random.mtrand._rand
-        ):
+        if rs is None:
+            return np.random.mtrand._rand
+        if isinstance(rs, np.random.RandomState):
             return rs
         return None
 
@@ -247,6 +285,9 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         its state, and afterwards is left where scikit-learn's draws would
         have left it."""
         handle = Handle(self._c_params())
+        hook = getattr(self, "_allreduce", None)
+        if hook is not None:  # a rank of a distributed fit (minibatchnmf.mpi)
+            handle.set_allreduce(hook)
         rs = self._instance()
         if rs is not None:
             handle.set_random_state(rs)
@@ -254,6 +295,25 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if rs is not None:
             handle.advance_random_state(rs)
         return handle, result
+
+    def _collective(self, validate):
+        """``validate()`` (the Python-side checks of a call's inputs); when the
+        model is a rank of a distributed fit, every rank then learns whether
+        all ranks' inputs passed, so a rejected shard fails every rank
+        instead of leaving the others waiting in the library."""
+        hook = getattr(self, "_allreduce", None)
+        if hook is None:
+            return validate()
+        try:
+            out = validate()
+        except Exception:
+            hook.all_ok(False)
+            raise
+        if not hook.all_ok(True):
+            raise RuntimeError(
+                "distributed call failed: another rank rejected its input (see that rank's error)"
+            )
+        return out
 
     def _sync_params(self):
         """Push parameters changed by set_params to the fitted handle (its seed stays)."""
@@ -334,10 +394,14 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 )
 
     def _fit(self, X, W, H, return_w):
-        X = self._validate_x(X, reset=True)
-        check_non_negative(X, "MiniBatchNMF (input X)")
         W_in, H_in = W, H
-        W, H = self._check_w_h(X, W, H)
+
+        def validate():
+            X_ = self._validate_x(X, reset=True)
+            check_non_negative(X_, "MiniBatchNMF (input X)")
+            return (X_, *self._check_w_h(X_, W, H))
+
+        X, W, H = self._collective(validate)
         if return_w or W is not None or H is not None:
             k = self._expected_k(X, H)
             handle, W_out = self._initialise(lambda h: h.fit_transform(X, X.dtype, k, W, H))
@@ -404,11 +468,17 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self
         """
         fitted = hasattr(self, "components_") and getattr(self, "_handle", None) is not None
-        X = self._validate_x(X, reset=not fitted)
+        H_in = H
+
+        def validate():
+            X_ = self._validate_x(X, reset=not fitted)
+            if fitted:
+                return X_, W, H
+            check_non_negative(X_, "MiniBatchNMF (input X)")
+            return (X_, *self._check_w_h(X_, W, H))
+
+        X, W, H = self._collective(validate)
         if not fitted:
-            check_non_negative(X, "MiniBatchNMF (input X)")
-            H_in = H
-            W, H = self._check_w_h(X, W, H)
             handle, _ = self._initialise(lambda h: h.partial_fit(X, X.dtype, W, H))
             self._set_fitted(handle)
             # As scikit-learn: a custom H becomes components_, updated in place.
@@ -436,7 +506,7 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         W : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
-        X = self._validate_x(X, reset=False)
+        X = self._collective(lambda: self._validate_x(X, reset=False))
         self._sync_params()
         return self._handle.transform(X)
 
@@ -472,10 +542,57 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
+    # -- model files (the library's safetensors format) ---------------------------
+    def save(self, path):
+        """Write the fitted model to the model file ``path`` (.safetensors).
+
+        The file is the library's format (nmf_save; written atomically), read
+        by ``minibatchnmf.load``/``MiniBatchNMF.load``, by the command-line tool
+        (``minibatchnmf info/transform/partial-fit``), by R's ``mbnmf_load``
+        and by the C and Rust libraries. It holds the parameters, H and the
+        online statistics (so ``partial_fit`` continues exactly), in the
+        fitted dtype (float32 or float64). Not stored: ``feature_names_in_``,
+        and a RandomState instance given as ``random_state`` (it loads as
+        None).
+
+        Returns
+        -------
+        path
+        """
+        check_is_fitted(self)
+        self._sync_params()
+        self._handle.save_file(path)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """A fitted model from the model file ``path`` (written by ``save``,
+        the command-line tool, R's ``mbnmf_save`` or the C/Rust libraries).
+
+        Its parameters are the file's; ``components_``, ``n_components_``,
+        ``n_features_in_`` and ``n_steps_`` are set, and ``n_iter_`` and
+        ``reconstruction_err_`` when the file comes from a fit (not only
+        partial_fit). The dtype is the file's.
+        """
+        handle = Handle.load_file(path)
+        model = cls(**_python_params(handle.params()))
+        try:
+            info = handle.fit_info()
+        except AttributeError:  # only partial_fit: no fit summary
+            info = None
+        with warnings.catch_warnings():
+            # The file's fit may have ended with a ConvergenceWarning: it was
+            # issued when that fit ran, not now.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model._set_fitted(handle, info)
+        model.n_features_in_ = handle.n_features_in()
+        return model
+
     # -- pickle through the library's saving format ------------------------------
     def __getstate__(self):
         state = super().__getstate__()
         state = dict(state)
+        state.pop("_allreduce", None)  # an MPI attachment does not travel
         handle = state.pop("_handle", None)
         if handle is not None:
             try:

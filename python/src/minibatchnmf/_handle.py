@@ -7,6 +7,7 @@ otherwise one row-major copy is made. CSR index arrays become ``uintp``
 """
 
 import ctypes as C
+import os
 
 import numpy as np
 import scipy.sparse as sp
@@ -76,24 +77,51 @@ def data_args(x, dtype):
 class Handle:
     """Owns one ``NmfModel*``; freed with the Python object."""
 
-    __slots__ = ("ptr",)
+    __slots__ = ("ptr", "hook")
 
     def __init__(self, params):
         ptr = C.c_void_p()
         check(lib.nmf_create(C.byref(params), C.byref(ptr)))
         self.ptr = ptr
+        self.hook = None
 
     @classmethod
     def _adopt(cls, ptr):
         self = cls.__new__(cls)
         self.ptr = ptr
+        self.hook = None
         return self
+
+    def set_param(self, name, value):
+        """One parameter by name and value spelling (nmf_set_param)."""
+        check(lib.nmf_set_param(self.ptr, name.encode(), str(value).encode()))
+
+    def get_param(self, name):
+        """One parameter by name, as nmf_set_param spells it (nmf_get_param)."""
+        size = C.c_size_t()
+        check(lib.nmf_get_param_len(self.ptr, name.encode(), C.byref(size)))
+        buf = C.create_string_buffer(size.value)
+        check(lib.nmf_get_param(self.ptr, name.encode(), buf, size.value))
+        return buf.value.decode()
+
+    def set_allreduce(self, hook):
+        """Make the model one rank of a distributed fit: ``hook`` is a
+        minibatchnmf.mpi hook (its ctypes callback, rank and size), or None
+        for a single process again. The callback is kept alive here."""
+        if not _clib.HAS_ALLREDUCE:
+            raise NotImplementedError("this build of libminibatchnmf has no nmf_set_allreduce")
+        if hook is None:
+            check(lib.nmf_set_allreduce(self.ptr, _clib.ALLREDUCE_FN(), None, 0, 0))
+        else:
+            check(lib.nmf_set_allreduce(self.ptr, hook.callback, None, hook.rank, hook.size))
+        self.hook = hook
 
     def __del__(self):
         ptr = getattr(self, "ptr", None)
         if ptr and _clib is not None and lib is not None:
             lib.nmf_free(ptr)
             self.ptr = None
+        self.hook = None
 
     # -- parameters and fitted state ------------------------------------------
     def params(self):
@@ -222,6 +250,22 @@ class Handle:
         buf = (C.c_uint8 * len(data)).from_buffer_copy(data)
         ptr = C.c_void_p()
         check(lib.nmf_load_buffer(buf, len(data), C.byref(ptr)))
+        return cls._adopt(ptr)
+
+
+    def save_file(self, path):
+        """Write the model file ``path`` (nmf_save: atomic, safetensors)."""
+        if not hasattr(lib, "nmf_save"):
+            raise NotImplementedError("this build of libminibatchnmf has no nmf_save (model files)")
+        check(lib.nmf_save(self.ptr, os.fsencode(path)))
+
+    @classmethod
+    def load_file(cls, path):
+        """A model from the model file ``path`` (nmf_load)."""
+        if not hasattr(lib, "nmf_load"):
+            raise NotImplementedError("this build of libminibatchnmf has no nmf_load (model files)")
+        ptr = C.c_void_p()
+        check(lib.nmf_load(os.fsencode(path), C.byref(ptr)))
         return cls._adopt(ptr)
 
 

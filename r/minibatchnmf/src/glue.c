@@ -217,6 +217,29 @@ static SEXP c_fit_transform(SEXP model, SEXP x, SEXP w0, SEXP h0, SEXP k_) {
     return to_matrix(w, d.n, get_size(nmf_get_n_components, m));
 }
 
+/* A model fitted on float32 data (loaded from a file written by Python, the
+   command line or C): its calls take and give float, converted here. */
+static int is_f32(NmfModel *m) {
+    NmfDtype t = NMF_DTYPE_NONE;
+    stop_on(nmf_get_dtype(m, &t));
+    return t == NMF_DTYPE_F32;
+}
+
+static float *to_f32(const double *v, size_t n) {
+    float *o = (float *)R_alloc(n + 1, sizeof(float));
+    for (size_t i = 0; i < n; i++) o[i] = (float)v[i];
+    return o;
+}
+
+static void from_f32(const float *v, double *o, size_t n) {
+    for (size_t i = 0; i < n; i++) o[i] = (double)v[i];
+}
+
+/* X's values as float (dense row-major, or the CSR values). */
+static const float *values_f32(const Data *d) {
+    return d->csr ? to_f32(d->data, d->nnz) : to_f32(d->dense, d->n * d->m);
+}
+
 static SEXP c_partial_fit(SEXP model, SEXP x, SEXP w0, SEXP h0) {
     NmfModel *m = model_of(model);
     Data d = data_of(x);
@@ -226,6 +249,15 @@ static SEXP c_partial_fit(SEXP model, SEXP x, SEXP w0, SEXP h0) {
         Rf_error("W must be %zu x %zu (rows of X x rows of H)", d.n, h_init ? hr : wc);
     if (h_init && hc != d.m) Rf_error("H must have %zu columns (the columns of X)", d.m);
     size_t kinit = h_init ? hr : (w_init ? wc : 0);
+    if (is_f32(m)) {
+        /* Fitted already: W and H are used by the first call only. */
+        const float *v = values_f32(&d);
+        if (d.csr)
+            stop_on(nmf_partial_fit_csr_f32(m, d.indptr, d.indices, v, d.nnz, d.n, d.m, NULL, NULL, 0));
+        else
+            stop_on(nmf_partial_fit_dense_f32(m, v, d.n, d.m, 0, NULL, NULL, 0));
+        return R_NilValue;
+    }
     if (d.csr)
         stop_on(nmf_partial_fit_csr_f64(m, d.indptr, d.indices, d.data, d.nnz, d.n, d.m, w_init, h_init,
                                         kinit));
@@ -239,6 +271,16 @@ static SEXP c_transform(SEXP model, SEXP x) {
     Data d = data_of(x);
     size_t k = get_size(nmf_get_n_components, m);
     double *w = (double *)R_alloc(d.n * k + 1, sizeof(double));
+    if (is_f32(m)) {
+        const float *v = values_f32(&d);
+        float *wf = (float *)R_alloc(d.n * k + 1, sizeof(float));
+        if (d.csr)
+            stop_on(nmf_transform_csr_f32(m, d.indptr, d.indices, v, d.nnz, d.n, d.m, wf, d.n * k));
+        else
+            stop_on(nmf_transform_dense_f32(m, v, d.n, d.m, 0, wf, d.n * k));
+        from_f32(wf, w, d.n * k);
+        return to_matrix(w, d.n, k);
+    }
     if (d.csr)
         stop_on(nmf_transform_csr_f64(m, d.indptr, d.indices, d.data, d.nnz, d.n, d.m, w, d.n * k));
     else
@@ -251,6 +293,16 @@ static SEXP c_inverse_transform(SEXP model, SEXP w) {
     Data d = data_of(w);
     size_t f = get_size(nmf_get_n_features_in, m);
     double *x = (double *)R_alloc(d.n * f + 1, sizeof(double));
+    if (is_f32(m)) {
+        const float *v = values_f32(&d);
+        float *xf = (float *)R_alloc(d.n * f + 1, sizeof(float));
+        if (d.csr)
+            stop_on(nmf_inverse_transform_csr_f32(m, d.indptr, d.indices, v, d.nnz, d.n, d.m, xf, d.n * f));
+        else
+            stop_on(nmf_inverse_transform_dense_f32(m, v, d.n, d.m, 0, xf, d.n * f));
+        from_f32(xf, x, d.n * f);
+        return to_matrix(x, d.n, f);
+    }
     if (d.csr)
         stop_on(nmf_inverse_transform_csr_f64(m, d.indptr, d.indices, d.data, d.nnz, d.n, d.m, x, d.n * f));
     else
@@ -262,7 +314,13 @@ static SEXP c_components(SEXP model) {
     NmfModel *m = model_of(model);
     size_t k = get_size(nmf_get_n_components, m), f = get_size(nmf_get_n_features_in, m);
     double *h = (double *)R_alloc(k * f + 1, sizeof(double));
-    stop_on(nmf_get_components_f64(m, h, k * f));
+    if (is_f32(m)) {
+        float *hf = (float *)R_alloc(k * f + 1, sizeof(float));
+        stop_on(nmf_get_components_f32(m, hf, k * f));
+        from_f32(hf, h, k * f);
+    } else {
+        stop_on(nmf_get_components_f64(m, h, k * f));
+    }
     return to_matrix(h, k, f);
 }
 

@@ -167,12 +167,23 @@ pub struct FitCmd {
     #[arg(long, value_name = "W.npy")]
     pub w_out: Option<PathBuf>,
     /// float type of the computation (the file's values are converted)
-    #[arg(long, value_enum, default_value = "f64")]
-    pub dtype: Dtype,
-    /// on Ctrl-C, save the model fitted so far here (resume it with
-    /// partial-fit) before exiting with status 130
+    /// [default: f64; with --resume, the checkpoint's]
+    #[arg(long, value_enum)]
+    pub dtype: Option<Dtype>,
+    /// on Ctrl-C, save the model fitted so far here, with W and the fit's
+    /// position beside it (MODEL.w.npy, MODEL.cursor), before exiting with
+    /// status 130: `fit DATA --resume MODEL` finishes the same fit exactly;
+    /// partial-fit also continues MODEL
     #[arg(long, value_name = "MODEL")]
     pub checkpoint: Option<PathBuf>,
+    /// continue the interrupted fit saved by --checkpoint (on the same
+    /// data; the parameters are the checkpoint's): the result equals the
+    /// uninterrupted fit's bit for bit
+    #[arg(long, value_name = "MODEL")]
+    pub resume: Option<PathBuf>,
+    /// stop as Ctrl-C does after this many mini-batch steps (for tests)
+    #[arg(long, value_name = "N", hide = true)]
+    pub stop_after_steps: Option<usize>,
 }
 
 #[derive(Args, Debug)]

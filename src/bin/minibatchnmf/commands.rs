@@ -4,12 +4,13 @@
 use crate::args::{
     Cli, Command, Dtype, FitCmd, InfoCmd, InverseCmd, PartialFitCmd, TopicsCmd, TransformCmd,
 };
+use crate::checkpoint;
 use crate::report::{ctrl_c_flag, say, Level, Watcher};
 use crate::Failure;
 use minibatchnmf::io::{self, NpyRows, NpyWriter, RowSource};
 use minibatchnmf::persist::{load_any, AnyModel};
 use minibatchnmf::{Budget, MaxMemory};
-use minibatchnmf::{Input, MiniBatchNmf, MiniBatchNmfParams, NmfFloat, StopReason};
+use minibatchnmf::{FitCursor, Input, MiniBatchNmf, MiniBatchNmfParams, NmfFloat, StopReason};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,9 +37,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Level::Normal
     };
     match &cli.command {
-        Command::Fit(c) => match c.dtype {
-            Dtype::F32 => fit::<f32>(c, level),
-            Dtype::F64 => fit::<f64>(c, level),
+        Command::Fit(c) => match &c.resume {
+            Some(cp) => resume(c, cp, level),
+            None => match c.dtype.unwrap_or(Dtype::F64) {
+                Dtype::F32 => fit::<f32>(c, level),
+                Dtype::F64 => fit::<f64>(c, level),
+            },
         },
         Command::PartialFit(c) => with_model!(load_any(&c.model)?, |m| partial_fit(m, c, level)),
         Command::Transform(c) => with_model!(load_any(&c.model)?, |m| transform(&m, c, level)),
@@ -79,7 +83,7 @@ fn open_within<F: NmfFloat>(
     Ok(src)
 }
 
-fn write_npy<F: NmfFloat>(path: &Path, a: ndarray::ArrayView2<F>) -> Result<(), Failure> {
+pub fn write_npy<F: NmfFloat>(path: &Path, a: ndarray::ArrayView2<F>) -> Result<(), Failure> {
     let mut out = NpyWriter::<F>::create(path, a.dim())?;
     out.write_rows(a)?;
     out.finish()?;
@@ -103,22 +107,106 @@ fn fit<F: NmfFloat>(c: &FitCmd, level: Level) -> Result<(), Failure> {
             },
         )
         .map_err(minibatchnmf::Error::from)?;
-    let mut model = MiniBatchNmf::<F>::new(params)?;
-    let mut src = open_within::<F>(&c.data, level, model.params().get_max_memory())?;
+    let model = MiniBatchNmf::<F>::new(params)?;
+    let src = open_within::<F>(&c.data, level, model.params().get_max_memory())?;
+    run_fit(model, src, None, c, level)
+}
+
+/// `fit DATA --resume CHECKPOINT`: the interrupted fit, finished.
+fn resume(c: &FitCmd, cp: &Path, level: Level) -> Result<(), Failure> {
+    if let Some((name, _)) = c.hyper.given().first() {
+        return Err(Failure::input(format!(
+            "--resume: the fit's parameters are the checkpoint's; leave out --{}",
+            name.replace('_', "-").to_lowercase()
+        )));
+    }
+    let ck = checkpoint::read(cp)?;
+    let wanted = match c.dtype {
+        Some(Dtype::F32) => Some(f32::DTYPE),
+        Some(Dtype::F64) => Some(f64::DTYPE),
+        None => None,
+    };
+    if let Some(d) = wanted.filter(|&d| d != ck.model.dtype()) {
+        return Err(Failure::input(format!(
+            "--resume: {} is a {} fit, not {d} (leave out --dtype)",
+            cp.display(),
+            ck.model.dtype()
+        )));
+    }
+    let (cursor, shape) = (ck.cursor, ck.shape);
+    with_model!(ck.model, |m| resume_typed(m, cursor, shape, cp, c, level))
+}
+
+fn resume_typed<F: NmfFloat>(
+    mut model: MiniBatchNmf<F>,
+    cursor: FitCursor,
+    shape: (usize, usize),
+    cp: &Path,
+    c: &FitCmd,
+    level: Level,
+) -> Result<(), Failure> {
+    let src = open_within::<F>(&c.data, level, model.params().get_max_memory())?;
+    if src.shape() != shape {
+        return Err(Failure::input(format!(
+            "--resume: {} has {} × {}, the checkpoint's fit was on {} × {}",
+            c.data.display(),
+            src.shape().0,
+            src.shape().1,
+            shape.0,
+            shape.1
+        )));
+    }
+    let k = model.n_components().unwrap_or(0);
+    let w = checkpoint::read_w::<F>(cp, shape.0, k)?;
+    model
+        .set_param(
+            "verbose",
+            if level == Level::Verbose {
+                "True"
+            } else {
+                "False"
+            },
+        )
+        .map_err(minibatchnmf::Error::from)?;
+    say(
+        level,
+        format!(
+            "resuming the fit of {} after step {}",
+            cp.display(),
+            cursor.n_steps
+        ),
+    );
+    run_fit(model, src, Some((w, cursor)), c, level)
+}
+
+/// The fit (new, or resumed from W and a cursor), its report, the
+/// checkpoint on Ctrl-C and the outputs.
+fn run_fit<F: NmfFloat>(
+    mut model: MiniBatchNmf<F>,
+    mut src: Box<dyn RowSource<F>>,
+    resumed: Option<(ndarray::Array2<F>, FitCursor)>,
+    c: &FitCmd,
+    level: Level,
+) -> Result<(), Failure> {
     let stop = ctrl_c_flag();
-    let watcher = Arc::new(Watcher::new(level, stop));
+    let watcher = Arc::new(Watcher::new(level, stop).stop_after(c.stop_after_steps));
     model.set_observer(Some(watcher.clone()));
+    let steps_before = resumed.as_ref().map_or(0, |r| r.1.n_steps);
     let t = Instant::now();
-    let w = model.fit_transform_source_with(src.as_mut(), Default::default());
+    let result = match resumed {
+        None => model.fit_transform_source_resumable(src.as_mut(), Default::default()),
+        Some((w, cursor)) => model.resume_fit_transform_source(src.as_mut(), w, &cursor),
+    };
     watcher.finish();
-    let w = w?;
+    let (w, cursor) = result?;
     let secs = t.elapsed().as_secs_f64();
     let s = model.last_fit().cloned().expect("fit sets last_fit");
     let n = src.shape().0;
     // Rows the mini-batches went through: whole passes, then full batches.
     let bs = model.params().get_batch_size().min(n).max(1);
     let per_pass = n.div_ceil(bs);
-    let rows = s.n_steps / per_pass * n + s.n_steps % per_pass * bs;
+    let rows_after = |steps: usize| steps / per_pass * n + steps % per_pass * bs;
+    let rows = rows_after(s.n_steps) - rows_after(steps_before.min(s.n_steps));
     say(
         level,
         format!(
@@ -135,14 +223,18 @@ fn fit<F: NmfFloat>(c: &FitCmd, level: Level) -> Result<(), Failure> {
     }
     if s.stop_reason == StopReason::Interrupted {
         if let Some(cp) = &c.checkpoint {
-            model.save(cp)?;
+            let cursor = cursor.expect("an interrupted fit has a cursor");
+            checkpoint::write(cp, &model, w.view(), &cursor, src.shape())?;
             say(
                 level,
                 format!(
-                    "checkpoint saved to {}; continue with: minibatchnmf partial-fit {} {}",
-                    cp.display(),
-                    cp.display(),
-                    c.data.display()
+                    "checkpoint saved to {cp} (with {w} and {cur}) after step {}; finish this fit with: \
+                     minibatchnmf fit {data} --resume {cp} (or continue online: minibatchnmf partial-fit {cp} {data})",
+                    cursor.n_steps,
+                    cp = cp.display(),
+                    w = checkpoint::w_path(cp).display(),
+                    cur = checkpoint::cursor_path(cp).display(),
+                    data = c.data.display()
                 ),
             );
         }

@@ -14,6 +14,7 @@
 //! by Ctrl-C, 1 when the computation itself failed (e.g. diverged).
 
 mod args;
+mod checkpoint;
 mod commands;
 mod report;
 

@@ -33,6 +33,8 @@ pub struct Watcher {
     bar: Option<FitBar>,
     log: bool,
     stop: Arc<AtomicBool>,
+    /// Stop after this many steps, as Ctrl-C does (--stop-after-steps).
+    stop_after: Option<usize>,
     last_epoch: AtomicUsize,
     /// When the first step ended, and the rows it had done (the rates
     /// leave out the initialisation's passes).
@@ -51,9 +53,16 @@ impl Watcher {
             log: level == Level::Normal && bar.is_none(),
             bar,
             stop,
+            stop_after: None,
             last_epoch: AtomicUsize::new(0),
             start: OnceLock::new(),
         }
+    }
+
+    /// Also stop (as on Ctrl-C) once `steps` steps are done.
+    pub fn stop_after(mut self, steps: Option<usize>) -> Self {
+        self.stop_after = steps;
+        self
     }
 
     /// Removes the bar.
@@ -87,7 +96,7 @@ impl FitObserver for Watcher {
                 );
             }
         }
-        if self.stop.load(Ordering::Relaxed) {
+        if self.stop.load(Ordering::Relaxed) || self.stop_after.is_some_and(|n| r.step >= n) {
             Control::Stop
         } else {
             Control::Continue
