@@ -4,10 +4,7 @@
 //! refused with a message naming them and change nothing, and a saved cd
 //! model loads back as cd.
 
-use minibatchnmf::ffi::api::*;
-use minibatchnmf::ffi::ext_params::{nmf_get_param, nmf_set_param};
-use minibatchnmf::ffi::persist::{nmf_load_buffer, nmf_save_buffer};
-use minibatchnmf::ffi::{NmfInit, NmfModel, NmfNComponentsMode, NmfStatus};
+use minibatchnmf::ffi::*;
 use minibatchnmf::{MiniBatchNmf, MiniBatchNmfParams};
 use ndarray::Array2;
 use std::ffi::{c_char, CStr, CString};

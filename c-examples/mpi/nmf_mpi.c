@@ -180,8 +180,14 @@ static double rel_diff(const double *a, const double *b, size_t n) {
     return s > 0 ? d / s : d;
 }
 
+/* The solver of a case: scikit-learn's multiplicative updates, or coordinate
+   descent (a parameter beyond NmfParams, set by name). */
+static void set_solver(NmfModel *m, int cd) {
+    if (cd) MUST(nmf_set_param(m, "solver", "cd"));
+}
+
 /* One equality case; returns the worst relative difference seen. */
-static double run_case(double beta, int csr, int uneven, NmfInit init, MPI_Comm *comm) {
+static double run_case(double beta, int csr, int uneven, NmfInit init, int cd, MPI_Comm *comm) {
     size_t sizes[256];
     shard_sizes(uneven, sizes);
     size_t offset = 0;
@@ -195,6 +201,7 @@ static double run_case(double beta, int csr, int uneven, NmfInit init, MPI_Comm 
         Block all = make_block(0, N_ROWS);
         NmfModel *ref = NULL;
         MUST(nmf_create(&p, &ref));
+        set_solver(ref, cd);
         MUST(fit_block(ref, &all, csr, ref_w));
         NmfFitInfo info;
         MUST(nmf_get_fit_info(ref, &info));
@@ -214,6 +221,7 @@ static double run_case(double beta, int csr, int uneven, NmfInit init, MPI_Comm 
     double *w = malloc((sizes[rank] * K + 1) * sizeof(double));
     NmfModel *m = NULL;
     MUST(nmf_create(&p, &m));
+    set_solver(m, cd);
     MUST(nmf_set_allreduce(m, mpi_allreduce_sum, comm, (size_t)rank, (size_t)n_ranks));
     NmfStatus s = fit_block(m, &mine, csr, w);
     double worst = 0.0;
@@ -244,9 +252,9 @@ static double run_case(double beta, int csr, int uneven, NmfInit init, MPI_Comm 
     double all_worst = 0.0;
     MPI_Allreduce(&worst, &all_worst, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     if (s == NMF_OK && rank == 0)
-        printf("P=%d %-5s %-3s %-7s %-6s shards: n_steps %zu (reference %llu), "
+        printf("P=%d %-5s %-3s %-3s %-7s %-6s shards: n_steps %zu (reference %llu), "
                "H %.1e, cost %.1e, W %.1e (rank 0), worst on any rank %.1e\n",
-               n_ranks, what, beta == 2.0 ? "fro" : "kl",
+               n_ranks, what, cd ? "cd" : "mu", beta == 2.0 ? "fro" : "kl",
                init == NMF_INIT_RANDOM ? "random" : "nndsvda", uneven ? "uneven" : "even",
                info.n_steps, ref_steps, dh, de, dw, all_worst);
     nmf_free(m);
@@ -318,10 +326,18 @@ int main(int argc, char **argv) {
     for (int csr = 0; csr <= 1; csr++)
         for (int b = 0; b < 2; b++)
             for (int uneven = 0; uneven <= 1; uneven++)
-                worst = fmax(worst, run_case(b == 0 ? 2.0 : 1.0, csr, uneven, NMF_INIT_RANDOM, &comm));
+                worst = fmax(worst,
+                             run_case(b == 0 ? 2.0 : 1.0, csr, uneven, NMF_INIT_RANDOM, 0, &comm));
     /* NNDSVDa: the randomized SVD distributed through the same hook. */
     for (int csr = 0; csr <= 1; csr++)
-        worst = fmax(worst, run_case(1.0, csr, 1, NMF_INIT_NNDSVDA, &comm));
+        worst = fmax(worst, run_case(1.0, csr, 1, NMF_INIT_NNDSVDA, 0, &comm));
+    /* Coordinate descent: its statistics A = WᵀW and B = WᵀX reduce like the
+       multiplicative updates' numerator and denominator. */
+    for (int csr = 0; csr <= 1; csr++)
+        for (int uneven = 0; uneven <= 1; uneven++)
+            worst = fmax(worst, run_case(2.0, csr, uneven, NMF_INIT_RANDOM, 1, &comm));
+    for (int csr = 0; csr <= 1; csr++)
+        worst = fmax(worst, run_case(2.0, csr, 1, NMF_INIT_NNDSVDA, 1, &comm));
     run_fault(0, &comm);
     run_fault(1, &comm);
 

@@ -288,20 +288,33 @@ mod tests {
     #[test]
     fn set_params_keeps_parameters_set_by_name() {
         let m = model();
+        assert_eq!(set(m, "solver", "cd"), NMF_OK);
+        assert_eq!(set(m, "cd_w_sweeps", "3"), NMF_OK);
+        assert_eq!(set(m, "max_memory", "4G"), NMF_OK);
         let mut p: NmfParams = DEFAULT_PARAMS;
         p.batch_size = 64;
         // SAFETY: valid pointers.
         assert_eq!(unsafe { nmf_set_params(m, &p) }, NMF_OK);
-        let base = crate::params::MiniBatchNmfParams::new();
-        for (name, value) in base.extension_params() {
-            assert_eq!(
-                get(m, name).unwrap(),
-                value,
-                "{name} survives nmf_set_params"
-            );
-        }
+        assert_eq!(get(m, "batch_size").unwrap(), "64");
+        assert_eq!(get(m, "solver").unwrap(), "cd");
+        assert_eq!(get(m, "cd_w_sweeps").unwrap(), "3");
+        assert_eq!(get(m, "max_memory").unwrap(), get_after_parse("4G"));
+        // scikit-learn's parameters that cd refuses are refused through
+        // either setter, and change nothing.
+        p.beta_loss = 1.0;
+        // SAFETY: valid pointers.
+        assert_eq!(unsafe { nmf_set_params(m, &p) }, NMF_ERR_INVALID_PARAM);
+        assert_eq!(set(m, "beta_loss", "kullback-leibler"), NMF_ERR_INVALID_PARAM);
+        assert_eq!(get(m, "beta_loss").unwrap(), "frobenius");
         assert_eq!(get(m, "batch_size").unwrap(), "64");
         // SAFETY: a live handle.
         unsafe { nmf_free(m) };
+    }
+
+    /// `max_memory` as `get_param` spells a value `set_param` was given.
+    fn get_after_parse(v: &str) -> String {
+        let mut p = crate::params::MiniBatchNmfParams::new();
+        p.set_param("max_memory", v).unwrap();
+        p.get_param("max_memory").unwrap()
     }
 }

@@ -58,10 +58,15 @@
 //! # Ok::<(), minibatchnmf::Error>(())
 //! ```
 
-pub(crate) mod atomic;
+mod atomic;
 pub mod checksum;
 mod layout;
 mod metadata;
+
+/// Replace a file with new bytes atomically (a temporary file beside it,
+/// synced, then renamed over it), as model files are saved: a failed or
+/// interrupted write leaves any previous file intact.
+pub use atomic::write as write_atomic;
 
 use crate::error::{Error, Result};
 use crate::estimator::MiniBatchNmf;

@@ -66,7 +66,7 @@ pub fn write<F: NmfFloat>(
         opt_float(cursor.ewa_cost_min),
         cursor.no_improvement
     );
-    persist::atomic::write(&cursor_path(cp), text.as_bytes())?;
+    persist::write_atomic(&cursor_path(cp), text.as_bytes())?;
     model.save(cp)?;
     Ok(())
 }
