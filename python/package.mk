@@ -38,7 +38,7 @@ py-package-test: py-package-install
 PY_INTEROP_RLIB := target/py-interop/rlib
 py-interop-test: py-package-install
 	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="r-base-core r-base-dev r-cran-matrix"
-	$(CARGO) build --release --bin minibatchnmf
+	$(CARGO) build --release --features cli --bin minibatchnmf
 	@rm -rf $(PY_INTEROP_RLIB) && mkdir -p $(PY_INTEROP_RLIB)
 	MINIBATCHNMF_CRATE=$(abspath .) R CMD INSTALL --clean --no-test-load -l $(PY_INTEROP_RLIB) r/minibatchnmf \
 	    > target/py-interop/r-install.log 2>&1 || { cat target/py-interop/r-install.log; exit 1; }

@@ -9,9 +9,8 @@
 //! * `tall8.mtx`: 10^8 rows × 3 columns with 2 entries;
 //! * `zeros.npz`: a deflated all-zero 2·10^8 × 5 CSR matrix (< 1 MB).
 
-use minibatchnmf::ffi::api::*;
-use minibatchnmf::ffi::params::NmfInit;
-use minibatchnmf::ffi::{NmfModel, NmfStatus};
+use minibatchnmf::ffi::*;
+
 use minibatchnmf::io;
 use minibatchnmf::{Budget, MaxMemory};
 use minibatchnmf::{Error, Init, MiniBatchNmf, MiniBatchNmfParams};
@@ -314,8 +313,7 @@ fn the_c_abi_returns_out_of_memory_never_aborts() {
     ] {
         let mut p = nmf_params_default();
         if mode_fixed {
-            p.n_components_mode =
-                minibatchnmf::ffi::params::NmfNComponentsMode::NMF_N_COMPONENTS_FIXED;
+            p.n_components_mode = minibatchnmf::ffi::NmfNComponentsMode::NMF_N_COMPONENTS_FIXED;
             p.n_components = 5;
         }
         p.init = init;
@@ -396,11 +394,10 @@ fn readers_check_headers_against_the_file() {
 
 #[test]
 fn the_c_abi_takes_max_memory_by_name_and_refuses_a_fit_over_it() {
-    use minibatchnmf::ffi::ext_params::{nmf_get_param, nmf_get_param_len, nmf_set_param};
     use std::ffi::CString;
     let x: Vec<f64> = (0..2000 * 40).map(|i| ((i * 7) % 11) as f64).collect();
     let mut p = nmf_params_default();
-    p.n_components_mode = minibatchnmf::ffi::params::NmfNComponentsMode::NMF_N_COMPONENTS_FIXED;
+    p.n_components_mode = minibatchnmf::ffi::NmfNComponentsMode::NMF_N_COMPONENTS_FIXED;
     p.n_components = 5;
     p.init = NmfInit::NMF_INIT_RANDOM;
     p.random_state = 0;

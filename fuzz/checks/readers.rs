@@ -6,7 +6,7 @@
 //! Shared by the fuzz targets and tests/fuzz_regressions.rs.
 
 use minibatchnmf::io::{self, RowSource};
-use minibatchnmf::memory::{Budget, MaxMemory};
+use minibatchnmf::{Budget, MaxMemory};
 use std::path::PathBuf;
 
 /// A file of this process for the input (rewritten at each run).
