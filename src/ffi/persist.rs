@@ -73,7 +73,7 @@ pub unsafe extern "C" fn nmf_save(model: *const NmfModel, path: *const c_char) -
         // SAFETY: the pointers are as this function's contract requires.
         let (model, path) = unsafe { (model_ref(model)?, path_arg(path)?) };
         let bytes = model_bytes(model)?;
-        persist::atomic::write(&path, &bytes)?;
+        persist::write_atomic(&path, &bytes)?;
         Ok(())
     })
 }
