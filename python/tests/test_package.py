@@ -308,3 +308,145 @@ def test_ctypes_mirrors_match_the_header():
     for name, code in re.findall(r"(NMF_(?:OK|ERR_\w+)) = (\d+)", text):
         if name != "NMF_OK":
             assert int(code) in _clib._EXCEPTIONS, name
+
+
+# -- parameters beyond scikit-learn's: solver, cd_*, max_memory (nmf_set_param) --
+named = pytest.mark.skipif(not _clib.HAS_NAMED_PARAMS, reason="library without nmf_set_param")
+EXT = dict(solver="cd", cd_w_sweeps=3, cd_h_sweeps=2, cd_stats="decayed", max_memory="4G")
+
+
+def test_extension_parameters_are_plain_estimator_parameters():
+    from sklearn.base import clone
+
+    m = MiniBatchNMF()
+    p = m.get_params()
+    assert {k: p[k] for k in ("solver", "cd_w_sweeps", "cd_h_sweeps", "cd_stats", "max_memory")} == dict(
+        solver="mu", cd_w_sweeps=10, cd_h_sweeps=5, cd_stats="exact", max_memory=None
+    )
+    m.set_params(**EXT)
+    assert {k: m.get_params()[k] for k in EXT} == EXT
+    assert {k: clone(m).get_params()[k] for k in EXT} == EXT
+    back = pickle.loads(pickle.dumps(m))
+    assert back.get_params() == m.get_params()
+
+
+@named
+def test_extension_parameters_reach_the_handle():
+    m = MiniBatchNMF(**PARAMS, **EXT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m.fit(X)
+    h = m._handle
+    assert h.get_param("solver") == "cd"
+    assert h.get_param("cd_w_sweeps") == "3"
+    assert h.get_param("cd_h_sweeps") == "2"
+    assert h.get_param("cd_stats") == "decayed"
+    assert int(h.get_param("max_memory")) == 4 * 1024**3 or h.get_param("max_memory") == "4G"
+    # set_params on a fitted model is pushed before the next call
+    m.set_params(cd_w_sweeps=4, max_memory=None)
+    m.partial_fit(X[:256])
+    assert h.get_param("cd_w_sweeps") == "4"
+    assert h.get_param("max_memory") == "auto"
+    m.set_params(solver="mu", beta_loss="kullback-leibler")
+    m.transform(X[:10])
+    assert (h.get_param("solver"), h.params().beta_loss) == ("mu", 1.0)
+
+
+@named
+def test_cd_fits_and_beats_mu_at_the_same_epochs():
+    errs = {}
+    for solver in ("mu", "cd"):
+        m = MiniBatchNMF(
+            n_components=8, init="nndsvda", batch_size=256, random_state=0, max_iter=5, tol=0,
+            max_no_improvement=None, solver=solver,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            W = m.fit_transform(X)
+        assert m.n_iter_ == 5
+        assert W.shape == (X.shape[0], 8) and (W >= 0).all() and (m.components_ >= 0).all()
+        assert np.isfinite(m.reconstruction_err_) and m.reconstruction_err_ > 0
+        direct = np.linalg.norm(X - W @ m.components_)
+        assert abs(direct - m.reconstruction_err_) <= 1e-6 * direct
+        errs[solver] = m.reconstruction_err_
+    assert errs["cd"] < errs["mu"], errs
+    # reproducible
+    a = MiniBatchNMF(**PARAMS, solver="cd").fit(X).components_
+    b = MiniBatchNMF(**PARAMS, solver="cd").fit(X).components_
+    np.testing.assert_array_equal(a, b)
+
+
+@named
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(solver="als"),
+        dict(cd_w_sweeps=0),
+        dict(cd_h_sweeps=0),
+        dict(cd_w_sweeps=2.5),
+        dict(cd_w_sweeps=True),
+        dict(cd_stats="fast"),
+        dict(max_memory="lots"),
+        dict(solver="cd", beta_loss="kullback-leibler"),
+        dict(solver="cd", beta_loss=1.5),
+    ],
+)
+def test_bad_extension_values_are_refused_at_fit(bad):
+    m = MiniBatchNMF(**PARAMS, **bad)  # stored as given, as scikit-learn does
+    assert {k: m.get_params()[k] for k in bad} == bad
+    name = [k for k in bad if k != "beta_loss"][0]
+    with pytest.raises(ValueError, match=name):
+        m.fit(X)
+    with pytest.raises(ValueError, match=name):
+        MiniBatchNMF(**PARAMS, **bad).partial_fit(X[:256])
+
+
+@named
+def test_bad_extension_value_set_on_a_fitted_model_leaves_it_unchanged():
+    m = MiniBatchNMF(**PARAMS, solver="cd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m.fit(X)
+    m.set_params(beta_loss="kullback-leibler")
+    with pytest.raises(ValueError, match="solver"):
+        m.transform(X[:10])
+    assert m._handle.get_param("solver") == "cd"
+    assert m._handle.params().beta_loss == 2.0
+
+
+@named
+def test_over_the_memory_budget_is_a_memory_error():
+    m = MiniBatchNMF(**PARAMS, max_memory=1024)
+    with pytest.raises(MemoryError):
+        m.fit(X)
+
+
+@named
+@pytest.mark.skipif(not _clib.HAS_PERSIST, reason="library without the saving format")
+def test_save_load_and_pickle_keep_the_extension_parameters(tmp_path):
+    m = MiniBatchNMF(**PARAMS, **EXT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m.fit(X)
+    path = str(tmp_path / "cd.safetensors")
+    m.save(path)
+    loaded = MiniBatchNMF.load(path)
+    p = loaded.get_params()
+    assert (p["solver"], p["cd_w_sweeps"], p["cd_h_sweeps"], p["cd_stats"]) == ("cd", 3, 2, "decayed")
+    assert p["max_memory"] in ("4G", 4 * 1024**3)
+    default = MiniBatchNMF(**PARAMS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        default.fit(X)
+    default.save(path)
+    p = MiniBatchNMF.load(path).get_params()
+    assert (p["solver"], p["cd_w_sweeps"], p["cd_h_sweeps"], p["cd_stats"], p["max_memory"]) == (
+        "mu", 10, 5, "exact", None,
+    )
+    for back in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+        assert {k: back.get_params()[k] for k in EXT} == EXT
+        assert back._handle.get_param("solver") == "cd"
+        np.testing.assert_array_equal(back.transform(X[:50]), m.transform(X[:50]))
+    # continued with partial_fit, the loaded model is still cd
+    loaded.partial_fit(X[:256])
+    assert loaded._handle.get_param("solver") == "cd"

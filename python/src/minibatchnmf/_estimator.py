@@ -46,6 +46,36 @@ _BETA_NAMES = {v: k for k, v in _BETA.items()}
 _INIT_NAMES = {v: k for k, v in _clib.INIT.items()}
 
 
+# Parameters beyond scikit-learn's signature (the library's extensions),
+# with their defaults; the C library receives them by name (nmf_set_param).
+_EXTENSIONS = dict(solver="mu", cd_w_sweeps=10, cd_h_sweeps=5, cd_stats="exact", max_memory=None)
+
+
+def _ext_value(name, value):
+    """The nmf_set_param spelling of an extension parameter's value."""
+    if name == "max_memory" and value is None:
+        return "auto"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, numbers.Integral)):
+        # The library parses strings; refuse what str() would disguise (True, 10.0).
+        raise ValueError(
+            f"invalid parameter '{name}': got {value!r}, expected "
+            + ("'auto', None, a number of bytes or a size such as '512M'" if name == "max_memory"
+               else "an int" if name in ("cd_w_sweeps", "cd_h_sweeps") else "a string")
+        )
+    return str(int(value)) if isinstance(value, numbers.Integral) else value
+
+
+def _ext_from_library(name, text):
+    """An extension parameter as nmf_get_param spells it, as the constructor takes it."""
+    if name in ("cd_w_sweeps", "cd_h_sweeps"):
+        return int(text)
+    if name == "max_memory":
+        if text == "auto":
+            return None
+        return int(text) if text.isdigit() else text
+    return text
+
+
 def _python_params(p):
     """The constructor's keyword arguments of an NmfParams (a loaded model's)."""
     if p.n_components_mode == _clib.N_COMPONENTS_AUTO:
@@ -72,6 +102,13 @@ def _python_params(p):
         random_state=None if p.random_state_is_none else int(p.random_state),
         verbose=int(p.verbose),
     )
+
+
+def _handle_extensions(handle):
+    """The extension parameters of a handle (a loaded model's), by name."""
+    if not _clib.HAS_NAMED_PARAMS:
+        return {}
+    return {name: _ext_from_library(name, handle.get_param(name)) for name in _EXTENSIONS}
 
 
 class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -126,6 +163,25 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         leaves ``np.random`` in the state scikit-learn leaves it in).
     verbose : int or bool, default=0
         Print per-step progress (on stderr, from the library).
+    solver : {'mu', 'cd'}, default='mu'
+        Beyond scikit-learn: 'mu' is scikit-learn's multiplicative-update
+        algorithm (its numbers); 'cd' is the library's online coordinate
+        descent (Frobenius loss only; another ``beta_loss`` is refused with a
+        ValueError at fit).
+    cd_w_sweeps : int, default=10
+        Beyond scikit-learn ('cd'): coordinate-descent sweeps over W per
+        mini-batch (>= 1).
+    cd_h_sweeps : int, default=5
+        Beyond scikit-learn ('cd'): coordinate-descent sweeps over H per
+        mini-batch (>= 1).
+    cd_stats : {'exact', 'decayed'}, default='exact'
+        Beyond scikit-learn ('cd'): how the statistics of H are kept
+        ('exact': each row's latest contribution; 'decayed': forgetting
+        with ``forget_factor``).
+    max_memory : int, str or None, default=None
+        Beyond scikit-learn: the library's memory budget, in bytes or as
+        '512M'/'4G'; None (or 'auto') is the library's default. A call over
+        the budget raises MemoryError.
 
     Attributes
     ----------
@@ -168,6 +224,13 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "fresh_restarts": ["boolean"],
         "fresh_restarts_max_iter": [Interval(Integral, 1, None, closed="left")],
         "transform_max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        # Beyond scikit-learn: validated by the library (its messages) when
+        # the handle is made, i.e. at fit.
+        "solver": "no_validation",
+        "cd_w_sweeps": "no_validation",
+        "cd_h_sweeps": "no_validation",
+        "cd_stats": "no_validation",
+        "max_memory": "no_validation",
     }
 
     def __init__(
@@ -189,6 +252,11 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         transform_max_iter=None,
         random_state=None,
         verbose=0,
+        solver="mu",
+        cd_w_sweeps=10,
+        cd_h_sweeps=5,
+        cd_stats="exact",
+        max_memory=None,
     ):
         self.n_components = n_components
         self.init = init
@@ -206,6 +274,11 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.transform_max_iter = transform_max_iter
         self.random_state = random_state
         self.verbose = verbose
+        self.solver = solver
+        self.cd_w_sweeps = cd_w_sweeps
+        self.cd_h_sweeps = cd_h_sweeps
+        self.cd_stats = cd_stats
+        self.max_memory = max_memory
 
     # -- parameters for the C library --------------------------------------------
     def _c_params(self, seed=None):
@@ -246,6 +319,28 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         p.verbose = bool(self.verbose)
         return p
 
+    def _ext_params(self):
+        """The extension parameters as nmf_set_param spells them (ValueError
+        for a value of the wrong type)."""
+        return {name: _ext_value(name, getattr(self, name)) for name in _EXTENSIONS}
+
+    def _apply_extensions(self, handle):
+        """Give ``handle`` the extension parameters (nmf_set_param); the
+        library validates them (ValueError with its message)."""
+        wanted = self._ext_params()
+        if not _clib.HAS_NAMED_PARAMS:
+            defaults = {n: _ext_value(n, v) for n, v in _EXTENSIONS.items()}
+            if wanted != defaults:
+                raise ValueError(
+                    "this build of libminibatchnmf has no nmf_set_param: solver, cd_* and "
+                    "max_memory must keep their defaults"
+                )
+            return
+        # The solver last: 'cd' is checked against the other parameters.
+        for name in ("cd_w_sweeps", "cd_h_sweeps", "cd_stats", "max_memory", "solver"):
+            if handle.get_param(name) != wanted[name]:
+                handle.set_param(name, wanted[name])
+
     def _seed(self):
         """u32 seed for a new fit, or False for random_state=None."""
         rs = self.random_state
@@ -285,6 +380,7 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         its state, and afterwards is left where scikit-learn's draws would
         have left it."""
         handle = Handle(self._c_params())
+        self._apply_extensions(handle)
         hook = getattr(self, "_allreduce", None)
         if hook is not None:  # a rank of a distributed fit (minibatchnmf.mpi)
             handle.set_allreduce(hook)
@@ -317,10 +413,31 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     def _sync_params(self):
         """Push parameters changed by set_params to the fitted handle (its seed stays)."""
-        current = self._handle.params()
+        handle = self._handle
+        current = handle.params()
         wanted = self._c_params(seed=False if current.random_state_is_none else current.random_state)
-        if bytes(wanted) != bytes(current):
-            self._handle.set_params(wanted)
+        ext = self._ext_params() if _clib.HAS_NAMED_PARAMS else None
+        if bytes(wanted) == bytes(current) and (
+            ext is None or all(handle.get_param(n) == v for n, v in ext.items())
+        ):
+            return
+        if ext is None:
+            handle.set_params(wanted)
+            return
+        # 'cd' accepts the Frobenius loss only, so the solver goes to 'mu'
+        # while scikit-learn's parameters change, and is set last; a refused
+        # value puts the handle back as it was.
+        before = {n: handle.get_param(n) for n in _EXTENSIONS}
+        try:
+            handle.set_param("solver", "mu")
+            handle.set_params(wanted)
+            self._apply_extensions(handle)
+        except Exception:
+            handle.set_param("solver", "mu")
+            handle.set_params(current)
+            for n in ("cd_w_sweeps", "cd_h_sweeps", "cd_stats", "max_memory", "solver"):
+                handle.set_param(n, before[n])
+            raise
 
     # -- fitting ------------------------------------------------------------------
     def _validate_x(self, X, reset):
@@ -575,7 +692,7 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         partial_fit). The dtype is the file's.
         """
         handle = Handle.load_file(path)
-        model = cls(**_python_params(handle.params()))
+        model = cls(**_python_params(handle.params()), **_handle_extensions(handle))
         try:
             info = handle.fit_info()
         except AttributeError:  # only partial_fit: no fit summary
@@ -604,6 +721,8 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def __setstate__(self, state):
         state = dict(state)
         data = state.pop("_handle_bytes", None)
+        for name, default in _EXTENSIONS.items():  # a pickle from before the extensions
+            state.setdefault(name, default)
         super().__setstate__(state)
         if data is not None:
             self._handle = Handle.load(data)

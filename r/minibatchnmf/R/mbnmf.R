@@ -20,7 +20,7 @@
   if (.null_ptr(st$ptr)) {
     if (!isTRUE(st$fitted)) {
       # An unfitted model holds nothing but its parameters.
-      st$ptr <- .Call(mbnmf_c_create, .c_params(object$params))
+      st$ptr <- .apply_ext(.Call(mbnmf_c_create, .c_params(object$params)), object$params)
       return(st$ptr)
     }
     if (is.null(st$bytes))
@@ -77,17 +77,22 @@
 mbnmf_model <- function(k = "auto", init = NULL, batch_size = 1024, beta_loss = "frobenius", tol = 1e-4,
                         max_no_improvement = 10, max_iter = 200, alpha_W = 0, alpha_H = "same", l1_ratio = 0,
                         forget_factor = 0.7, fresh_restarts = FALSE, fresh_restarts_max_iter = 30,
-                        transform_max_iter = NULL, seed = NULL, verbose = FALSE) {
+                        transform_max_iter = NULL, seed = NULL, verbose = FALSE, solver = "mu",
+                        cd_w_sweeps = 10L, cd_h_sweeps = 5L, cd_stats = "exact", max_memory = NULL) {
   params <- list(k = k, init = init, batch_size = batch_size, beta_loss = beta_loss, tol = tol,
                  max_no_improvement = max_no_improvement, max_iter = max_iter, alpha_W = alpha_W,
                  alpha_H = alpha_H, l1_ratio = l1_ratio, forget_factor = forget_factor,
                  fresh_restarts = fresh_restarts, fresh_restarts_max_iter = fresh_restarts_max_iter,
-                 transform_max_iter = transform_max_iter, seed = seed, verbose = verbose)
-  .new_mbnmf(params, .Call(mbnmf_c_create, .c_params(params)))
+                 transform_max_iter = transform_max_iter, seed = seed, verbose = verbose,
+                 solver = solver, cd_w_sweeps = cd_w_sweeps, cd_h_sweeps = cd_h_sweeps,
+                 cd_stats = cd_stats, max_memory = max_memory)
+  .new_mbnmf(params, .apply_ext(.Call(mbnmf_c_create, .c_params(params)), params))
 }
 
-mbnmf <- function(x, k = "auto", ..., W = NULL, H = NULL) {
-  model <- mbnmf_model(k = k, ...)
+mbnmf <- function(x, k = "auto", ..., solver = "mu", cd_w_sweeps = 10L, cd_h_sweeps = 5L,
+                  cd_stats = "exact", max_memory = NULL, W = NULL, H = NULL) {
+  model <- mbnmf_model(k = k, ..., solver = solver, cd_w_sweeps = cd_w_sweeps, cd_h_sweeps = cd_h_sweeps,
+                       cd_stats = cd_stats, max_memory = max_memory)
   d <- .data(x)
   W <- .init_matrix(W, "W")
   H <- .init_matrix(H, "H")
@@ -202,7 +207,7 @@ mbnmf_save <- function(object, file) {
 mbnmf_load <- function(file) {
   bytes <- readBin(file, what = "raw", n = file.info(file)$size)
   ptr <- .Call(mbnmf_c_load, bytes)
-  model <- .new_mbnmf(.r_params(.Call(mbnmf_c_get_params, ptr)), ptr)
+  model <- .new_mbnmf(c(.r_params(.Call(mbnmf_c_get_params, ptr)), .r_ext(ptr)), ptr)
   model$state$bytes <- bytes
   model$state$fitted <- TRUE
   model

@@ -73,3 +73,37 @@
     verbose = q$verbose != 0
   )
 }
+
+# Parameters beyond scikit-learn's (the library's solver and memory budget),
+# passed by name with nmf_set_param and validated by the library.
+.ext_defaults <- list(solver = "mu", cd_w_sweeps = 10L, cd_h_sweeps = 5L, cd_stats = "exact", max_memory = NULL)
+# The solver last: "cd" is checked against the other parameters (Frobenius only).
+.ext_order <- c("cd_w_sweeps", "cd_h_sweeps", "cd_stats", "max_memory", "solver")
+
+.ext_value <- function(v, name) {
+  if (name == "max_memory" && is.null(v)) return("auto")
+  if (name %in% c("cd_w_sweeps", "cd_h_sweeps")) return(format(.count(v, name), scientific = FALSE))
+  if (name == "max_memory" && is.numeric(v)) return(format(.count(v, name), scientific = FALSE))
+  if (!is.character(v) || length(v) != 1L || is.na(v))
+    stop(sprintf("'%s' must be a single string", name), call. = FALSE)
+  v
+}
+
+# Give the handle `ptr` the extension parameters of `p` (R errors with the
+# library's message for a refused value).
+.apply_ext <- function(ptr, p) {
+  for (name in .ext_order) {
+    v <- if (name %in% names(p)) p[[name]] else .ext_defaults[[name]]
+    .Call(mbnmf_c_set_param, ptr, name, .ext_value(v, name))
+  }
+  invisible(ptr)
+}
+
+# The extension parameters of a handle (a loaded model's), as mbnmf_model takes them.
+.r_ext <- function(ptr) {
+  get <- function(name) .Call(mbnmf_c_get_param, ptr, name)
+  mem <- get("max_memory")
+  list(solver = get("solver"), cd_w_sweeps = as.integer(get("cd_w_sweeps")),
+       cd_h_sweeps = as.integer(get("cd_h_sweeps")), cd_stats = get("cd_stats"),
+       max_memory = if (identical(mem, "auto")) NULL else if (grepl("^[0-9]+$", mem)) as.numeric(mem) else mem)
+}

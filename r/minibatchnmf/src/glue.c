@@ -197,6 +197,27 @@ static SEXP c_set_params(SEXP model, SEXP params) {
     return R_NilValue;
 }
 
+/* One parameter by name (nmf_set_param), e.g. ("solver", "cd"): the
+ * parameters beyond scikit-learn's, validated by the library. */
+static SEXP c_set_param(SEXP model, SEXP name, SEXP value) {
+    if (!Rf_isString(name) || XLENGTH(name) != 1 || !Rf_isString(value) || XLENGTH(value) != 1)
+        Rf_error("parameter name and value must be single strings");
+    stop_on(nmf_set_param(model_of(model), CHAR(STRING_ELT(name, 0)), CHAR(STRING_ELT(value, 0))));
+    return R_NilValue;
+}
+
+/* One parameter by name as nmf_set_param spells it (nmf_get_param). */
+static SEXP c_get_param(SEXP model, SEXP name) {
+    if (!Rf_isString(name) || XLENGTH(name) != 1) Rf_error("parameter name must be a single string");
+    NmfModel *m = model_of(model);
+    const char *nm = CHAR(STRING_ELT(name, 0));
+    size_t len = 0;
+    stop_on(nmf_get_param_len(m, nm, &len));
+    char *buf = R_alloc(len + 1, 1);
+    stop_on(nmf_get_param(m, nm, buf, len + 1));
+    return Rf_mkString(buf);
+}
+
 /* fit_transform(model, X, W, H, k): W (n x k); k is the expected width. */
 static SEXP c_fit_transform(SEXP model, SEXP x, SEXP w0, SEXP h0, SEXP k_) {
     NmfModel *m = model_of(model);
@@ -414,6 +435,8 @@ static const R_CallMethodDef methods[] = {
     {"mbnmf_c_create", (DL_FUNC)&c_create, 1},
     {"mbnmf_c_set_params", (DL_FUNC)&c_set_params, 2},
     {"mbnmf_c_get_params", (DL_FUNC)&c_get_params, 1},
+    {"mbnmf_c_set_param", (DL_FUNC)&c_set_param, 3},
+    {"mbnmf_c_get_param", (DL_FUNC)&c_get_param, 2},
     {"mbnmf_c_fit_transform", (DL_FUNC)&c_fit_transform, 5},
     {"mbnmf_c_partial_fit", (DL_FUNC)&c_partial_fit, 4},
     {"mbnmf_c_transform", (DL_FUNC)&c_transform, 2},

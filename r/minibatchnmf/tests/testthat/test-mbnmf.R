@@ -138,3 +138,38 @@ test_that("an unfitted model survives saveRDS (its parameters rebuild it)", {
   partial_fit(ref, x)
   expect_equal(components(m), components(ref))
 })
+
+test_that("solver = 'cd' fits, is kept by the model and beats 'mu' at the same epochs", {
+  fit <- function(solver) suppressWarnings(mbnmf(x, 2, init = "nndsvda", seed = 0, tol = 0,
+                                                 max_no_improvement = NULL, max_iter = 5, batch_size = 32,
+                                                 solver = solver))
+  mu <- fit("mu")
+  cd <- fit("cd")
+  expect_equal(cd$params$solver, "cd")
+  expect_equal(.Call(minibatchnmf:::mbnmf_c_get_param, minibatchnmf:::.ptr(cd), "solver"), "cd")
+  err <- summary(cd)$info$reconstruction_err
+  expect_equal(err, frob(x - predict(cd) %*% components(cd)), tolerance = 1e-10)
+  expect_equal(summary(cd)$info$n_iter, 5)
+  expect_lt(err, summary(mu)$info$reconstruction_err)
+  m2 <- suppressWarnings(mbnmf(x, 2, init = "nndsvda", seed = 0, solver = "cd", cd_w_sweeps = 3L,
+                               cd_h_sweeps = 2L, cd_stats = "decayed", max_memory = "4G", max_iter = 5))
+  f <- tempfile(fileext = ".safetensors")
+  mbnmf_save(m2, f)
+  back <- mbnmf_load(f)
+  expect_equal(back$params[c("solver", "cd_w_sweeps", "cd_h_sweeps", "cd_stats")],
+               list(solver = "cd", cd_w_sweeps = 3L, cd_h_sweeps = 2L, cd_stats = "decayed"))
+  expect_equal(back$params$max_memory, 4 * 1024^3)
+  expect_null(mbnmf_load({mbnmf_save(mu, f); f})$params$max_memory)
+  online <- mbnmf_model(2, init = "nndsvda", seed = 0, solver = "cd")
+  partial_fit(online, x[1:75, ])
+  expect_equal(.Call(minibatchnmf:::mbnmf_c_get_param, minibatchnmf:::.ptr(online), "solver"), "cd")
+})
+
+test_that("bad solver values are refused with the library's message", {
+  expect_error(mbnmf(x, 2, solver = "als"), "invalid parameter `solver`")
+  expect_error(mbnmf(x, 2, solver = "cd", beta_loss = "kullback-leibler"), "Frobenius loss only")
+  expect_error(mbnmf(x, 2, cd_w_sweeps = 0), "cd_w_sweeps")
+  expect_error(mbnmf(x, 2, cd_stats = "fast"), "cd_stats")
+  expect_error(mbnmf(x, 2, max_memory = "lots"), "max_memory")
+  expect_error(mbnmf(x, 2, init = "nndsvda", max_memory = 1024), "NMF_ERR_OUT_OF_MEMORY")
+})
