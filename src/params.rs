@@ -279,7 +279,7 @@ param_accessors! {
     transform_max_iter, get_transform_max_iter: Option<usize>;
     /// Print progress to stderr.
     verbose, get_verbose: bool;
-    /// The memory budget (`max_memory`; see [`crate::memory`]).
+    /// The memory budget (`max_memory`; see [`MaxMemory`](crate::MaxMemory)).
     max_memory, get_max_memory: crate::memory::MaxMemory;
 }
 

@@ -404,10 +404,7 @@ fn assert_same_model(a: &Path, b: &Path) {
         );
         assert_eq!(a.last_fit(), b.last_fit());
         assert_eq!(a.params().get_params(), b.params().get_params());
-        assert_eq!(
-            a.params().extension_params(),
-            b.params().extension_params()
-        );
+        assert_eq!(a.params().extension_params(), b.params().extension_params());
     }
     match (load_any(a).unwrap(), load_any(b).unwrap()) {
         (minibatchnmf::persist::AnyModel::F64(x), minibatchnmf::persist::AnyModel::F64(y)) => {

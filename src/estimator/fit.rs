@@ -68,6 +68,10 @@ impl Schedule {
     }
 }
 
+/// What a fit returns: W, the fitted state, the generator moved on, and
+/// where an interrupted fit stopped.
+type FitOutcome<F> = (Array2<F>, Fitted<F>, RandomState, Option<FitCursor>);
+
 /// The fit: returns W (this worker's rows), the fitted state, the
 /// random state after the initialisation's draws and, when interrupted,
 /// where it stopped. `resumed`: continue an interrupted fit (resume.rs)
@@ -79,7 +83,7 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
     observer: &ObserverSlot,
     comm: Comm,
     resumed: Option<Resumed<F>>,
-) -> Result<(Array2<F>, Fitted<F>, RandomState, Option<FitCursor>)> {
+) -> Result<FitOutcome<F>> {
     let m = x.shape().1;
     let (begin, progress) = match resumed {
         None => (start(params, x, args, comm)?, None),

@@ -21,6 +21,7 @@ pub struct CallbackReducer {
 // function may be called from any thread, one call at a time, with its
 // context, for as long as the model uses it.
 unsafe impl Send for CallbackReducer {}
+// SAFETY: as for Send: the caller's function is called one call at a time.
 unsafe impl Sync for CallbackReducer {}
 
 impl CallbackReducer {

@@ -304,7 +304,10 @@ mod tests {
         p.beta_loss = 1.0;
         // SAFETY: valid pointers.
         assert_eq!(unsafe { nmf_set_params(m, &p) }, NMF_ERR_INVALID_PARAM);
-        assert_eq!(set(m, "beta_loss", "kullback-leibler"), NMF_ERR_INVALID_PARAM);
+        assert_eq!(
+            set(m, "beta_loss", "kullback-leibler"),
+            NMF_ERR_INVALID_PARAM
+        );
         assert_eq!(get(m, "beta_loss").unwrap(), "frobenius");
         assert_eq!(get(m, "batch_size").unwrap(), "64");
         // SAFETY: a live handle.

@@ -104,6 +104,8 @@ fn current(rs: &RandomState) -> FfiResult<MtState> {
 }
 
 #[cfg(test)]
+// The tests pass live handles and buffers of the stated lengths.
+#[allow(clippy::undocumented_unsafe_blocks)]
 mod tests {
     use super::*;
     use crate::ffi::params::{NmfInit, NmfNComponentsMode};

@@ -1,4 +1,8 @@
 //! Unit tests of the C ABI, calling the exports as a C caller would.
+// Every call below passes live handles and buffers of the stated lengths, or
+// NULL / bad values on purpose (what the test is about); one comment here
+// instead of one per call.
+#![allow(clippy::undocumented_unsafe_blocks)]
 
 use super::handle::{NmfDtype, NmfModel};
 use super::params::{read_params, to_c, NmfInit, NmfNComponentsMode, NmfParams, DEFAULT_PARAMS};

@@ -372,8 +372,9 @@ fn read_indptr(
 fn temp_room(budget: &Budget) -> Option<(u64, &'static str)> {
     let dir = std::env::temp_dir();
     let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
-    // SAFETY: statfs writes the struct it is given; `c` is NUL-terminated.
+    // SAFETY: an all-zero statfs is a valid value of this plain C struct.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statfs writes the struct it is given; `c` is NUL-terminated.
     if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
         return None;
     }

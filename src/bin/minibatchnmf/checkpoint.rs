@@ -14,9 +14,9 @@
 
 use crate::commands::write_npy;
 use crate::Failure;
-use minibatchnmf::FitCursor;
 use minibatchnmf::io::{NpyRows, RowSource};
 use minibatchnmf::persist::{self, load_any, AnyModel};
+use minibatchnmf::FitCursor;
 use minibatchnmf::{Input, MiniBatchNmf, NmfFloat};
 use ndarray::{Array2, ArrayView2};
 use std::path::{Path, PathBuf};

@@ -158,16 +158,14 @@ fn resume_typed<F: NmfFloat>(
     }
     let k = model.n_components().unwrap_or(0);
     let w = checkpoint::read_w::<F>(cp, shape.0, k)?;
-    model
-        .set_param(
-            "verbose",
-            if level == Level::Verbose {
-                "True"
-            } else {
-                "False"
-            },
-        )
-        .map_err(minibatchnmf::Error::from)?;
+    model.set_param(
+        "verbose",
+        if level == Level::Verbose {
+            "True"
+        } else {
+            "False"
+        },
+    )?;
     say(
         level,
         format!(
