@@ -315,7 +315,7 @@ fn unparsable_and_unknown_parameters_are_rejected() {
         Err(ParamError::Unknown(_))
     ));
     assert!(matches!(
-        p.set_param("solver", "mu"),
+        p.set_param("solvr", "mu"),
         Err(ParamError::Unknown(_))
     ));
     for (name, value) in [
