@@ -45,7 +45,7 @@ pub fn mean<F: NmfFloat>(x: &Input<F>) -> f64 {
 /// [`initialize_from`] to get back where a generator state was left.
 ///
 /// ```
-/// use minibatchnmf::{init::initialize, Init, Input};
+/// use minibatchnmf::{initialize, Init, Input};
 /// use ndarray::array;
 /// let x = array![[1.0, 0.0, 2.0], [0.5, 3.0, 0.0], [0.0, 1.0, 1.0], [2.0, 2.0, 0.5]];
 /// let (w, h) = initialize(&Input::Dense(x.view()), 2, Init::Nndsvda, Some(0))?;

@@ -21,7 +21,7 @@ const LOWER_MASK: u32 = 0x7fff_ffff;
 /// MT19937 seeded as `numpy.random.RandomState(seed)` seeds an integer.
 ///
 /// ```
-/// use minibatchnmf::rng::NumpyRandomState;
+/// use minibatchnmf::NumpyRandomState;
 /// let mut rs = NumpyRandomState::new(0);
 /// // numpy: np.random.RandomState(0).random_sample() == 0.5488135039273248
 /// assert_eq!(rs.random_sample(), 0.5488135039273248);
@@ -247,7 +247,7 @@ impl NumpyRandomState {
 /// `mt19937:<pos>:<cached_gaussian or none>:<key as 624 × 8 hex digits>`.
 ///
 /// ```
-/// use minibatchnmf::rng::{MtState, NumpyRandomState};
+/// use minibatchnmf::{MtState, NumpyRandomState};
 /// let mut a = NumpyRandomState::new(0);
 /// a.standard_normal();
 /// let state: MtState = a.state();
