@@ -93,7 +93,16 @@ fn extension_parameters_read_back_and_stay_out_of_sklearns_list() {
     let names: Vec<_> = p.get_params().into_iter().map(|(n, _)| n).collect();
     assert!(!names.contains(&"solver") && names.len() == 16);
     let ext: Vec<_> = p.extension_params().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(ext, ["solver", "cd_w_sweeps", "cd_h_sweeps", "cd_stats", "max_memory"]);
+    assert_eq!(
+        ext,
+        [
+            "solver",
+            "cd_w_sweeps",
+            "cd_h_sweeps",
+            "cd_stats",
+            "max_memory"
+        ]
+    );
     let d = MiniBatchNmfParams::new();
     assert_eq!(d.get_solver(), Solver::Mu);
     assert_eq!(d.get_cd_stats(), CdStats::Exact);
