@@ -37,6 +37,16 @@ Fashion N = 20 ≥ 6×, N = 100 ≥ 8×, FOLDOC N = 20 ≥ 3×). Reported per
 method: the time to reach each reference error (the first point at or
 below it), and the lowest error reached within each time budget.
 
+Per-epoch floor of ours cd (target: each epoch within 2× of it): an
+epoch's time is the slope of ours cd's curve between its first and last
+points (the start of the fit, the exact statistics of the initial W, is
+left out); its floor is max(flops / GEMM peak, bytes / memory bandwidth)
+with the flops of two n·m·k products (X·Hᵀ for W's sweeps, Wᵀ·X for B:
+2·s·k each, s = n·m dense or nnz sparse) and the bytes of one pass over X
+(benches/floor.py's conventions), the rates measured by
+`bench_runner --mode machine` at the start and the end of the run (the
+better of the two, as benches/suite.py takes them).
+
 Checks (the run fails otherwise): ours mu and scikit-learn's MiniBatchNMF
 run the same algorithm, so their errors after every common pass agree to
 1e-9 relative (this ties our observer-based curve to scikit-learn's
@@ -59,6 +69,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import suite  # noqa: E402  (data preparation, machine description)
+import floor  # noqa: E402  (the floor's conventions)
 
 BEGIN, END = "<!-- tte:generated:begin -->", "<!-- tte:generated:end -->"
 F64_RTOL = 1e-9
@@ -252,6 +263,30 @@ def merge(outs):
     return dict(sorted(merged.items())), worst
 
 
+def machine(args):
+    """The machine's rates (benches/runner.rs --mode machine)."""
+    cmd = [args.runner, "--mode", "machine"] + (
+        ["--gemm-n", "512", "--stream-len", str(1 << 22)] if args.quick else [])
+    return run_json(cmd)
+
+
+def epoch_floor(shape, nnz, k, sparse, mach, dtype="f64"):
+    """(floor seconds, flops, bytes) of one cd epoch: two n·m·k products
+    and one pass over X."""
+    fb = 4 if dtype == "f32" else 8
+    flops = 2 * (2 * nnz * k)
+    nbytes = nnz * (fb + 4 if sparse else fb)
+    peak = max(mach[f"gemm_{dtype}_1t"], mach[f"gemm_{dtype}_2t"]) * 1e9
+    bw = max(mach["bw_read_1t"], mach["bw_read_2t"], mach["bw_triad_1t"], mach["bw_triad_2t"]) * 1e9
+    return max(flops / peak, nbytes / bw), flops, nbytes
+
+
+def epoch_time(curve):
+    """Seconds per pass: the slope between the curve's first and last points."""
+    (i0, (s0, _)), (i1, (s1, _)) = next(iter(curve.items())), list(curve.items())[-1]
+    return (s1 - s0) / (i1 - i0) if i1 > i0 else None
+
+
 def time_to(curve, err):
     hits = [(s, i) for i, (s, e) in curve.items() if e <= err]
     return min(hits) if hits else None
@@ -416,7 +451,8 @@ def main():
             sys.exit(msg)
         print(msg, flush=True)
 
-    results, md_parts, failures, all_targets = [], [], [], []
+    mach = None if args.reuse else machine(args)
+    results, md_parts, failures, all_targets, floor_lines = [], [], [], [], []
     raw, raw_path = {}, os.path.join(suite.TARGET, "tte-smoke.json" if args.quick else "tte-last.json")
     for d in datasets(args.quick):
         if args.only and args.only not in d["name"]:
@@ -444,6 +480,7 @@ def main():
                 failures.append(f"{d['name']} {m['name']}: errors differ across rounds by {worst:.2e} relative")
         any_out = next(o for rs in runs.values() for o in rs)
         d["shape"] = tuple(any_out["shape"])
+        d["nnz"] = any_out.get("nnz")
         nmf_cd = curves["NMF cd"]
         refs = {n: nmf_cd[n][1] for n in d["ns"]}
         ref_times = {n: nmf_cd[n][0] for n in d["ns"]}
@@ -487,6 +524,34 @@ def main():
         plot(results, png)
         print(f"plot: {png}", flush=True)
 
+    # The machine again at the end: each rate the better of the two.
+    if not args.reuse:
+        end = machine(args)
+        for key, val in end.items():
+            if isinstance(val, float) and key.startswith(("gemm_f", "bw_")):
+                mach[key] = max(mach[key], val)
+        raw["_machine"] = mach
+    else:
+        with open(args.reuse) as f:
+            mach = json.load(f).get("_machine")
+    for d, curves, _, _ in results:
+        cd = curves.get("ours cd")
+        if not cd or mach is None:
+            continue
+        nnz = d["nnz"] or d["shape"][0] * d["shape"][1]
+        fl, flops, nbytes = epoch_floor(d["shape"], nnz, d["k"], d["key"].startswith("sparse"), mach)
+        et = epoch_time(cd)
+        if et is None:
+            continue
+        ratio = et / fl
+        floor_lines.append(
+            f"- {d['name']}: ours cd {1000 * et:.1f} ms per epoch, floor {1000 * fl:.1f} ms "
+            f"({flops / 1e9:.2f} GFlop at {max(mach['gemm_f64_1t'], mach['gemm_f64_2t']):.1f} GFlop/s, "
+            f"{nbytes / 1e6:.1f} MB at {max(mach['bw_read_1t'], mach['bw_read_2t'], mach['bw_triad_1t'], mach['bw_triad_2t']):.1f} GB/s): "
+            f"{ratio:.1f}× the floor (target ≤ 2×: {'**met**' if ratio <= 2 else '**not met**'})")
+    for t in floor_lines:
+        print(t, flush=True)
+
     meta = dict(when=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), minutes=(time.time() - start) / 60,
                 load0=list(load0), load1=list(os.getloadavg()), command=args.command, rounds=args.rounds)
     if args.reuse:
@@ -505,6 +570,8 @@ def main():
         f"{', '.join(f'{v:.2f}' for v in load0)}, at the end {', '.join(f'{v:.2f}' for v in load1)}.",
         "- Methods (init random, random_state 0, tol 0):", meth,
         "", "Targets (speed-up of ours cd to the error NMF cd reaches in N iterations, over NMF cd's own time for them):", "", *all_targets, "",
+        "Each cd epoch against its floor (two n·m·k products and one pass over X at the machine's measured "
+        "GEMM and memory rates; the epoch is the slope of ours cd's curve):", "", *floor_lines, "",
     ]
     text = "\n".join(head + md_parts + [f"![error against time]({os.path.basename(png)})"])
     print()

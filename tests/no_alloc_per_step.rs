@@ -1,10 +1,12 @@
 //! The steps of a fit allocate nothing: a fit of 40 epochs makes as many
 //! heap allocations as a fit of 2 (workspaces are sized once per fit), for
 //! one process and for a distributed fit through a reducer, for both
-//! solvers (MU and cd with either statistics form).
+//! solvers (MU and cd with either statistics form, dense and CSR; the cd
+//! CSR case is wide enough for several column blocks of H's sweeps and
+//! has a partial block of rows and of columns).
 
 use minibatchnmf::dist::SingleProcess;
-use minibatchnmf::{BetaLoss, CdStats, Init, MiniBatchNmf, MiniBatchNmfParams, Solver};
+use minibatchnmf::{BetaLoss, CdStats, CsrView, Init, MiniBatchNmf, MiniBatchNmfParams, Solver};
 use ndarray::Array2;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,6 +64,42 @@ fn allocations_with(beta: BetaLoss, cd: Option<CdStats>, epochs: usize, reducer:
     ALLOCS.load(Ordering::Relaxed) - before
 }
 
+/// A cd fit of CSR X (300×2500, ~3 % stored, batch 100: 3 steps per
+/// epoch) for `epochs` epochs: its allocations.
+fn cd_csr_allocations(stats: CdStats, epochs: usize, reducer: bool) -> usize {
+    let (n, m) = (300usize, 2500usize);
+    let (mut indptr, mut indices, mut data) = (vec![0usize], Vec::new(), Vec::new());
+    for i in 0..n {
+        for j in 0..m {
+            if (i * 31 + j * 17) % 33 == 0 {
+                indices.push(j);
+                data.push(((i + 3 * j) % 7) as f64 + 0.25);
+            }
+        }
+        indptr.push(indices.len());
+    }
+    let x = CsrView::new(n, m, &indptr, &indices, &data).unwrap();
+    let p = MiniBatchNmfParams::new()
+        .n_components(6)
+        .init(Init::Random)
+        .random_state(Some(0))
+        .batch_size(100)
+        .tol(0.0)
+        .max_no_improvement(None)
+        .max_iter(epochs)
+        .solver(Solver::Cd)
+        .cd_stats(stats)
+        .cd_w_sweeps(2)
+        .cd_h_sweeps(2);
+    let mut model = MiniBatchNmf::<f64>::new(p).unwrap();
+    if reducer {
+        model.set_reducer(Some(Arc::new(SingleProcess)));
+    }
+    let before = ALLOCS.load(Ordering::Relaxed);
+    model.fit(x).unwrap();
+    ALLOCS.load(Ordering::Relaxed) - before
+}
+
 #[test]
 fn steps_allocate_nothing_one_process_and_distributed() {
     // One thread (rayon's work stealing would make the count vary), and a
@@ -89,6 +127,16 @@ fn steps_allocate_nothing_one_process_and_distributed() {
             assert_eq!(
                 short, long,
                 "cd {stats:?} reducer={reducer}: 2 epochs {short} allocations, 40 epochs {long}"
+            );
+        }
+    }
+    for stats in [CdStats::Exact, CdStats::Decayed] {
+        for reducer in [false, true] {
+            let short = cd_csr_allocations(stats, 2, reducer);
+            let long = cd_csr_allocations(stats, 40, reducer);
+            assert_eq!(
+                short, long,
+                "cd CSR {stats:?} reducer={reducer}: 2 epochs {short} allocations, 40 epochs {long}"
             );
         }
     }

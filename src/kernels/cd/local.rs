@@ -58,7 +58,7 @@ pub(crate) fn local<F: NmfFloat>(
         ..
     } = ws;
     let CdBufs {
-        hess, w_old, parts, ..
+        hess, w_old, sweep, ..
     } = cd;
     let mut c = xht.mat(rows, k);
     xht_par(x, h, hc, c.view_mut(), threads.len());
@@ -77,7 +77,7 @@ pub(crate) fn local<F: NmfFloat>(
                 xht,
                 pen_w.l1,
                 cfg.w_sweeps,
-                parts,
+                sweep,
             );
             (w, true)
         }
@@ -97,7 +97,7 @@ pub(crate) fn local<F: NmfFloat>(
                 max_iter,
                 tol,
                 comm,
-                parts,
+                sweep,
             )?;
             let had_old = match keep {
                 Some(mut old) => {

@@ -18,7 +18,7 @@ pub(crate) use local::{local, BatchStats};
 pub(crate) use solve::solve_rows;
 pub use solve::solve_w_source_cd;
 pub use start::exact_stats_source;
-pub(crate) use sweep::{gram_with_l2, sweep_rows};
+pub(crate) use sweep::{gram_with_l2, sweep_cols, sweep_rows, SweepBufs};
 
 use super::workspace::Buf;
 pub use crate::params::CdStats;
@@ -51,12 +51,6 @@ pub(crate) struct CdBufs<F> {
     pub(crate) hess: Buf<F>,
     /// W's rows before the step (exact statistics), then W_new − W_old.
     pub(crate) w_old: Buf<F>,
-    /// Hᵀ during H's sweeps (m×k).
-    pub(crate) ht: Buf<F>,
-    /// Bᵀ (m×k).
-    pub(crate) bt: Buf<F>,
-    /// Per-block violation sums.
-    pub(crate) parts: Vec<f64>,
-    /// Per-block sums of the H-change test.
-    pub(crate) h_parts: Vec<(f64, f64)>,
+    /// The sweeps' scratch.
+    pub(crate) sweep: SweepBufs<F>,
 }

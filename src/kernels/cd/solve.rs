@@ -2,7 +2,7 @@
 //! `NMF(solver="cd")` transform does: sweeps until the violation falls to
 //! `tol` times the first sweep's, or `max_iter` sweeps.
 
-use super::{gram_with_l2, sweep_rows};
+use super::{gram_with_l2, sweep_rows, SweepBufs};
 use crate::dist::Comm;
 use crate::error::Result;
 use crate::float::NmfFloat;
@@ -25,11 +25,11 @@ pub(crate) fn solve_rows<F: NmfFloat>(
     max_iter: usize,
     tol: f64,
     comm: Comm,
-    parts: &mut Vec<f64>,
+    bufs: &mut SweepBufs<F>,
 ) -> Result<usize> {
     let mut first = 0.0;
     for it in 1..=max_iter {
-        let mut v = [sweep_rows(w.view_mut(), hess, xht, l1, 1, parts)];
+        let mut v = [sweep_rows(w.view_mut(), hess, xht, l1, 1, bufs)];
         if !comm.is_single() {
             comm.sum_f64(&mut v)?;
         }
@@ -68,7 +68,7 @@ pub fn solve_w_source_cd<F: NmfFloat>(
     let mut hess = Array2::zeros((k, k));
     gram_with_l2(ws.hc.hht.view(), pen_w.l2, hess.view_mut());
     let mut w = Array2::zeros((n, k));
-    let mut parts = Vec::new();
+    let mut bufs = SweepBufs::default();
     solve_rows(
         w.view_mut(),
         hess.view(),
@@ -77,7 +77,7 @@ pub fn solve_w_source_cd<F: NmfFloat>(
         max_iter,
         tol,
         comm,
-        &mut parts,
+        &mut bufs,
     )?;
     Ok(SolveWOutcome { w })
 }
