@@ -77,7 +77,15 @@ F64_RTOL = 1e-9
 # The targets: (data set, N) -> speed-up of ours cd over NMF cd's own N iterations.
 EXT = {}  # the extension parameters our runner reported, per method
 
-TARGETS = {("Fashion", 20): 6.0, ("Fashion", 100): 8.0, ("FOLDOC", 20): 3.0}
+TARGETS = {("Fashion", 20): 6.0, ("Fashion", 100): 8.0, ("FOLDOC", 20): 3.0, ("large TF-IDF", 20): 3.0}
+
+# ours cd's settings per data set (docs: which batch_size to use with cd).
+# Dense or narrow X (m ≲ batch_size): scikit-learn's batch_size and the cd
+# defaults. Wide sparse X (m ≫ batch_size, TF-IDF): each H update sweeps
+# all m columns (m·k² per sweep) while the batch's own work is only its
+# stored values, so fewer, larger steps with fewer H sweeps each: batch_size
+# 2048, cd_w_sweeps=5, cd_h_sweeps=2 (measurements in BENCHMARKS.md).
+WIDE_SPARSE_CD = dict(batch=2048, set=["cd_w_sweeps=5", "cd_h_sweeps=2"])
 
 
 def datasets(quick):
@@ -88,15 +96,24 @@ def datasets(quick):
         dict(name="Fashion", key="fashion", k=10, ns=[20, 100],
              budgets=[0.1, 0.25, 0.5, 1.0, 2.0], max_seconds=2.5),
         dict(name="FOLDOC", key="sparse_foldoc", k=20, ns=[20],
-             budgets=[0.1, 0.25, 0.5, 1.0, 2.0, 4.0], max_seconds=5.0),
+             budgets=[0.1, 0.25, 0.5, 1.0, 2.0, 4.0], max_seconds=5.0, cd=WIDE_SPARSE_CD),
+        # Debian's dict-gcide (`make large-tfidf`, target/bench-data/large_tfidf.npz):
+        # run when benches/suite.py prepares it (skipped with a note otherwise).
+        dict(name="large TF-IDF", key="sparse_large_tfidf", k=20, ns=[20],
+             budgets=[1.0, 2.5, 5.0, 10.0, 20.0], max_seconds=40.0, cd=WIDE_SPARSE_CD),
     ]
 
 
-def methods(args):
-    cd_set = ["solver=cd"] + [s for s in args.cd_set]
+def methods(args, d=None):
+    per = (d or {}).get("cd", {})
+    cd_set = ["solver=cd"] + per.get("set", []) + [s for s in args.cd_set]
+    cd_batch = args.cd_batch or per.get("batch", 1024)
+    before = [dict(name="ours cd (before)", kind="ours", set=cd_set, batch=cd_batch, runner=args.before_runner)] \
+        if args.before_runner else []
     every = [
         dict(name="NMF cd", kind="sk", method="nmf-cd"),
-        dict(name="ours cd", kind="ours", set=cd_set, batch=args.cd_batch),
+        dict(name="ours cd", kind="ours", set=cd_set, batch=cd_batch),
+        *before,
         dict(name="ours mu", kind="ours", set=[], batch=1024),
         dict(name="MiniBatchNMF", kind="sk", method="minibatch", batch=1024),
         dict(name="NMF mu", kind="sk", method="nmf-mu"),
@@ -170,7 +187,7 @@ def csv(vals):
 def command(m, d, path, args, refs, threads=None):
     s = d["max_seconds"]
     if m["kind"] == "ours":
-        cmd = [args.runner, "--mode", "curve", "--x", path, "--k", str(d["k"]), "--init", "random",
+        cmd = [m.get("runner") or args.runner, "--mode", "curve", "--x", path, "--k", str(d["k"]), "--init", "random",
                "--batch", str(m["batch"]), "--max-seconds", repr(s), "--budgets", csv(d["budgets"])]
         if refs:
             cmd += ["--targets", csv(refs)]
@@ -207,12 +224,12 @@ def last_common_time(a, b):
 
 def run_dataset(d, path, args, avail):
     """Runs every method `args.rounds` times; returns {method name: [runs]} and notes."""
-    runs = {m["name"]: [] for m in methods(args)}
+    runs = {m["name"]: [] for m in methods(args, d)}
     threads = {}
     notes = []
     refs = []
     for rnd in range(args.rounds):
-        for m in methods(args):
+        for m in methods(args, d):
             if not avail.get(m["name"], True):
                 continue
             if m["kind"] == "sk":
@@ -235,7 +252,7 @@ def run_dataset(d, path, args, avail):
                     print(f"  {m['name']}: not available ({e})", flush=True)
                     continue
             runs[m["name"]].append(out)
-            if out.get("extension"):
+            if out.get("extension") and m["name"] not in EXT:  # the first data set's (the defaults)
                 EXT[m["name"]] = out["extension"]
             if m["name"] == "NMF cd" and not refs:
                 pts = {p[0]: p[2] for p in out["points"]}
@@ -366,7 +383,7 @@ def report(d, curves, refs, ref_times, threads, desc):
     return "\n".join(lines), tlines
 
 
-COLORS = {"ours cd": "#d62728", "ours mu": "#ff7f0e", "MiniBatchNMF": "#1f77b4", "NMF cd": "#2ca02c",
+COLORS = {"ours cd": "#d62728", "ours cd (before)": "#e377c2", "ours mu": "#ff7f0e", "MiniBatchNMF": "#1f77b4", "NMF cd": "#2ca02c",
           "NMF mu": "#9467bd", "RcppML": "#8c564b"}
 
 
@@ -432,7 +449,10 @@ def main():
     ap.add_argument("--only", help="run only the data sets whose name contains this text")
     ap.add_argument("--methods", help="comma-separated method names to run (NMF cd always runs: it gives "
                     "the reference errors), e.g. 'ours cd,ours mu'")
-    ap.add_argument("--cd-batch", type=int, default=1024, help="batch_size of ours cd")
+    ap.add_argument("--cd-batch", type=int, default=None, help="batch_size of ours cd (default: the data "
+                    "set's recommended one, 1024 or 2048 for wide sparse X)")
+    ap.add_argument("--before-runner", help="also run ours cd with this bench_runner build (a before/after "
+                    "comparison in one run: method 'ours cd (before)')")
     ap.add_argument("--cd-set", action="append", default=[], metavar="NAME=VALUE",
                     help="more parameters for ours cd (e.g. cd_w_sweeps=2); repeatable")
     ap.add_argument("--command", default="make bench-tte", help="the command named in the output")
@@ -457,13 +477,18 @@ def main():
     for d in datasets(args.quick):
         if args.only and args.only not in d["name"]:
             continue
-        path = files[d["key"]]
+        path = files.get(d["key"])
+        if path is None or not os.path.exists(path):
+            msg = f"{d['name']}: no data ({d['key']}; `make large-tfidf` writes it): not run"
+            print(msg, flush=True)
+            all_targets.append(msg)
+            continue
         print(f"== {d['name']} (k={d['k']})", flush=True)
         if args.reuse:
             with open(args.reuse) as f:
                 runs, threads, notes = json.load(f)[d["name"]]
             for name, rs in runs.items():
-                if rs and rs[0].get("extension"):
+                if rs and rs[0].get("extension") and name not in EXT:
                     EXT[name] = rs[0]["extension"]
         else:
             runs, threads, notes = run_dataset(d, path, args, avail)
@@ -471,7 +496,7 @@ def main():
             with open(raw_path, "w") as f:
                 json.dump(raw, f)
         curves = {}
-        for m in methods(args):
+        for m in methods(args, d):
             if not runs[m["name"]]:
                 curves[m["name"]] = None
                 continue
@@ -498,7 +523,7 @@ def main():
         if args.quick and not args.reuse:
             notes.append(check_sk_rerun(d, path, curves, failures))
         table, tlines = report(d, curves, refs, ref_times, threads,
-                               {m["name"]: describe(m) for m in methods(args)})
+                               {m["name"]: describe(m) for m in methods(args, d)})
         print(table, flush=True)
         for t in tlines:
             print(t, flush=True)
@@ -534,8 +559,8 @@ def main():
     else:
         with open(args.reuse) as f:
             mach = json.load(f).get("_machine")
-    for d, curves, _, _ in results:
-        cd = curves.get("ours cd")
+    for (d, curves, _, _), name in ((r, n) for r in results for n in ("ours cd", "ours cd (before)")):
+        cd = curves.get(name)
         if not cd or mach is None:
             continue
         nnz = d["nnz"] or d["shape"][0] * d["shape"][1]
@@ -545,8 +570,8 @@ def main():
             continue
         ratio = et / fl
         floor_lines.append(
-            f"- {d['name']}: ours cd {1000 * et:.1f} ms per epoch, floor {1000 * fl:.1f} ms "
-            f"({flops / 1e9:.2f} GFlop at {max(mach['gemm_f64_1t'], mach['gemm_f64_2t']):.1f} GFlop/s, "
+            f"- {d['name']}: {name} {1000 * et:.1f} ms per epoch, floor {1000 * fl:.1f} ms "
+            f"({flops / 1e6:.0f} MFlop at {max(mach['gemm_f64_1t'], mach['gemm_f64_2t']):.1f} GFlop/s, "
             f"{nbytes / 1e6:.1f} MB at {max(mach['bw_read_1t'], mach['bw_read_2t'], mach['bw_triad_1t'], mach['bw_triad_2t']):.1f} GB/s): "
             f"{ratio:.1f}× the floor (target ≤ 2×: {'**met**' if ratio <= 2 else '**not met**'})")
     for t in floor_lines:
@@ -562,7 +587,9 @@ def main():
         with open(raw_path, "w") as f:
             json.dump(raw, f)
     load0, load1 = meta["load0"], meta["load1"]
-    meth = "\n".join(f"  - {m['name']}: {describe(m, EXT.get(m['name']))}" for m in methods(args))
+    meth = "\n".join(f"  - {m['name']}: {describe(m, EXT.get(m['name']))}" for m in methods(args)) + \
+        "".join(f"\n  - ours cd on {d['name']} (wide sparse X): batch_size={d['cd']['batch']}, "
+                f"{', '.join(d['cd']['set'])}" for d, _, _, _ in results if d.get("cd") and not args.cd_batch)
     head = [
         f"- Run: {meta['when']}, `{meta['command']}`, {meta['rounds']} "
         f"round(s), {meta['minutes']:.1f} min in all; {os.cpu_count()} logical CPUs, shared with "
@@ -580,7 +607,7 @@ def main():
         print("\nTIME-TO-ERROR CHECKS FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
         sys.exit(1)
     if args.quick and not args.reuse:
-        missing = [m["name"] for m in methods(args)
+        missing = [m["name"] for m in methods(args, None)
                    if avail.get(m["name"], True) and not any(c is not None and name == m["name"]
                                                               for d, cs, _, _ in results for name, c in cs.items())]
         if missing:

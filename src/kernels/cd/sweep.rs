@@ -257,7 +257,8 @@ pub(crate) fn sweep_cols<F: NmfFloat>(
                 sweep_block(vb, lb, hs, l1, sweeps, &mut viol);
                 for t in 0..k {
                     let mut hr = hc.row_mut(t);
-                    let hr = &mut hr.as_slice_mut().expect("rows of H are contiguous")[j0..j0 + used];
+                    let hr =
+                        &mut hr.as_slice_mut().expect("rows of H are contiguous")[j0..j0 + used];
                     for (l, x) in hr.iter_mut().enumerate() {
                         let (nv, ov) = (vb[t * LANES + l], old[t * LANES + l]);
                         let d = (nv - ov).to_f64_();
