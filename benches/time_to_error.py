@@ -479,7 +479,7 @@ def main():
             continue
         path = files.get(d["key"])
         if path is None or not os.path.exists(path):
-            msg = f"{d['name']}: no data ({d['key']}; `make large-tfidf` writes it): not run"
+            msg = f"- {d['name']}: no data ({d['key']}; `make large-tfidf` writes it): not run"
             print(msg, flush=True)
             all_targets.append(msg)
             continue

@@ -18,7 +18,12 @@ use super::{invalid, parse, MiniBatchNmfParams, ParamError};
 /// (20, 5) 0.46/664.4, 0.62/657.1, 0.84/653.7, 1.91/648.6;
 /// (10, 10) 0.40/668.2, 0.50/662.0, 0.79/656.8, 1.69/651.1. A W sweep
 /// costs b·k² against the step's two b·m·k products, so sweeps are cheap
-/// at small k; beyond (10, 5) they stop paying.
+/// at small k; beyond (10, 5) they stop paying. Re-measured after the
+/// sweeps became 8-lane (BENCHMARKS.md, "Where the cd time goes"): still
+/// the best of the grid on Fashion; for wide sparse X (m ≫ batch_size,
+/// TF-IDF) batch_size 2048 with (5, 2) is faster to a given error, as an
+/// H update there costs m·k² per sweep against the batch's few stored
+/// values.
 pub const DEFAULT_CD_W_SWEEPS: usize = 10;
 /// H sweeps per mini-batch of the cd solver (default of `cd_h_sweeps`;
 /// see [`DEFAULT_CD_W_SWEEPS`] for the measurements).
