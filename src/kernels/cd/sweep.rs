@@ -331,4 +331,30 @@ mod tests {
         assert_eq!(w, expected);
         assert!((v - v_ref).abs() <= 1e-15 * v_ref);
     }
+
+    /// H's in-place column sweeps (several blocks of `COLS` columns, a
+    /// partial block of lanes at the end) do to each column exactly what
+    /// the row sweeps do to the same row of Hᵀ; the H change is
+    /// ||H_new − H_old|| / ||H_new||.
+    #[test]
+    fn column_sweeps_of_h_equal_row_sweeps_of_ht() {
+        let (k, m) = (3, 2 * COLS + 13);
+        let f = |i: usize, j: usize, s: usize| (((i * 31 + j * 17 + s) % 23) as f64) / 7.0;
+        let h0 =
+            ndarray::Array2::from_shape_fn(
+                (k, m),
+                |(i, j)| if (i + j) % 5 == 0 { 0.0 } else { f(i, j, 1) },
+            );
+        let b = ndarray::Array2::from_shape_fn((k, m), |(i, j)| f(i, j, 4));
+        let hess = array![[2.0, 0.3, 0.1], [0.3, 1.5, 0.2], [0.1, 0.2, 0.9]];
+        let mut h = h0.clone();
+        let mut bufs = SweepBufs::default();
+        let change = sweep_cols(&mut h, hess.view(), b.view(), 0.05, 3, &mut bufs);
+        let mut ht = h0.t().as_standard_layout().into_owned();
+        let bt = b.t().as_standard_layout().into_owned();
+        sweep_rows(ht.view_mut(), hess.view(), bt.view(), 0.05, 3, &mut bufs);
+        assert_eq!(h, ht.t());
+        let expected = (&h - &h0).mapv(|d| d * d).sum().sqrt() / h.mapv(|v| v * v).sum().sqrt();
+        assert!(change > 0.0 && (change - expected).abs() <= 1e-12 * expected);
+    }
 }
