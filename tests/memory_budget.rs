@@ -455,3 +455,100 @@ fn the_c_abi_takes_max_memory_by_name_and_refuses_a_fit_over_it() {
         nmf_free(model);
     }
 }
+
+/// A dense f64 `.npy` of n×m values (deterministic, non-negative), written
+/// by row blocks.
+fn tall_npy(path: &Path, n: usize, m: usize) {
+    let mut out = io::NpyWriter::<f64>::create(path, (n, m)).unwrap();
+    let rows = 65536;
+    let mut s = 0..n;
+    while s.start < n {
+        let a = s.start;
+        let b = (a + rows).min(n);
+        let block = ndarray::Array2::from_shape_fn((b - a, m), |(i, j)| {
+            (((a + i) * 31 + j * 17) % 13) as f64 / 4.0
+        });
+        out.write_rows(block.view()).unwrap();
+        s = b..n;
+    }
+    out.finish().unwrap();
+}
+
+/// Runs the CLI and times it.
+fn timed_cli(args: &[&str], dir: &Path) -> (Run, f64) {
+    let t = std::time::Instant::now();
+    let run = run_cli(args, None, dir);
+    (run, t.elapsed().as_secs_f64())
+}
+
+#[test]
+fn a_tall_fit_over_budget_spills_w_and_equals_the_fit_in_memory() {
+    // 2·10^6 × 20, k = 10: W is 160 MB, the rest of the fit (row blocks of
+    // whole passes, workspaces) about 130 MB: W cannot stay in RAM under a
+    // 200 MB budget, and lives in the --w-out file.
+    let (n, m) = (2_000_000, 20);
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    tall_npy(&x, n, m);
+    let x = x.to_str().unwrap();
+    let common = [
+        "fit",
+        x,
+        "-q",
+        "-k",
+        "10",
+        "--init",
+        "random",
+        "--random-state",
+        "0",
+        "--max-iter",
+        "2",
+        "--tol",
+        "0",
+    ];
+    let with = |extra: &[&'static str]| {
+        let mut a = common.to_vec();
+        a.extend_from_slice(extra);
+        a
+    };
+    let (ram, t_ram) = timed_cli(
+        &with(&["--w-out", "w_ram.npy", "-o", "ram.safetensors"]),
+        dir.path(),
+    );
+    assert_eq!(ram.status, 0, "{}", ram.stderr);
+    let (spill, t_spill) = timed_cli(
+        &with(&[
+            "--w-out",
+            "w_spill.npy",
+            "-o",
+            "spill.safetensors",
+            "--max-memory",
+            "200M",
+        ]),
+        dir.path(),
+    );
+    assert_eq!(spill.status, 0, "{}", spill.stderr);
+    let w_ram = std::fs::read(dir.path().join("w_ram.npy")).unwrap();
+    let w_spill = std::fs::read(dir.path().join("w_spill.npy")).unwrap();
+    assert_eq!(w_ram.len(), 128 + n * 10 * 8);
+    assert!(w_ram == w_spill, "W differs");
+    let load = |f: &str| MiniBatchNmf::<f64>::load(dir.path().join(f)).unwrap();
+    let (a, b) = (load("ram.safetensors"), load("spill.safetensors"));
+    assert_eq!(a.components().unwrap(), b.components().unwrap());
+    assert_eq!(
+        a.reconstruction_err().unwrap().to_bits(),
+        b.reconstruction_err().unwrap().to_bits()
+    );
+    eprintln!(
+        "in memory: {t_ram:.2} s, peak RSS {} MiB; spilled: {t_spill:.2} s ({:.2}×), peak RSS {} MiB",
+        ram.max_rss_kib >> 10,
+        t_spill / t_ram,
+        spill.max_rss_kib >> 10
+    );
+    assert!(
+        spill.max_rss_kib < 200 << 10,
+        "peak RSS {} KiB over the 200 MiB budget",
+        spill.max_rss_kib
+    );
+    assert!(ram.max_rss_kib > spill.max_rss_kib + (100 << 10));
+}
