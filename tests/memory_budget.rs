@@ -189,24 +189,39 @@ fn ten_to_the_eight_rows_are_refused_up_front_by_the_budget() {
     let dir = tempfile::tempdir().unwrap();
     let f = tall8(dir.path());
     let f = f.to_str().unwrap();
-    // W alone is 10^8 × 3 × 8 bytes = 2.2 GiB, over a 1 GiB budget.
-    for init in ["random", "nndsvda"] {
-        let args = [
-            "fit",
-            f,
-            "-o",
-            "m.safetensors",
-            "-q",
-            "--init",
-            init,
-            "--max-memory",
-            "1G",
-        ];
-        refused(
-            &run_cli(&args, None, dir.path()),
-            "1.0 GiB (set by max_memory)",
-        );
-    }
+    // W alone is 10^8 × 3 × 8 bytes = 2.2 GiB, over a 1 GiB budget. It
+    // could live in a mapped file, but the nndsvd initialisation's SVD
+    // blocks (4 × 10^8 × 13 values) cannot: refused up front, suggesting
+    // init='random'. (With init='random' the fit runs with W spilled, in
+    // ~170 MB of RSS: see docs/reliability.md; too long for a test.)
+    let args = [
+        "fit",
+        f,
+        "-o",
+        "m.safetensors",
+        "-q",
+        "--init",
+        "nndsvda",
+        "--max-memory",
+        "1G",
+    ];
+    let run = run_cli(&args, None, dir.path());
+    refused(&run, "1.0 GiB (set by max_memory)");
+    assert!(run.stderr.contains("init='random'"), "{}", run.stderr);
+    // With init='random', W spills, but the row blocks of whole passes
+    // (128 MiB) do not fit 100 MiB: refused up front too.
+    let args = [
+        "fit",
+        f,
+        "-o",
+        "m.safetensors",
+        "-q",
+        "--init",
+        "random",
+        "--max-memory",
+        "100M",
+    ];
+    refused(&run_cli(&args, None, dir.path()), "memory-mapped file");
     // The default budget follows a process limit (ulimit -v 1 GiB).
     let args = ["fit", f, "-o", "m.safetensors", "-q"];
     refused(
