@@ -232,13 +232,18 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
     /// ```
     /// use minibatchnmf::io::InMemory;
     /// use minibatchnmf::{Init, MiniBatchNmf, MiniBatchNmfParams};
-    /// let x = ndarray::Array2::from_shape_fn((3000, 4), |(i, j)| ((i + j) % 5) as f64);
-    /// let params = MiniBatchNmfParams::new().n_components(2).init(Init::Random).random_state(Some(0));
+    /// let x = ndarray::Array2::from_shape_fn((30_000, 4), |(i, j)| ((i + j) % 5) as f64);
+    /// let params = MiniBatchNmfParams::new()
+    ///     .n_components(4)
+    ///     .init(Init::Random)
+    ///     .random_state(Some(0))
+    ///     .max_iter(2);
     /// let mut ram = MiniBatchNmf::<f64>::new(params.clone())?;
     /// let w_ram = ram.fit_transform(&x)?;
-    /// // A budget W (3000 × 2 × 8 bytes = 47 KiB) does not fit in with the rest.
+    /// // The rest of the fit (mostly row blocks of whole passes, 7.6 MiB)
+    /// // fits 8 MiB, not with W (30 000 × 4 × 8 bytes = 0.9 MiB) too.
     /// let mut small = params.clone();
-    /// small.set_param("max_memory", "1M")?;
+    /// small.set_param("max_memory", "8M")?;
     /// let mut spilled = MiniBatchNmf::<f64>::new(small)?;
     /// let (w, _) = spilled.fit_transform_source_to(&mut InMemory::new(&x), None)?;
     /// assert!(w.is_spilled());

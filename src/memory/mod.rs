@@ -363,8 +363,7 @@ pub(crate) fn preflight(
     // W in a mapped file: the rest must fit.
     let rest = sum([h, ws, passes, extra]);
     let what = format!(
-        "{what}; with W kept in a memory-mapped file in the temporary folder, RAM still needs {}{}",
-        show(rest),
+        "{what}; with W kept in a memory-mapped file in the temporary folder, what stays in RAM{}",
         if svd {
             " (the randomized SVD blocks of the nndsvd initialisation stay in RAM)"
         } else if params.get_fresh_restarts() {
