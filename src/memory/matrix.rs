@@ -113,7 +113,7 @@ impl<F: NmfFloat> Matrix<F> {
         mut f: impl FnMut() -> F,
     ) -> Result<Self> {
         if *place == Placement::Ram {
-            let n = shape.0.checked_mul(shape.1).unwrap_or(usize::MAX);
+            let n = shape.0.saturating_mul(shape.1);
             let mut v: Vec<F> = Vec::new();
             super::try_grow(&mut v, n, what)?;
             v.extend((0..n).map(|_| f()));

@@ -378,7 +378,7 @@ pub(crate) fn preflight(
     // W must fit there too.
     if let Some(room) = rlimit_headroom() {
         let total = sum([w, rest]);
-        if total.is_none_or(|t| t > room) {
+        if total.map_or(true, |t| t > room) {
             return Err(Error::OutOfMemory {
                 what: format!("{what}, and W mapped from its file takes address space"),
                 needed: show(total),

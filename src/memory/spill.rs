@@ -268,6 +268,7 @@ mod tests {
         m.pager().release(0, 3 * 4096 + 5);
         // SAFETY: inside the mapping; the released page is read back.
         assert_eq!(unsafe { *m.as_ptr().add(3 * 4096 + 4) }, 7);
+        // SAFETY: inside the mapping.
         assert_eq!(unsafe { *m.as_ptr() }, 0);
     }
 
