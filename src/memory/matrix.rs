@@ -25,7 +25,8 @@ pub(crate) enum Placement {
     Npy(PathBuf),
 }
 
-/// An n×k C-order matrix in RAM or in a mapped file.
+/// An n×k C-order matrix (W) in RAM or in a memory-mapped file, the same
+/// values either way: see [`crate::MiniBatchNmf::fit_transform_source_to`].
 pub enum Matrix<F> {
     /// In RAM.
     Ram(Array2<F>),
@@ -232,9 +233,10 @@ impl<F: NmfFloat> Matrix<F> {
         }
     }
 
-    /// Keeps the `.npy` file of a matrix placed in one
-    /// ([`Placement::Npy`]): written out, not removed on drop. Returns
-    /// whether there was such a file.
+    /// Keeps the `.npy` file of a matrix placed in one (the `w_npy` of
+    /// [`crate::MiniBatchNmf::fit_transform_source_to`], the CLI's
+    /// `--w-out`): written out, not removed on drop. Returns whether there
+    /// was such a file.
     pub fn keep_file(&mut self) -> Result<bool> {
         match self {
             Matrix::Mapped { file, .. } => file.0.keep().map(|()| true),
