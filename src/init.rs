@@ -25,6 +25,7 @@ use crate::float::NmfFloat;
 use crate::input::Input;
 use crate::io::{InMemory, RowSource};
 use crate::linalg::randomized_svd::randomized_svd_source;
+use crate::memory::{Matrix, Placement};
 use crate::params::Init;
 use crate::rng::{NumpyRandomState, RandomState};
 use ndarray::{Array1, Array2, ArrayView1};
@@ -72,14 +73,16 @@ pub fn initialize_from<F: NmfFloat>(
     random_state: &mut RandomState,
 ) -> Result<(Array2<F>, Array2<F>)> {
     let shard = Shard::local(x.shape(), crate::validation::sum_f64(0.0, x));
-    initialize_source(
+    let (w, h) = initialize_source(
         &mut InMemory::new(*x),
         n_components,
         init,
         random_state,
         Comm::single(),
         &shard,
-    )
+        &Placement::Ram,
+    )?;
+    Ok((w.into_array()?, h))
 }
 
 /// [`initialize`] over a row source holding one worker's shard of X (for
@@ -106,7 +109,8 @@ pub fn initialize_source<F: NmfFloat>(
     random_state: &mut RandomState,
     comm: Comm,
     shard: &Shard,
-) -> Result<(Array2<F>, Array2<F>)> {
+    place_w: &Placement,
+) -> Result<(Matrix<F>, Array2<F>)> {
     let (n, m) = (shard.n_total, shard.n_features);
     let mean = shard.mean();
     if n == 0 || m == 0 {
@@ -145,7 +149,7 @@ pub fn initialize_source<F: NmfFloat>(
         _ => random_state.generator(),
     };
     if init == Init::Random {
-        let wh = random_init(shard, mean, k, &mut rng);
+        let wh = random_init(shard, mean, k, &mut rng, place_w)?;
         random_state.advance_to(&rng);
         return Ok(wh);
     }
@@ -179,7 +183,7 @@ pub fn initialize_source<F: NmfFloat>(
         w = w.slice(ndarray::s![rows, ..]).to_owned();
     }
     random_state.advance_to(&rng);
-    Ok((w, h))
+    Ok((Matrix::from_array(w, place_w, "W")?, h))
 }
 
 /// Random init: H first, then W (all N rows drawn, the shard's kept, so
@@ -190,7 +194,8 @@ fn random_init<F: NmfFloat>(
     mean: f64,
     k: usize,
     rng: &mut NumpyRandomState,
-) -> (Array2<F>, Array2<F>) {
+    place_w: &Placement,
+) -> Result<(Matrix<F>, Array2<F>)> {
     let m = shard.n_features;
     let avg = Float::sqrt(F::from_f64_(mean) / F::from_usize(k).expect("k fits"));
     let h = rng
@@ -199,13 +204,13 @@ fn random_init<F: NmfFloat>(
     for _ in 0..shard.offset * k {
         rng.standard_normal();
     }
-    let w = Array2::from_shape_simple_fn((shard.n_local, k), || {
+    let w = Matrix::from_fn((shard.n_local, k), place_w, "W", || {
         Float::abs(avg * F::from_f64_(rng.standard_normal()))
-    });
+    })?;
     for _ in 0..(shard.n_total - shard.offset - shard.n_local) * k {
         rng.standard_normal();
     }
-    (w, h)
+    Ok((w, h))
 }
 
 /// Euclidean norm as scikit-learn's `norm`: dot product in the array's

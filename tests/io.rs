@@ -340,3 +340,106 @@ fn bad_files_fail_with_one_clear_error() {
     std::fs::write(d.join("junk.npz"), "PK junk").unwrap();
     assert!(open_err(&d.join("junk.npz")).contains("not a .npz"));
 }
+
+/// The fit with W spilled to a mapped file (a budget too small for W with
+/// the rest, found by bisection between "refused" and "in RAM") equals the
+/// fit in memory, bit for bit, from memory and from the file.
+fn assert_same_fit_spilled<F: NmfFloat>(
+    what: &str,
+    p: &MiniBatchNmfParams,
+    mem: &mut dyn RowSource<F>,
+    file: &mut dyn RowSource<F>,
+) {
+    let a = fit(p, mem);
+    let run = |budget: u64, src: &mut dyn RowSource<F>| {
+        let mut q = p.clone();
+        q.set_param("max_memory", &budget.to_string()).unwrap();
+        let mut model = MiniBatchNmf::<F>::new(q).unwrap();
+        model
+            .fit_transform_source_to(src, None)
+            .map(|(w, _)| (w, model))
+    };
+    let (mut lo, mut hi) = (1u64, 1u64 << 40);
+    let (w, model) = loop {
+        assert!(hi - lo > 1, "{what}: no budget spills W");
+        let mid = lo + (hi - lo) / 2;
+        match run(mid, file) {
+            Err(Error::OutOfMemory { .. }) => lo = mid,
+            Err(e) => panic!("{what}: {e}"),
+            Ok((w, _)) if !w.is_spilled() => hi = mid,
+            Ok(spilled) => break spilled,
+        }
+    };
+    assert!(w.view() == a.0.view(), "{what}: spilled W differs");
+    assert!(model.components().unwrap() == a.1, "{what}: H differs");
+    assert!(
+        model.components_numerator().unwrap() == a.2,
+        "{what}: A differs"
+    );
+    assert!(
+        model.components_denominator().unwrap() == a.6,
+        "{what}: B differs"
+    );
+    let s = model.last_fit().unwrap();
+    assert_eq!((s.n_iter, s.n_steps), (a.3, a.4), "{what}: counters");
+    assert_eq!(
+        s.reconstruction_err.to_bits(),
+        a.5.to_bits(),
+        "{what}: error"
+    );
+    // The same budget from memory: the same W, spilled too.
+    let budget = model.params().get_max_memory().to_string();
+    let (w2, _) = run(budget.parse().unwrap(), mem).unwrap();
+    assert!(
+        w2.is_spilled() && w2.view() == a.0.view(),
+        "{what}: from memory"
+    );
+    // And W as an array, copied back from its file.
+    assert!(w2.into_array().unwrap() == a.0, "{what}: into_array");
+}
+
+#[test]
+fn fit_with_w_spilled_to_a_file_equals_fit_in_memory() {
+    small_pass_blocks();
+    let dir = tempfile::tempdir().unwrap();
+    // Tall enough for W to matter next to the pass blocks.
+    let x = matrix(3001, 3, 4, 0.3);
+    let path = dir.path().join("x.npy");
+    write_npy(&path, &x).unwrap();
+    for solver in SOLVERS {
+        for fresh in [false, true] {
+            let p = params(Init::Random)
+                .n_components(3)
+                .fresh_restarts(fresh)
+                .solver(solver);
+            assert_same_fit_spilled::<f64>(
+                &format!("npy {solver:?} fresh={fresh}"),
+                &p,
+                &mut InMemory::new(&x),
+                &mut NpyRows::<f64>::open(&path).unwrap(),
+            );
+        }
+    }
+    let (ip, ix, dv) = csr(&x);
+    let mpath = dir.path().join("x.mtx");
+    write_mtx(&mpath, &x, true);
+    let view = CsrView::new(x.nrows(), x.ncols(), &ip, &ix, &dv).unwrap();
+    let x32: Array2<f32> = x.mapv(|v| v as f32);
+    let p32 = dir.path().join("x32.npy");
+    write_npy(&p32, &x32).unwrap();
+    for solver in SOLVERS {
+        let p = params(Init::Random).n_components(3).solver(solver);
+        assert_same_fit_spilled::<f64>(
+            &format!("mtx {solver:?}"),
+            &p,
+            &mut InMemory::new(view),
+            &mut CsrFile::open_mtx(&mpath).unwrap(),
+        );
+        assert_same_fit_spilled::<f32>(
+            &format!("f32 npy {solver:?}"),
+            &p,
+            &mut InMemory::new(&x32),
+            &mut NpyRows::<f32>::open(&p32).unwrap(),
+        );
+    }
+}

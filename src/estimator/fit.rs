@@ -15,10 +15,12 @@ use crate::init;
 use crate::input::Input;
 use crate::io::RowSource;
 use crate::kernels::{self, Penalty, StepCtx, StepOutcome, StepSolver, WRows};
+use crate::memory::{Matrix, Paged};
 use crate::params::ValidParams;
 use crate::progress::{Control, ObserverSlot, StepReport};
 use crate::rng::RandomState;
 use ndarray::{s, Array2, ArrayView2};
+use std::path::Path;
 
 /// Where a step's batch sits: the global rows [start, end) and this
 /// worker's rows of them [lo, hi).
@@ -68,14 +70,15 @@ impl Schedule {
     }
 }
 
-/// What a fit returns: W, the fitted state, the generator moved on, and
-/// where an interrupted fit stopped.
-type FitOutcome<F> = (Array2<F>, Fitted<F>, RandomState, Option<FitCursor>);
+/// What a fit returns: W (in RAM or in a mapped file), the fitted state,
+/// the generator moved on, and where an interrupted fit stopped.
+pub(super) type FitOutcome<F> = (Matrix<F>, Fitted<F>, RandomState, Option<FitCursor>);
 
 /// The fit: returns W (this worker's rows), the fitted state, the
 /// random state after the initialisation's draws and, when interrupted,
 /// where it stopped. `resumed`: continue an interrupted fit (resume.rs)
-/// instead of starting one.
+/// instead of starting one. `w_file`: where W goes if the preflight finds
+/// it cannot stay in RAM (None: a scratch file).
 pub(super) fn fit_transform_impl<F: NmfFloat>(
     params: &ValidParams,
     x: &mut dyn RowSource<F>,
@@ -83,10 +86,11 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
     observer: &ObserverSlot,
     comm: Comm,
     resumed: Option<Resumed<F>>,
+    w_file: Option<&Path>,
 ) -> Result<FitOutcome<F>> {
     let m = x.shape().1;
     let (begin, progress) = match resumed {
-        None => (start(params, x, args, comm)?, None),
+        None => (start(params, x, args, comm, w_file)?, None),
         Some(r) => r.begin(params, x, comm).map(|(b, p)| (b, Some(p)))?,
     };
     let Start {
@@ -115,6 +119,9 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         solver: solver::fit_solver(params, &derived, steps_per_iter == 1),
         comm,
     };
+    // W's rows are used block by block with X's: the blocks of a spilled
+    // W are given back to the system behind each block of X.
+    let mut xp = Paged::new(x, &w);
     let Progress {
         stats:
             Stats {
@@ -130,7 +137,7 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
             &derived,
             &h,
             w.view(),
-            x,
+            &mut xp,
             n,
             &ctx.solver,
             comm,
@@ -142,17 +149,17 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
     let mut n_steps = first_step;
     for step in first_step..sched.max_steps {
         let b = sched.batch(step, &shard);
-        let xb = x.rows(b.lo, b.hi)?;
+        let xb = xp.rows(b.lo, b.hi)?;
         let w_rows = if params.get_fresh_restarts() {
             WRows::Fresh {
                 mean: batch_mean(&xb, comm)?,
                 max_iter: params.get_fresh_restarts_max_iter(),
                 tol: params.get_tol(),
                 // cd keeps the rows' W: their contribution to A and B.
-                keep: is_cd.then(|| w.slice_mut(s![b.lo..b.hi, ..])),
+                keep: is_cd.then(|| w.view_mut().slice_move(s![b.lo..b.hi, ..])),
             }
         } else {
-            WRows::Update(w.slice_mut(s![b.lo..b.hi, ..]))
+            WRows::Update(w.view_mut().slice_move(s![b.lo..b.hi, ..]))
         };
         let mut cost = kernels::step_local(&xb, w_rows, h.view(), &ctx, &mut ws)?;
         kernels::step_reduce(&ctx, &mut ws, &mut cost)?;
@@ -200,15 +207,16 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
     // An interrupted cd fit keeps the loop's W (each row's last solve,
     // its share of A and B): a resumed fit continues from it.
     let keep_w = is_cd && stop_reason == StopReason::Interrupted;
+    drop(xp);
     if params.get_fresh_restarts() && !keep_w {
-        w = final_w(
+        w.replace(final_w(
             params,
             x,
             h.view(),
             &ctx,
             derived.transform_max_iter,
             &shard,
-        )?;
+        )?);
     }
     let n_iter = n_steps.div_ceil(steps_per_iter);
     if n_iter == params.get_max_iter() && params.get_tol() > 0.0 {
@@ -222,14 +230,9 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
     check_finite_result(h.view(), "components")?;
     // The divergence and W's finiteness are summed over the workers, so
     // all of them fail or succeed together.
-    let mut totals = [
-        kernels::beta_divergence_source(x, w.view(), h.view(), &derived.loss)?,
-        if w.iter().all(|v| v.is_finite()) {
-            0.0
-        } else {
-            1.0
-        },
-    ];
+    let divergence =
+        kernels::beta_divergence_source(&mut Paged::new(x, &w), w.view(), h.view(), &derived.loss)?;
+    let mut totals = [divergence, if w.all_finite() { 0.0 } else { 1.0 }];
     comm.sum_f64(&mut totals)?;
     if totals[1] > 0.0 {
         return Err(Error::Diverged(

@@ -289,8 +289,10 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
     /// bigger than memory, see [`crate::io`]); W is not kept. Gives the same
     /// model as [`MiniBatchNmf::fit`] over the same matrix in memory.
     /// Distributed, the source holds this worker's shard of rows.
+    /// W lives in a scratch file when it does not fit the memory budget
+    /// (see [`MiniBatchNmf::fit_transform_source_to`]).
     pub fn fit_source(&mut self, x: &mut dyn RowSource<F>) -> Result<FitSummary> {
-        self.fit_transform_source_with(x, FitArgs::default())?;
+        self.run_fit(x, &FitArgs::default(), None, None, |_| Ok(()))?;
         Ok(self.last_fit().cloned().expect("fit sets last_fit"))
     }
 
@@ -301,7 +303,9 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         x: &mut dyn RowSource<F>,
         args: FitArgs<'_, F>,
     ) -> Result<Array2<F>> {
-        Ok(self.fit_transform_source_resumable(x, args)?.0)
+        Ok(self
+            .run_fit(x, &args, None, None, crate::memory::Matrix::into_array)?
+            .0)
     }
 
     /// One online step on a chunk of rows (scikit-learn's `partial_fit`).

@@ -27,7 +27,7 @@ pub(super) fn partial_fit_impl<F: NmfFloat>(
         Some(f) => {
             let k = f.components.nrows();
             let local = memory::preflight(params, Call::PartialFit, x.shape(), k, size_of::<F>())
-                .and_then(|()| check_source(src, Some(f.n_features_in), f.derived.loss.beta, comm))
+                .and_then(|_| check_source(src, Some(f.n_features_in), f.derived.loss.beta, comm))
                 .and_then(|sum| {
                     check_feature_names(f.feature_names_in.as_deref(), args.feature_names)
                         .map(|()| sum)
@@ -38,7 +38,7 @@ pub(super) fn partial_fit_impl<F: NmfFloat>(
         None => {
             let m = x.n_cols();
             // W is solved afresh by the step; only H of the start is kept.
-            let first = start(params, src, args, comm)?;
+            let first = start(params, src, args, comm, None)?;
             let (h, derived, shard) = (first.h, first.derived, first.shard);
             random_state = first.random_state;
             let Stats {

@@ -53,6 +53,7 @@ use crate::dist::{self, Comm};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::io::RowSource;
+use crate::memory::Matrix;
 use crate::parallel;
 use crate::params::ValidParams;
 use ndarray::Array2;
@@ -179,7 +180,7 @@ impl<F: NmfFloat> Resumed<F> {
             no_improvement: cursor.no_improvement,
         };
         let start = Start {
-            w,
+            w: crate::memory::Matrix::Ram(w),
             h: fitted.components,
             derived: fitted.derived,
             warnings,
@@ -215,7 +216,47 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         x: &mut dyn RowSource<F>,
         args: FitArgs<'_, F>,
     ) -> Result<(Array2<F>, Option<FitCursor>)> {
-        self.run_fit(x, &args, None)
+        self.run_fit(x, &args, None, None, Matrix::into_array)
+    }
+
+    /// [`fit_transform_source_resumable`](Self::fit_transform_source_resumable)
+    /// with W where the memory budget put it: in RAM, or — when W
+    /// (n_samples × n_components) does not fit the budget (`max_memory`)
+    /// while the rest of the fit does — in a memory-mapped file, so the
+    /// fit's resident memory stays within the budget whatever the number of
+    /// rows. That file is `w_npy` when given (a `.npy` file of W: call
+    /// [`Matrix::keep_file`] to keep it, it is removed otherwise), else a
+    /// scratch file of the temporary folder (removed when W is dropped).
+    /// The values are the same bits either way.
+    ///
+    /// ```
+    /// use minibatchnmf::io::InMemory;
+    /// use minibatchnmf::{Init, MiniBatchNmf, MiniBatchNmfParams};
+    /// let x = ndarray::Array2::from_shape_fn((30_000, 4), |(i, j)| ((i + j) % 5) as f64);
+    /// let params = MiniBatchNmfParams::new()
+    ///     .n_components(4)
+    ///     .init(Init::Random)
+    ///     .random_state(Some(0))
+    ///     .max_iter(2);
+    /// let mut ram = MiniBatchNmf::<f64>::new(params.clone())?;
+    /// let w_ram = ram.fit_transform(&x)?;
+    /// // The rest of the fit (mostly row blocks of whole passes, 7.6 MiB)
+    /// // fits 8 MiB, not with W (30 000 × 4 × 8 bytes = 0.9 MiB) too.
+    /// let mut small = params.clone();
+    /// small.set_param("max_memory", "8M")?;
+    /// let mut spilled = MiniBatchNmf::<f64>::new(small)?;
+    /// let (w, _) = spilled.fit_transform_source_to(&mut InMemory::new(&x), None)?;
+    /// assert!(w.is_spilled());
+    /// assert_eq!(w.view(), w_ram.view());
+    /// assert_eq!(spilled.components()?, ram.components()?);
+    /// # Ok::<(), minibatchnmf::Error>(())
+    /// ```
+    pub fn fit_transform_source_to(
+        &mut self,
+        x: &mut dyn RowSource<F>,
+        w_npy: Option<&std::path::Path>,
+    ) -> Result<(Matrix<F>, Option<FitCursor>)> {
+        self.run_fit(x, &FitArgs::default(), None, w_npy, Ok)
     }
 
     /// Continue an interrupted fit: `self` is the model it left (or that
@@ -242,20 +283,30 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
             w,
             cursor: cursor.clone(),
         };
-        self.run_fit(x, &args, Some(resumed))
+        self.run_fit(x, &args, Some(resumed), None, Matrix::into_array)
     }
 
-    fn run_fit(
+    /// The fit; `w_out` turns W into what the caller returns, before the
+    /// model is committed (so its failure leaves the model unchanged).
+    pub(super) fn run_fit<T>(
         &mut self,
         x: &mut dyn RowSource<F>,
         args: &FitArgs<'_, F>,
         resumed: Option<Resumed<F>>,
-    ) -> Result<(Array2<F>, Option<FitCursor>)> {
+        w_file: Option<&std::path::Path>,
+        w_out: impl FnOnce(Matrix<F>) -> Result<T> + Send,
+    ) -> Result<(T, Option<FitCursor>)>
+    where
+        T: Send,
+    {
         let params = self.params.clone();
         let comm = self.comm();
         let observer = &self.observer;
-        let (w, fitted, rng, cursor) =
-            parallel::install(|| fit_transform_impl(&params, x, args, observer, comm, resumed))?;
+        let (w, fitted, rng, cursor) = parallel::install(|| {
+            let (w, fitted, rng, cursor) =
+                fit_transform_impl(&params, x, args, observer, comm, resumed, w_file)?;
+            Ok::<_, Error>((w_out(w)?, fitted, rng, cursor))
+        })?;
         self.fitted = Some(fitted);
         self.params = params.with_random_state(rng);
         Ok((w, cursor))

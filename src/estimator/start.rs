@@ -10,10 +10,12 @@ use crate::float::NmfFloat;
 use crate::init;
 use crate::io::RowSource;
 use crate::kernels::Loss;
+use crate::memory::{Matrix, Placement};
 use crate::params::{Init, NComponents, ValidParams};
 use crate::rng::RandomState;
 use crate::validation;
 use ndarray::{Array2, ArrayView2};
+use std::path::Path;
 
 /// Shape, finiteness, sign and the beta <= 0 zero rule on X, in one pass
 /// over the source that also sums X: returns Σ X (for mean(X), see
@@ -116,11 +118,12 @@ fn initial_w_h<F: NmfFloat>(
     warnings: &mut Vec<Warning>,
     random_state: &mut RandomState,
     comm: Comm,
-) -> Result<(Array2<F>, Array2<F>)> {
+    place_w: &Placement,
+) -> Result<(Matrix<F>, Array2<F>)> {
     let (n, m) = (shard.n_total, shard.n_features);
     if params.get_init() == Init::Custom {
         let (w, h) = (args.w.expect("checked"), args.h.expect("checked"));
-        return Ok((w.to_owned(), h.to_owned()));
+        return Ok((Matrix::from_view(w, place_w, "W")?, h.to_owned()));
     }
     if args.w.is_some() || args.h.is_some() {
         warnings.push(Warning::IgnoredInitialGuess);
@@ -138,13 +141,14 @@ fn initial_w_h<F: NmfFloat>(
                 .into(),
         ));
     }
-    init::initialize_source(x, k, params.get_init(), random_state, comm, shard)
+    init::initialize_source(x, k, params.get_init(), random_state, comm, shard, place_w)
 }
 
 /// A new model's starting point: checked data, where this worker's rows
-/// sit, k, the derived values and the initial W and H.
+/// sit, k, the derived values and the initial W (in RAM, or in a mapped
+/// file when the preflight says it does not fit) and H.
 pub(super) struct Start<F> {
-    pub(super) w: Array2<F>,
+    pub(super) w: Matrix<F>,
     pub(super) h: Array2<F>,
     pub(super) derived: Derived,
     pub(super) warnings: Vec<Warning>,
@@ -153,17 +157,26 @@ pub(super) struct Start<F> {
     pub(super) random_state: RandomState,
 }
 
+/// `w_file`: where W goes if it has to leave RAM (a `.npy` file the caller
+/// keeps with [`Matrix::keep_file`]; None: a scratch file).
 pub(super) fn start<F: NmfFloat>(
     params: &ValidParams,
     x: &mut dyn RowSource<F>,
     args: &FitArgs<F>,
     comm: Comm,
+    w_file: Option<&Path>,
 ) -> Result<Start<F>> {
     let m = x.shape().1;
     let k = resolve_n_components(params, m, args.h);
     // Memory first: nothing sized by X's shape is allocated before it.
     let size = std::mem::size_of::<F>();
+    let mut place_w = Placement::Ram;
     let local = crate::memory::preflight(params, crate::memory::Call::Fit, x.shape(), k, size)
+        .map(|plan| {
+            if plan.spill_w {
+                place_w = w_file.map_or(Placement::Scratch, |p| Placement::Npy(p.to_path_buf()));
+            }
+        })
         .and_then(|()| check_source(x, None, params.beta(), comm))
         .and_then(|sum| match args.feature_names {
             Some(names) if names.len() != m => Err(Error::FeatureNames(format!(
@@ -186,6 +199,7 @@ pub(super) fn start<F: NmfFloat>(
         &mut warnings,
         &mut random_state,
         comm,
+        &place_w,
     )?;
     Ok(Start {
         w,

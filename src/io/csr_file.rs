@@ -21,7 +21,7 @@ use super::{io_err, mtx, source_err, RowSource};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::{CsrError, CsrView, Input};
-use crate::memory::Budget;
+use crate::memory::{self, Budget};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -46,7 +46,7 @@ impl Member {
         let size = self.elem.size();
         let len = (to - from) * size;
         if bytes.len() < len {
-            bytes.resize(len, 0);
+            memory::try_resize(bytes, len, 0, "a block of rows")?;
         }
         self.file
             .read_exact_at(&mut bytes[..len], self.offset + (from * size) as u64)
@@ -423,8 +423,8 @@ impl<F: NmfFloat> RowSource<F> for CsrFile<F> {
         );
         let (p0, p1) = (self.indptr.get(start), self.indptr.get(end));
         let nnz = p1 - p0;
-        self.ix.resize(nnz, 0);
-        self.dv.resize(nnz, F::zero());
+        memory::try_resize(&mut self.ix, nnz, 0, "a block of rows")?;
+        memory::try_resize(&mut self.dv, nnz, F::zero(), "a block of rows")?;
         let bytes = self
             .indices
             .read_bytes(p0, p1, &mut self.bytes, &self.path)?;
@@ -441,7 +441,8 @@ impl<F: NmfFloat> RowSource<F> for CsrFile<F> {
         // buffer instead.
         let stamps = self.m <= MAX_STAMPED_COLUMNS;
         if stamps && self.seen.len() != self.m {
-            self.seen = vec![0; self.m];
+            self.seen.clear();
+            memory::try_resize(&mut self.seen, self.m, 0, "column marks")?;
         }
         for i in 0..end - start {
             self.stamp += 1;

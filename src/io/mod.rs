@@ -39,6 +39,7 @@ mod write;
 
 pub use csr_file::CsrFile;
 pub use npy::NpyRows;
+pub(crate) use write::npy_header_bytes;
 pub use write::{save_npz_csr, NpyWriter};
 
 use crate::error::{Error, Result};

@@ -11,6 +11,7 @@ use super::{io_err, source_err, RowSource};
 use crate::error::Result;
 use crate::float::NmfFloat;
 use crate::input::Input;
+use crate::memory;
 use ndarray::ArrayView2;
 use ndarray_npy::npy::header::Header;
 use std::fs::File;
@@ -190,12 +191,12 @@ impl<F: NmfFloat> RowSource<F> for NpyRows<F> {
         let (r, m) = (end - start, self.m);
         let size = self.meta.elem.size();
         if self.block.len() < r * m {
-            self.block.resize(r * m, F::zero());
+            memory::try_resize(&mut self.block, r * m, F::zero(), "a block of rows")?;
         }
         if !self.meta.fortran {
             let len = r * m * size;
             if self.bytes.len() < len {
-                self.bytes.resize(len, 0);
+                memory::try_resize(&mut self.bytes, len, 0, "a block of rows")?;
             }
             let at = self.meta.data_offset + (start * m * size) as u64;
             self.file
@@ -207,10 +208,10 @@ impl<F: NmfFloat> RowSource<F> for NpyRows<F> {
         } else {
             let len = r * size;
             if self.bytes.len() < len {
-                self.bytes.resize(len, 0);
+                memory::try_resize(&mut self.bytes, len, 0, "a block of rows")?;
             }
             if self.col.len() < r {
-                self.col.resize(r, F::zero());
+                memory::try_resize(&mut self.col, r, F::zero(), "a block of rows")?;
             }
             for j in 0..m {
                 let at = self.meta.data_offset + ((j * self.n + start) * size) as u64;

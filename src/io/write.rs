@@ -21,6 +21,21 @@ fn descr<F: NmfFloat>() -> &'static str {
     }
 }
 
+/// The header of a C-order `.npy` file of n×m values of `F` (its length a
+/// multiple of 64 bytes, so the values that follow are aligned).
+pub(crate) fn npy_header_bytes<F: NmfFloat>(shape: (usize, usize)) -> Vec<u8> {
+    let header = Header {
+        type_descriptor: PyValue::String(descr::<F>().into()),
+        layout: Layout::Standard,
+        shape: vec![shape.0, shape.1],
+    };
+    let mut bytes = Vec::new();
+    header
+        .write(&mut bytes)
+        .expect("a header of two sizes is always written");
+    bytes
+}
+
 /// A C-order `.npy` file of n×m values of `F`, written block by block.
 ///
 /// ```
@@ -50,14 +65,8 @@ impl<F: NmfFloat> NpyWriter<F> {
         let path = path.as_ref();
         let file = File::create(path).map_err(|e| io_err(path, e))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
-        let header = Header {
-            type_descriptor: PyValue::String(descr::<F>().into()),
-            layout: Layout::Standard,
-            shape: vec![shape.0, shape.1],
-        };
-        header
-            .write(&mut out)
-            .map_err(|e| source_err(path, format!("writing the header: {e}")))?;
+        out.write_all(&npy_header_bytes::<F>(shape))
+            .map_err(|e| io_err(path, e))?;
         Ok(NpyWriter {
             path: path.to_path_buf(),
             out,

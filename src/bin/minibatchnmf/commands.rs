@@ -9,7 +9,7 @@ use crate::report::{ctrl_c_flag, say, Level, Watcher};
 use crate::Failure;
 use minibatchnmf::io::{self, NpyRows, NpyWriter, RowSource};
 use minibatchnmf::persist::{load_any, AnyModel};
-use minibatchnmf::{Budget, MaxMemory};
+use minibatchnmf::{Budget, Matrix, MaxMemory};
 use minibatchnmf::{FitCursor, Input, MiniBatchNmf, MiniBatchNmfParams, NmfFloat, StopReason};
 use std::path::Path;
 use std::sync::Arc;
@@ -192,11 +192,15 @@ fn run_fit<F: NmfFloat>(
     let steps_before = resumed.as_ref().map_or(0, |r| r.1.n_steps);
     let t = Instant::now();
     let result = match resumed {
-        None => model.fit_transform_source_resumable(src.as_mut(), Default::default()),
-        Some((w, cursor)) => model.resume_fit_transform_source(src.as_mut(), w, &cursor),
+        // W in RAM, or in the --w-out file (else a scratch file) when it
+        // does not fit the memory budget.
+        None => model.fit_transform_source_to(src.as_mut(), c.w_out.as_deref()),
+        Some((w, cursor)) => model
+            .resume_fit_transform_source(src.as_mut(), w, &cursor)
+            .map(|(w, cursor)| (Matrix::Ram(w), cursor)),
     };
     watcher.finish();
-    let (w, cursor) = result?;
+    let (mut w, cursor) = result?;
     let secs = t.elapsed().as_secs_f64();
     let s = model.last_fit().cloned().expect("fit sets last_fit");
     let n = src.shape().0;
@@ -243,13 +247,16 @@ fn run_fit<F: NmfFloat>(
         say(level, format!("model saved to {}", out.display()));
     }
     if let Some(path) = &c.w_out {
-        write_npy(path, w.view())?;
+        // A W spilled to its file is there already.
+        if !w.keep_file()? {
+            write_npy(path, w.view())?;
+        }
         say(
             level,
             format!(
                 "W ({} × {}) saved to {}",
-                w.nrows(),
-                w.ncols(),
+                w.dim().0,
+                w.dim().1,
                 path.display()
             ),
         );

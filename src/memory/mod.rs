@@ -17,9 +17,20 @@
 //!   the process half-way (Rust aborts on a failed allocation). Buffers a
 //!   reader sizes from a file are allocated with `try_reserve`
 //!   ([`try_grow`]).
+//! * A fit whose W (n_samples × n_components) does not fit the budget
+//!   while the rest does keeps W in a memory-mapped file instead
+//!   ([`Matrix`], [`spill`]): the preflight says so ([`Plan::spill_w`]),
+//!   and the fit's resident memory stays within the budget whatever the
+//!   number of rows.
 
 use crate::error::{Error, Result};
 use std::fmt;
+
+mod matrix;
+mod spill;
+
+pub use matrix::{MappedFile, Matrix};
+pub(crate) use matrix::{Paged, Placement};
 
 /// The `max_memory` parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -223,6 +234,16 @@ pub fn try_grow<T>(v: &mut Vec<T>, extra: usize, what: &str) -> Result<()> {
     })
 }
 
+/// `v.resize(len, value)` with the room made by [`try_grow`]: a buffer
+/// sized by data never aborts the process.
+pub fn try_resize<T: Clone>(v: &mut Vec<T>, len: usize, value: T, what: &str) -> Result<()> {
+    if len > v.len() {
+        try_grow(v, len - v.len(), what)?;
+    }
+    v.resize(len, value);
+    Ok(())
+}
+
 /// What a call on the estimator is about to do, for [`preflight`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Call {
@@ -240,6 +261,14 @@ const FIT_HINT: &str = "lower n_components, use init='random' (no n_samples×(n_
      SVD blocks), fit fewer rows at a time (partial_fit by chunks keeps no W), or raise \
      max_memory (CLI --max-memory) if that much memory is really free";
 
+/// What the preflight decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// W does not fit the budget with the rest: it goes to a mapped file
+    /// (only for [`Call::Fit`]).
+    pub(crate) spill_w: bool,
+}
+
 /// Checks, before anything is allocated, that a call on X of `n` rows
 /// (this process's rows) and `m` columns with k components of `elem`
 /// bytes fits the budget of `params.max_memory`: W (n×k), H with its
@@ -248,16 +277,21 @@ const FIT_HINT: &str = "lower n_components, use init='random' (no n_samples×(n_
 /// blocks, and Xᵀ·X for m ≤ 2048), the buffers of a fresh W solve, and the
 /// row blocks of whole passes. Measured against the peak RSS of real fits
 /// (10^6 × 20 dense, k = 10): 0.87 GiB estimated for 0.44 GiB with nndsvda,
-/// 0.20 GiB for 0.15 GiB with random: on the safe side. Then the total is reserved
-/// once from the allocator and released ([`probe`]), so an address-space
-/// limit refuses the call here, cleanly.
+/// 0.20 GiB for 0.15 GiB with random: on the safe side.
+///
+/// Over the budget, a fit whose W is the excess is planned with W in a
+/// memory-mapped file ([`Plan::spill_w`]): what stays in RAM must then fit
+/// (the SVD blocks of an nndsvd initialisation, the buffers of fresh
+/// restarts and H's statistics do not spill). Then the RAM total is
+/// reserved once from the allocator and released ([`probe`]), so an
+/// address-space limit refuses the call here, cleanly.
 pub(crate) fn preflight(
     params: &crate::params::MiniBatchNmfParams,
     call: Call,
     (n, m): (usize, usize),
     k: usize,
     elem: usize,
-) -> Result<()> {
+) -> Result<Plan> {
     use crate::params::Init;
     let bs = params.get_batch_size().min(n.max(1));
     let threads = crate::parallel::num_threads().max(1);
@@ -317,9 +351,53 @@ pub(crate) fn preflight(
             String::new()
         }
     );
-    Budget::of(params.get_max_memory()).check(what.clone(), peak, FIT_HINT)?;
-    probe(&what, peak.unwrap_or(u64::MAX))
+    let budget = Budget::of(params.get_max_memory());
+    let all_in_ram = budget.check(what.clone(), peak, FIT_HINT);
+    let Err(refused) = all_in_ram else {
+        probe(&what, peak.unwrap_or(u64::MAX))?;
+        return Ok(Plan { spill_w: false });
+    };
+    if !matches!(call, Call::Fit) {
+        return Err(refused);
+    }
+    // W in a mapped file: the rest must fit.
+    let rest = sum([h, ws, passes, extra]);
+    let what = format!(
+        "{what}; with W kept in a memory-mapped file in the temporary folder, what stays in RAM{}",
+        if svd {
+            " (the randomized SVD blocks of the nndsvd initialisation stay in RAM)"
+        } else if params.get_fresh_restarts() {
+            " (fresh restarts solve W afresh in RAM)"
+        } else {
+            ""
+        }
+    );
+    let hint = if svd { SPILL_SVD_HINT } else { FIT_HINT };
+    budget.check(what.clone(), rest, hint)?;
+    // A mapped file takes address space as RAM does: under `ulimit -v`,
+    // W must fit there too.
+    if let Some(room) = rlimit_headroom() {
+        let total = sum([w, rest]);
+        if total.map_or(true, |t| t > room) {
+            return Err(Error::OutOfMemory {
+                what: format!("{what}, and W mapped from its file takes address space"),
+                needed: show(total),
+                budget: format!("{} (the address-space limit, ulimit -v)", human(room)),
+                hint: "raise the address-space limit (ulimit -v), lower n_components, or \
+                       fit fewer rows at a time (partial_fit by chunks keeps no W)"
+                    .into(),
+            });
+        }
+    }
+    probe(&what, rest.unwrap_or(u64::MAX))?;
+    Ok(Plan { spill_w: true })
 }
+
+/// The hint of a fit refused even with W spilled, because of the
+/// initialisation's SVD blocks.
+const SPILL_SVD_HINT: &str = "use init='random' (W then lives in a file and \
+     nothing in RAM grows with n_samples), lower n_components, or raise max_memory \
+     (CLI --max-memory) if that much memory is really free";
 
 /// The least of the known limits: MemAvailable, the address-space limit's
 /// headroom and the cgroup's.
