@@ -2,8 +2,11 @@
 //!
 //! The file is created in the temporary folder and unlinked right after it
 //! is opened (nothing is left behind, whatever happens to the process), or
-//! created at a path the caller names (the CLI's `--w-out`): then it is
-//! removed on drop unless [`Mapped::keep`] was called. Its space is
+//! destined for a path the caller names (the CLI's `--w-out`): then it is
+//! written as a hidden sibling of that path and renamed onto it by
+//! [`Mapped::keep`], so a file already at the path (even the input the fit
+//! reads) is replaced only by a complete result, as `write_atomic` does;
+//! without `keep` the sibling is removed on drop. Its space is
 //! reserved up front (`posix_fallocate`), so a full disk is an error here,
 //! not a `SIGBUS` later. Pages a caller is done with are given back with
 //! [`Mapped::release`] (`MADV_DONTNEED`: for a shared file mapping the data
@@ -23,6 +26,8 @@ pub(crate) struct Mapped {
     offset: usize,
     /// The named file to remove on drop (None: unlinked already, or kept).
     remove: Option<PathBuf>,
+    /// Where a kept named file goes (renamed from `remove`).
+    dest: Option<PathBuf>,
 }
 
 // SAFETY: the mapping is owned by this value alone (like a Vec's buffer);
@@ -77,17 +82,38 @@ impl Mapped {
         Err(io_error(what, &path, e))
     }
 
-    /// `path` created (or truncated) with `header` followed by `bytes` zero
-    /// bytes; removed on drop unless [`Mapped::keep`] is called.
+    /// A file for `path` holding `header` followed by `bytes` zero bytes:
+    /// a new sibling of `path`, renamed onto it by [`Mapped::keep`] and
+    /// removed on drop otherwise (`path` itself is untouched until then).
     pub(crate) fn named(what: &str, path: &Path, header: &[u8], bytes: usize) -> Result<Mapped> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .map_err(|e| io_error(what, path, e))?;
-        Mapped::map(what, path, file, header, bytes, Some(path.to_path_buf()))
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let mut attempt = 0u32;
+        let (tmp, file) = loop {
+            let tmp = dir.join(format!(
+                ".{name}.partial-{}-{}-{attempt}",
+                std::process::id(),
+                next_id()
+            ));
+            match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+            {
+                Ok(file) => break (tmp, file),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => {
+                    attempt += 1
+                }
+                Err(e) => return Err(io_error(what, path, e)),
+            }
+        };
+        let mut m = Mapped::map(what, &tmp, file, header, bytes, Some(tmp.clone()))?;
+        m.dest = Some(path.to_path_buf());
+        Ok(m)
     }
 
     fn map(
@@ -119,6 +145,7 @@ impl Mapped {
                 len,
                 offset: 0,
                 remove,
+                dest: None,
             });
         }
         let fd = file.as_raw_fd();
@@ -157,6 +184,7 @@ impl Mapped {
             len,
             offset: header.len(),
             remove,
+            dest: None,
         })
     }
 
@@ -182,15 +210,20 @@ impl Mapped {
         }
     }
 
-    /// Writes the data to the file and keeps the file on drop.
+    /// Writes the data to the file and keeps the file on drop (a named
+    /// file is renamed onto its destination).
     pub(crate) fn keep(&mut self) -> Result<()> {
+        let p = self.remove.clone().unwrap_or_default();
         if self.len > 0 {
             // SAFETY: the whole mapping, owned by self.
             if unsafe { libc::msync(self.ptr.cast(), self.len, libc::MS_SYNC) } != 0 {
                 let e = std::io::Error::last_os_error();
-                let p = self.remove.clone().unwrap_or_default();
                 return Err(io_error("writing W", &p, e));
             }
+        }
+        if let (Some(tmp), Some(dest)) = (&self.remove, &self.dest) {
+            std::fs::rename(tmp, dest).map_err(|e| io_error("writing W", dest, e))?;
+            self.dest = None;
         }
         self.remove = None;
         Ok(())
@@ -273,12 +306,20 @@ mod tests {
     }
 
     #[test]
-    fn named_files_are_removed_unless_kept() {
+    fn named_files_replace_their_path_only_when_kept() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("w.bin");
+        let files = || std::fs::read_dir(dir.path()).unwrap().count();
         drop(Mapped::named("t", &p, b"HEAD", 10).unwrap());
         assert!(!p.exists());
+        assert_eq!(files(), 0);
+        // A file already there (an older W, or the very input being read)
+        // stays whole until the new one is kept.
+        std::fs::write(&p, b"old").unwrap();
         let mut m = Mapped::named("t", &p, b"HEAD", 10).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        drop(Mapped::named("t", &p, b"HEAD", 10).unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), b"old");
         // SAFETY: inside the mapping.
         unsafe { *m.as_mut_ptr().add(9) = 1 };
         m.keep().unwrap();
@@ -287,5 +328,6 @@ mod tests {
         assert_eq!(&bytes[..4], b"HEAD");
         assert_eq!(bytes.len(), 14);
         assert_eq!(bytes[13], 1);
+        assert_eq!(files(), 1);
     }
 }
