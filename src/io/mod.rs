@@ -36,11 +36,13 @@ mod mtx;
 mod npy;
 mod rowptr;
 mod write;
+mod zero_filled;
 
 pub use csr_file::CsrFile;
 pub use npy::NpyRows;
 pub(crate) use write::npy_header_bytes;
 pub use write::{save_npz_csr, NpyWriter};
+pub(crate) use zero_filled::ZeroFilled;
 
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
