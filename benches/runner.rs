@@ -734,9 +734,9 @@ fn gathers(mem_bytes: usize) -> Value {
             .collect();
         let mut by_width = serde_json::Map::new();
         for w in GATHER_WIDTHS {
-            // 128 MiB of gathered rows per run (at least 2¹⁶ rows): long enough to time, short
+            // 32 MiB of gathered rows per run (at least 2¹⁶ rows): long enough to time, short
             // enough for the whole measurement to take a few seconds.
-            let g = (((1usize << 27) / (8 * w)).max(1 << 16) / GATHER_ROW_NNZ) * GATHER_ROW_NNZ;
+            let g = (((1usize << 25) / (8 * w)).max(1 << 16) / GATHER_ROW_NNZ) * GATHER_ROW_NNZ;
             let ns: Vec<f64> = [1usize, 2]
                 .iter()
                 .map(|&t| 1e9 * gather_seconds(&a, w, g, t))
