@@ -695,7 +695,9 @@ fn gather_seconds(a: &[f64], w: usize, gathers: usize, threads: usize) -> f64 {
                         let mut o = 0;
                         while o < w {
                             // SAFETY: the address lies inside `a`; a prefetch reads nothing.
-                            unsafe { _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().add(o) as *const i8) };
+                            unsafe {
+                                _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().add(o) as *const i8)
+                            };
                             o += 8;
                         }
                     }
@@ -725,7 +727,11 @@ fn gather_seconds(a: &[f64], w: usize, gathers: usize, threads: usize) -> f64 {
 fn gathers(mem_bytes: usize) -> Value {
     let l2 = cache_bytes(2, 512 << 10);
     let l3 = cache_bytes(3, 16 << 20).max(2 * l2);
-    let sets = [("l2", l2 / 2), ("l3", l3 / 2), ("mem", mem_bytes.max(4 * l3))];
+    let sets = [
+        ("l2", l2 / 2),
+        ("l3", l3 / 2),
+        ("mem", mem_bytes.max(4 * l3)),
+    ];
     let mut levels = serde_json::Map::new();
     for (name, bytes) in sets {
         // One array per working set, read as rows of each width.
