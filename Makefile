@@ -25,7 +25,7 @@ TEST_DEB_PKGS :=
 
 .PHONY: all deps test-deps build release demo foldoc test test-here self-contained-check \
         rust-test fixtures bench bench-smoke bench-kernels bench-runner bench-sklearn clean \
-        bench-tte bench-tte-deps
+        bench-tte bench-tte-deps large-tfidf
 
 all: release
 
@@ -95,6 +95,11 @@ clean:
 # benches/time_to_error.py (e.g. TTE_ARGS="--only Fashion --rounds 1 --cd-batch 2048").
 # Data: Debian's Fashion-MNIST and the TF-IDF of Debian's dict-foldoc (whole vocabulary),
 # written by the demo's program; benches/suite.py converts them into target/bench-data/.
+# The larger TF-IDF (`make large-tfidf`): every definition of Debian's dict-gcide (the
+# GNU Collaborative International Dictionary of English, ~126000 entries), vectorised by the
+# same program (terms in >= 2 definitions, whole vocabulary) into
+# target/bench-data/large_tfidf.mtx (+ _vocab.txt); the suite converts it into
+# target/bench-data/large_tfidf.npz (key sparse_large_tfidf). Stable paths: other benches read them.
 FASHION := target/fashion-mnist
 BENCH_DATA := target/bench-data
 BENCH_ARGS ?=
@@ -120,15 +125,37 @@ $(BENCH_DATA)/foldoc_tfidf.mtx: | release
 	target/release/minibatchnmf-topics --dict $(FOLDOC)/foldoc.dict --max-features 0 --min-df 1 \
 	    --save-tfidf $(BENCH_DATA)/foldoc_tfidf --no-fit
 
+GCIDE := target/gcide
+$(GCIDE)/gcide.dict:
+	@rm -rf $(GCIDE) && mkdir -p $(GCIDE)
+	@echo "== fetching Debian's dict-gcide into $(GCIDE)"
+	cd $(GCIDE) && { apt-get download -qq -o APT::Sandbox::User=root dict-gcide 2>/dev/null || \
+	  { $(SUDO) apt-get update -qq && apt-get download -qq -o APT::Sandbox::User=root dict-gcide; }; }
+	dpkg-deb -x $(GCIDE)/dict-gcide_*.deb $(GCIDE)/deb
+	cp $(GCIDE)/deb/usr/share/dictd/gcide.index $(GCIDE)/
+	gzip -dc $(GCIDE)/deb/usr/share/dictd/gcide.dict.dz > $@.tmp && mv $@.tmp $@
+
+$(BENCH_DATA)/large_tfidf.mtx: | release
+	$(MAKE) --no-print-directory $(GCIDE)/gcide.dict
+	@mkdir -p $(BENCH_DATA)
+	target/release/minibatchnmf-topics --dict $(GCIDE)/gcide.dict --index $(GCIDE)/gcide.index \
+	    --max-features 0 --min-df 2 --save-tfidf $(BENCH_DATA)/large_tfidf --no-fit
+
+# The larger TF-IDF as MatrixMarket and as scipy's .npz (the suite's own conversion).
+large-tfidf: $(BENCH_DATA)/large_tfidf.mtx $(FFI_VENV)/.installed
+	$(FFI_VENV)/bin/python benches/suite.py --prepare-only sparse_large_tfidf
+
 # The Rust side of the suite: one case per process (benches/runner.rs).
 bench-runner: deps
 	$(CARGO) build --release --features cli --example bench_runner
 
-bench: bench-runner bench-tte-deps $(FFI_VENV)/.installed $(FASHION)/.unpacked $(BENCH_DATA)/foldoc_tfidf.mtx
+bench: bench-runner bench-tte-deps $(FFI_VENV)/.installed $(FASHION)/.unpacked $(BENCH_DATA)/foldoc_tfidf.mtx \
+       $(BENCH_DATA)/large_tfidf.mtx
 	$(FFI_VENV)/bin/python benches/suite.py --write BENCHMARKS.md $(BENCH_ARGS)
 	$(FFI_VENV)/bin/python benches/time_to_error.py --write BENCHMARKS.md --command "make bench" $(TTE_ARGS)
 
-bench-tte: bench-runner bench-tte-deps $(FFI_VENV)/.installed $(FASHION)/.unpacked $(BENCH_DATA)/foldoc_tfidf.mtx
+bench-tte: bench-runner bench-tte-deps $(FFI_VENV)/.installed $(FASHION)/.unpacked $(BENCH_DATA)/foldoc_tfidf.mtx \
+       $(BENCH_DATA)/large_tfidf.mtx
 	$(FFI_VENV)/bin/python benches/time_to_error.py --write BENCHMARKS.md $(TTE_ARGS)
 
 bench-tte-deps: $(FFI_VENV)/.installed

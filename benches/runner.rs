@@ -28,7 +28,11 @@
 //! square products through ndarray and single-threaded OpenBLAS, on one
 //! thread and on two threads each running its own product) and memory
 //! bandwidth (a STREAM-like read and triad over arrays far larger than the
-//! caches, on one and two threads), and the core type OpenBLAS picked.
+//! caches, on one and two threads), the rate of random row gathers (the
+//! access pattern of a CSR × dense product: for each stored value, one
+//! multiply-add of a random row of an m×w array into an accumulator) for
+//! arrays that fit L2, that fit L3 and that fit neither, at several row
+//! widths, on one and two threads, and the core type OpenBLAS picked.
 
 use clap::{Parser, ValueEnum};
 use minibatchnmf::io;
@@ -613,6 +617,146 @@ fn bandwidth(len: usize, threads: usize) -> (f64, f64) {
     (r, tr)
 }
 
+/// Size in bytes of the data/unified cache of `level` seen by CPU 0 (sysfs),
+/// or `default`.
+fn cache_bytes(level: u32, default: usize) -> usize {
+    let dir = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
+    let read = |p: std::path::PathBuf| std::fs::read_to_string(p).ok();
+    for i in 0..8 {
+        let d = dir.join(format!("index{i}"));
+        let (Some(l), Some(t), Some(sz)) = (
+            read(d.join("level")),
+            read(d.join("type")),
+            read(d.join("size")),
+        ) else {
+            continue;
+        };
+        if l.trim() != level.to_string() || t.trim() == "Instruction" {
+            continue;
+        }
+        let sz = sz.trim();
+        let (num, mult) = match sz.as_bytes().last() {
+            Some(b'K') => (&sz[..sz.len() - 1], 1 << 10),
+            Some(b'M') => (&sz[..sz.len() - 1], 1 << 20),
+            _ => (sz, 1),
+        };
+        if let Ok(v) = num.parse::<usize>() {
+            return v * mult;
+        }
+    }
+    default
+}
+
+/// Row widths (f64 values) of the gather measurement: 64 to 512 bytes.
+const GATHER_WIDTHS: [usize; 4] = [8, 16, 32, 64];
+/// Stored values per row of the synthetic CSR matrix of the gather test
+/// (the accumulator is written out and cleared after each row).
+const GATHER_ROW_NNZ: usize = 32;
+
+/// Seconds per gathered row (the best of 5 runs) of `acc += v · A[j]` over
+/// `gathers` random j into an `rows`×`w` f64 array, on `threads` threads at
+/// once (each its own index stream, the array shared), with the software
+/// prefetch of the library's sparse kernels (8 stored values ahead).
+fn gather_seconds(a: &[f64], w: usize, gathers: usize, threads: usize) -> f64 {
+    let rows = a.len() / w;
+    let streams: Vec<(Vec<u32>, Vec<f64>)> = (0..threads)
+        .map(|t| {
+            let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (t as u64 + 1);
+            let idx = (0..gathers)
+                .map(|_| {
+                    // xorshift64*: uniform enough for an access pattern.
+                    x ^= x >> 12;
+                    x ^= x << 25;
+                    x ^= x >> 27;
+                    ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) % rows as u64) as u32
+                })
+                .collect();
+            let vals = (0..gathers).map(|i| 1.0 + (i % 7) as f64).collect();
+            (idx, vals)
+        })
+        .collect();
+    let sink = std::sync::Mutex::new(0.0f64);
+    let run = |t: usize| {
+        let (idx, vals) = &streams[t];
+        let mut acc = vec![0.0f64; w];
+        let mut total = 0.0;
+        for (c, (ic, vc)) in idx
+            .chunks(GATHER_ROW_NNZ)
+            .zip(vals.chunks(GATHER_ROW_NNZ))
+            .enumerate()
+        {
+            for (p, (&j, &v)) in ic.iter().zip(vc).enumerate() {
+                let ahead = c * GATHER_ROW_NNZ + p + 8;
+                if let Some(&ja) = idx.get(ahead) {
+                    #[cfg(target_arch = "x86_64")]
+                    {
+                        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                        let row = &a[ja as usize * w..(ja as usize + 1) * w];
+                        let mut o = 0;
+                        while o < w {
+                            // SAFETY: the address lies inside `a`; a prefetch reads nothing.
+                            unsafe {
+                                _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().add(o) as *const i8)
+                            };
+                            o += 8;
+                        }
+                    }
+                    #[cfg(not(target_arch = "x86_64"))]
+                    let _ = ja;
+                }
+                let row = &a[j as usize * w..(j as usize + 1) * w];
+                for (o, &r) in acc.iter_mut().zip(row) {
+                    *o += v * r;
+                }
+            }
+            total += acc[0] + acc[w - 1];
+            acc.iter_mut().for_each(|o| *o = 0.0);
+        }
+        *sink.lock().unwrap() += total;
+    };
+    run(0); // warm up: the array's pages, and the caches for the small sets
+    let secs = best_parallel(threads, 5, &run);
+    std::hint::black_box(*sink.lock().unwrap());
+    secs / (gathers * threads) as f64
+}
+
+/// The gather rates: for each working set (half of L2, half of L3, and
+/// `mem_bytes`, far beyond L3) and row width, nanoseconds per gathered row
+/// on 1 and on 2 threads (per row of all threads together: 2 threads that
+/// each gather at the 1-thread rate halve it).
+fn gathers(mem_bytes: usize) -> Value {
+    let l2 = cache_bytes(2, 512 << 10);
+    let l3 = cache_bytes(3, 16 << 20).max(2 * l2);
+    let sets = [
+        ("l2", l2 / 2),
+        ("l3", l3 / 2),
+        ("mem", mem_bytes.max(4 * l3)),
+    ];
+    let mut levels = serde_json::Map::new();
+    for (name, bytes) in sets {
+        // One array per working set, read as rows of each width.
+        let a: Vec<f64> = (0..(bytes / 8).max(GATHER_WIDTHS[3]))
+            .map(|i| (i % 13) as f64 * 0.125)
+            .collect();
+        let mut by_width = serde_json::Map::new();
+        for w in GATHER_WIDTHS {
+            // 32 MiB of gathered rows per run (at least 2¹⁶ rows): long enough to time, short
+            // enough for the whole measurement to take a few seconds.
+            let g = (((1usize << 25) / (8 * w)).max(1 << 16) / GATHER_ROW_NNZ) * GATHER_ROW_NNZ;
+            let ns: Vec<f64> = [1usize, 2]
+                .iter()
+                .map(|&t| 1e9 * gather_seconds(&a, w, g, t))
+                .collect();
+            by_width.insert(w.to_string(), json!({"ns_1t": ns[0], "ns_2t": ns[1]}));
+        }
+        levels.insert(
+            name.into(),
+            json!({"bytes": bytes, "ns_per_row": Value::Object(by_width)}),
+        );
+    }
+    json!({"l2_bytes": l2, "l3_bytes": l3, "row_nnz": GATHER_ROW_NNZ, "levels": Value::Object(levels)})
+}
+
 fn machine(n: usize, stream_len: usize) -> Value {
     // The crate's thread setup (main called set_num_threads) already made
     // OpenBLAS single-threaded: each thread below runs its own product.
@@ -630,6 +774,8 @@ fn machine(n: usize, stream_len: usize) -> Value {
         out.insert(format!("bw_read_{threads}t"), json!(r));
         out.insert(format!("bw_triad_{threads}t"), json!(t));
     }
+    // The memory working set of the gathers: the bandwidth test's size.
+    out.insert("gather".into(), gathers(stream_len * 8));
     out.insert("gemm_n".into(), json!(n));
     out.insert("stream_bytes".into(), json!(stream_len * 8));
     out.insert(

@@ -23,7 +23,9 @@ Data (prepared into target/bench-data/ once; nothing outside the repository
 is read): Fashion-MNIST training images from Debian's dataset-fashion-mnist
 (target/fashion-mnist/, `make target/fashion-mnist/.unpacked`), the TF-IDF of
 Debian's dict-foldoc written by the demo (target/bench-data/foldoc_tfidf.mtx,
-the Makefile's rule), and with --quick the digits and FOLDOC slice of
+the Makefile's rule), the larger TF-IDF of Debian's dict-gcide written by the
+same program (target/bench-data/large_tfidf.mtx, `make large-tfidf`, converted
+here into large_tfidf.npz), and with --quick the digits and FOLDOC slice of
 tests/data/.
 """
 
@@ -78,14 +80,17 @@ def csr(x):
     return x
 
 
-def prepare(quick):
-    """Writes the data files once; returns {name: path}."""
+def prepare(quick, only=None):
+    """Writes the data files once; returns {name: path}. `only`: the names
+    to prepare (default: all)."""
     os.makedirs(DATA, exist_ok=True)
     files = {}
 
-    def save(name, make, sources=()):
+    def save(name, make, sources=(), filename=None):
+        if only is not None and name not in only:
+            return
         ext = ".npz" if name.startswith("sparse") else ".npy"
-        path = os.path.join(DATA, name + ext)
+        path = os.path.join(DATA, filename or name + ext)
         stale = not os.path.exists(path) or any(
             os.path.getmtime(src) > os.path.getmtime(path) for src in sources)
         if stale:
@@ -117,6 +122,11 @@ def prepare(quick):
     tfidf = lambda: csr(scipy.io.mmread(mtx))  # noqa: E731
     save("sparse_foldoc", tfidf, [mtx])
     save("sparse_foldoc_4096", lambda: tfidf()[:4096], [mtx])
+    # The larger TF-IDF (Debian's dict-gcide, `make large-tfidf`): a stable
+    # path, other benches (time to error) read it too.
+    large = os.path.join(DATA, "large_tfidf.mtx")
+    save("sparse_large_tfidf", lambda: csr(scipy.io.mmread(large)), [large],
+         filename="large_tfidf.npz")
     return files
 
 
@@ -149,6 +159,7 @@ def cases(quick):
             case("foldoc slice init", s, mode="init", k=10),
         ]
     f, fp, s, s4 = "fashion", "fashion_pos", "sparse_foldoc", "sparse_foldoc_4096"
+    g = "sparse_large_tfidf"
     return [
         case("Fashion Frobenius k=10, 2 epochs", f, k=10, epochs=2, repeats=2, target=4),
         case("Fashion Frobenius k=10, 2 epochs, f32", f, k=10, epochs=2, dtype="f32", repeats=2,
@@ -168,6 +179,8 @@ def cases(quick):
         case("FOLDOC[:4096] beta=1.5 k=10", s4, k=10, beta=1.5, target=8),
         case("FOLDOC transform k=50", s, mode="transform", k=50, repeats=5, target=2),
         case("FOLDOC NNDSVDa init k=50", s, mode="init", k=50, repeats=3, target=1.5),
+        case("GCIDE Frobenius k=50", g, k=50, target=4),
+        case("GCIDE KL k=20", g, k=20, beta=1.0, target=4),
     ]
 
 
@@ -312,7 +325,23 @@ def machine_text(mach, args, elapsed, load):
         f"triad {mach['bw_triad_1t']:.1f} / {mach['bw_triad_2t']:.1f} (the better of a measurement "
         f"at the start and one at the end of the run). The floor uses the best GEMM rate of the "
         f"case's dtype and the best bandwidth.",
+        gather_text(mach["gather"]),
     ])
+
+
+def gather_text(g):
+    """The measured gather rates, one clause per working set."""
+    parts = []
+    for lev, label in (("l2", "fits L2"), ("l3", "fits L3"), ("mem", "memory")):
+        v = g["levels"][lev]
+        rates = ", ".join(f"{int(w) * 8} B {min(ns['ns_1t'], ns['ns_2t']):.1f}"
+                          for w, ns in sorted(v["ns_per_row"].items(), key=lambda kv: int(kv[0])))
+        parts.append(f"{label} ({v['bytes'] / 2**20:.2g} MiB array): {rates}")
+    return ("- Random row gathers (CSR × dense access: per stored value, one multiply-add of a random "
+            f"row into an accumulator, {g['row_nnz']} values per row, prefetched 8 ahead), ns per row "
+            "(the better of 1 and 2 threads, 2 threads counted together) by row width: "
+            + "; ".join(parts) + ". A sparse product's s stored values count as s gathers at the rate of "
+            "its gathered operand's size (benches/floor.py).")
 
 
 def write_md(path, text):
@@ -333,10 +362,17 @@ def main():
     ap.add_argument("--write", metavar="MD", help="write the table into this file between its markers")
     ap.add_argument("--only", help="run only the cases whose name contains this text")
     ap.add_argument("--command", default="make bench", help="the command named in the output")
+    ap.add_argument("--prepare-only", metavar="NAME", action="append",
+                    help="only write this data file into target/bench-data/ (repeatable; "
+                         "make large-tfidf: sparse_large_tfidf)")
     args = ap.parse_args()
     args.rounds = args.rounds or (1 if args.quick else 3)
     start, load0 = time.time(), os.getloadavg()
 
+    if args.prepare_only:
+        files = prepare(args.quick, set(args.prepare_only))
+        print("\n".join(f"{k}: {v}" for k, v in sorted(files.items())))
+        return
     files = prepare(args.quick)
     # --quick: small machine measurements (they only check the code path).
     mach_cmd = [args.runner, "--mode", "machine"] + (
@@ -353,7 +389,7 @@ def main():
     for c in todo:
         ours_runs, sk_runs, threads = run_case(c, files[c["data"]], args)
         o, s = summarise(ours_runs), summarise(sk_runs)
-        flops, nbytes = floor.work(c, tuple(o["shape"]), o["nnz"])
+        wk = floor.work(c, tuple(o["shape"]), o["nnz"])
         rel = abs(o["result"] - s["result"]) / abs(s["result"])
         if c["dtype"] == "f64":
             allowed = F64_RTOL * abs(s["result"])
@@ -367,7 +403,8 @@ def main():
         if not ok:
             failures.append(f"{c['name']}: ours {o['results']} vs scikit-learn {s['results']} "
                             f"(allowed ±{allowed:.3g}); n_steps {o['n_steps']} vs {s['n_steps']}")
-        row = dict(case=c, ours=o, sk=s, threads=threads, rel=rel, ok=ok, flops=flops, bytes=nbytes)
+        row = dict(case=c, ours=o, sk=s, threads=threads, rel=rel, ok=ok, work=wk, flops=wk.flops,
+                   bytes=wk.bytes)
         rows.append(row)
         by_name[c["name"]] = row
         print(f"{c['name']:45} ours {fmt_s(o['seconds']):>7} s  sklearn {fmt_s(s['seconds']):>7} s "
@@ -382,10 +419,15 @@ def main():
     for key, val in end.items():
         if isinstance(val, float) and key.startswith(("gemm_f", "bw_")):
             mach[key] = max(mach[key], val)
+    for lev, v in end["gather"]["levels"].items():  # gathers: the shorter time
+        for w, ns in v["ns_per_row"].items():
+            for t, val in ns.items():
+                cur = mach["gather"]["levels"][lev]["ns_per_row"][w]
+                cur[t] = min(cur[t], val)
     peak = {d: max(mach[f"gemm_{d}_1t"], mach[f"gemm_{d}_2t"]) * 1e9 for d in ("f64", "f32")}
     bw = max(mach["bw_read_1t"], mach["bw_read_2t"], mach["bw_triad_1t"], mach["bw_triad_2t"]) * 1e9
     for r in rows:
-        r["floor"] = max(r["flops"] / peak[r["case"]["dtype"]], r["bytes"] / bw)
+        r["floor"] = r["work"].floor(peak[r["case"]["dtype"]], bw, mach["gather"])
         print(f"{r['case']['name']:45} floor {fmt_s(r['floor'])} s: ours / floor "
               f"{r['ours']['seconds'] / r['floor']:.1f}×")
 
@@ -399,7 +441,9 @@ def main():
                          f"scikit-learn: {ref['sk']['seconds'] / r['sk']['seconds']:.2f}×).")
     for r in rows:
         c = r["case"]
-        notes.append(f"- {c['name']}: {r['flops'] / 1e9:.2f} GFLOP, {r['bytes'] / 1e9:.2f} GB; "
+        g = (f", {r['work'].n_gathers() / 1e6:.1f} M row gathers ({r['work'].gather_seconds(mach['gather']):.3f} s "
+             f"at the measured rates)" if r["work"].gathers else "")
+        notes.append(f"- {c['name']}: {r['flops'] / 1e9:.2f} GFLOP, {r['bytes'] / 1e9:.2f} GB{g}; "
                      f"whole-process peak RSS (VmHWM, data included) ours {mb(r['ours']['hwm'])} MiB, "
                      f"scikit-learn's {mb(r['sk']['hwm'])} MiB" + (f"; {c['note']}" if c["note"] else ""))
     text = "\n".join([machine_text(mach, args, time.time() - start, (load0, os.getloadavg())), "",

@@ -12,7 +12,7 @@ use super::workspace::{plan_parts, rows_per_block, HCache, HStats, RowBufs, Thre
 use super::Loss;
 use crate::float::NmfFloat;
 use crate::input::{CsrView, Input};
-use crate::linalg::sparse::{csc_t_dot_dense_with, csr_dot_dense};
+use crate::linalg::sparse::{csc_t_dot_dense_with, csr_dot_dense, prefetch, PREFETCH_AHEAD};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, ArrayView2, Zip};
 use rayon::prelude::*;
@@ -418,10 +418,15 @@ fn sparse_nz_terms<F: NmfFloat>(
 ) -> Terms {
     let mut t = Terms::default();
     let mut p = 0;
+    // Rows of Hᵀ are gathered at random: prefetch a few stored values ahead.
+    let (hts, k) = (ht.as_slice(), ht.ncols());
     for i in 0..xc.n_rows() {
         let (cols, xv) = xc.row(i);
         let wi = w.row(i);
-        for (&j, &x) in cols.iter().zip(xv) {
+        for (q, (&j, &x)) in cols.iter().zip(xv).enumerate() {
+            if let (Some(hs), Some(&ja)) = (hts, cols.get(q + PREFETCH_AHEAD)) {
+                prefetch(&hs[ja * k..(ja + 1) * k]);
+            }
             let wh = wi.dot(&ht.row(j));
             let pw = beta_powers(wh, beta);
             t = t + entry_terms(x, wh, pw, beta, false);

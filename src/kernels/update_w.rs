@@ -12,8 +12,8 @@ use super::{Loss, Penalty};
 use crate::dist::Comm;
 use crate::error::Result;
 use crate::float::NmfFloat;
-use crate::input::{CsrView, Input};
-use crate::linalg::sparse::{csr_dot_dense, csr_dot_dense_with};
+use crate::input::Input;
+use crate::linalg::sparse::{csr_dot_dense, csr_nz_fused};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
@@ -205,9 +205,12 @@ fn beta_w_terms<F: NmfFloat>(
             skinny::a_bt(whv.view(), h, num.view_mut());
         }
         Input::Csr(xc) => {
+            // X∘(WH)^(β−2) at the non-zeros and its product with Hᵀ in one
+            // pass over the gathered rows of Hᵀ.
             let vals = nz.slice(xc.nnz());
-            nz_numerator(xc, w, hc.ht.view(), beta, vals);
-            csr_dot_dense_with(xc, vals, hc.ht.view(), num.view_mut());
+            csr_nz_fused(xc, w, hc.ht.view(), num.view_mut(), vals, |x, wh| {
+                x * beta_powers(wh, beta).0
+            });
             if beta != 1.0 {
                 let mut whv = wh.mat(r, m);
                 general_mat_mul(F::one(), &w, &h, F::zero(), &mut whv);
@@ -219,26 +222,6 @@ fn beta_w_terms<F: NmfFloat>(
     if beta == 1.0 {
         for mut row in den.rows_mut() {
             row.assign(&hc.hsum);
-        }
-    }
-}
-
-/// vals[p] = X_p · (W·H)_p^(β−2) (floored as in [`beta_powers`]) at the
-/// non-zeros of a CSR block.
-pub(crate) fn nz_numerator<F: NmfFloat>(
-    xc: &CsrView<F>,
-    w: ArrayView2<F>,
-    ht: ArrayView2<F>,
-    beta: f64,
-    vals: &mut [F],
-) {
-    let mut p = 0;
-    for i in 0..xc.n_rows() {
-        let (cols, xv) = xc.row(i);
-        let wi = w.row(i);
-        for (&j, &x) in cols.iter().zip(xv) {
-            vals[p] = x * beta_powers(wi.dot(&ht.row(j)), beta).0;
-            p += 1;
         }
     }
 }

@@ -12,11 +12,11 @@ use rayon::prelude::*;
 /// Non-zeros ahead whose row of B is prefetched by the gathers: a row of B
 /// is a random access per non-zero, and the loads of a few rows must be in
 /// flight at once to hide memory latency.
-const PREFETCH_AHEAD: usize = 8;
+pub(crate) const PREFETCH_AHEAD: usize = 8;
 
 /// Ask the CPU to bring `row` into cache (a hint: no effect on results).
 #[inline(always)]
-fn prefetch<F>(row: &[F]) {
+pub(crate) fn prefetch<F>(row: &[F]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
@@ -85,6 +85,78 @@ pub fn csr_dot_dense_with<F: NmfFloat>(
     } else {
         for (i, orow) in out.axis_iter_mut(Axis(0)).enumerate() {
             row_job(i, orow);
+        }
+    }
+}
+
+/// W·H at the non-zeros fused with the product that consumes it: for each
+/// stored value p at (i, j), `wh = W[i]·B[j]` (B = Hᵀ, m×k), `v = f(x_p, wh)`,
+/// `vals[p] = v` and `out[i] += v·B[j]`, so each gathered row of B serves
+/// both products while it is in cache (and is prefetched a few stored values
+/// ahead). `out` is n×k. The same operations in the same order as
+/// computing all of `vals` first (`wh` by ndarray's `dot`) and then
+/// [`csr_dot_dense_with`]: identical results. Runs on the calling thread.
+pub fn csr_nz_fused<F: NmfFloat>(
+    x: &CsrView<F>,
+    w: ArrayView2<F>,
+    b: ArrayView2<F>,
+    mut out: ArrayViewMut2<F>,
+    vals: &mut [F],
+    f: impl Fn(F, F) -> F,
+) {
+    let k = b.ncols();
+    debug_assert_eq!(b.nrows(), x.n_cols());
+    debug_assert_eq!(out.dim(), (x.n_rows(), k));
+    debug_assert_eq!(w.dim(), (x.n_rows(), k));
+    debug_assert!(vals.len() >= x.nnz());
+    let b_std = b.as_standard_layout();
+    let bs = b_std.as_slice().expect("standard layout");
+    let mut p = 0;
+    let mut tmp = [F::zero(); 64];
+    for (i, mut orow) in out.axis_iter_mut(Axis(0)).enumerate() {
+        let (cols, xv) = x.row(i);
+        let wi = w.row(i);
+        let row_vals = &mut vals[p..p + cols.len()];
+        p += cols.len();
+        match orow.as_slice_mut() {
+            Some(o) => fused_row(cols, xv, wi, bs, k, o, row_vals, &f),
+            None if k <= tmp.len() => {
+                fused_row(cols, xv, wi, bs, k, &mut tmp[..k], row_vals, &f);
+                orow.iter_mut().zip(&tmp[..k]).for_each(|(o, &t)| *o = t);
+            }
+            None => {
+                let mut o = orow.to_vec();
+                fused_row(cols, xv, wi, bs, k, &mut o, row_vals, &f);
+                orow.iter_mut().zip(&o).for_each(|(d, &t)| *d = t);
+            }
+        }
+    }
+}
+
+/// One row of [`csr_nz_fused`] into the contiguous `o` (k values).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn fused_row<F: NmfFloat>(
+    cols: &[usize],
+    xv: &[F],
+    wi: ndarray::ArrayView1<F>,
+    bs: &[F],
+    k: usize,
+    o: &mut [F],
+    vals: &mut [F],
+    f: &impl Fn(F, F) -> F,
+) {
+    o.fill(F::zero());
+    for (t, ((&j, &xval), v_out)) in cols.iter().zip(xv).zip(vals.iter_mut()).enumerate() {
+        if let Some(&ja) = cols.get(t + PREFETCH_AHEAD) {
+            prefetch(&bs[ja * k..(ja + 1) * k]);
+        }
+        let brow = &bs[j * k..(j + 1) * k];
+        let wh = wi.dot(&ndarray::ArrayView1::from(brow));
+        let v = f(xval, wh);
+        *v_out = v;
+        for (oc, &bc) in o.iter_mut().zip(brow) {
+            *oc += v * bc;
         }
     }
 }
@@ -208,6 +280,9 @@ impl CscIndex {
 
 /// Columns of `out` per parallel task of [`csc_t_dot_dense_with`].
 const GATHER_COLS: usize = 256;
+/// Widest B whose transposed output goes through a stack tile
+/// (GATHER_COLS × TILE_K values: 128 KiB in f64).
+const TILE_K: usize = 64;
 
 /// `out = S^T @ B` (+= when `accumulate`) through the column index `idx` of
 /// X (S has X's pattern and the given values, aligned with `x.values()`);
@@ -227,7 +302,7 @@ pub fn csc_t_dot_dense_with<F: NmfFloat>(
     debug_assert_eq!(out.dim(), (idx.n_cols(), r));
     let b = b.as_standard_layout();
     let bs = b.as_slice().expect("standard layout");
-    let chunk_job = |j0: usize, chunk: ArrayViewMut2<F>| {
+    let direct = |j0: usize, chunk: ArrayViewMut2<F>| {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2") {
@@ -238,13 +313,42 @@ pub fn csc_t_dot_dense_with<F: NmfFloat>(
         }
         gather_cols(idx, values, bs, r, j0, chunk, accumulate);
     };
+    let chunk_job = |j0: usize, mut chunk: ArrayViewMut2<F>| {
+        // A transposed output (the k×m H statistics seen as m×k): each
+        // output row is a column of the k×m array, k writes m apart. Sum
+        // into a row-major tile on the stack instead and copy it out one
+        // row of the k×m array at a time (contiguous runs of the chunk's
+        // columns). The same sums: identical results.
+        let rows = chunk.nrows();
+        if chunk.strides()[1] == 1 || r > TILE_K || rows > GATHER_COLS {
+            return direct(j0, chunk);
+        }
+        let mut tile = [F::zero(); GATHER_COLS * TILE_K];
+        let tile = &mut tile[..rows * r];
+        if accumulate {
+            for (jj, orow) in chunk.outer_iter().enumerate() {
+                for (t, &o) in tile[jj * r..(jj + 1) * r].iter_mut().zip(orow) {
+                    *t = o;
+                }
+            }
+        }
+        let tv = ArrayViewMut2::from_shape((rows, r), &mut *tile).expect("tile shape");
+        direct(j0, tv);
+        for (c, mut ocol) in chunk.axis_iter_mut(Axis(1)).enumerate() {
+            for (jj, o) in ocol.iter_mut().enumerate() {
+                *o = tile[jj * r + c];
+            }
+        }
+    };
+    // The tile lives on the stack of rayon's workers (their 2 MiB stacks);
+    // the small sequential case, on the caller's thread, writes directly.
     if values.len() * r > 1 << 15 {
         out.axis_chunks_iter_mut(Axis(0), GATHER_COLS)
             .into_par_iter()
             .enumerate()
             .for_each(|(t, chunk)| chunk_job(t * GATHER_COLS, chunk));
     } else {
-        chunk_job(0, out);
+        direct(0, out);
     }
 }
 
@@ -359,6 +463,57 @@ mod tests {
     }
 
     #[test]
+    fn fused_nonzero_product_has_the_two_pass_bits() {
+        // 40×70, ~9 values a row (some rows empty), k = 13 and a transposed
+        // (non-contiguous) output.
+        let (n, m, k) = (40usize, 70usize, 13usize);
+        let mut indptr = vec![0usize];
+        let (mut indices, mut data) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            if i % 7 != 3 {
+                let mut cols: Vec<usize> = (0..9).map(|t| (i * 17 + t * 29) % m).collect();
+                cols.sort_unstable();
+                cols.dedup();
+                for c in cols {
+                    indices.push(c);
+                    data.push(((i * 5 + c * 3) % 11) as f64 / 3.0 + 0.1);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        let x = CsrView::new(n, m, &indptr, &indices, &data).unwrap();
+        let w = Array2::from_shape_fn((n, k), |(i, j)| ((i * 3 + j * 7) % 5) as f64 / 4.0 + 0.01);
+        let ht = Array2::from_shape_fn((m, k), |(i, j)| ((i * 11 + j) % 9) as f64 / 7.0 + 0.02);
+        let f = |x: f64, wh: f64| x / wh.max(1e-7);
+        // Two passes: the values, then the product.
+        let mut vals_ref = vec![0.0; x.nnz()];
+        let mut p = 0;
+        for i in 0..n {
+            for &j in x.row(i).0 {
+                vals_ref[p] = f(x.values()[p], w.row(i).dot(&ht.row(j)));
+                p += 1;
+            }
+        }
+        let mut out_ref = Array2::zeros((n, k));
+        csr_dot_dense_with(&x, &vals_ref, ht.view(), out_ref.view_mut());
+        let mut vals = vec![0.0; x.nnz()];
+        let mut out = Array2::from_elem((n, k), f64::NAN);
+        csr_nz_fused(&x, w.view(), ht.view(), out.view_mut(), &mut vals, f);
+        assert_eq!(vals, vals_ref);
+        assert_eq!(out, out_ref);
+        let mut out_t = Array2::from_elem((k, n), f64::NAN);
+        csr_nz_fused(
+            &x,
+            w.view(),
+            ht.view(),
+            out_t.view_mut().reversed_axes(),
+            &mut vals,
+            f,
+        );
+        assert_eq!(out_t.t(), out_ref);
+    }
+
+    #[test]
     fn column_gather_has_the_scatters_bits_on_any_thread_count() {
         // 300×500 with ~10 non-zeros a row, empty rows and columns, values
         // of mixed magnitude: large enough for the parallel path.
@@ -420,6 +575,20 @@ mod tests {
                 )
             });
             assert_eq!(gather_t.t(), scatter);
+            // Accumulating into the transposed view (the stack tile starts
+            // from the output's values): the scatter's bits from the same start.
+            pool.install(|| {
+                csc_t_dot_dense_with(
+                    &idx,
+                    x.values(),
+                    b.view(),
+                    gather_t.view_mut().reversed_axes(),
+                    true,
+                )
+            });
+            let mut twice = scatter.clone();
+            csr_t_dot_dense_with(&x, x.values(), b.view(), twice.view_mut(), true);
+            assert_eq!(gather_t.t(), twice);
         }
     }
 }
