@@ -44,6 +44,9 @@
 //! - Errors: [`Error`] (with [`ParamError`], [`CsrError`]) and [`Result`].
 //! - The start of a fit on its own: [`initialize`], [`initialize_from`]
 //!   (scikit-learn's `_initialize_nmf`).
+//! - Missing values: the `missing` parameter ([`Missing`]); choosing k by
+//!   cross-validation on held-out entries: [`cross_validate_rank`] with
+//!   [`CvOptions`], giving [`RankCv`].
 //! - Threads: [`set_num_threads`], [`num_threads`].
 //! - Namespaces: [`io`] (row sources: data in memory or in `.npy`, `.npz`,
 //!   `.mtx` files read by row blocks), [`persist`] (model files),
@@ -75,6 +78,7 @@ mod linalg;
 mod memory;
 mod parallel;
 mod params;
+mod rank;
 mod rng;
 mod validation;
 
@@ -92,7 +96,8 @@ pub use input::{CsrError, CsrView, Input};
 pub use memory::{Budget, MaxMemory};
 pub use parallel::{num_threads, set_num_threads};
 pub use params::{
-    AlphaH, BetaLoss, CdStats, Init, MiniBatchNmfParams, NComponents, ParamError, Solver,
+    AlphaH, BetaLoss, CdStats, Init, MiniBatchNmfParams, Missing, NComponents, ParamError, Solver,
     ValidParams,
 };
+pub use rank::{cross_validate_rank, CvOptions, RankCv};
 pub use rng::{MtState, NumpyRandomState, RandomState};

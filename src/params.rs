@@ -9,7 +9,9 @@
 use crate::rng::RandomState;
 use std::fmt;
 
+mod missing;
 mod solver;
+pub use missing::Missing;
 pub use solver::{CdStats, Solver, DEFAULT_CD_H_SWEEPS, DEFAULT_CD_W_SWEEPS};
 
 /// How many components to extract.
@@ -194,6 +196,8 @@ pub struct MiniBatchNmfParams {
     pub(crate) cd_w_sweeps: usize,
     pub(crate) cd_h_sweeps: usize,
     pub(crate) cd_stats: CdStats,
+    /// Extension: which entries of X are missing (see [`Missing`]).
+    pub(crate) missing: Missing,
     /// Extension (not scikit-learn's): the memory budget of a call (see
     /// [`crate::memory`]); in [`extension_params`](Self::extension_params),
     /// not in [`get_params`](Self::get_params).
@@ -223,6 +227,7 @@ impl Default for MiniBatchNmfParams {
             cd_w_sweeps: DEFAULT_CD_W_SWEEPS,
             cd_h_sweeps: DEFAULT_CD_H_SWEEPS,
             cd_stats: CdStats::Exact,
+            missing: Missing::Error,
             max_memory: crate::memory::MaxMemory::Auto,
         }
     }
@@ -389,6 +394,7 @@ impl MiniBatchNmfParams {
             return Err(invalid("transform_max_iter", "must be >= 1 or None, got 0"));
         }
         p.check_extension(beta)?;
+        p.check_missing()?;
         Ok(ValidParams(p.clone()))
     }
 
@@ -455,6 +461,8 @@ impl MiniBatchNmfParams {
                     reason,
                 })?
             }
+            // Extension: which entries are missing ("error", "nan", "unstored").
+            "missing" => self.missing = value.parse()?,
             other => {
                 if !self.set_extension(other, value)? {
                     return Err(ParamError::Unknown(other.to_string()));
@@ -485,6 +493,7 @@ impl MiniBatchNmfParams {
         let mut v = Vec::new();
         v.extend(self.solver_params());
         v.push(("max_memory", self.max_memory.to_string()));
+        v.push(("missing", self.missing.as_str().to_string()));
         v
     }
 

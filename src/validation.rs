@@ -7,6 +7,9 @@ use crate::input::Input;
 use crate::io::{for_each_block, RowSource};
 use ndarray::{ArrayView2, Zip};
 
+mod missing;
+pub use missing::{check_mode, scan_masked};
+
 /// Every stored value is finite and >= 0; `whom` names the input in errors.
 pub fn check_non_negative_finite<F: NmfFloat>(x: &Input<F>, whom: &str) -> Result<()> {
     let (finite, non_negative) = match x {

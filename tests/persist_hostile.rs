@@ -339,6 +339,8 @@ fn values_that_would_make_a_wrong_model_are_rejected_even_with_a_valid_checksum(
         ("param.batch_size", "0", "parameters are invalid"),
         ("param.tol", "1e-4", "does not read back exactly"),
         ("param.no_such_thing", "1", "does not know"),
+        ("param.missing", "zeros", "'error', 'nan' or 'unstored'"),
+        ("param.missing", "NaN", "'error', 'nan' or 'unstored'"),
         ("feature_names_in", "[\"a\"]", "1 feature names"),
         ("dtype", "float16", "neither"),
         ("last_fit.stop_reason", "bored", "unknown"),
@@ -446,4 +448,17 @@ fn write_fuzz_seeds_when_asked() {
         MiniBatchNmf::<f64>::new(MiniBatchNmfParams::new().n_components(1).beta(0.0)).unwrap();
     m.partial_fit(&x).unwrap();
     std::fs::write(dir.join("f64_partial"), m.to_bytes().unwrap()).unwrap();
+    // A model fitted with missing values (param.missing = "nan").
+    let mut xm = gen::matrix(8, 3, 2, 0.0, true);
+    xm[[1, 2]] = f64::NAN;
+    let mut m = MiniBatchNmf::<f64>::new(
+        MiniBatchNmfParams::new()
+            .n_components(2)
+            .init(minibatchnmf::Init::Random)
+            .random_state(Some(0))
+            .missing(minibatchnmf::Missing::Nan),
+    )
+    .unwrap();
+    m.fit(&xm).unwrap();
+    std::fs::write(dir.join("f64_missing"), m.to_bytes().unwrap()).unwrap();
 }

@@ -114,6 +114,7 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         rho: derived.rho,
         solver: solver::fit_solver(params, &derived, steps_per_iter == 1),
         comm,
+        missing: params.get_missing(),
     };
     let Progress {
         stats:
@@ -223,7 +224,7 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
     // The divergence and W's finiteness are summed over the workers, so
     // all of them fail or succeed together.
     let mut totals = [
-        kernels::beta_divergence_source(x, w.view(), h.view(), &derived.loss)?,
+        divergence(x, w.view(), h.view(), &ctx)?,
         if w.iter().all(|v| v.is_finite()) {
             0.0
         } else {
@@ -274,7 +275,22 @@ pub(super) fn final_w<F: NmfFloat>(
     solve_w(params, x, h, ctx, max_iter, shard.mean())
 }
 
-/// W solve by the frozen solver.
+/// The beta-divergence of X and W·H: over the observed entries when X has
+/// missing ones (`missing`), else the unmasked kernel.
+pub(super) fn divergence<F: NmfFloat>(
+    x: &mut dyn RowSource<F>,
+    w: ArrayView2<F>,
+    h: ArrayView2<F>,
+    ctx: &StepCtx,
+) -> Result<f64> {
+    if kernels::masked::source_has_missing(x, ctx.missing, ctx.comm)? {
+        return kernels::masked::beta_divergence_source_masked(x, ctx.missing, w, h, &ctx.loss);
+    }
+    kernels::beta_divergence_source(x, w, h, &ctx.loss)
+}
+
+/// W solve by the frozen solver (from each row's observed entries when X
+/// has missing ones).
 pub(super) fn solve_w<F: NmfFloat>(
     params: &ValidParams,
     x: &mut dyn RowSource<F>,
@@ -283,6 +299,22 @@ pub(super) fn solve_w<F: NmfFloat>(
     max_iter: usize,
     mean: f64,
 ) -> Result<Array2<F>> {
+    if ctx.solver == StepSolver::Mu
+        && kernels::masked::source_has_missing(x, ctx.missing, ctx.comm)?
+    {
+        return Ok(kernels::masked::solve_w_source_masked(
+            x,
+            ctx.missing,
+            h,
+            &ctx.loss,
+            &ctx.pen_w,
+            max_iter,
+            params.get_tol(),
+            mean,
+            ctx.comm,
+        )?
+        .w);
+    }
     Ok(match ctx.solver {
         StepSolver::Mu => {
             kernels::solve_w_source(

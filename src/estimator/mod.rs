@@ -343,7 +343,13 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
             let local = f.ok_or(Error::NotFitted).and_then(|f| {
                 let k = f.components.nrows();
                 memory::preflight(params, Call::Transform, x.shape(), k, size_of::<F>())?;
-                check_source(x, Some(f.n_features_in), f.derived.loss.beta, comm)
+                check_source(
+                    x,
+                    Some(f.n_features_in),
+                    f.derived.loss.beta,
+                    params.get_missing(),
+                    comm,
+                )
             });
             let shard = dist::preflight(comm, x.shape(), local, 0)?;
             let f = f.ok_or(Error::NotFitted)?;
@@ -353,6 +359,7 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
                 rho: f.derived.rho,
                 solver: solver::partial_fit_solver(params, &f.derived),
                 comm,
+                missing: params.get_missing(),
             };
             fit::solve_w(
                 params,

@@ -27,7 +27,15 @@ pub(super) fn partial_fit_impl<F: NmfFloat>(
         Some(f) => {
             let k = f.components.nrows();
             let local = memory::preflight(params, Call::PartialFit, x.shape(), k, size_of::<F>())
-                .and_then(|()| check_source(src, Some(f.n_features_in), f.derived.loss.beta, comm))
+                .and_then(|()| {
+                    check_source(
+                        src,
+                        Some(f.n_features_in),
+                        f.derived.loss.beta,
+                        params.get_missing(),
+                        comm,
+                    )
+                })
                 .and_then(|sum| {
                     check_feature_names(f.feature_names_in.as_deref(), args.feature_names)
                         .map(|()| sum)
@@ -71,6 +79,7 @@ pub(super) fn partial_fit_impl<F: NmfFloat>(
         rho: f.derived.rho,
         solver: solver::partial_fit_solver(params, &f.derived),
         comm,
+        missing: params.get_missing(),
     };
     let (rows, penalty_h) =
         solver::step_rows_and_penalty(params, &ctx.solver, f.stat_rows, n, true);

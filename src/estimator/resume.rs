@@ -124,6 +124,7 @@ impl<F: NmfFloat> Resumed<F> {
             x,
             Some(fitted.n_features_in),
             fitted.derived.loss.beta,
+            params.get_missing(),
             comm,
         );
         let shard = dist::preflight(comm, x.shape(), local, 0)?;

@@ -10,7 +10,7 @@ use crate::float::NmfFloat;
 use crate::init;
 use crate::io::RowSource;
 use crate::kernels::Loss;
-use crate::params::{Init, NComponents, ValidParams};
+use crate::params::{Init, Missing, NComponents, ValidParams};
 use crate::rng::RandomState;
 use crate::validation;
 use ndarray::{Array2, ArrayView2};
@@ -23,6 +23,7 @@ pub(super) fn check_source<F: NmfFloat>(
     x: &mut dyn RowSource<F>,
     n_features: Option<usize>,
     beta: f64,
+    missing: Missing,
     comm: Comm,
 ) -> Result<f64> {
     let (n, m) = x.shape();
@@ -37,6 +38,18 @@ pub(super) fn check_source<F: NmfFloat>(
         if m != expected {
             return Err(Error::FeatureMismatch { expected, got: m });
         }
+    }
+    if missing.is_masked() {
+        // NaN (and, for "unstored", unstored entries) are missing; the
+        // returned sum gives the mean of the observed entries.
+        let scan = validation::scan_masked(x, "MiniBatchNMF (input X)", missing)?;
+        if beta <= 0.0 && scan.has_zero {
+            return Err(Error::ZerosWithNonPositiveBeta);
+        }
+        if scan.observed < n * m {
+            return Ok(scan.mean_preserving_sum(n, m));
+        }
+        // Nothing missing: the unmasked pass's sum, to the bit.
     }
     let scan = validation::scan(x, "MiniBatchNMF (input X)")?;
     // scikit-learn rejects zeros with beta <= 0 at fit; we also do so for
@@ -138,6 +151,19 @@ fn initial_w_h<F: NmfFloat>(
                 .into(),
         ));
     }
+    if params.get_missing().is_masked() {
+        // The initialisation sees NaN entries as the mean of the observed
+        // entries (and, with "unstored", unstored entries as zeros).
+        let mut filled = crate::io::ZeroFilled::new(x, F::from_f64_(shard.mean()));
+        return init::initialize_source(
+            &mut filled,
+            k,
+            params.get_init(),
+            random_state,
+            comm,
+            shard,
+        );
+    }
     init::initialize_source(x, k, params.get_init(), random_state, comm, shard)
 }
 
@@ -164,7 +190,7 @@ pub(super) fn start<F: NmfFloat>(
     // Memory first: nothing sized by X's shape is allocated before it.
     let size = std::mem::size_of::<F>();
     let local = crate::memory::preflight(params, crate::memory::Call::Fit, x.shape(), k, size)
-        .and_then(|()| check_source(x, None, params.beta(), comm))
+        .and_then(|()| check_source(x, None, params.beta(), params.get_missing(), comm))
         .and_then(|sum| match args.feature_names {
             Some(names) if names.len() != m => Err(Error::FeatureNames(format!(
                 "{} names given for {m} features",

@@ -20,6 +20,7 @@
 //!   (`nmf_set_param`, `nmf_get_param`);
 //! - `persist`: save and load (files and buffers);
 //! - `random_state`: numpy's MT19937 state in and out;
+//! - `rank`: choosing k by cross-validation on held-out entries;
 //! - `handle` (the opaque model, checked views of the caller's arrays, the
 //!   generic bodies), `params` (`NmfParams`), `status` (`NmfStatus`, the
 //!   panic guard, the last error).
@@ -55,6 +56,8 @@ mod persist;
 
 mod random_state;
 
+mod rank;
+
 mod handle;
 mod params;
 mod status;
@@ -70,6 +73,7 @@ pub use lifecycle::*;
 pub use params::{NmfInit, NmfNComponentsMode, NmfParams};
 pub use persist::*;
 pub use random_state::*;
+pub use rank::*;
 pub use status::NmfStatus;
 
 #[cfg(test)]

@@ -36,10 +36,12 @@ mod mtx;
 mod npy;
 mod rowptr;
 mod write;
+mod zero_filled;
 
 pub use csr_file::CsrFile;
 pub use npy::NpyRows;
 pub use write::{save_npz_csr, NpyWriter};
+pub(crate) use zero_filled::ZeroFilled;
 
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;

@@ -5,6 +5,7 @@
 pub mod cd;
 mod divergence;
 mod elementwise;
+pub mod masked;
 mod skinny;
 mod step;
 mod stream;
@@ -275,6 +276,7 @@ mod tests {
                         rho: 0.7,
                         solver: StepSolver::Mu,
                         comm: Comm::single(),
+                        missing: crate::params::Missing::Error,
                     };
                     let o = minibatch_step(
                         &xb,

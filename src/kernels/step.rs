@@ -21,6 +21,7 @@ use crate::dist::Comm;
 use crate::error::Result;
 use crate::float::{NmfFloat, EPSILON_F64};
 use crate::input::Input;
+use crate::params::Missing;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 /// How W's rows of the batch are obtained.
@@ -72,6 +73,8 @@ pub struct StepCtx<'a> {
     pub solver: StepSolver,
     /// The workers (one process: [`Comm::single`]).
     pub comm: Comm<'a>,
+    /// Which entries are missing ([`Missing::Error`]: none may be).
+    pub missing: Missing,
 }
 
 /// Part 1: W's rows of this worker's share `x` of the batch; the H
@@ -86,6 +89,14 @@ pub fn step_local<F: NmfFloat>(
     ws: &mut Workspace<F>,
 ) -> Result<f64> {
     let (loss, pen_w, comm) = (&ctx.loss, &ctx.pen_w, ctx.comm);
+    ws.masked.active = false;
+    // A batch with missing entries takes the masked updates (masked/).
+    if ctx.missing.is_masked()
+        && ctx.solver == StepSolver::Mu
+        && super::masked::batch_is_masked(x, ctx.missing, comm)?
+    {
+        return super::masked::local(x, w, h, ctx, ws);
+    }
     if let StepSolver::Cd { cfg, update } = &ctx.solver {
         let kind = match update {
             StatUpdate::Add => BatchStats::Delta,
@@ -167,6 +178,9 @@ pub fn step_reduce<F: NmfFloat>(
     if comm.is_single() {
         return Ok(());
     }
+    if ws.masked.active {
+        return super::masked::reduce(comm, ws, cost);
+    }
     let Workspace { stats, red, .. } = ws;
     let second: &mut [F] = if loss.beta == 2.0 {
         stats.wtw.as_slice_mut().expect("owned")
@@ -206,6 +220,10 @@ pub fn step_apply<F: NmfFloat>(
 ) -> StepOutcome {
     let batch_cost = (cost + pen_h.terms(h.view())) / batch_rows as f64;
     let h_diff = match ctx.solver {
+        // A masked step's statistics are complete as reduced (masked/).
+        StepSolver::Mu if ws.masked.active => {
+            super::masked::apply(h, a, b, &ws.stats, &ctx.loss, pen_h, ctx.rho)
+        }
         StepSolver::Mu => {
             update_h::finalize_den(&mut ws.stats, h.view(), &ctx.loss);
             update_h::apply(

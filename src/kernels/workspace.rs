@@ -310,6 +310,8 @@ pub struct Workspace<F> {
     pub(crate) h_parts: Vec<(f64, f64)>,
     /// The cd solver's buffers (grown on first use).
     pub(crate) cd: super::cd::CdBufs<F>,
+    /// The masked updates' buffers (missing values; grown on first use).
+    pub(crate) masked: super::masked::MaskedState<F>,
 }
 
 impl<F: NmfFloat> Workspace<F> {
@@ -361,6 +363,7 @@ impl<F: NmfFloat> Workspace<F> {
             red: Buf::default(),
             h_parts: Vec::with_capacity((k * m).div_ceil(super::update_h::CHUNK)),
             cd: super::cd::CdBufs::default(),
+            masked: super::masked::MaskedState::default(),
         }
     }
 

@@ -12,7 +12,7 @@
 //! | `n_steps` | mini-batches processed (`n_steps_`) |
 //! | `n_iter`, `reconstruction_err` | set by fit (absent after partial_fit only) |
 //! | `frozen.batch_size`, `frozen.rho`, `frozen.beta`, `frozen.transform_max_iter` | values fixed at the first fit/partial_fit |
-//! | `param.<name>` | every parameter, as `get_params` and `extension_params` spell it (an extension parameter a file lacks keeps its default) |
+//! | `param.<name>` | every parameter, as `get_params` and `extension_params` spell it (an extension parameter a file lacks keeps its default; `missing` is written only when not "error") |
 //! | `frozen.solver`, `frozen.cd_stats`, `cd.stat_rows` | cd models only (absent: `mu`): the solver and statistics form fixed at the first fit, and the rows the statistics stand for |
 //! | `feature_names_in` | JSON array of strings (absent if none were given) |
 //! | `last_fit.n_iter`, `last_fit.n_steps`, `last_fit.reconstruction_err`, `last_fit.stop_reason`, `last_fit.warnings` | the last fit's summary (absent after partial_fit only) |
@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::estimator::{Derived, FitSummary, ModelState, StopReason, Warning};
 use crate::float::NmfFloat;
 use crate::kernels::Loss;
-use crate::params::{CdStats, MiniBatchNmfParams, Solver, ValidParams};
+use crate::params::{CdStats, MiniBatchNmfParams, Missing, Solver, ValidParams};
 use ndarray::Array2;
 use std::collections::HashMap;
 
@@ -122,6 +122,11 @@ pub(crate) fn encode<F: NmfFloat>(
         .into_iter()
         .chain(params.extension_params())
     {
+        // `missing` is written only when set: files of fits without
+        // missing values stay readable by versions that predate it.
+        if name == "missing" && value == Missing::Error.as_str() {
+            continue;
+        }
         put(&format!("{PARAM_PREFIX}{name}"), value);
     }
     if let Some(names) = &s.feature_names_in {

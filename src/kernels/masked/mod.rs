@@ -1,0 +1,235 @@
+//! Missing values: the masked multiplicative updates (every beta), for the
+//! batches the solver receives. The mask is never stored; it is read off
+//! each batch ([`rows`]: NaN entries, or a CSR block's unstored entries).
+//!
+//! A step whose batch has a missing entry takes this path (`step.rs`
+//! dispatches here); a batch without one takes the unmasked path, so
+//! `missing = "nan"` on data without NaN is the unmasked fit bit for bit.
+//! The masked statistics of H are its full numerator and denominator (k×m
+//! each, reduced as they are), and `apply` uses them as they stand.
+//!
+//! Treatment of rows and columns without an observed entry: such a row's W
+//! becomes 0 at its first update (numerator and denominator are both 0:
+//! `transform` gives it W = 0) and contributes nothing to H; an entry of H
+//! whose column has no observed entry in a batch is not updated by that
+//! batch ([`apply`]), so a column of X that is never observed keeps its
+//! initial H (its completed values are not estimated from data).
+
+mod apply;
+mod entry;
+mod frobenius;
+mod rows;
+mod stream;
+
+pub(crate) use apply::apply;
+pub(crate) use entry::entry_divergence;
+pub(crate) use rows::{has_missing, MaskedBufs};
+pub use stream::{beta_divergence_source_masked, solve_w_source_masked, source_has_missing};
+
+use super::step::{StepCtx, WRows};
+use super::workspace::Workspace;
+use super::workspace::{Buf, HStats};
+use crate::dist::Comm;
+use crate::error::Result;
+use crate::float::{NmfFloat, EPSILON_F64};
+use crate::input::Input;
+use crate::params::Missing;
+use ndarray::ArrayView2;
+
+/// The masked path's state in a fit's workspace.
+pub(crate) struct MaskedState<F> {
+    pub(crate) bufs: MaskedBufs<F>,
+    /// Whether the current step took the masked path (its statistics are
+    /// then the full numerator and denominator).
+    pub(crate) active: bool,
+}
+
+impl<F: NmfFloat> Default for MaskedState<F> {
+    fn default() -> Self {
+        MaskedState {
+            bufs: MaskedBufs::default(),
+            active: false,
+        }
+    }
+}
+
+/// Whether this step's batch (over all workers) has a missing entry.
+pub(crate) fn batch_is_masked<F: NmfFloat>(
+    x: &Input<F>,
+    mode: Missing,
+    comm: Comm,
+) -> Result<bool> {
+    let local = has_missing(x, mode);
+    if comm.is_single() {
+        return Ok(local);
+    }
+    let mut flag = [if local { 1.0 } else { 0.0 }];
+    comm.sum_f64(&mut flag)?;
+    Ok(flag[0] > 0.0)
+}
+
+/// Part 1 of a masked MU step: W's rows of the batch from their observed
+/// entries, the masked statistics of H in `ws.stats` (num, den), and the
+/// cost sum over the observed entries plus W's penalty terms.
+pub(crate) fn local<F: NmfFloat>(
+    x: &Input<F>,
+    w: WRows<F>,
+    h: ArrayView2<F>,
+    ctx: &StepCtx,
+    ws: &mut Workspace<F>,
+) -> Result<f64> {
+    let (loss, pen_w, comm, mode) = (&ctx.loss, &ctx.pen_w, ctx.comm, ctx.missing);
+    let (rows, k) = (x.n_rows(), h.nrows());
+    ws.hc.refresh(h, loss.beta);
+    ws.stats.ensure();
+    ws.masked.active = true;
+    let Workspace {
+        hc,
+        stats,
+        w_fresh,
+        masked,
+        ..
+    } = ws;
+    let bufs = &mut masked.bufs;
+    let ht = hc.ht.view();
+    if let (Input::Dense(xd), true) = (x, loss.beta == 2.0) {
+        let hht = hc.hht.view();
+        return frobenius_local(xd.view(), w, h, ht, hht, ctx, stats, bufs, w_fresh, k);
+    }
+    let mut w = match w {
+        WRows::Update(mut w) => {
+            rows::update_w(
+                x,
+                mode,
+                w.view_mut(),
+                h,
+                ht,
+                loss.beta,
+                loss.gamma,
+                pen_w,
+                bufs,
+            );
+            w
+        }
+        WRows::Fresh {
+            mean,
+            max_iter,
+            tol,
+            ..
+        } => {
+            let mut wf = w_fresh.mat(rows, k);
+            wf.fill(F::from_f64_((mean / k as f64).sqrt()));
+            for _ in 0..max_iter {
+                let (d2, n2) = rows::update_w(
+                    x,
+                    mode,
+                    wf.view_mut(),
+                    h,
+                    ht,
+                    loss.beta,
+                    loss.gamma,
+                    pen_w,
+                    bufs,
+                );
+                if tol > 0.0 {
+                    let mut norms = [d2, n2];
+                    comm.sum_f64(&mut norms)?;
+                    if norms[0].sqrt() / norms[1].sqrt() <= tol {
+                        break;
+                    }
+                }
+            }
+            wf
+        }
+    };
+    if loss.beta < 1.0 {
+        let tiny = F::from_f64_(EPSILON_F64);
+        w.mapv_inplace(|v| if v < tiny { F::zero() } else { v });
+    }
+    stats.num.fill(F::zero());
+    stats.den.fill(F::zero());
+    let div = rows::divergence_stats(
+        x,
+        mode,
+        w.view(),
+        h,
+        ht,
+        loss.beta,
+        Some((stats.num.view_mut(), stats.den.view_mut())),
+        bufs,
+    );
+    Ok(div + pen_w.terms(w.view()))
+}
+
+/// [`local`] for a dense batch and the Frobenius loss ([`frobenius`]).
+#[allow(clippy::too_many_arguments)]
+fn frobenius_local<F: NmfFloat>(
+    x: ArrayView2<F>,
+    w: WRows<F>,
+    h: ArrayView2<F>,
+    ht: ArrayView2<F>,
+    hht: ArrayView2<F>,
+    ctx: &StepCtx,
+    stats: &mut HStats<F>,
+    bufs: &mut MaskedBufs<F>,
+    w_fresh: &mut Buf<F>,
+    k: usize,
+) -> Result<f64> {
+    let fb = &mut bufs.fro;
+    frobenius::prepare(x, ht, fb);
+    let w = match w {
+        WRows::Update(mut w) => {
+            frobenius::update_w(x, w.view_mut(), ht, hht, &ctx.pen_w, fb);
+            w
+        }
+        WRows::Fresh {
+            mean,
+            max_iter,
+            tol,
+            ..
+        } => {
+            let mut fresh = w_fresh.mat(x.nrows(), k);
+            fresh.fill(F::from_f64_((mean / k as f64).sqrt()));
+            for _ in 0..max_iter {
+                let (d2, n2) = frobenius::update_w(x, fresh.view_mut(), ht, hht, &ctx.pen_w, fb);
+                if tol > 0.0 {
+                    let mut norms = [d2, n2];
+                    ctx.comm.sum_f64(&mut norms)?;
+                    if norms[0].sqrt() / norms[1].sqrt() <= tol {
+                        break;
+                    }
+                }
+            }
+            fresh
+        }
+    };
+    let cost = frobenius::cost_and_stats(
+        x,
+        w.view(),
+        h,
+        ht,
+        hht,
+        stats.num.view_mut(),
+        stats.den.view_mut(),
+        &mut stats.wtw,
+        fb,
+    );
+    Ok(cost + ctx.pen_w.terms(w.view()))
+}
+
+/// Part 2 of a masked step: num, den and the cost summed over the workers.
+pub(crate) fn reduce<F: NmfFloat>(comm: Comm, ws: &mut Workspace<F>, cost: &mut f64) -> Result<()> {
+    let Workspace { stats, red, .. } = ws;
+    let num = stats.num.as_slice_mut().expect("owned");
+    let den = stats.den.as_slice_mut().expect("owned");
+    let (a, b) = (num.len(), den.len());
+    let buf = red.slice(a + b + 1);
+    buf[..a].copy_from_slice(num);
+    buf[a..a + b].copy_from_slice(den);
+    let mut scalars = [*cost];
+    comm.sum_with_scalars(buf, a + b, &mut scalars)?;
+    num.copy_from_slice(&buf[..a]);
+    den.copy_from_slice(&buf[a..a + b]);
+    *cost = scalars[0];
+    Ok(())
+}
