@@ -1405,6 +1405,92 @@ enum NmfStatus nmf_get_random_state_mt19937(const struct NmfModel *model,
                                             bool *has_gauss,
                                             double *cached_gaussian);
 
+/**
+ * Choose the number of components by cross-validation on held-out
+ * entries of dense X (`n_samples` rows of `n_features` `double` values,
+ * row-major, contiguous). For each of `n_repeats` repeats, a fraction
+ * `test_fraction` (in (0, 1)) of the observed entries is held out (picked
+ * by a hash of (`seed`, repeat, row, column)), every candidate `ks[i]`
+ * (1 <= k <= min(n_samples, n_features)) is fitted on the rest with the
+ * model's parameters (beta_loss, solver, missing, max_iter, …; the model
+ * is not modified) and scored on the held-out entries: the mean
+ * beta-divergence per held-out entry.
+ *
+ * `scores` (n_ks * n_repeats `double` values) receives the score of
+ * `ks[i]` in repeat r at `scores[i * n_repeats + r]`; `*best_k` the chosen
+ * k: the smallest candidate whose mean score is within one standard error
+ * of the best mean. Bad arguments return NMF_ERR_INVALID_PARAM (n_ks = 0,
+ * a k out of range, test_fraction outside (0, 1), n_repeats = 0) or
+ * NMF_ERR_NULL_POINTER, with a message naming the argument.
+ */
+enum NmfStatus nmf_cross_validate_rank_dense_f64(const struct NmfModel *model,
+                                                 const double *x,
+                                                 size_t n_samples,
+                                                 size_t n_features,
+                                                 const size_t *ks,
+                                                 size_t n_ks,
+                                                 double test_fraction,
+                                                 size_t n_repeats,
+                                                 uint64_t seed,
+                                                 double *scores,
+                                                 size_t *best_k);
+
+/**
+ * `nmf_cross_validate_rank_dense_f64` for CSR X (`indptr` n_samples + 1
+ * entries, `indices` and `data` nnz entries). With the model's
+ * `missing = "unstored"`, the unstored entries are missing (never held
+ * out, never scored); otherwise they are observed zeros.
+ */
+enum NmfStatus nmf_cross_validate_rank_csr_f64(const struct NmfModel *model,
+                                               const size_t *indptr,
+                                               const size_t *indices,
+                                               const double *data,
+                                               size_t nnz,
+                                               size_t n_samples,
+                                               size_t n_features,
+                                               const size_t *ks,
+                                               size_t n_ks,
+                                               double test_fraction,
+                                               size_t n_repeats,
+                                               uint64_t seed,
+                                               double *scores,
+                                               size_t *best_k);
+
+/**
+ * `nmf_cross_validate_rank_dense_f64` for `float` X (fitted in f32; the
+ * scores stay `double`).
+ */
+enum NmfStatus nmf_cross_validate_rank_dense_f32(const struct NmfModel *model,
+                                                 const float *x,
+                                                 size_t n_samples,
+                                                 size_t n_features,
+                                                 const size_t *ks,
+                                                 size_t n_ks,
+                                                 double test_fraction,
+                                                 size_t n_repeats,
+                                                 uint64_t seed,
+                                                 double *scores,
+                                                 size_t *best_k);
+
+/**
+ * `nmf_cross_validate_rank_csr_f64` for `float` data (fitted in f32; the
+ * scores stay `double`).
+ */
+enum NmfStatus nmf_cross_validate_rank_csr_f32(const struct NmfModel *model,
+                                               const size_t *indptr,
+                                               const size_t *indices,
+                                               const float *data,
+                                               size_t nnz,
+                                               size_t n_samples,
+                                               size_t n_features,
+                                               const size_t *ks,
+                                               size_t n_ks,
+                                               double test_fraction,
+                                               size_t n_repeats,
+                                               uint64_t seed,
+                                               double *scores,
+                                               size_t *best_k);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
