@@ -253,8 +253,8 @@ pub fn rank_plot(ks: &[usize], mean: &[f64], spread: &[f64], best_k: usize) -> C
         }
     }
     // labels
-    let title = format!("held-out score per entry vs k (mean +- std); chosen k = {best_k}");
-    c.text(&title, (l, 14), 2, BLACK);
+    let title = format!("held-out score (mean +- std), chosen k = {best_k}");
+    c.text(&title, (10, 14), 2, BLACK);
     let xl = "k (number of components)";
     c.text(
         xl,
