@@ -100,7 +100,8 @@ fn extension_parameters_read_back_and_stay_out_of_sklearns_list() {
             "cd_w_sweeps",
             "cd_h_sweeps",
             "cd_stats",
-            "max_memory"
+            "max_memory",
+            "missing"
         ]
     );
     let d = MiniBatchNmfParams::new();

@@ -92,4 +92,67 @@ fn steps_allocate_nothing_one_process_and_distributed() {
             );
         }
     }
+    masked_steps_allocate_nothing();
+}
+
+fn masked_allocations(beta: BetaLoss, epochs: usize, csr: bool) -> usize {
+    use minibatchnmf::{CsrView, Input, Missing};
+    let x = Array2::from_shape_fn((200, 30), |(i, j)| {
+        if (i * 31 + j * 17) % 7 == 0 {
+            f64::NAN
+        } else {
+            ((i * 7 + j * 3) % 11) as f64 + 0.5
+        }
+    });
+    // CSR with the NaN entries unstored ("unstored").
+    let (mut ip, mut ix, mut dv) = (vec![0], vec![], vec![]);
+    for row in x.rows() {
+        for (j, &v) in row.iter().enumerate() {
+            if !v.is_nan() {
+                ix.push(j);
+                dv.push(v);
+            }
+        }
+        ip.push(ix.len());
+    }
+    let p = MiniBatchNmfParams::new()
+        .n_components(5)
+        .init(Init::Random)
+        .random_state(Some(0))
+        .beta_loss(beta)
+        .batch_size(32)
+        .tol(0.0)
+        .max_no_improvement(None)
+        .max_iter(epochs)
+        .missing(if csr { Missing::Unstored } else { Missing::Nan });
+    let mut m = MiniBatchNmf::<f64>::new(p).unwrap();
+    let csr_view = CsrView::new(200, 30, &ip, &ix, &dv).unwrap();
+    let input = if csr {
+        Input::Csr(csr_view)
+    } else {
+        Input::Dense(x.view())
+    };
+    let before = ALLOCS.load(Ordering::Relaxed);
+    m.fit(input).unwrap();
+    ALLOCS.load(Ordering::Relaxed) - before
+}
+
+/// Masked steps (missing values), called from the test above: the
+/// counter is global, so the checks run one after the other.
+fn masked_steps_allocate_nothing() {
+    masked_allocations(BetaLoss::Frobenius, 1, false);
+    for beta in [
+        BetaLoss::Frobenius,
+        BetaLoss::KullbackLeibler,
+        BetaLoss::Beta(1.5),
+    ] {
+        for csr in [false, true] {
+            let short = masked_allocations(beta, 2, csr);
+            let long = masked_allocations(beta, 40, csr);
+            assert_eq!(
+                short, long,
+                "{beta:?} csr={csr}: 2 epochs {short} allocations, 40 epochs {long}"
+            );
+        }
+    }
 }

@@ -124,6 +124,7 @@ pub(crate) fn update_w<F: NmfFloat>(
 /// Σ over the observed entries of ½(x − wh)² and H's masked statistics
 /// (`num` = Wᵀ·Xz, `den` = masked WᵀW·H; k×m, overwritten), W the
 /// updated rows of the batch.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn cost_and_stats<F: NmfFloat>(
     x: ArrayView2<F>,
     w: ArrayView2<F>,

@@ -184,6 +184,7 @@ pub(crate) fn update_w<F: NmfFloat>(
 /// Σ divergence over the observed entries of the block (rows of X and W
 /// aligned) and, with `stats` = (num, den) (k×m each, added to), H's
 /// masked statistics: num += Wᵀ·(M∘X∘(WH)^(β−2)), den += Wᵀ·(M∘(WH)^(β−1)).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn divergence_stats<F: NmfFloat>(
     x: &Input<F>,
     mode: Missing,
