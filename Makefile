@@ -163,6 +163,18 @@ bench-tte-deps: $(FFI_VENV)/.installed
 	@$(FFI_VENV)/bin/python -c 'import matplotlib' 2>/dev/null || \
 	    $(FFI_VENV)/bin/pip install -q --disable-pip-version-check matplotlib
 
+# The pictures and figures of docs/missing-values.md and the README's "Missing values and
+# choosing k" (python/examples/missing_values.py): the rank plot of a synthetic matrix of
+# known rank, Fashion-MNIST with 30 % of the pixels removed, the masked fits' cost. Run with
+# the installed Python package (its venv, with matplotlib); writes docs/missing_*.png.
+# MISSING_ARGS go to the script (e.g. MISSING_ARGS="--skip cost --rows 5000").
+MISSING_ARGS ?=
+.PHONY: missing-values-example
+missing-values-example: py-package-install $(FASHION)/.unpacked
+	@$(PY_PKG_VENV)/bin/python -c 'import matplotlib' 2>/dev/null || \
+	    $(PY_PKG_VENV)/bin/pip install -q --disable-pip-version-check matplotlib
+	$(PY_PKG_VENV)/bin/python python/examples/missing_values.py --fashion $(FASHION) --out docs $(MISSING_ARGS)
+
 # The time-to-error smoke (digits; RcppML and the plot only if installed: no network).
 bench-smoke: bench-runner $(FFI_VENV)/.installed
 	$(FFI_VENV)/bin/python benches/suite.py --quick --command "make bench-smoke" $(BENCH_ARGS)

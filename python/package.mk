@@ -10,7 +10,8 @@
 PY_PKG_VENV := target/py-package-venv
 TEST_DEB_PKGS += python3-venv
 PKG_TEST_TARGETS += py-package-test py-interop-test
-PY_PKG_DEPS := numpy scipy pandas pytest scikit-learn==1.9.1
+# matplotlib: cross_validate_rank(...).plot() in test_missing.py (the package imports it lazily).
+PY_PKG_DEPS := numpy scipy pandas pytest matplotlib scikit-learn==1.9.1
 PY_PKG_PYTEST := $(abspath $(PY_PKG_VENV))/bin/python -m pytest -q -p no:cacheprovider -rfEx
 
 .PHONY: py-package-install py-package-test py-interop-test
@@ -30,7 +31,7 @@ py-package-install: deps $(PY_PKG_VENV)/.installed
 # MiniBatchNMF replaced before collection (python/tests/sklearn_patch.py).
 py-package-test: py-package-install
 	cd python/tests && $(PY_PKG_PYTEST) -p sklearn_patch --pyargs sklearn.decomposition.tests.test_nmf
-	cd python/tests && $(PY_PKG_PYTEST) test_check_estimator.py test_package.py
+	cd python/tests && $(PY_PKG_PYTEST) test_check_estimator.py test_package.py test_missing.py
 
 # Model files across tools: the installed Python package, the CLI binary and the R
 # package (installed from r/minibatchnmf into its own library; its configure builds

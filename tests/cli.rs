@@ -289,6 +289,7 @@ fn every_subcommand_has_help() {
         "inverse-transform",
         "topics",
         "info",
+        "rank",
     ] {
         let out = ok(&cli(&[sub, "--help"], dir.path()));
         assert!(out.contains("Usage: minibatchnmf"), "{sub}: {out}");
@@ -859,4 +860,256 @@ fn solver_cd_from_the_command_line_equals_the_library() {
         d,
         "cd_w_sweeps",
     );
+}
+
+/// A uniform number in [0, 1) from (stream, i, j) (splitmix64).
+fn unit(stream: u64, i: usize, j: usize) -> f64 {
+    let mut z = stream
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add((i as u64) << 32 | j as u64)
+        .wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) as f64 / 2f64.powi(64)
+}
+
+/// A 240 × 30 matrix of rank 3 plus noise of about 1 % of its values,
+/// with NaN at about 15 % of the entries when `holes`.
+fn low_rank(holes: bool) -> Array2<f64> {
+    let w = Array2::from_shape_fn((240, 3), |(i, j)| unit(1, i, j));
+    let h = Array2::from_shape_fn((3, 30), |(i, j)| unit(2, i, j));
+    let mut x = w.dot(&h);
+    for ((i, j), v) in x.indexed_iter_mut() {
+        *v += 0.01 * (unit(3, i, j) - 0.5);
+        if holes && unit(4, i, j) < 0.15 {
+            *v = f64::NAN;
+        }
+    }
+    x
+}
+
+#[test]
+fn missing_nan_fit_and_transform_equal_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = low_rank(true);
+    write_npy(d.join("holes.npy"), &x).unwrap();
+    // the default refuses NaN; --missing nan fits over the observed entries
+    assert_bad_input(&["fit", "holes.npy", "-k", "3"], d, "NaN");
+    let args = [
+        "fit",
+        "holes.npy",
+        "-k",
+        "3",
+        "--init",
+        "nndsvda",
+        "--random-state",
+        "0",
+        "--max-iter",
+        "50",
+        "--batch-size",
+        "64",
+        "--missing",
+        "nan",
+        "-o",
+        "m.safetensors",
+        "--w-out",
+        "w.npy",
+        "-q",
+    ];
+    ok(&cli(&args, d));
+    let params = MiniBatchNmfParams::new()
+        .n_components(3)
+        .init(Init::Nndsvda)
+        .random_state(Some(0))
+        .max_iter(50)
+        .batch_size(64)
+        .missing(minibatchnmf::Missing::Nan);
+    let mut lib = MiniBatchNmf::<f64>::new(params).unwrap();
+    let w_lib = lib.fit_transform(&x).unwrap();
+    let w_cli: Array2<f64> = read_npy(d.join("w.npy")).unwrap();
+    assert_eq!(w_cli, w_lib);
+    let info = ok(&cli(&["info", "m.safetensors"], d));
+    assert!(info.contains("param missing: nan"), "{info}");
+    // transform: the model's mode, or --missing for this call
+    ok(&cli(
+        &[
+            "transform",
+            "m.safetensors",
+            "holes.npy",
+            "-o",
+            "t.npy",
+            "-q",
+        ],
+        d,
+    ));
+    let t: Array2<f64> = read_npy(d.join("t.npy")).unwrap();
+    assert_eq!(t, lib.transform(&x).unwrap());
+    assert_bad_input(
+        &[
+            "transform",
+            "m.safetensors",
+            "holes.npy",
+            "-o",
+            "t.npy",
+            "--missing",
+            "error",
+        ],
+        d,
+        "NaN",
+    );
+    assert_bad_input(
+        &[
+            "transform",
+            "m.safetensors",
+            "holes.npy",
+            "-o",
+            "t.npy",
+            "--missing",
+            "maybe",
+        ],
+        d,
+        "missing",
+    );
+    // unstored needs a sparse file
+    assert_bad_input(
+        &["fit", "holes.npy", "-k", "3", "--missing", "unstored"],
+        d,
+        "unstored",
+    );
+}
+
+#[test]
+fn rank_prints_the_librarys_table_and_draws_the_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = low_rank(true);
+    write_npy(d.join("holes.npy"), &x).unwrap();
+    let out = ok(&cli(
+        &[
+            "rank",
+            "holes.npy",
+            "-k",
+            "1,2,3,5,8",
+            "--seed",
+            "7",
+            "--repeats",
+            "2",
+            "--test-fraction",
+            "0.15",
+            "--missing",
+            "nan",
+            "--init",
+            "nndsvda",
+            "--max-iter",
+            "300",
+            "--plot",
+            "rank.png",
+            "-q",
+        ],
+        d,
+    ));
+    let params = MiniBatchNmfParams::new()
+        .init(Init::Nndsvda)
+        .max_iter(300)
+        .random_state(Some(7))
+        .missing(minibatchnmf::Missing::Nan);
+    let opts = minibatchnmf::CvOptions {
+        test_fraction: 0.15,
+        n_repeats: 2,
+        seed: 7,
+    };
+    let cv = minibatchnmf::cross_validate_rank(
+        &mut minibatchnmf::io::InMemory::new(&x),
+        &params,
+        &[1, 2, 3, 5, 8],
+        &opts,
+    )
+    .unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 7, "{out}");
+    assert!(
+        lines[0]
+            .split_whitespace()
+            .eq(["k", "mean", "std", "chosen"]),
+        "{out}"
+    );
+    for (i, line) in lines[1..6].iter().enumerate() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(f[0].parse::<usize>().unwrap(), cv.ks[i], "{out}");
+        let mean: f64 = f[1].parse().unwrap();
+        assert!(
+            (mean - cv.mean[i]).abs() <= 1e-6 * cv.mean[i].abs(),
+            "{out}"
+        );
+        assert_eq!(f.get(3) == Some(&"*"), cv.ks[i] == cv.best_k, "{out}");
+    }
+    assert_eq!(cv.best_k, 3, "{out}");
+    assert!(lines[6].starts_with("chosen k = 3"), "{out}");
+    // the plot: a 640 × 420 RGB PNG with the chosen point circled in red
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(d.join("rank.png")).unwrap(),
+    ));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((frame.width, frame.height), (640, 420));
+    let px = &buf[..frame.buffer_size()];
+    let red = px.chunks(3).filter(|p| p == &[214, 39, 40]).count();
+    let blue = px.chunks(3).filter(|p| p == &[31, 119, 180]).count();
+    assert!(red > 50 && blue > 200, "red {red}, blue {blue}");
+}
+
+#[test]
+fn rank_on_a_sparse_file_with_unstored_entries_missing_and_bad_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let npz = foldoc_npz(d);
+    let npz = npz.to_str().unwrap();
+    let out = ok(&cli(
+        &[
+            "rank",
+            npz,
+            "-k",
+            "2,4",
+            "--seed",
+            "1",
+            "--repeats",
+            "2",
+            "--missing",
+            "unstored",
+            "--max-iter",
+            "5",
+            "-q",
+        ],
+        d,
+    ));
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert!(out.contains("chosen k = "), "{out}");
+    assert_bad_input(&["rank", npz, "-k", "0,2"], d, "ks");
+    assert_bad_input(
+        &["rank", npz, "-k", "2", "--test-fraction", "1.5"],
+        d,
+        "test_fraction",
+    );
+    assert_bad_input(&["rank", npz, "-k", "2", "--repeats", "0"], d, "n_repeats");
+    assert_bad_input(
+        &["rank", npz, "-k", "2", "--missing", "sometimes"],
+        d,
+        "missing",
+    );
+    let help = ok(&cli(&["rank", "--help"], d));
+    for flag in [
+        "--ks",
+        "--test-fraction",
+        "--repeats",
+        "--seed",
+        "--plot",
+        "--missing",
+        "--beta-loss",
+    ] {
+        assert!(help.contains(flag), "rank --help lacks {flag}");
+    }
+    let fit = ok(&cli(&["fit", "--help"], d));
+    assert!(fit.contains("--missing"));
 }

@@ -256,11 +256,47 @@ def _declare_named_params(lib):
     return True
 
 
+def _knows_param(lib, name):
+    """Whether the library's nmf_set_param/nmf_get_param know ``name`` (a
+    parameter added after them, such as 'missing')."""
+    model = C.c_void_p()
+    params = lib.nmf_params_default()
+    if lib.nmf_create(C.byref(params), C.byref(model)) != OK:
+        return False
+    try:
+        size = C.c_size_t()
+        return lib.nmf_get_param_len(model, name.encode(), C.byref(size)) == OK
+    finally:
+        lib.nmf_free(model)
+
+
+def _declare_cross_validate_rank(lib):
+    """nmf_cross_validate_rank_{dense,csr}_{f64,f32} (rank by cross-validation
+    on held-out entries); False with an older library."""
+    size = C.c_size_t
+    names = [f"nmf_cross_validate_rank_{l}_{t}" for l in ("dense", "csr") for t in ("f64", "f32")]
+    if not all(hasattr(lib, n) for n in names):
+        return False
+    tail = [c_size_p, size, C.c_double, size, C.c_uint64, c_double_p, c_size_p]
+    for t, tp in (("f64", c_double_p), ("f32", c_float_p)):
+        dense = getattr(lib, f"nmf_cross_validate_rank_dense_{t}")
+        dense.restype = C.c_int
+        dense.argtypes = [C.c_void_p, tp, size, size, *tail]
+        csr = getattr(lib, f"nmf_cross_validate_rank_csr_{t}")
+        csr.restype = C.c_int
+        csr.argtypes = [C.c_void_p, c_size_p, c_size_p, tp, size, size, size, *tail]
+    return True
+
+
 lib = C.CDLL(_find_library())
 HAS_PERSIST = _declare(lib)
 HAS_MT19937_STATE = _declare_random_state(lib)
 HAS_ALLREDUCE = _declare_allreduce(lib)
 HAS_NAMED_PARAMS = _declare_named_params(lib)
+# The 'missing' parameter (missing values: "error", "nan", "unstored") and
+# the rank's cross-validation arrived together.
+HAS_MISSING = HAS_NAMED_PARAMS and _knows_param(lib, "missing")
+HAS_CROSS_VALIDATE_RANK = _declare_cross_validate_rank(lib)
 # Words of an MT19937 key (NMF_MT19937_KEY_LEN).
 MT19937_KEY_LEN = 624
 

@@ -11,6 +11,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -48,7 +49,18 @@ _INIT_NAMES = {v: k for k, v in _clib.INIT.items()}
 
 # Parameters beyond scikit-learn's signature (the library's extensions),
 # with their defaults; the C library receives them by name (nmf_set_param).
-_EXTENSIONS = dict(solver="mu", cd_w_sweeps=10, cd_h_sweeps=5, cd_stats="exact", max_memory=None)
+_EXTENSIONS = dict(
+    solver="mu", cd_w_sweeps=10, cd_h_sweeps=5, cd_stats="exact", max_memory=None, missing="error"
+)
+# The order they are given to a handle: 'missing' first, the solver last ('cd'
+# is checked against the other parameters).
+_EXT_ORDER = ("missing", "cd_w_sweeps", "cd_h_sweeps", "cd_stats", "max_memory", "solver")
+_MISSING = ("error", "nan", "unstored")
+
+
+def _ext_names():
+    """The extension parameters this build of the library knows."""
+    return tuple(n for n in _EXT_ORDER if n != "missing" or _clib.HAS_MISSING)
 
 
 def _ext_value(name, value):
@@ -108,7 +120,7 @@ def _handle_extensions(handle):
     """The extension parameters of a handle (a loaded model's), by name."""
     if not _clib.HAS_NAMED_PARAMS:
         return {}
-    return {name: _ext_from_library(name, handle.get_param(name)) for name in _EXTENSIONS}
+    return {name: _ext_from_library(name, handle.get_param(name)) for name in _ext_names()}
 
 
 class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -182,6 +194,14 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         Beyond scikit-learn: the library's memory budget, in bytes or as
         '512M'/'4G'; None (or 'auto') is the library's default. A call over
         the budget raises MemoryError.
+    missing : {'error', 'nan', 'unstored'}, default='error'
+        Beyond scikit-learn: missing values. 'error' refuses NaN as
+        scikit-learn does; 'nan': NaN entries of X (dense, or stored in a
+        sparse matrix) are missing; 'unstored': the entries a sparse matrix
+        does not store are missing (stored zeros are observed zeros; the
+        ratings convention), refused for dense X. The loss, every update,
+        ``reconstruction_err_`` and ``transform`` use the observed entries
+        only; ``inverse_transform(transform(X))`` is the completed matrix.
 
     Attributes
     ----------
@@ -231,6 +251,8 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "cd_h_sweeps": "no_validation",
         "cd_stats": "no_validation",
         "max_memory": "no_validation",
+        # Checked here (it decides how X is validated), then by the library.
+        "missing": [StrOptions(set(_MISSING))],
     }
 
     def __init__(
@@ -257,6 +279,7 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         cd_h_sweeps=5,
         cd_stats="exact",
         max_memory=None,
+        missing="error",
     ):
         self.n_components = n_components
         self.init = init
@@ -279,6 +302,7 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.cd_h_sweeps = cd_h_sweeps
         self.cd_stats = cd_stats
         self.max_memory = max_memory
+        self.missing = missing
 
     # -- parameters for the C library --------------------------------------------
     def _c_params(self, seed=None):
@@ -322,11 +346,16 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _ext_params(self):
         """The extension parameters as nmf_set_param spells them (ValueError
         for a value of the wrong type)."""
-        return {name: _ext_value(name, getattr(self, name)) for name in _EXTENSIONS}
+        return {name: _ext_value(name, getattr(self, name)) for name in _ext_names()}
 
     def _apply_extensions(self, handle):
         """Give ``handle`` the extension parameters (nmf_set_param); the
         library validates them (ValueError with its message)."""
+        if not _clib.HAS_MISSING and self.missing != "error":
+            raise ValueError(
+                "this build of libminibatchnmf has no 'missing' parameter (missing values): "
+                "missing must be 'error'"
+            )
         wanted = self._ext_params()
         if not _clib.HAS_NAMED_PARAMS:
             defaults = {n: _ext_value(n, v) for n, v in _EXTENSIONS.items()}
@@ -336,8 +365,7 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                     "max_memory must keep their defaults"
                 )
             return
-        # The solver last: 'cd' is checked against the other parameters.
-        for name in ("cd_w_sweeps", "cd_h_sweeps", "cd_stats", "max_memory", "solver"):
+        for name in _ext_names():
             if handle.get_param(name) != wanted[name]:
                 handle.set_param(name, wanted[name])
 
@@ -427,7 +455,7 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         # 'cd' accepts the Frobenius loss only, so the solver goes to 'mu'
         # while scikit-learn's parameters change, and is set last; a refused
         # value puts the handle back as it was.
-        before = {n: handle.get_param(n) for n in _EXTENSIONS}
+        before = {n: handle.get_param(n) for n in _ext_names()}
         try:
             handle.set_param("solver", "mu")
             handle.set_params(wanted)
@@ -435,15 +463,37 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         except Exception:
             handle.set_param("solver", "mu")
             handle.set_params(current)
-            for n in ("cd_w_sweeps", "cd_h_sweeps", "cd_stats", "max_memory", "solver"):
+            for n in _ext_names():
                 handle.set_param(n, before[n])
             raise
 
     # -- fitting ------------------------------------------------------------------
     def _validate_x(self, X, reset):
-        return validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=[np.float64, np.float32], reset=reset
+        missing = self.missing if isinstance(self.missing, str) else None
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=("csr", "csc"),
+            dtype=[np.float64, np.float32],
+            reset=reset,
+            ensure_all_finite="allow-nan" if missing == "nan" else True,
         )
+        if missing == "unstored" and not sp.issparse(X):
+            raise ValueError(
+                "missing='unstored' takes a sparse matrix (its unstored entries are the missing "
+                "ones); X is dense: mark the missing entries with NaN and use missing='nan'"
+            )
+        return X
+
+    def _check_non_negative(self, X):
+        """scikit-learn's check; with missing='nan', over the observed entries
+        (its min over X would be NaN and let negative values through)."""
+        if self.missing == "nan":
+            values = X.data if sp.issparse(X) else X
+            if values.size and np.nanmin(values) < 0:
+                raise ValueError("Negative values in data passed to MiniBatchNMF (input X).")
+            return
+        check_non_negative(X, "MiniBatchNMF (input X)")
 
     def _check_w_h(self, X, W, H):
         """Custom W/H checked as scikit-learn does, or dropped with its warning."""
@@ -515,7 +565,7 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
         def validate():
             X_ = self._validate_x(X, reset=True)
-            check_non_negative(X_, "MiniBatchNMF (input X)")
+            self._check_non_negative(X_)
             return (X_, *self._check_w_h(X_, W, H))
 
         X, W, H = self._collective(validate)
@@ -591,7 +641,7 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             X_ = self._validate_x(X, reset=not fitted)
             if fitted:
                 return X_, W, H
-            check_non_negative(X_, "MiniBatchNMF (input X)")
+            self._check_non_negative(X_)
             return (X_, *self._check_w_h(X_, W, H))
 
         X, W, H = self._collective(validate)
@@ -656,6 +706,7 @@ class MiniBatchNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         tags = super().__sklearn_tags__()
         tags.input_tags.positive_only = True
         tags.input_tags.sparse = True
+        tags.input_tags.allow_nan = self.missing == "nan"
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 

@@ -225,6 +225,37 @@ class Handle:
         del keep
         return x
 
+    def cross_validate_rank(self, x, dtype, ks, test_fraction, n_repeats, seed):
+        """Held-out scores of each k in ``ks`` (nmf_cross_validate_rank_*):
+        (scores of shape (len(ks), n_repeats), the chosen k). The handle
+        supplies every other parameter and is not modified."""
+        if not _clib.HAS_CROSS_VALIDATE_RANK:
+            raise NotImplementedError(
+                "this build of libminibatchnmf has no nmf_cross_validate_rank_* (rank by cross-validation)"
+            )
+        dtype = np.dtype(dtype)
+        layout, keep, args = data_args(x, dtype)
+        if layout == "dense":
+            if args[3] != 0:  # a row stride: this call takes contiguous rows
+                keep = np.ascontiguousarray(keep)
+                args = [_ptr(keep), *args[1:3]]
+            else:
+                args = args[:3]
+        ks_arr = np.ascontiguousarray(ks, dtype=np.uintp)
+        scores = np.empty((ks_arr.size, int(n_repeats)), dtype=np.float64)
+        best = C.c_size_t()
+        fn = getattr(lib, f"nmf_cross_validate_rank_{layout}_{_SUFFIX[dtype]}")
+        check(
+            fn(
+                self.ptr, *args,
+                ks_arr.ctypes.data_as(C.POINTER(C.c_size_t)), ks_arr.size,
+                float(test_fraction), int(n_repeats), int(seed),
+                scores.ctypes.data_as(C.POINTER(C.c_double)), C.byref(best),
+            )
+        )
+        del keep
+        return scores, int(best.value)
+
     # -- the saving format (issue 7) --------------------------------------------
     def save(self):
         """The model in the library's saving format, as bytes."""

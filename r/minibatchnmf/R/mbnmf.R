@@ -78,21 +78,22 @@ mbnmf_model <- function(k = "auto", init = NULL, batch_size = 1024, beta_loss = 
                         max_no_improvement = 10, max_iter = 200, alpha_W = 0, alpha_H = "same", l1_ratio = 0,
                         forget_factor = 0.7, fresh_restarts = FALSE, fresh_restarts_max_iter = 30,
                         transform_max_iter = NULL, seed = NULL, verbose = FALSE, solver = "mu",
-                        cd_w_sweeps = 10L, cd_h_sweeps = 5L, cd_stats = "exact", max_memory = NULL) {
+                        cd_w_sweeps = 10L, cd_h_sweeps = 5L, cd_stats = "exact", max_memory = NULL,
+                        missing = "error") {
   params <- list(k = k, init = init, batch_size = batch_size, beta_loss = beta_loss, tol = tol,
                  max_no_improvement = max_no_improvement, max_iter = max_iter, alpha_W = alpha_W,
                  alpha_H = alpha_H, l1_ratio = l1_ratio, forget_factor = forget_factor,
                  fresh_restarts = fresh_restarts, fresh_restarts_max_iter = fresh_restarts_max_iter,
                  transform_max_iter = transform_max_iter, seed = seed, verbose = verbose,
                  solver = solver, cd_w_sweeps = cd_w_sweeps, cd_h_sweeps = cd_h_sweeps,
-                 cd_stats = cd_stats, max_memory = max_memory)
+                 cd_stats = cd_stats, max_memory = max_memory, missing = missing)
   .new_mbnmf(params, .apply_ext(.Call(mbnmf_c_create, .c_params(params)), params))
 }
 
 mbnmf <- function(x, k = "auto", ..., solver = "mu", cd_w_sweeps = 10L, cd_h_sweeps = 5L,
-                  cd_stats = "exact", max_memory = NULL, W = NULL, H = NULL) {
+                  cd_stats = "exact", max_memory = NULL, missing = "error", W = NULL, H = NULL) {
   model <- mbnmf_model(k = k, ..., solver = solver, cd_w_sweeps = cd_w_sweeps, cd_h_sweeps = cd_h_sweeps,
-                       cd_stats = cd_stats, max_memory = max_memory)
+                       cd_stats = cd_stats, max_memory = max_memory, missing = missing)
   d <- .data(x)
   W <- .init_matrix(W, "W")
   H <- .init_matrix(H, "H")

@@ -76,9 +76,12 @@
 
 # Parameters beyond scikit-learn's (the library's solver and memory budget),
 # passed by name with nmf_set_param and validated by the library.
-.ext_defaults <- list(solver = "mu", cd_w_sweeps = 10L, cd_h_sweeps = 5L, cd_stats = "exact", max_memory = NULL)
-# The solver last: "cd" is checked against the other parameters (Frobenius only).
-.ext_order <- c("cd_w_sweeps", "cd_h_sweeps", "cd_stats", "max_memory", "solver")
+.ext_defaults <- list(solver = "mu", cd_w_sweeps = 10L, cd_h_sweeps = 5L, cd_stats = "exact", max_memory = NULL,
+                      missing = "error")
+# "missing" first, the solver last: "cd" is checked against the other parameters (Frobenius only).
+.ext_order_all <- c("missing", "cd_w_sweeps", "cd_h_sweeps", "cd_stats", "max_memory", "solver")
+# The names this build of the library knows ("missing" came with the rank's cross-validation).
+.ext_order <- function() if (.Call(mbnmf_c_has_missing)) .ext_order_all else setdiff(.ext_order_all, "missing")
 
 .ext_value <- function(v, name) {
   if (name == "max_memory" && is.null(v)) return("auto")
@@ -92,7 +95,9 @@
 # Give the handle `ptr` the extension parameters of `p` (R errors with the
 # library's message for a refused value).
 .apply_ext <- function(ptr, p) {
-  for (name in .ext_order) {
+  if (!.Call(mbnmf_c_has_missing) && !identical(p$missing %||% "error", "error"))
+    stop("this libminibatchnmf has no 'missing' parameter (missing values): missing must be \"error\"", call. = FALSE)
+  for (name in .ext_order()) {
     v <- if (name %in% names(p)) p[[name]] else .ext_defaults[[name]]
     .Call(mbnmf_c_set_param, ptr, name, .ext_value(v, name))
   }
@@ -105,5 +110,8 @@
   mem <- get("max_memory")
   list(solver = get("solver"), cd_w_sweeps = as.integer(get("cd_w_sweeps")),
        cd_h_sweeps = as.integer(get("cd_h_sweeps")), cd_stats = get("cd_stats"),
-       max_memory = if (identical(mem, "auto")) NULL else if (grepl("^[0-9]+$", mem)) as.numeric(mem) else mem)
+       max_memory = if (identical(mem, "auto")) NULL else if (grepl("^[0-9]+$", mem)) as.numeric(mem) else mem,
+       missing = if (.Call(mbnmf_c_has_missing)) get("missing") else "error")
 }
+
+`%||%` <- function(a, b) if (is.null(a)) b else a

@@ -431,6 +431,59 @@ static SEXP c_load(SEXP bytes) {
 #endif
 }
 
+/* Whether the library has missing values (the parameter "missing") and the
+ * rank's cross-validation: they arrived together (configure: MBNMF_HAVE_CV). */
+static SEXP c_has_missing(void) {
+#ifdef MBNMF_HAVE_CV
+    return Rf_ScalarLogical(TRUE);
+#else
+    return Rf_ScalarLogical(FALSE);
+#endif
+}
+
+/* cross_validate_rank(model, X, ks, test_fraction, n_repeats, seed):
+ * list(scores = n_ks x n_repeats matrix, best_k). The model supplies every
+ * other parameter and is not modified. */
+static SEXP c_cross_validate_rank(SEXP model, SEXP x, SEXP ks_, SEXP frac_, SEXP reps_, SEXP seed_) {
+#ifdef MBNMF_HAVE_CV
+    NmfModel *m = model_of(model);
+    Data d = data_of(x);
+    if (!Rf_isReal(ks_)) Rf_error("internal: k must be a double vector");
+    size_t n_ks = (size_t)XLENGTH(ks_);
+    size_t *ks = (size_t *)R_alloc(n_ks + 1, sizeof(size_t));
+    for (size_t i = 0; i < n_ks; i++) {
+        double v = REAL(ks_)[i];
+        if (!(v >= 1) || v > 1e15) Rf_error("'k' must hold whole numbers >= 1");
+        ks[i] = (size_t)v;
+    }
+    double reps = Rf_asReal(reps_), seed = Rf_asReal(seed_);
+    if (!(reps >= 1) || reps > 1e6) Rf_error("'n_repeats' must be a whole number >= 1");
+    if (!(seed >= 0) || seed > 9007199254740992.0) Rf_error("'seed' must be a whole number >= 0");
+    size_t n_repeats = (size_t)reps;
+    double *scores = (double *)R_alloc(n_ks * n_repeats + 1, sizeof(double));
+    size_t best = 0;
+    if (d.csr)
+        stop_on(nmf_cross_validate_rank_csr_f64(m, d.indptr, d.indices, d.data, d.nnz, d.n, d.m, ks, n_ks,
+                                                Rf_asReal(frac_), n_repeats, (uint64_t)seed, scores, &best));
+    else
+        stop_on(nmf_cross_validate_rank_dense_f64(m, d.dense, d.n, d.m, ks, n_ks, Rf_asReal(frac_), n_repeats,
+                                                  (uint64_t)seed, scores, &best));
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+    SEXP nms = PROTECT(Rf_allocVector(STRSXP, 2));
+    SET_VECTOR_ELT(out, 0, to_matrix(scores, n_ks, n_repeats));
+    SET_VECTOR_ELT(out, 1, Rf_ScalarReal((double)best));
+    SET_STRING_ELT(nms, 0, Rf_mkChar("scores"));
+    SET_STRING_ELT(nms, 1, Rf_mkChar("best_k"));
+    Rf_setAttrib(out, R_NamesSymbol, nms);
+    UNPROTECT(2);
+    return out;
+#else
+    (void)model, (void)x, (void)ks_, (void)frac_, (void)reps_, (void)seed_;
+    Rf_error("this libminibatchnmf has no nmf_cross_validate_rank (rank by cross-validation)");
+    return R_NilValue;
+#endif
+}
+
 static const R_CallMethodDef methods[] = {
     {"mbnmf_c_create", (DL_FUNC)&c_create, 1},
     {"mbnmf_c_set_params", (DL_FUNC)&c_set_params, 2},
@@ -449,6 +502,8 @@ static const R_CallMethodDef methods[] = {
     {"mbnmf_c_has_persist", (DL_FUNC)&c_has_persist, 0},
     {"mbnmf_c_save", (DL_FUNC)&c_save, 1},
     {"mbnmf_c_load", (DL_FUNC)&c_load, 1},
+    {"mbnmf_c_has_missing", (DL_FUNC)&c_has_missing, 0},
+    {"mbnmf_c_cross_validate_rank", (DL_FUNC)&c_cross_validate_rank, 6},
     {NULL, NULL, 0},
 };
 

@@ -41,6 +41,11 @@ pub enum Command {
     InverseTransform(InverseCmd),
     /// The top terms of each component.
     Topics(TopicsCmd),
+    /// Choose the number of components by cross-validation: hold out a
+    /// random fraction of the observed entries, fit each candidate k on the
+    /// rest, score the held-out entries with the model's beta-divergence,
+    /// repeat; prints the table (k, mean, std, chosen) and draws the plot.
+    Rank(Box<RankCmd>),
     /// What a model file holds.
     Info(InfoCmd),
 }
@@ -57,9 +62,6 @@ pub enum Dtype {
 /// takes None) and checked there.
 #[derive(Args, Debug, Default, Clone)]
 pub struct Hyper {
-    /// number of components, or "auto"/"none" [default: auto]
-    #[arg(short = 'k', long, value_name = "K")]
-    pub n_components: Option<String>,
     /// random, nndsvd, nndsvda, nndsvdar [default: auto: nndsvda if k <= min(n, m)]
     #[arg(long, value_name = "NAME")]
     pub init: Option<String>,
@@ -118,13 +120,17 @@ pub struct Hyper {
     /// more is refused up front [default: auto, the memory available]
     #[arg(long, value_name = "BYTES")]
     pub max_memory: Option<String>,
+    /// missing values: error (refuse NaN), nan (NaN entries are missing) or
+    /// unstored (the entries a sparse file does not store are missing;
+    /// refused for dense data) [default: error]
+    #[arg(long, value_name = "MODE")]
+    pub missing: Option<String>,
 }
 
 impl Hyper {
     /// (scikit-learn name, value) of the flags given.
     pub fn given(&self) -> Vec<(&'static str, String)> {
         let mut v: Vec<(&'static str, String)> = [
-            ("n_components", &self.n_components),
             ("init", &self.init),
             ("beta_loss", &self.beta_loss),
             ("batch_size", &self.batch_size),
@@ -143,6 +149,7 @@ impl Hyper {
             ("cd_h_sweeps", &self.cd_h_sweeps),
             ("cd_stats", &self.cd_stats),
             ("max_memory", &self.max_memory),
+            ("missing", &self.missing),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
@@ -158,6 +165,9 @@ impl Hyper {
 pub struct FitCmd {
     /// data file: X.npy, X.npz (scipy CSR) or X.mtx
     pub data: PathBuf,
+    /// number of components, or "auto"/"none" [default: auto]
+    #[arg(short = 'k', long, value_name = "K")]
+    pub n_components: Option<String>,
     #[command(flatten)]
     pub hyper: Hyper,
     /// model file to write
@@ -186,6 +196,52 @@ pub struct FitCmd {
     pub stop_after_steps: Option<usize>,
 }
 
+impl FitCmd {
+    /// (scikit-learn name, value) of the parameters given.
+    pub fn given(&self) -> Vec<(&'static str, String)> {
+        let mut v: Vec<(&'static str, String)> = self
+            .n_components
+            .iter()
+            .map(|k| ("n_components", k.clone()))
+            .collect();
+        v.extend(self.hyper.given());
+        v
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RankCmd {
+    /// data file: X.npy, X.npz (scipy CSR) or X.mtx
+    pub data: PathBuf,
+    /// the candidate numbers of components, comma-separated (2,4,8,16)
+    #[arg(
+        short = 'k',
+        long = "ks",
+        value_name = "K,K,...",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub ks: Vec<usize>,
+    /// fraction of the observed entries held out in each repeat
+    #[arg(long, default_value_t = 0.1, value_name = "F")]
+    pub test_fraction: f64,
+    /// number of splits
+    #[arg(long, default_value_t = 3, value_name = "R")]
+    pub repeats: usize,
+    /// seed of the splits (and, unless --random-state is given, of the
+    /// fits' initialisation) [default: a random one, printed]
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// draw the score against k (PNG) here
+    #[arg(long, value_name = "rank.png")]
+    pub plot: Option<PathBuf>,
+    /// float type of the computation (the file's values are converted) [default: f64]
+    #[arg(long, value_enum)]
+    pub dtype: Option<Dtype>,
+    #[command(flatten)]
+    pub hyper: Hyper,
+}
+
 #[derive(Args, Debug)]
 pub struct PartialFitCmd {
     /// model file to continue (rewritten unless -o is given)
@@ -209,6 +265,9 @@ pub struct TransformCmd {
     /// W output (.npy)
     #[arg(short, long, value_name = "W.npy")]
     pub output: PathBuf,
+    /// missing values in the data: error, nan or unstored [default: the model's]
+    #[arg(long, value_name = "MODE")]
+    pub missing: Option<String>,
 }
 
 #[derive(Args, Debug)]

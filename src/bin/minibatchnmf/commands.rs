@@ -45,11 +45,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             },
         },
         Command::PartialFit(c) => with_model!(load_any(&c.model)?, |m| partial_fit(m, c, level)),
-        Command::Transform(c) => with_model!(load_any(&c.model)?, |m| transform(&m, c, level)),
+        Command::Transform(c) => with_model!(load_any(&c.model)?, |m| transform(m, c, level)),
         Command::InverseTransform(c) => {
             with_model!(load_any(&c.model)?, |m| inverse_transform(&m, c, level))
         }
         Command::Topics(c) => with_model!(load_any(&c.model)?, |m| topics(&m, c)),
+        Command::Rank(c) => match c.dtype.unwrap_or(Dtype::F64) {
+            Dtype::F32 => crate::rank::rank::<f32>(c, level),
+            Dtype::F64 => crate::rank::rank::<f64>(c, level),
+        },
         Command::Info(c) => {
             let any = load_any(&c.model)?;
             let dtype = any.dtype();
@@ -58,12 +62,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn open<F: NmfFloat>(path: &Path, level: Level) -> Result<Box<dyn RowSource<F>>, Failure> {
+pub fn open<F: NmfFloat>(path: &Path, level: Level) -> Result<Box<dyn RowSource<F>>, Failure> {
     open_within::<F>(path, level, MaxMemory::Auto)
 }
 
 /// [`open`] within the memory budget `max` (`--max-memory`).
-fn open_within<F: NmfFloat>(
+pub fn open_within<F: NmfFloat>(
     path: &Path,
     level: Level,
     max: MaxMemory,
@@ -92,7 +96,7 @@ pub fn write_npy<F: NmfFloat>(path: &Path, a: ndarray::ArrayView2<F>) -> Result<
 
 fn fit<F: NmfFloat>(c: &FitCmd, level: Level) -> Result<(), Failure> {
     let mut params = MiniBatchNmfParams::new();
-    for (name, value) in c.hyper.given() {
+    for (name, value) in c.given() {
         params.set_param(name, &value).map_err(|e| {
             Failure::input(format!("--{}: {e}", name.replace('_', "-").to_lowercase()))
         })?;
@@ -114,7 +118,7 @@ fn fit<F: NmfFloat>(c: &FitCmd, level: Level) -> Result<(), Failure> {
 
 /// `fit DATA --resume CHECKPOINT`: the interrupted fit, finished.
 fn resume(c: &FitCmd, cp: &Path, level: Level) -> Result<(), Failure> {
-    if let Some((name, _)) = c.hyper.given().first() {
+    if let Some((name, _)) = c.given().first() {
         return Err(Failure::input(format!(
             "--resume: the fit's parameters are the checkpoint's; leave out --{}",
             name.replace('_', "-").to_lowercase()
@@ -302,10 +306,15 @@ fn partial_fit<F: NmfFloat>(
 }
 
 fn transform<F: NmfFloat>(
-    model: &MiniBatchNmf<F>,
+    mut model: MiniBatchNmf<F>,
     c: &TransformCmd,
     level: Level,
 ) -> Result<(), Failure> {
+    if let Some(mode) = &c.missing {
+        model
+            .set_param("missing", mode)
+            .map_err(|e| Failure::input(format!("--missing: {e}")))?;
+    }
     let mut src = open::<F>(&c.data, level)?;
     let t = Instant::now();
     let w = model.transform_source(src.as_mut())?;

@@ -7,6 +7,7 @@
 //! minibatchnmf info model.safetensors
 //! minibatchnmf topics model.safetensors --vocab terms.txt --top 10
 //! minibatchnmf transform model.safetensors X.npz -o W.npy
+//! minibatchnmf rank X.npz -k 2,4,8,16 --plot rank.png
 //! ```
 //!
 //! Exit status: 0 on success, 2 for bad input (missing or unreadable file,
@@ -16,6 +17,9 @@
 mod args;
 mod checkpoint;
 mod commands;
+mod font;
+mod plot;
+mod rank;
 mod report;
 
 use clap::Parser;

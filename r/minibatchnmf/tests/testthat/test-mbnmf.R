@@ -173,3 +173,105 @@ test_that("bad solver values are refused with the library's message", {
   expect_error(mbnmf(x, 2, max_memory = "lots"), "max_memory")
   expect_error(mbnmf(x, 2, init = "nndsvda", max_memory = 1024), "NMF_ERR_OUT_OF_MEMORY")
 })
+
+# -- missing values and the rank's cross-validation ------------------------------
+has_missing <- function() .Call(minibatchnmf:::mbnmf_c_has_missing)
+# X = W H of rank k with multiplicative noise; W and H 60 % zeros (parts-based factors:
+# dense uniform ones are so correlated that multiplicative updates need thousands of passes).
+low_rank <- function(n = 300, m = 40, k = 4, noise = 0.02, seed = 1) {
+  set.seed(seed)
+  sparse_unif <- function(r, c) matrix(ifelse(runif(r * c) < 0.6, 0, runif(r * c)), r)
+  wh <- sparse_unif(n, k) %*% sparse_unif(k, m)
+  abs(wh * (1 + noise * matrix(rnorm(n * m), n)))
+}
+
+test_that("NA with the default missing = 'error' is refused; missing = 'nan' on data without NA is the plain fit", {
+  skip_if_not(has_missing(), "library without the 'missing' parameter")
+  xn <- x
+  xn[3, 2] <- NA
+  expect_error(mbnmf(xn, 2, init = "nndsvda", seed = 0), "finite|NaN|infinit", ignore.case = TRUE)
+  a <- suppressWarnings(mbnmf(x, 2, init = "nndsvda", seed = 0, max_iter = 30))
+  b <- suppressWarnings(mbnmf(x, 2, init = "nndsvda", seed = 0, max_iter = 30, missing = "nan"))
+  expect_identical(components(b), components(a))
+  expect_identical(predict(b), predict(a))
+  expect_equal(b$params$missing, "nan")
+  expect_equal(.Call(minibatchnmf:::mbnmf_c_get_param, minibatchnmf:::.ptr(b), "missing"), "nan")
+})
+
+test_that("missing = 'nan': NA entries are missing, the completed matrix fills them", {
+  skip_if_not(has_missing(), "library without the 'missing' parameter")
+  v <- low_rank()
+  set.seed(2)
+  miss <- matrix(runif(length(v)) < 0.2, nrow(v))
+  vn <- v
+  vn[miss] <- NA
+  m <- suppressWarnings(mbnmf(vn, 4, init = "nndsvda", seed = 0, max_iter = 300, tol = 0,
+                              max_no_improvement = NULL, batch_size = 100, missing = "nan"))
+  w <- predict(m)
+  h <- components(m)
+  expect_true(all(is.finite(w)) && all(is.finite(h)))
+  r <- ifelse(miss, 0, v - w %*% h)
+  expect_equal(summary(m)$info$reconstruction_err, sqrt(sum(r^2)), tolerance = 1e-8)
+  completed <- inverse_transform(m, w)
+  rmse <- sqrt(mean((completed[miss] - v[miss])^2))
+  means <- matrix(colMeans(vn, na.rm = TRUE), nrow(v), ncol(v), byrow = TRUE)
+  expect_lt(rmse, 0.2 * sqrt(mean((means[miss] - v[miss])^2)))
+  expect_true(all(is.finite(predict(m, vn[1:10, ]))))
+  # kept by the saving format
+  f <- tempfile(fileext = ".safetensors")
+  mbnmf_save(m, f)
+  expect_equal(mbnmf_load(f)$params$missing, "nan")
+})
+
+test_that("missing = 'unstored': a dgCMatrix's unstored entries are missing; dense input is refused", {
+  skip_if_not(has_missing(), "library without the 'missing' parameter")
+  set.seed(3)
+  n <- 400; m <- 80; k <- 3
+  truth <- 1 + 4 * (matrix(runif(n * k), n) %*% matrix(runif(k * m), k)) / k
+  stored <- matrix(runif(n * m) < 0.2, n)
+  held <- stored & matrix(runif(n * m) < 0.2, n)
+  train <- which(stored & !held, arr.ind = TRUE)
+  r <- Matrix::sparseMatrix(i = train[, 1], j = train[, 2], x = truth[train] + 0.05 * rnorm(nrow(train)),
+                            dims = c(n, m))
+  expect_s4_class(r, "dgCMatrix")
+  fit <- suppressWarnings(mbnmf(r, k, init = "random", seed = 0, max_iter = 200, tol = 0,
+                                max_no_improvement = NULL, batch_size = 200, missing = "unstored"))
+  pred <- inverse_transform(fit, predict(fit))
+  rmse <- sqrt(mean((pred[held] - truth[held])^2))
+  expect_lt(rmse, 0.5 * sqrt(mean((mean(r@x) - truth[held])^2)))
+  expect_error(mbnmf(as.matrix(r), k, missing = "unstored"), "unstored")
+  expect_error(mbnmf(x, 2, missing = "zero"), "missing")
+})
+
+test_that("mbnmf_rank picks the true rank, prints its table and plots", {
+  skip_if_not(has_missing(), "library without nmf_cross_validate_rank")
+  v <- low_rank(400, 50, 5)
+  set.seed(4)
+  v[matrix(runif(length(v)) < 0.2, nrow(v))] <- NA
+  cv <- mbnmf_rank(v, k = c(2, 3, 5, 7, 10), n_repeats = 3, seed = 0, missing = "nan",
+                   init = "nndsvda", max_iter = 200, batch_size = 200)
+  expect_s3_class(cv, "mbnmf_rank")
+  expect_equal(dim(cv$scores), c(5L, 3L))
+  expect_equal(unname(cv$mean), unname(rowMeans(cv$scores)))
+  expect_equal(cv$best_k, 5L)
+  expect_output(print(cv), "chosen k = 5")
+  f <- tempfile(fileext = ".png")
+  grDevices::png(f)
+  plot(cv)
+  grDevices::dev.off()
+  expect_gt(file.size(f), 1000)
+  # reproducible; seed = NULL draws from R's generator
+  again <- mbnmf_rank(v, k = c(2, 3, 5, 7, 10), n_repeats = 3, seed = 0, missing = "nan",
+                      init = "nndsvda", max_iter = 200, batch_size = 200)
+  expect_identical(again$scores, cv$scores)
+  set.seed(9); a <- mbnmf_rank(v[1:100, ], k = 1:3, n_repeats = 2, missing = "nan", max_iter = 20)
+  set.seed(9); b <- mbnmf_rank(v[1:100, ], k = 1:3, n_repeats = 2, missing = "nan", max_iter = 20)
+  expect_identical(a$scores, b$scores)
+  # sparse input, and bad arguments
+  s <- Matrix::Matrix(ifelse(is.na(v), 0, v), sparse = TRUE)
+  sp <- mbnmf_rank(s, k = c(2, 5), n_repeats = 2, seed = 1, missing = "unstored", max_iter = 50)
+  expect_equal(dim(sp$scores), c(2L, 2L))
+  expect_error(mbnmf_rank(v, k = c(2, 0)), "'k'")
+  expect_error(mbnmf_rank(v, k = 2:3, test_fraction = 1), "test_fraction")
+  expect_error(mbnmf_rank(v, k = 2:3, n_repeats = 0), "n_repeats")
+})
