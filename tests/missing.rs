@@ -225,6 +225,29 @@ fn with_missing(x: &Array2<f64>, share: f64, seed: u64) -> Array2<f64> {
 }
 
 #[test]
+fn fresh_restarts_start_from_the_observed_mean_of_a_batch_with_missing_entries() {
+    let x = with_missing(&low_rank(120, 15, 3, 0.01, 7), 0.1, 8);
+    let p = |fresh: bool| {
+        MiniBatchNmfParams::new()
+            .n_components(3)
+            .init(Init::Random)
+            .random_state(Some(0))
+            .batch_size(40)
+            .max_iter(30)
+            .fresh_restarts(fresh)
+            .missing(Missing::Nan)
+    };
+    let (_, h, err, _) = fit_all(p(true), Input::Dense(x.view()));
+    let (_, _, err_plain, _) = fit_all(p(false), Input::Dense(x.view()));
+    assert!(h.iter().all(|v| v.is_finite()) && err.is_finite());
+    // Fresh W solves lose nothing against the in-place updates here.
+    assert!(
+        err <= 1.5 * err_plain,
+        "fresh {err} vs in place {err_plain}"
+    );
+}
+
+#[test]
 fn completion_of_known_rank_data_is_near_the_noise_and_far_below_mean_imputation() {
     let truth = low_rank(1500, 120, 6, 0.02, 7);
     let x = with_missing(&truth, 0.2, 8);

@@ -195,13 +195,6 @@ def test_save_load_and_pickle_keep_missing(tmp_path):
     np.testing.assert_array_equal(back.transform(Xn[:20]), m.transform(Xn[:20]))
 
 
-# A fault of the library found by scikit-learn's checks: with fresh_restarts=True and NaN
-# in X (check_estimators_pickle fits make_blobs data with 10 NaN), the fit ends with
-# FloatingPointError "the factorization diverged". Strict: this fails once it is fixed,
-# so that the expectation below is removed with the fault.
-FRESH_RESTARTS_WITH_NAN_DIVERGES = {"check_estimators_pickle"}
-
-
 @needs_missing
 def test_missing_nan_passes_scikit_learns_estimator_checks():
     from sklearn.utils.estimator_checks import check_estimator
@@ -214,12 +207,12 @@ def test_missing_nan_passes_scikit_learns_estimator_checks():
     failed = {r["check_name"] for r in results if r["status"] == "failed"}
     if not _clib.HAS_PERSIST:
         failed.discard("check_estimators_pickle")
-    assert failed <= FRESH_RESTARTS_WITH_NAN_DIVERGES
+    assert not failed
 
 
+# check_estimators_pickle found it: fresh W solves started from the batch's mean, NaN
+# when the batch had a missing entry (now the mean of its observed entries).
 @needs_missing
-@pytest.mark.xfail(strict=True, raises=FloatingPointError,
-                   reason="library: fresh_restarts=True with NaN diverges (see FRESH_RESTARTS_WITH_NAN_DIVERGES)")
 def test_fresh_restarts_with_nan_fits():
     from sklearn.datasets import make_blobs
 

@@ -16,7 +16,7 @@ use crate::input::Input;
 use crate::io::RowSource;
 use crate::kernels::{self, Penalty, StepCtx, StepOutcome, StepSolver, WRows};
 use crate::memory::{Matrix, Paged};
-use crate::params::ValidParams;
+use crate::params::{Missing, ValidParams};
 use crate::progress::{Control, ObserverSlot, StepReport};
 use crate::rng::RandomState;
 use ndarray::{s, Array2, ArrayView2};
@@ -153,7 +153,7 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         let xb = xp.rows(b.lo, b.hi)?;
         let w_rows = if params.get_fresh_restarts() {
             WRows::Fresh {
-                mean: batch_mean(&xb, comm)?,
+                mean: batch_mean(&xb, ctx.missing, comm)?,
                 max_iter: params.get_fresh_restarts_max_iter(),
                 tol: params.get_tol(),
                 // cd keeps the rows' W: their contribution to A and B.
@@ -339,8 +339,13 @@ pub(super) fn solve_w<F: NmfFloat>(
 }
 
 /// mean(X) of a global batch from this worker's rows of it (the start of a
-/// fresh W solve).
-pub(super) fn batch_mean<F: NmfFloat>(xb: &Input<F>, comm: Comm) -> Result<f64> {
+/// fresh W solve); with missing values, the mean of its observed entries.
+pub(super) fn batch_mean<F: NmfFloat>(xb: &Input<F>, mode: Missing, comm: Comm) -> Result<f64> {
+    if mode.is_masked() && kernels::masked::batch_is_masked(xb, mode, comm)? {
+        let mut t = kernels::masked::observed_sum_count(xb, mode);
+        comm.sum_f64(&mut t)?;
+        return Ok(if t[1] > 0.0 { t[0] / t[1] } else { 0.0 });
+    }
     if comm.is_single() {
         return Ok(init::mean(xb));
     }

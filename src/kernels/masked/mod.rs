@@ -68,6 +68,31 @@ pub(crate) fn batch_is_masked<F: NmfFloat>(
     Ok(flag[0] > 0.0)
 }
 
+/// [Σ, count] of the observed entries of a batch (NaN entries are
+/// missing; with "unstored", so are the unstored entries of CSR X).
+pub(crate) fn observed_sum_count<F: NmfFloat>(x: &Input<F>, mode: Missing) -> [f64; 2] {
+    let mut t = [0.0, 0.0];
+    let mut add = |v: F| {
+        if !v.is_nan() {
+            t[0] += v.to_f64_();
+            t[1] += 1.0;
+        }
+    };
+    match x {
+        Input::Dense(d) => d.iter().copied().for_each(&mut add),
+        Input::Csr(c) => {
+            for i in 0..c.n_rows() {
+                c.row(i).1.iter().copied().for_each(&mut add);
+            }
+            if mode != Missing::Unstored {
+                let (r, m) = x.shape();
+                t[1] += (r * m - c.nnz()) as f64;
+            }
+        }
+    }
+    t
+}
+
 /// Part 1 of a masked MU step: W's rows of the batch from their observed
 /// entries, the masked statistics of H in `ws.stats` (num, den), and the
 /// cost sum over the observed entries plus W's penalty terms.
