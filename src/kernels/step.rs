@@ -220,12 +220,12 @@ pub fn step_apply<F: NmfFloat>(
 ) -> StepOutcome {
     let batch_cost = (cost + pen_h.terms(h.view())) / batch_rows as f64;
     let h_diff = match ctx.solver {
-        // A masked step's statistics are complete as reduced (masked/).
-        StepSolver::Mu if ws.masked.active => {
-            super::masked::apply(h, a, b, &ws.stats, &ctx.loss, pen_h, ctx.rho)
-        }
         StepSolver::Mu => {
-            update_h::finalize_den(&mut ws.stats, h.view(), &ctx.loss);
+            // A masked step's statistics are complete as reduced (masked/).
+            let masked = ws.masked.active;
+            if !masked {
+                update_h::finalize_den(&mut ws.stats, h.view(), &ctx.loss);
+            }
             update_h::apply(
                 h,
                 a,
@@ -234,6 +234,7 @@ pub fn step_apply<F: NmfFloat>(
                 &ctx.loss,
                 pen_h,
                 ctx.rho,
+                masked,
                 &mut ws.h_parts,
             )
         }

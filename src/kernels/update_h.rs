@@ -39,6 +39,11 @@ pub(crate) fn finalize_den<F: NmfFloat>(stats: &mut HStats<F>, h: ArrayView2<F>,
 /// Apply the update in place. Returns ||H_new − H_old|| / ||H_new||, its
 /// sums taken in a fixed order (per-chunk partials in `parts`, added in
 /// sequence) so that every worker computes the same bits.
+///
+/// `keep_unobserved` (a masked step, `masked/`): an entry whose denominator
+/// statistic is 0 — its column has no observed entry in the batch, or the
+/// observed rows' W is 0 there — is left as it is, with its A and B (a
+/// column of X never observed keeps its initial H).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn apply<F: NmfFloat>(
     h: &mut Array2<F>,
@@ -48,6 +53,7 @@ pub(crate) fn apply<F: NmfFloat>(
     loss: &Loss,
     pen: &Penalty,
     rho: f64,
+    keep_unobserved: bool,
     parts: &mut Vec<(f64, f64)>,
 ) -> f64 {
     let l1 = F::from_f64_(pen.l1);
@@ -59,6 +65,10 @@ pub(crate) fn apply<F: NmfFloat>(
     let tiny = F::from_f64_(EPSILON_F64);
     let kernel = |(d2, n2): (f64, f64), hv: &mut F, av: &mut F, bv: &mut F, &nv: &F, &dv: &F| {
         let old = *hv;
+        if keep_unobserved && dv == F::zero() {
+            let o = old.to_f64_();
+            return (d2, n2 + o * o);
+        }
         let mut den = dv;
         if pen.l1 > 0.0 {
             den += l1;

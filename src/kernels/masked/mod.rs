@@ -6,22 +6,21 @@
 //! dispatches here); a batch without one takes the unmasked path, so
 //! `missing = "nan"` on data without NaN is the unmasked fit bit for bit.
 //! The masked statistics of H are its full numerator and denominator (k×m
-//! each, reduced as they are), and `apply` uses them as they stand.
+//! each, reduced as they are), and the H update (`update_h::apply` with
+//! `keep_unobserved`) uses them as they stand.
 //!
 //! Treatment of rows and columns without an observed entry: such a row's W
 //! becomes 0 at its first update (numerator and denominator are both 0:
 //! `transform` gives it W = 0) and contributes nothing to H; an entry of H
 //! whose column has no observed entry in a batch is not updated by that
-//! batch ([`apply`]), so a column of X that is never observed keeps its
+//! batch (`update_h::apply`'s `keep_unobserved`), so a column of X that is never observed keeps its
 //! initial H (its completed values are not estimated from data).
 
-mod apply;
 mod entry;
 mod frobenius;
 mod rows;
 mod stream;
 
-pub(crate) use apply::apply;
 pub(crate) use entry::entry_divergence;
 pub(crate) use rows::{has_missing, MaskedBufs};
 pub use stream::{beta_divergence_source_masked, solve_w_source_masked, source_has_missing};
