@@ -27,7 +27,7 @@ pub(super) fn partial_fit_impl<F: NmfFloat>(
         Some(f) => {
             let k = f.components.nrows();
             let local = memory::preflight(params, Call::PartialFit, x.shape(), k, size_of::<F>())
-                .and_then(|()| {
+                .and_then(|_| {
                     check_source(
                         src,
                         Some(f.n_features_in),
