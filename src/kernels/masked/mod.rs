@@ -203,7 +203,7 @@ fn frobenius_local<F: NmfFloat>(
     frobenius::prepare(x, ht, fb);
     let w = match w {
         WRows::Update(mut w) => {
-            frobenius::update_w(x, w.view_mut(), ht, hht, &ctx.pen_w, fb);
+            frobenius::update_w(w.view_mut(), ht, hht, &ctx.pen_w, fb);
             w
         }
         WRows::Fresh {
@@ -215,7 +215,7 @@ fn frobenius_local<F: NmfFloat>(
             let mut fresh = w_fresh.mat(x.nrows(), k);
             fresh.fill(F::from_f64_((mean / k as f64).sqrt()));
             for _ in 0..max_iter {
-                let (d2, n2) = frobenius::update_w(x, fresh.view_mut(), ht, hht, &ctx.pen_w, fb);
+                let (d2, n2) = frobenius::update_w(fresh.view_mut(), ht, hht, &ctx.pen_w, fb);
                 if tol > 0.0 {
                     let mut norms = [d2, n2];
                     ctx.comm.sum_f64(&mut norms)?;
