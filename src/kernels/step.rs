@@ -178,11 +178,12 @@ pub fn step_reduce<F: NmfFloat>(
     if comm.is_single() {
         return Ok(());
     }
-    if ws.masked.active {
-        return super::masked::reduce(comm, ws, cost);
-    }
+    // A masked step's statistics are the full numerator and denominator.
+    let masked = ws.masked.active;
     let Workspace { stats, red, .. } = ws;
-    let second: &mut [F] = if loss.beta == 2.0 {
+    let second: &mut [F] = if masked {
+        stats.den.as_slice_mut().expect("owned")
+    } else if loss.beta == 2.0 {
         stats.wtw.as_slice_mut().expect("owned")
     } else if loss.beta == 1.0 {
         stats.wsum.as_slice_mut().expect("owned")

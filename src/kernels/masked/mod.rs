@@ -240,20 +240,3 @@ fn frobenius_local<F: NmfFloat>(
     );
     Ok(cost + ctx.pen_w.terms(w.view()))
 }
-
-/// Part 2 of a masked step: num, den and the cost summed over the workers.
-pub(crate) fn reduce<F: NmfFloat>(comm: Comm, ws: &mut Workspace<F>, cost: &mut f64) -> Result<()> {
-    let Workspace { stats, red, .. } = ws;
-    let num = stats.num.as_slice_mut().expect("owned");
-    let den = stats.den.as_slice_mut().expect("owned");
-    let (a, b) = (num.len(), den.len());
-    let buf = red.slice(a + b + 1);
-    buf[..a].copy_from_slice(num);
-    buf[a..a + b].copy_from_slice(den);
-    let mut scalars = [*cost];
-    comm.sum_with_scalars(buf, a + b, &mut scalars)?;
-    num.copy_from_slice(&buf[..a]);
-    den.copy_from_slice(&buf[a..a + b]);
-    *cost = scalars[0];
-    Ok(())
-}
