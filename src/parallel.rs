@@ -10,12 +10,18 @@ extern "C" {
     fn openblas_set_num_threads(num_threads: std::os::raw::c_int);
 }
 
-/// Keep OpenBLAS single-threaded: our parallelism is explicit (rayon over
-/// row blocks and elementwise passes), and BLAS threads would fight it.
+/// The library's one-time OpenBLAS set-up, before its first BLAS call:
+/// the CPU's own kernels where OpenBLAS fell back to its generic ones
+/// ([`crate::linalg::openblas`]), and a single-threaded OpenBLAS: our
+/// parallelism is explicit (rayon over row blocks and elementwise passes),
+/// and BLAS threads would fight it.
 pub(crate) fn init_blas() {
-    // SAFETY: OpenBLAS's setter takes a plain int, keeps no pointer and may
-    // be called at any time (openblas-src links the library).
-    BLAS_ONCE.call_once(|| unsafe { openblas_set_num_threads(1) });
+    BLAS_ONCE.call_once(|| {
+        crate::linalg::openblas::upgrade_generic_core();
+        // SAFETY: OpenBLAS's setter takes a plain int, keeps no pointer and
+        // may be called at any time (openblas-src links the library).
+        unsafe { openblas_set_num_threads(1) }
+    });
 }
 
 /// Use `n` worker threads for the library's parallel work (0 = one per

@@ -2,6 +2,7 @@
 //! behind the NNDSVD initialisations.
 
 mod fused_power;
+pub(crate) mod openblas;
 pub mod randomized_svd;
 mod small_lapack;
 pub mod sparse;
