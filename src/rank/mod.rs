@@ -21,7 +21,13 @@
 //!
 //! The candidates are fitted one after the other, each fit using the
 //! library's thread pool (the steps split the batch's rows across the
-//! cores).
+//! cores). Fitting them in parallel is not done: X is one row source read
+//! through `&mut` (a file is one reader), so concurrent candidates would
+//! need a reader each (or one pass feeding every candidate). The fits'
+//! bits would not change: the kernels cut a batch by the pool's size
+//! (`rayon::current_num_threads` at workspace creation, `plan_parts`) or by
+//! fixed blocks, not by how many threads are idle, so a fit nested in a
+//! parallel loop on the same pool gives the sequential fit's numbers.
 
 mod holdout;
 

@@ -21,7 +21,13 @@ use crate::kernels::workspace::{rows_per_block, Buf};
 use crate::kernels::Penalty;
 use crate::params::Missing;
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, ArrayView2, ArrayViewMut2};
+use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
+
+/// Rows per task of the dense-shaped row passes.
+const TASK_ROWS: usize = 64;
+/// Columns per task of H's statistics.
+const TASK_COLS: usize = 64;
 
 /// The masked kernels' buffers (grown on first use, reused by every step).
 pub(crate) struct MaskedBufs<F> {
@@ -37,6 +43,9 @@ pub(crate) struct MaskedBufs<F> {
     /// Stored-only masks: H's statistics accumulated transposed (m×k).
     num_t: Buf<F>,
     den_t: Buf<F>,
+    /// Per-task partial sums (added in task order) and per-row divergences.
+    parts: Vec<(f64, f64)>,
+    row_div: Vec<f64>,
     /// The Frobenius step of dense batches (`frobenius.rs`).
     pub(crate) fro: super::frobenius::FroBufs<F>,
 }
@@ -51,6 +60,8 @@ impl<F: NmfFloat> Default for MaskedBufs<F> {
             den_w: Buf::default(),
             num_t: Buf::default(),
             den_t: Buf::default(),
+            parts: Vec::new(),
+            row_div: Vec::new(),
             fro: Default::default(),
         }
     }
@@ -146,36 +157,59 @@ pub(crate) fn update_w<F: NmfFloat>(
     while a < n {
         let b = (a + block).min(n);
         let r = b - a;
+        let chunks = r.div_ceil(TASK_ROWS);
+        if bufs.parts.len() < chunks {
+            bufs.parts.resize(chunks, (0.0, 0.0));
+        }
         let MaskedBufs {
             xd,
             wh,
             dd,
             num_w,
             den_w,
+            parts,
             ..
         } = bufs;
         let xb = dense_rows(x, a, b, xd);
         let mut wb = w.slice_mut(s![a..b, ..]);
         let mut whv = wh.mat(r, m);
-        general_mat_mul(F::one(), &wb, &h, F::zero(), &mut whv);
         let mut dv = dd.mat(r, m);
-        for ((nv, d), &xv) in whv.iter_mut().zip(dv.iter_mut()).zip(xb.iter()) {
-            if xv.is_nan() {
-                *nv = F::zero();
-                *d = F::zero();
-            } else {
-                let (nf, df) = entry_factors(xv, *nv, beta);
-                *nv = nf;
-                *d = df;
-            }
-        }
         let mut num = num_w.mat(r, k);
         let mut den = den_w.mat(r, k);
-        general_mat_mul(F::one(), &whv, &ht, F::zero(), &mut num);
-        general_mat_mul(F::one(), &dv, &ht, F::zero(), &mut den);
-        let (d2, n2) = finish_w(wb.view_mut(), num.view(), den.view(), pen, gamma);
-        acc.0 += d2;
-        acc.1 += n2;
+        // Rows are independent: fixed tasks of TASK_ROWS rows, partial sums
+        // added in task order (the same numbers for any thread count).
+        wb.axis_chunks_iter_mut(Axis(0), TASK_ROWS)
+            .into_par_iter()
+            .zip(whv.axis_chunks_iter_mut(Axis(0), TASK_ROWS))
+            .zip(dv.axis_chunks_iter_mut(Axis(0), TASK_ROWS))
+            .zip(num.axis_chunks_iter_mut(Axis(0), TASK_ROWS))
+            .zip(den.axis_chunks_iter_mut(Axis(0), TASK_ROWS))
+            .zip(parts[..chunks].par_iter_mut())
+            .enumerate()
+            .for_each(
+                |(c, (((((mut wc, mut nv), mut dc), mut nc), mut ec), part))| {
+                    let c0 = c * TASK_ROWS;
+                    let xc = xb.slice(s![c0..c0 + wc.nrows(), ..]);
+                    general_mat_mul(F::one(), &wc, &h, F::zero(), &mut nv);
+                    for ((nv, d), &xv) in nv.iter_mut().zip(dc.iter_mut()).zip(xc.iter()) {
+                        if xv.is_nan() {
+                            *nv = F::zero();
+                            *d = F::zero();
+                        } else {
+                            let (nf, df) = entry_factors(xv, *nv, beta);
+                            *nv = nf;
+                            *d = df;
+                        }
+                    }
+                    general_mat_mul(F::one(), &nv, &ht, F::zero(), &mut nc);
+                    general_mat_mul(F::one(), &dc, &ht, F::zero(), &mut ec);
+                    *part = finish_w(wc.view_mut(), nc.view(), ec.view(), pen, gamma);
+                },
+            );
+        for p in &parts[..chunks] {
+            acc.0 += p.0;
+            acc.1 += p.1;
+        }
         a = b;
     }
     acc
@@ -205,33 +239,87 @@ pub(crate) fn divergence_stats<F: NmfFloat>(
         return stored_divergence_stats(c, w, ht, beta, stats, bufs, k, m);
     }
     let block = rows_per_block(m);
+    let want = stats.is_some();
     let mut a = 0;
     while a < n {
         let b = (a + block).min(n);
         let r = b - a;
-        let MaskedBufs { xd, wh, dd, .. } = bufs;
+        if bufs.row_div.len() < r {
+            bufs.row_div.resize(r, 0.0);
+        }
+        let MaskedBufs {
+            xd,
+            wh,
+            dd,
+            row_div,
+            ..
+        } = bufs;
         let xb = dense_rows(x, a, b, xd);
         let wb = w.slice(s![a..b, ..]);
         let mut whv = wh.mat(r, m);
-        general_mat_mul(F::one(), &wb, &h, F::zero(), &mut whv);
         let mut dv = dd.mat(r, m);
-        let want = stats.is_some();
-        for ((nv, d), &xv) in whv.iter_mut().zip(dv.iter_mut()).zip(xb.iter()) {
-            if xv.is_nan() {
-                *nv = F::zero();
-                *d = F::zero();
-            } else {
-                total += entry_divergence(xv, *nv, beta);
-                if want {
-                    let (nf, df) = entry_factors(xv, *nv, beta);
-                    *nv = nf;
-                    *d = df;
+        // W·H, the divergence per row and the factors: rows independent,
+        // fixed tasks of TASK_ROWS rows.
+        whv.axis_chunks_iter_mut(Axis(0), TASK_ROWS)
+            .into_par_iter()
+            .zip(dv.axis_chunks_iter_mut(Axis(0), TASK_ROWS))
+            .zip(row_div[..r].par_chunks_mut(TASK_ROWS))
+            .enumerate()
+            .for_each(|(c, ((mut nv, mut dc), rd))| {
+                let c0 = c * TASK_ROWS;
+                let c1 = c0 + nv.nrows();
+                let xc = xb.slice(s![c0..c1, ..]);
+                general_mat_mul(F::one(), &wb.slice(s![c0..c1, ..]), &h, F::zero(), &mut nv);
+                for (((mut nr, mut dr), xr), t) in nv
+                    .rows_mut()
+                    .into_iter()
+                    .zip(dc.rows_mut())
+                    .zip(xc.rows())
+                    .zip(rd.iter_mut())
+                {
+                    *t = 0.0;
+                    for ((nv, d), &xv) in nr.iter_mut().zip(dr.iter_mut()).zip(xr.iter()) {
+                        if xv.is_nan() {
+                            *nv = F::zero();
+                            *d = F::zero();
+                        } else {
+                            *t += entry_divergence(xv, *nv, beta);
+                            if want {
+                                let (nf, df) = entry_factors(xv, *nv, beta);
+                                *nv = nf;
+                                *d = df;
+                            }
+                        }
+                    }
                 }
-            }
-        }
+            });
+        total += row_div[..r].iter().sum::<f64>();
         if let Some((num, den)) = stats.as_mut() {
-            general_mat_mul(F::one(), &wb.t(), &whv, F::one(), num);
-            general_mat_mul(F::one(), &wb.t(), &dv, F::one(), den);
+            // H's statistics over fixed blocks of TASK_COLS columns: each
+            // column is one product over the block's rows.
+            let (whv, dv) = (whv.view(), dv.view());
+            num.axis_chunks_iter_mut(Axis(1), TASK_COLS)
+                .into_par_iter()
+                .zip(den.axis_chunks_iter_mut(Axis(1), TASK_COLS))
+                .enumerate()
+                .for_each(|(c, (mut nc, mut dc))| {
+                    let c0 = c * TASK_COLS;
+                    let c1 = c0 + nc.ncols();
+                    general_mat_mul(
+                        F::one(),
+                        &wb.t(),
+                        &whv.slice(s![.., c0..c1]),
+                        F::one(),
+                        &mut nc,
+                    );
+                    general_mat_mul(
+                        F::one(),
+                        &wb.t(),
+                        &dv.slice(s![.., c0..c1]),
+                        F::one(),
+                        &mut dc,
+                    );
+                });
         }
         a = b;
     }
@@ -286,4 +374,57 @@ fn stored_divergence_stats<F: NmfFloat>(
         den += &dt.t();
     }
     total
+}
+
+/// Rows per task of [`divergence_per_row`].
+const DIV_ROWS: usize = 64;
+
+/// The divergence over each row's observed entries, into `out` (one f64 per
+/// row of the block, overwritten), in parallel over fixed blocks of
+/// [`DIV_ROWS`] rows: each row's sum runs over its entries in column order,
+/// so the values depend neither on the number of threads nor on how X's
+/// rows are cut into blocks (callers add the rows in row order).
+pub(crate) fn divergence_per_row<F: NmfFloat>(
+    x: &Input<F>,
+    mode: Missing,
+    w: ArrayView2<F>,
+    h: ArrayView2<F>,
+    ht: ArrayView2<F>,
+    beta: f64,
+    out: &mut [f64],
+) {
+    let (n, m) = x.shape();
+    assert_eq!(out.len(), n, "one sum per row");
+    let stored = stored_only(x, mode);
+    out.par_chunks_mut(DIV_ROWS).enumerate().for_each_init(
+        || (Buf::<F>::default(), Buf::<F>::default()),
+        |(xd, wh), (c, sums)| {
+            let a = c * DIV_ROWS;
+            let b = a + sums.len();
+            if let (Input::Csr(cv), true) = (x, stored) {
+                for (i, t) in (a..b).zip(sums.iter_mut()) {
+                    let (cols, vals) = cv.row(i);
+                    let wi = w.row(i);
+                    *t = 0.0;
+                    for (&j, &xv) in cols.iter().zip(vals) {
+                        if !xv.is_nan() {
+                            *t += entry_divergence(xv, wi.dot(&ht.row(j)), beta);
+                        }
+                    }
+                }
+                return;
+            }
+            let xb = dense_rows(x, a, b, xd);
+            let mut whv = wh.mat(b - a, m);
+            general_mat_mul(F::one(), &w.slice(s![a..b, ..]), &h, F::zero(), &mut whv);
+            for ((xr, wr), t) in xb.rows().into_iter().zip(whv.rows()).zip(sums.iter_mut()) {
+                *t = 0.0;
+                for (&xv, &v) in xr.iter().zip(wr.iter()) {
+                    if !xv.is_nan() {
+                        *t += entry_divergence(xv, v, beta);
+                    }
+                }
+            }
+        },
+    );
 }

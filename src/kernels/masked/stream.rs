@@ -4,7 +4,7 @@
 //! first ask [`source_has_missing`]: X without a missing entry takes the
 //! unmasked kernels (the same numbers as `missing = "error"`).
 
-use super::rows::{divergence_stats, has_missing, update_w, MaskedBufs};
+use super::rows::{divergence_per_row, has_missing, update_w, MaskedBufs};
 use crate::dist::Comm;
 use crate::error::Result;
 use crate::float::NmfFloat;
@@ -86,7 +86,8 @@ pub fn solve_w_source_masked<F: NmfFloat>(
 }
 
 /// The beta-divergence over the observed entries of X (this worker's
-/// share, when distributed).
+/// share, when distributed): each row's sum in parallel, the rows added
+/// in row order (the same number for any thread count and any source).
 pub fn beta_divergence_source_masked<F: NmfFloat>(
     src: &mut dyn RowSource<F>,
     mode: Missing,
@@ -95,21 +96,19 @@ pub fn beta_divergence_source_masked<F: NmfFloat>(
     loss: &Loss,
 ) -> Result<f64> {
     let ht = h.t().as_standard_layout().into_owned();
-    let mut bufs = MaskedBufs::default();
-    let mut total = 0.0;
+    let mut rows = vec![0.0f64; src.shape().0];
     for_each_block(src, |s0, xb| {
         let e = s0 + xb.n_rows();
-        total += divergence_stats(
+        divergence_per_row(
             xb,
             mode,
             w.slice(s![s0..e, ..]),
             h,
             ht.view(),
             loss.beta,
-            None,
-            &mut bufs,
+            &mut rows[s0..e],
         );
         Ok(())
     })?;
-    Ok(total)
+    Ok(rows.iter().sum())
 }
