@@ -66,6 +66,7 @@ pub(super) fn partial_fit_solver(params: &ValidParams, d: &Derived) -> StepSolve
 /// The statistics a fit starts from: MU's (H, ones); cd's exact form
 /// (A, B) of the initial W over every row (summed over the workers),
 /// zeros otherwise.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn initial_stats<F: NmfFloat>(
     d: &Derived,
     h: &Array2<F>,

@@ -386,7 +386,7 @@ pub(crate) fn add_col_stats<F: NmfFloat>(
 /// `s` ← ρ·s + t, s ← t (ρ = 0) or s ← s + t.
 pub(crate) fn fold<F: NmfFloat>(s: &mut [F], t: &[F], rho: Option<f64>) {
     match rho {
-        Some(r) if r == 0.0 => s.copy_from_slice(t),
+        Some(0.0) => s.copy_from_slice(t),
         Some(r) => {
             let r = F::from_f64_(r);
             s.par_iter_mut()
