@@ -9,7 +9,7 @@ use common::{case_dirs_in, Case, Matrix};
 use minibatchnmf::io::InMemory;
 use minibatchnmf::{
     cross_validate_rank, BetaLoss, CsrView, CvOptions, FitArgs, Init, Input, MiniBatchNmf,
-    MiniBatchNmfParams, Missing, NmfFloat, Solver,
+    MiniBatchNmfParams, Missing, NmfFloat,
 };
 use ndarray::{Array2, ArrayView2};
 use std::path::Path;
@@ -390,18 +390,10 @@ fn bad_input_is_refused_clearly_and_leaves_the_model_unchanged() {
     xn[[4, 1]] = f64::INFINITY;
     let e = model.fit(&xn).unwrap_err().to_string();
     assert!(e.contains("row 4, column 1"), "{e}");
-    // A bad value of the parameter, and cd (not supported yet).
+    // A bad value of the parameter (cd takes missing values: tests/missing_cd.rs).
     let mut p = MiniBatchNmfParams::new();
     let e = p.set_param("missing", "zero").unwrap_err().to_string();
     assert!(e.contains("'error', 'nan' or 'unstored'"), "{e}");
-    let e = params
-        .clone()
-        .solver(Solver::Cd)
-        .missing(Missing::Nan)
-        .check()
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("cd") && e.contains("missing"), "{e}");
     // Cross-validation arguments.
     let cv = |ks: &[usize], f: f64, r: usize| {
         let o = CvOptions {

@@ -112,7 +112,7 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         max_steps: params.get_max_iter() * steps_per_iter,
         max_iter: params.get_max_iter(),
     };
-    let ctx = StepCtx {
+    let mut ctx = StepCtx {
         loss: derived.loss,
         pen_w: Penalty::for_w(params, m),
         rho: derived.rho,
@@ -120,6 +120,20 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         comm,
         missing: params.get_missing(),
     };
+    // cd with missing values: the masked statistics for the whole fit
+    // when X has a missing entry (a resumed fit keeps its statistics' form).
+    if let StepSolver::Cd { cfg, .. } = &mut ctx.solver {
+        cfg.masked = match &progress {
+            Some(p) => kernels::cd::is_per_column(&p.stats.denominator, k, m),
+            None => {
+                ctx.missing.is_masked()
+                    && kernels::masked::source_has_missing(x, ctx.missing, comm)?
+            }
+        };
+        if cfg.masked {
+            kernels::cd::masked_step::check_memory(params.get_max_memory(), m, k, size_of::<F>())?;
+        }
+    }
     // W's rows are used block by block with X's: the blocks of a spilled
     // W are given back to the system behind each block of X.
     let mut xp = Paged::new(x, &w);
@@ -141,6 +155,7 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
             &mut xp,
             n,
             &ctx.solver,
+            ctx.missing,
             comm,
         )?),
     };
@@ -301,6 +316,18 @@ pub(super) fn solve_w<F: NmfFloat>(
     max_iter: usize,
     mean: f64,
 ) -> Result<Array2<F>> {
+    if matches!(ctx.solver, StepSolver::Cd { .. })
+        && kernels::masked::source_has_missing(x, ctx.missing, ctx.comm)?
+    {
+        return kernels::cd::solve_w_source_cd_masked(
+            x,
+            ctx.missing,
+            h,
+            &ctx.pen_w,
+            max_iter,
+            params.get_tol(),
+        );
+    }
     if ctx.solver == StepSolver::Mu
         && kernels::masked::source_has_missing(x, ctx.missing, ctx.comm)?
     {

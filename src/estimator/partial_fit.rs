@@ -53,7 +53,7 @@ pub(super) fn partial_fit_impl<F: NmfFloat>(
                 numerator,
                 denominator,
                 stat_rows,
-            } = solver::empty_stats(&derived, &h);
+            } = solver::empty_stats(&derived, &h, params.get_missing());
             let fitted = Fitted {
                 numerator,
                 denominator,
@@ -73,7 +73,7 @@ pub(super) fn partial_fit_impl<F: NmfFloat>(
     let (n, m) = (shard.n_total, x.n_cols());
     let k = next.components.nrows();
     let f = &mut next;
-    let ctx = StepCtx {
+    let mut ctx = StepCtx {
         loss: f.derived.loss,
         pen_w: Penalty::for_w(params, m),
         rho: f.derived.rho,
@@ -81,6 +81,7 @@ pub(super) fn partial_fit_impl<F: NmfFloat>(
         comm,
         missing: params.get_missing(),
     };
+    solver::mark_masked(&mut ctx.solver, &f.denominator, k, m);
     let (rows, penalty_h) =
         solver::step_rows_and_penalty(params, &ctx.solver, f.stat_rows, n, true);
     let mut ws = kernels::Workspace::<F>::for_shape(m, k, x.n_rows().max(1));

@@ -11,7 +11,7 @@ use crate::float::NmfFloat;
 use crate::io::RowSource;
 use crate::kernels::cd::{self, CdConfig, StatUpdate};
 use crate::kernels::{Penalty, StepSolver};
-use crate::params::{CdStats, Solver, ValidParams};
+use crate::params::{CdStats, Missing, Solver, ValidParams};
 use ndarray::{Array2, ArrayView2};
 
 /// The statistics of H and the rows they stand for: MU's numerator and
@@ -28,6 +28,7 @@ fn cd_config(params: &ValidParams, d: &Derived) -> CdConfig {
         w_sweeps: params.get_cd_w_sweeps(),
         h_sweeps: params.get_cd_h_sweeps(),
         stats: d.cd_stats,
+        masked: false,
     }
 }
 
@@ -65,6 +66,7 @@ pub(super) fn partial_fit_solver(params: &ValidParams, d: &Derived) -> StepSolve
 /// The statistics a fit starts from: MU's (H, ones); cd's exact form
 /// (A, B) of the initial W over every row (summed over the workers),
 /// zeros otherwise.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn initial_stats<F: NmfFloat>(
     d: &Derived,
     h: &Array2<F>,
@@ -72,6 +74,7 @@ pub(super) fn initial_stats<F: NmfFloat>(
     x: &mut dyn RowSource<F>,
     n_total: usize,
     solver: &StepSolver,
+    missing: Missing,
     comm: Comm,
 ) -> Result<Stats<F>> {
     let (k, m) = h.dim();
@@ -83,9 +86,13 @@ pub(super) fn initial_stats<F: NmfFloat>(
         }),
         StepSolver::Cd {
             update: StatUpdate::Add,
-            ..
+            cfg,
         } => {
-            let (mut a, mut b) = cd::exact_stats_source(x, w)?;
+            let (mut a, mut b) = if cfg.masked {
+                cd::exact_stats_source_masked(x, missing, w)?
+            } else {
+                cd::exact_stats_source(x, w)?
+            };
             if !comm.is_single() {
                 comm.sum(a.as_slice_mut().expect("owned"))?;
                 comm.sum(b.as_slice_mut().expect("owned"))?;
@@ -96,9 +103,13 @@ pub(super) fn initial_stats<F: NmfFloat>(
                 stat_rows: n_total as f64,
             })
         }
-        StepSolver::Cd { .. } => Ok(Stats {
+        StepSolver::Cd { cfg, .. } => Ok(Stats {
             numerator: Array2::zeros((k, m)),
-            denominator: Array2::zeros((k, k)),
+            denominator: if cfg.masked {
+                Array2::zeros((m, k * k))
+            } else {
+                Array2::zeros((k, k))
+            },
             stat_rows: if d.cd_stats == CdStats::Exact {
                 n_total as f64
             } else {
@@ -108,8 +119,18 @@ pub(super) fn initial_stats<F: NmfFloat>(
     }
 }
 
-/// The statistics of a first partial_fit: MU's (H, ones); cd's zeros.
-pub(super) fn empty_stats<F: NmfFloat>(d: &Derived, h: &Array2<F>) -> Stats<F> {
+/// Marks the cd solver of a step as masked when its statistics `a` (the
+/// model's A) are the per-column form.
+pub(super) fn mark_masked<F>(solver: &mut StepSolver, a: &Array2<F>, k: usize, m: usize) {
+    if let StepSolver::Cd { cfg, .. } = solver {
+        cfg.masked = cd::is_per_column(a, k, m);
+    }
+}
+
+/// The statistics of a first partial_fit: MU's (H, ones); cd's zeros
+/// (per-column A when `missing` may mark entries: a stream of chunks
+/// cannot know whether a later one has a missing entry).
+pub(super) fn empty_stats<F: NmfFloat>(d: &Derived, h: &Array2<F>, missing: Missing) -> Stats<F> {
     let (k, m) = h.dim();
     match d.solver {
         Solver::Mu => Stats {
@@ -119,7 +140,11 @@ pub(super) fn empty_stats<F: NmfFloat>(d: &Derived, h: &Array2<F>) -> Stats<F> {
         },
         Solver::Cd => Stats {
             numerator: Array2::zeros((k, m)),
-            denominator: Array2::zeros((k, k)),
+            denominator: if missing.is_masked() {
+                Array2::zeros((m, k * k))
+            } else {
+                Array2::zeros((k, k))
+            },
             stat_rows: 0.0,
         },
     }

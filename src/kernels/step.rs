@@ -102,6 +102,9 @@ pub fn step_local<F: NmfFloat>(
             StatUpdate::Add => BatchStats::Delta,
             StatUpdate::Decay(_) => BatchStats::Full,
         };
+        if cfg.masked {
+            return cd::masked_step::local(x, w, h, pen_w, cfg, kind, ctx.missing, ws);
+        }
         return cd::local(x, w, h, pen_w, cfg, kind, comm, ws);
     }
     let rows = x.n_rows();
@@ -178,6 +181,13 @@ pub fn step_reduce<F: NmfFloat>(
     if comm.is_single() {
         return Ok(());
     }
+    if let StepSolver::Cd { cfg, .. } = &ctx.solver {
+        if cfg.masked {
+            let Workspace { stats, cd, red, .. } = ws;
+            let (num, second) = cd::masked_step::reduce_parts(stats, cd);
+            return reduce_two(comm, num, second, red, cost);
+        }
+    }
     // A masked step's statistics are the full numerator and denominator.
     let masked = ws.masked.active;
     let Workspace { stats, red, .. } = ws;
@@ -191,6 +201,17 @@ pub fn step_reduce<F: NmfFloat>(
         stats.den.as_slice_mut().expect("owned")
     };
     let num = stats.num.as_slice_mut().expect("owned");
+    reduce_two(comm, num, second, red, cost)
+}
+
+/// Sums two flat statistics and the cost over the workers (one buffer).
+fn reduce_two<F: NmfFloat>(
+    comm: Comm,
+    num: &mut [F],
+    second: &mut [F],
+    red: &mut super::workspace::Buf<F>,
+    cost: &mut f64,
+) -> Result<()> {
     let (a, b) = (num.len(), second.len());
     let buf = red.slice(a + b + 1);
     buf[..a].copy_from_slice(num);
@@ -238,6 +259,9 @@ pub fn step_apply<F: NmfFloat>(
                 masked,
                 &mut ws.h_parts,
             )
+        }
+        StepSolver::Cd { cfg, update } if cfg.masked => {
+            cd::masked_step::apply(h, b, a, &ws.stats, pen_h, update, cfg.h_sweeps, &mut ws.cd)
         }
         StepSolver::Cd { cfg, update } => {
             cd::apply(h, b, a, &ws.stats, pen_h, update, cfg.h_sweeps, &mut ws.cd)

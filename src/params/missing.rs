@@ -89,18 +89,9 @@ impl MiniBatchNmfParams {
 }
 
 impl MiniBatchNmfParams {
-    /// The checks of `missing` (part of `check`): the masked updates are
-    /// multiplicative; the cd solver does not take missing values yet.
+    /// The checks of `missing` (part of `check`): every solver takes
+    /// missing values (cd's memory is checked when a fit starts).
     pub(super) fn check_missing(&self) -> Result<(), ParamError> {
-        if self.missing.is_masked() && self.solver == super::Solver::Cd {
-            return Err(invalid(
-                "missing",
-                format!(
-                    "solver='cd' does not support missing values yet (missing='{}'); use solver='mu'",
-                    self.missing.as_str()
-                ),
-            ));
-        }
         Ok(())
     }
 }

@@ -311,7 +311,12 @@ pub(crate) fn decode<F: NmfFloat>(bytes: &[u8]) -> Result<(ValidParams, ModelSta
     let cd = decoded.derived.solver == crate::params::Solver::Cd;
     for (name, _, shape, _) in &views {
         let expected = if cd && *name == DENOMINATOR {
-            (k, k)
+            // cd with missing values keeps one k×k Gram per feature.
+            if *shape == (m, k * k) {
+                (m, k * k)
+            } else {
+                (k, k)
+            }
         } else {
             (k, m)
         };

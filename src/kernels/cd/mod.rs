@@ -9,12 +9,15 @@
 
 mod apply;
 mod local;
+mod masked;
+pub(crate) mod masked_step;
 mod solve;
 mod start;
 mod sweep;
 
 pub(crate) use apply::apply;
 pub(crate) use local::{local, BatchStats};
+pub use masked_step::{exact_stats_source_masked, is_per_column, solve_w_source_cd_masked};
 pub(crate) use solve::solve_rows;
 pub use solve::solve_w_source_cd;
 pub use start::exact_stats_source;
@@ -32,6 +35,9 @@ pub struct CdConfig {
     pub h_sweeps: usize,
     /// How A and B are kept.
     pub stats: CdStats,
+    /// X has missing values: the masked steps with per-column statistics
+    /// (decided once per fit, [`masked`]).
+    pub masked: bool,
 }
 
 /// How a step folds the batch's statistics into A and B.
@@ -53,4 +59,6 @@ pub(crate) struct CdBufs<F> {
     pub(crate) w_old: Buf<F>,
     /// The sweeps' scratch.
     pub(crate) sweep: SweepBufs<F>,
+    /// The masked steps' buffers.
+    pub(crate) masked: masked::MaskedCdBufs<F>,
 }
