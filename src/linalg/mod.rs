@@ -5,3 +5,4 @@ mod fused_power;
 pub mod randomized_svd;
 mod small_lapack;
 pub mod sparse;
+pub mod streamed_svd;
