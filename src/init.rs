@@ -19,17 +19,21 @@
 //! Scalars follow numpy's promotion rules, so the f32 path rounds where
 //! scikit-learn rounds.
 
+mod streamed;
+
 use crate::dist::{Comm, Shard};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::input::Input;
 use crate::io::{InMemory, RowSource};
 use crate::linalg::randomized_svd::randomized_svd_source;
+use crate::linalg::streamed_svd;
 use crate::memory::{Matrix, Placement};
 use crate::params::Init;
 use crate::rng::{NumpyRandomState, RandomState};
 use ndarray::{Array1, Array2, ArrayView1};
 use num_traits::Float;
+use streamed::Fill;
 
 /// Entries of the NNDSVD factors below this are set to zero.
 pub const NNDSVD_EPS: f64 = 1e-6;
@@ -81,6 +85,7 @@ pub fn initialize_from<F: NmfFloat>(
         Comm::single(),
         &shard,
         &Placement::Ram,
+        false,
     )?;
     Ok((w.into_array()?, h))
 }
@@ -102,6 +107,13 @@ pub fn initialize_from<F: NmfFloat>(
 ///   runs on the same small matrices everywhere); every worker builds the
 ///   whole N×k W (the zero filling of nndsvdar draws over all of W, then H)
 ///   and keeps its rows, with the global mean(X).
+///
+/// `streamed`: the nndsvd variants take the streamed randomized SVD
+/// ([`streamed_svd`]: nothing of n×(k+10) in RAM) and write W straight
+/// into its place, row block by row block (one process, tall X with at
+/// most [`streamed_svd::MAX_COLS`] columns; the preflight chooses it when
+/// the in-RAM SVD blocks do not fit the budget).
+#[allow(clippy::too_many_arguments)]
 pub fn initialize_source<F: NmfFloat>(
     x: &mut dyn RowSource<F>,
     n_components: usize,
@@ -110,6 +122,7 @@ pub fn initialize_source<F: NmfFloat>(
     comm: Comm,
     shard: &Shard,
     place_w: &Placement,
+    streamed: bool,
 ) -> Result<(Matrix<F>, Array2<F>)> {
     let (n, m) = (shard.n_total, shard.n_features);
     let mean = shard.mean();
@@ -150,6 +163,20 @@ pub fn initialize_source<F: NmfFloat>(
     };
     if init == Init::Random {
         let wh = random_init(shard, mean, k, &mut rng, place_w)?;
+        random_state.advance_to(&rng);
+        return Ok(wh);
+    }
+    if streamed {
+        let svd = streamed_svd::streamed_svd(x, k, &mut rng, shard)?;
+        let fill = match init {
+            Init::Nndsvda => Fill::Mean(F::from_f64_(mean)),
+            Init::Nndsvdar => {
+                rng = generator(rng);
+                Fill::Draws(F::from_f64_(mean).to_f64_())
+            }
+            _ => Fill::None,
+        };
+        let wh = streamed::nndsvd_streamed(x, &svd, fill, &mut rng, place_w)?;
         random_state.advance_to(&rng);
         return Ok(wh);
     }

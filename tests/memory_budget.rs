@@ -184,50 +184,83 @@ fn header_claiming_ten_to_the_twelve_rows_is_refused_in_one_line() {
     }
 }
 
+/// A MatrixMarket file of `n` rows × 3 columns with 2 entries.
+fn tall_mtx(dir: &Path, n: usize) -> PathBuf {
+    let p = dir.join(format!("tall{n}.mtx"));
+    std::fs::write(
+        &p,
+        format!("%%MatrixMarket matrix coordinate real general\n{n} 3 2\n1 1 1.0\n2 2 1.0\n"),
+    )
+    .unwrap();
+    p
+}
+
 #[test]
 fn ten_to_the_eight_rows_are_refused_up_front_by_the_budget() {
     let dir = tempfile::tempdir().unwrap();
     let f = tall8(dir.path());
     let f = f.to_str().unwrap();
-    // W alone is 10^8 × 3 × 8 bytes = 2.2 GiB, over a 1 GiB budget. It
-    // could live in a mapped file, but the nndsvd initialisation's SVD
-    // blocks (4 × 10^8 × 13 values) cannot: refused up front, suggesting
-    // init='random'. (With init='random' the fit runs with W spilled, in
-    // ~170 MB of RSS: see docs/reliability.md; too long for a test.)
-    let args = [
-        "fit",
-        f,
-        "-o",
-        "m.safetensors",
-        "-q",
-        "--init",
-        "nndsvda",
-        "--max-memory",
-        "1G",
-    ];
-    let run = run_cli(&args, None, dir.path());
-    refused(&run, "1.0 GiB (set by max_memory)");
-    assert!(run.stderr.contains("init='random'"), "{}", run.stderr);
-    // With init='random', W spills, but the row blocks of whole passes
-    // (128 MiB) do not fit 100 MiB: refused up front too.
-    let args = [
-        "fit",
-        f,
-        "-o",
-        "m.safetensors",
-        "-q",
-        "--init",
-        "random",
-        "--max-memory",
-        "100M",
-    ];
-    refused(&run_cli(&args, None, dir.path()), "memory-mapped file");
-    // The default budget follows a process limit (ulimit -v 1 GiB).
+    // W alone is 10^8 × 3 × 8 bytes = 2.2 GiB. Under a 1 GiB budget the
+    // default init (nndsvda) takes the streamed SVD and W lives in a mapped
+    // file: the fit runs (too long for a test: see
+    // `a_tall_sparse_file_with_the_default_init_fits_within_the_budget`
+    // for the same file with fewer rows, and docs for the 10^8 run). Under
+    // 100 MiB, the row blocks of whole passes (128 MiB) do not fit:
+    // refused up front, whatever the init.
+    for init in ["nndsvda", "random"] {
+        let args = [
+            "fit",
+            f,
+            "-o",
+            "m.safetensors",
+            "-q",
+            "--init",
+            init,
+            "--max-memory",
+            "100M",
+        ];
+        refused(&run_cli(&args, None, dir.path()), "memory-mapped file");
+    }
+    // The default budget follows a process limit (ulimit -v 1 GiB): W
+    // mapped from its file does not fit the address space.
     let args = ["fit", f, "-o", "m.safetensors", "-q"];
-    refused(
-        &run_cli(&args, Some(1 << 20), dir.path()),
-        "available to this process",
+    refused(&run_cli(&args, Some(1 << 20), dir.path()), "ulimit -v");
+}
+
+/// The hostile tall file with 4·10^6 rows and the default init (nndsvda)
+/// under a 200 MiB budget: W (92 MiB) in a mapped file, the streamed SVD
+/// (nothing of n rows in RAM): fitted, peak RSS under the budget.
+#[test]
+fn a_tall_sparse_file_with_the_default_init_fits_within_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = tall_mtx(dir.path(), 4_000_000);
+    let f = f.to_str().unwrap();
+    let args = [
+        "fit",
+        f,
+        "-o",
+        "m.safetensors",
+        "-q",
+        "--random-state",
+        "0",
+        "--max-iter",
+        "2",
+        "--max-memory",
+        "200M",
+    ];
+    let (run, t) = timed_cli(&args, dir.path());
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    eprintln!(
+        "4·10^6 × 3 .mtx, nndsvda, 200 MiB budget: {t:.2} s, peak RSS {} MiB",
+        run.max_rss_kib >> 10
     );
+    assert!(run.max_rss_kib < 200 << 10, "{} KiB", run.max_rss_kib);
+    let h = MiniBatchNmf::<f64>::load(dir.path().join("m.safetensors"))
+        .unwrap()
+        .components()
+        .unwrap()
+        .to_owned();
+    assert!(h.iter().all(|v| v.is_finite() && *v >= 0.0));
 }
 
 #[test]
@@ -266,7 +299,18 @@ fn a_compressed_npz_of_two_hundred_million_empty_rows_is_refused() {
     let f = zeros_npz(dir.path(), 200_000_000);
     assert!(std::fs::metadata(&f).unwrap().len() < 2_000_000);
     let f = f.to_str().unwrap();
-    let args = ["fit", f, "-o", "m.safetensors", "-q", "--max-memory", "4G"];
+    // W (8 GB) could live in a mapped file and the default init take the
+    // streamed SVD, but the row blocks of whole passes (128 MiB) do not
+    // fit 100 MiB: refused up front.
+    let args = [
+        "fit",
+        f,
+        "-o",
+        "m.safetensors",
+        "-q",
+        "--max-memory",
+        "100M",
+    ];
     refused(&run_cli(&args, None, dir.path()), "not enough memory");
     // Its reader keeps no offset per row: the rows are all empty.
     let mut src = io::open_with::<f64>(f, &Budget::of(MaxMemory::Bytes(1 << 20))).unwrap();
@@ -612,4 +656,97 @@ fn a_tall_fit_over_budget_spills_w_and_equals_the_fit_in_memory() {
         spill.max_rss_kib
     );
     assert!(ram.max_rss_kib > spill.max_rss_kib + (100 << 10));
+}
+
+/// The default init (nndsvda) of a tall dense fit whose in-RAM SVD blocks
+/// (4 × 2·10^6 × 20 values, 1.2 GiB) do not fit the budget takes the
+/// streamed SVD: under 400 MiB with W in RAM, under 200 MiB with W in a
+/// mapped file too, bit for bit the same fit, each under its budget; and
+/// within rounding of the unbudgeted fit (the in-RAM SVD).
+#[test]
+fn a_tall_fit_with_the_default_init_streams_its_svd_within_the_budget() {
+    let (n, m) = (2_000_000, 20);
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    tall_npy(&x, n, m);
+    let x = x.to_str().unwrap();
+    let common = [
+        "fit",
+        x,
+        "-q",
+        "-k",
+        "10",
+        "--random-state",
+        "0",
+        "--max-iter",
+        "2",
+        "--tol",
+        "0",
+    ];
+    let with = |extra: &[&'static str]| {
+        let mut a = common.to_vec();
+        a.extend_from_slice(extra);
+        a
+    };
+    let (ram, t_ram) = timed_cli(&with(&["-o", "ram.safetensors"]), dir.path());
+    assert_eq!(ram.status, 0, "{}", ram.stderr);
+    let (st, t_st) = timed_cli(
+        &with(&[
+            "--w-out",
+            "w_st.npy",
+            "-o",
+            "st.safetensors",
+            "--max-memory",
+            "400M",
+        ]),
+        dir.path(),
+    );
+    assert_eq!(st.status, 0, "{}", st.stderr);
+    let (sp, t_sp) = timed_cli(
+        &with(&[
+            "--w-out",
+            "w_sp.npy",
+            "-o",
+            "sp.safetensors",
+            "--max-memory",
+            "200M",
+        ]),
+        dir.path(),
+    );
+    assert_eq!(sp.status, 0, "{}", sp.stderr);
+    let (a, b) = (dir.path().join("w_st.npy"), dir.path().join("w_sp.npy"));
+    assert!(same_bytes(&a, &b), "W differs");
+    let load = |f: &str| MiniBatchNmf::<f64>::load(dir.path().join(f)).unwrap();
+    let (r, s, p) = (
+        load("ram.safetensors"),
+        load("st.safetensors"),
+        load("sp.safetensors"),
+    );
+    assert_eq!(s.components().unwrap(), p.components().unwrap());
+    assert_eq!(
+        s.reconstruction_err().unwrap().to_bits(),
+        p.reconstruction_err().unwrap().to_bits()
+    );
+    let (hr, hs) = (r.components().unwrap(), s.components().unwrap());
+    let scale = hr.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let d = hr
+        .iter()
+        .zip(hs.iter())
+        .fold(0.0f64, |a, (x, y)| a.max((x - y).abs()))
+        / scale;
+    eprintln!(
+        "in-RAM SVD: {t_ram:.2} s, peak RSS {} MiB; streamed, W in RAM: {t_st:.2} s ({:.2}×), \
+         peak RSS {} MiB; streamed, W spilled: {t_sp:.2} s ({:.2}×), peak RSS {} MiB; \
+         H after 2 epochs, streamed vs in-RAM SVD: {d:e} relative",
+        ram.max_rss_kib >> 10,
+        t_st / t_ram,
+        st.max_rss_kib >> 10,
+        t_sp / t_ram,
+        sp.max_rss_kib >> 10
+    );
+    assert!(d < 1e-8, "streamed vs in-RAM SVD: {d:e}");
+    assert!(st.max_rss_kib < 400 << 10, "{} KiB", st.max_rss_kib);
+    assert!(sp.max_rss_kib < 200 << 10, "{} KiB", sp.max_rss_kib);
+    // The in-RAM SVD is what the budget kept the others from.
+    assert!(ram.max_rss_kib > 400 << 10, "{} KiB", ram.max_rss_kib);
 }

@@ -132,6 +132,7 @@ fn initial_w_h<F: NmfFloat>(
     random_state: &mut RandomState,
     comm: Comm,
     place_w: &Placement,
+    streamed: bool,
 ) -> Result<(Matrix<F>, Array2<F>)> {
     let (n, m) = (shard.n_total, shard.n_features);
     if params.get_init() == Init::Custom {
@@ -166,9 +167,19 @@ fn initial_w_h<F: NmfFloat>(
             comm,
             shard,
             place_w,
+            streamed,
         );
     }
-    init::initialize_source(x, k, params.get_init(), random_state, comm, shard, place_w)
+    init::initialize_source(
+        x,
+        k,
+        params.get_init(),
+        random_state,
+        comm,
+        shard,
+        place_w,
+        streamed,
+    )
 }
 
 /// A new model's starting point: checked data, where this worker's rows
@@ -198,8 +209,10 @@ pub(super) fn start<F: NmfFloat>(
     // Memory first: nothing sized by X's shape is allocated before it.
     let size = std::mem::size_of::<F>();
     let mut place_w = Placement::Ram;
+    let mut streamed = false;
     let local = crate::memory::preflight(params, crate::memory::Call::Fit, x.shape(), k, size)
         .map(|plan| {
+            streamed = plan.stream_init && comm.is_single();
             if plan.spill_w {
                 place_w = w_file.map_or(Placement::Scratch, |p| Placement::Npy(p.to_path_buf()));
             }
@@ -227,6 +240,7 @@ pub(super) fn start<F: NmfFloat>(
         &mut random_state,
         comm,
         &place_w,
+        streamed,
     )?;
     Ok(Start {
         w,

@@ -6,3 +6,4 @@ pub(crate) mod openblas;
 pub mod randomized_svd;
 mod small_lapack;
 pub mod sparse;
+pub mod streamed_svd;

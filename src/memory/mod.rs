@@ -267,6 +267,11 @@ pub(crate) struct Plan {
     /// W does not fit the budget with the rest: it goes to a mapped file
     /// (only for [`Call::Fit`]).
     pub(crate) spill_w: bool,
+    /// The in-RAM randomized SVD blocks of an nndsvd initialisation
+    /// (n×(k+10)) do not fit the budget: the initialisation takes the
+    /// streamed SVD instead (nothing of n rows in RAM, W written into its
+    /// place; [`crate::linalg::streamed_svd`]).
+    pub(crate) stream_init: bool,
 }
 
 /// Checks, before anything is allocated, that a call on X of `n` rows
@@ -355,16 +360,43 @@ pub(crate) fn preflight(
     let all_in_ram = budget.check(what.clone(), peak, FIT_HINT);
     let Err(refused) = all_in_ram else {
         probe(&what, peak.unwrap_or(u64::MAX))?;
-        return Ok(Plan { spill_w: false });
+        return Ok(Plan {
+            spill_w: false,
+            stream_init: false,
+        });
     };
     if !matches!(call, Call::Fit) {
         return Err(refused);
+    }
+    // The streamed SVD (tall X): nothing of n rows in RAM but W.
+    let stream_init = svd && crate::linalg::streamed_svd::applies((n, m));
+    let extra = if stream_init {
+        let init = crate::linalg::streamed_svd::ram_bytes(m, k);
+        match (init, fresh) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        }
+    } else {
+        extra
+    };
+    if stream_init {
+        let peak = sum([w, h, ws, passes, extra]);
+        let what = format!("{what}; with the streamed randomized SVD");
+        if budget.check(what.clone(), peak, FIT_HINT).is_ok() {
+            probe(&what, peak.unwrap_or(u64::MAX))?;
+            return Ok(Plan {
+                spill_w: false,
+                stream_init,
+            });
+        }
     }
     // W in a mapped file: the rest must fit.
     let rest = sum([h, ws, passes, extra]);
     let what = format!(
         "{what}; with W kept in a memory-mapped file in the temporary folder, what stays in RAM{}",
-        if svd {
+        if stream_init {
+            " (with the streamed randomized SVD of the nndsvd initialisation)"
+        } else if svd {
             " (the randomized SVD blocks of the nndsvd initialisation stay in RAM)"
         } else if params.get_fresh_restarts() {
             " (fresh restarts solve W afresh in RAM)"
@@ -372,7 +404,11 @@ pub(crate) fn preflight(
             ""
         }
     );
-    let hint = if svd { SPILL_SVD_HINT } else { FIT_HINT };
+    let hint = if svd && !stream_init {
+        SPILL_SVD_HINT
+    } else {
+        FIT_HINT
+    };
     budget.check(what.clone(), rest, hint)?;
     // A mapped file takes address space as RAM does: under `ulimit -v`,
     // W must fit there too.
@@ -390,7 +426,10 @@ pub(crate) fn preflight(
         }
     }
     probe(&what, rest.unwrap_or(u64::MAX))?;
-    Ok(Plan { spill_w: true })
+    Ok(Plan {
+        spill_w: true,
+        stream_init,
+    })
 }
 
 /// The hint of a fit refused even with W spilled, because of the
