@@ -8,6 +8,7 @@
 //! the MU statistics); H by coordinate sweeps on (A, B) ([`apply`]).
 
 mod apply;
+mod dense;
 mod local;
 mod solve;
 mod start;
@@ -53,4 +54,6 @@ pub(crate) struct CdBufs<F> {
     pub(crate) w_old: Buf<F>,
     /// The sweeps' scratch.
     pub(crate) sweep: SweepBufs<F>,
+    /// The fused dense step's buffers.
+    pub(crate) dense: dense::DenseBufs<F>,
 }
