@@ -44,6 +44,13 @@ pub(crate) fn local<F: NmfFloat>(
     ws: &mut Workspace<F>,
 ) -> Result<f64> {
     let rows = x.n_rows();
+    // Dense rows updated in place: the fused one-pass step.
+    let w = match (x, w) {
+        (Input::Dense(xd), WRows::Update(w)) if rows > 0 => {
+            return Ok(super::dense::local(xd.view(), w, h, pen_w, cfg, kind, ws));
+        }
+        (_, w) => w,
+    };
     let k = h.nrows();
     let loss = Loss::new(2.0);
     ws.hc.refresh(h, 2.0);

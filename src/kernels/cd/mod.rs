@@ -8,6 +8,7 @@
 //! the MU statistics); H by coordinate sweeps on (A, B) ([`apply`]).
 
 mod apply;
+mod dense;
 mod local;
 mod masked;
 pub(crate) mod masked_step;
@@ -61,4 +62,6 @@ pub(crate) struct CdBufs<F> {
     pub(crate) sweep: SweepBufs<F>,
     /// The masked steps' buffers.
     pub(crate) masked: masked::MaskedCdBufs<F>,
+    /// The fused dense step's buffers.
+    pub(crate) dense: dense::DenseBufs<F>,
 }

@@ -180,27 +180,43 @@ pub(crate) fn sweep_rows<F: NmfFloat>(
         .zip(lin.axis_chunks_iter(Axis(0), ROWS).into_par_iter())
         .zip(lanes.par_chunks_mut(per))
         .map(|((mut vc, lc), scratch)| {
-            let (vb, lb) = scratch.split_at_mut(k * LANES);
             let vs = vc.as_slice_mut().expect("rows of a standard-layout matrix");
             let ls = lc.as_slice().expect("rows of a standard-layout matrix");
-            let mut acc = 0.0;
-            for (vr, lr) in vs.chunks_mut(k * LANES).zip(ls.chunks(k * LANES)) {
-                let used = vr.len() / k;
-                gather_rows(vb, k, vr, used);
-                gather_rows(lb, k, lr, used);
-                let mut viol = [F::zero(); LANES];
-                sweep_block(vb, lb, hs, l1, sweeps, &mut viol);
-                for (l, row) in vr.chunks_exact_mut(k).enumerate() {
-                    for (t, x) in row.iter_mut().enumerate() {
-                        *x = vb[t * LANES + l];
-                    }
-                    acc += viol[l].to_f64_();
-                }
-            }
-            (acc, 0.0)
+            (sweep_slice(vs, ls, k, hs, l1, sweeps, scratch), 0.0)
         })
         .collect_into_vec(parts);
     parts.iter().map(|p| p.0).sum()
+}
+
+/// The sweeps of [`sweep_rows`] over contiguous rows `vs` (k values
+/// each, linear terms `ls`) on the calling thread, `LANES` rows at a
+/// time; `scratch` holds 2·k·`LANES` values. Returns Σ|projected
+/// gradient| of the last sweep, added row by row.
+pub(crate) fn sweep_slice<F: NmfFloat>(
+    vs: &mut [F],
+    ls: &[F],
+    k: usize,
+    hs: &[F],
+    l1: F,
+    sweeps: usize,
+    scratch: &mut [F],
+) -> f64 {
+    let (vb, lb) = scratch[..2 * k * LANES].split_at_mut(k * LANES);
+    let mut acc = 0.0;
+    for (vr, lr) in vs.chunks_mut(k * LANES).zip(ls.chunks(k * LANES)) {
+        let used = vr.len() / k;
+        gather_rows(vb, k, vr, used);
+        gather_rows(lb, k, lr, used);
+        let mut viol = [F::zero(); LANES];
+        sweep_block(vb, lb, hs, l1, sweeps, &mut viol);
+        for (l, row) in vr.chunks_exact_mut(k).enumerate() {
+            for (t, x) in row.iter_mut().enumerate() {
+                *x = vb[t * LANES + l];
+            }
+            acc += viol[l].to_f64_();
+        }
+    }
+    acc
 }
 
 /// Columns of H per parallel task of H's sweeps (fixed, so the H-change
