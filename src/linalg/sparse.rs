@@ -276,6 +276,114 @@ impl CscIndex {
     fn n_cols(&self) -> usize {
         self.colptr.len().saturating_sub(1)
     }
+
+    /// The columns holding at least one entry, in increasing order, into
+    /// `out` (cleared first; it does not reallocate once its capacity
+    /// reaches the number of columns).
+    pub fn touched(&self, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend(
+            self.colptr
+                .windows(2)
+                .enumerate()
+                .filter(|(_, w)| w[1] > w[0])
+                .map(|(j, _)| j),
+        );
+    }
+}
+
+/// Columns of the compact output per parallel task of
+/// [`csc_t_dot_dense_cols`].
+const COMPACT_COLS: usize = 512;
+
+/// `out` = the rows `cols` of S^T @ B, compactly: `out[c·r..(c+1)·r]` is
+/// output row `cols[c]` (S has X's pattern and the given values, B is n×r,
+/// any strides). Each row is its column's non-zeros times B's rows summed
+/// in row order from zero, as [`csc_t_dot_dense_with`] sums it; rows not
+/// in `cols` are not computed (the empty columns' rows are zero). In
+/// parallel over blocks of `cols`.
+pub fn csc_t_dot_dense_cols<F: NmfFloat>(
+    idx: &CscIndex,
+    values: &[F],
+    b: ArrayView2<F>,
+    cols: &[usize],
+    out: &mut [F],
+) {
+    let r = b.ncols();
+    debug_assert_eq!(out.len(), cols.len() * r);
+    if r == 0 || cols.is_empty() {
+        return;
+    }
+    let b = b.as_standard_layout();
+    let bs = b.as_slice().expect("standard layout");
+    let job = |cs: &[usize], o: &mut [F]| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                unsafe { gather_list_avx2(idx, values, bs, r, cs, o) };
+                return;
+            }
+        }
+        gather_list(idx, values, bs, r, cs, o);
+    };
+    if values.len() * r > 1 << 15 {
+        cols.par_chunks(COMPACT_COLS)
+            .zip(out.par_chunks_mut(COMPACT_COLS * r))
+            .for_each(|(cs, o)| job(cs, o));
+    } else {
+        job(cols, out);
+    }
+}
+
+/// [`gather_list`] compiled for AVX2 (the same IEEE operations).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn gather_list_avx2<F: NmfFloat>(
+    idx: &CscIndex,
+    values: &[F],
+    bs: &[F],
+    r: usize,
+    cols: &[usize],
+    out: &mut [F],
+) {
+    gather_list(idx, values, bs, r, cols, out)
+}
+
+/// Output rows `cols` of [`csc_t_dot_dense_cols`], each into its `r`
+/// values of `out`, with [`gather_cols`]' sums.
+#[inline(always)]
+fn gather_list<F: NmfFloat>(
+    idx: &CscIndex,
+    values: &[F],
+    bs: &[F],
+    r: usize,
+    cols: &[usize],
+    out: &mut [F],
+) {
+    const ACC: usize = 64;
+    for (&j, orow) in cols.iter().zip(out.chunks_exact_mut(r)) {
+        let (a, e) = (idx.colptr[j], idx.colptr[j + 1]);
+        let (rows, pos) = (&idx.rows[a..e], &idx.pos[a..e]);
+        let mut c0 = 0;
+        while c0 < r {
+            let w = ACC.min(r - c0);
+            let mut acc = [F::zero(); ACC];
+            let acc = &mut acc[..w];
+            for (t, (&i, &p)) in rows.iter().zip(pos).enumerate() {
+                if let Some(&ia) = rows.get(t + PREFETCH_AHEAD) {
+                    prefetch(&bs[ia * r + c0..ia * r + c0 + w]);
+                }
+                let v = values[p];
+                let brow = &bs[i * r + c0..i * r + c0 + w];
+                for (s, &bc) in acc.iter_mut().zip(brow) {
+                    *s += v * bc;
+                }
+            }
+            orow[c0..c0 + w].copy_from_slice(acc);
+            c0 += w;
+        }
+    }
 }
 
 /// Columns of `out` per parallel task of [`csc_t_dot_dense_with`].
@@ -455,6 +563,20 @@ mod tests {
             true,
         );
         assert_eq!(acc_t.t(), &(&out_t + 0.5));
+        // The compact gather of the non-empty columns gives the same rows.
+        let mut cols = Vec::new();
+        idx.touched(&mut cols);
+        assert_eq!(cols, vec![0, 1, 2]);
+        let mut compact = vec![0.0; cols.len() * 2];
+        csc_t_dot_dense_cols(&idx, x.values(), b.view(), &cols, &mut compact);
+        for (c, &j) in cols.iter().enumerate() {
+            assert_eq!(&compact[c * 2..c * 2 + 2], out_t.row(j).as_slice().unwrap());
+        }
+        let sub = x.slice_rows(2, 3);
+        let mut sidx = CscIndex::default();
+        sidx.build(&sub);
+        sidx.touched(&mut cols);
+        assert_eq!(cols, vec![1, 2]);
         // A row-range sub-view reads the right rows.
         let sub = x.slice_rows(1, 3);
         let mut out_s = Array2::zeros((2, 2));

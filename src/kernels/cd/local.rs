@@ -12,7 +12,7 @@ use crate::kernels::skinny;
 use crate::kernels::update_w::xht_par;
 use crate::kernels::workspace::{plan_parts, HStats, ThreadBufs, Workspace};
 use crate::kernels::{Loss, Penalty, WRows};
-use crate::linalg::sparse::csc_t_dot_dense_with;
+use crate::linalg::sparse::{csc_t_dot_dense_cols, csc_t_dot_dense_with};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
@@ -44,6 +44,9 @@ pub(crate) fn local<F: NmfFloat>(
     ws: &mut Workspace<F>,
 ) -> Result<f64> {
     let rows = x.n_rows();
+    // B's change is left in `stats.num` unless the CSR branch below says
+    // otherwise.
+    ws.cd.compact = false;
     // Dense rows updated in place: the fused one-pass step.
     let w = match (x, w) {
         (Input::Dense(xd), WRows::Update(w)) if rows > 0 => {
@@ -65,7 +68,13 @@ pub(crate) fn local<F: NmfFloat>(
         ..
     } = ws;
     let CdBufs {
-        hess, w_old, sweep, ..
+        hess,
+        w_old,
+        sweep,
+        compact,
+        cols,
+        bcols,
+        ..
     } = cd;
     let mut c = xht.mat(rows, k);
     xht_par(x, h, hc, c.view_mut(), threads.len());
@@ -132,7 +141,21 @@ pub(crate) fn local<F: NmfFloat>(
         let mut a_old = hess.view_mut();
         general_mat_mul(F::one(), &d.t(), &d, F::zero(), &mut a_old);
         d.zip_mut_with(&w, |o, &n| *o = n - *o);
-        wt_x(x, d.view(), stats, threads);
+        match x {
+            // One process, CSR: B changes only in the batch's columns.
+            Input::Csr(xc) if comm.is_single() => {
+                let m = xc.n_cols();
+                stats.csc.build(xc);
+                cols.clear();
+                cols.reserve(m);
+                stats.csc.touched(cols);
+                bcols.reserve(k * m);
+                let out = bcols.slice(cols.len() * k);
+                csc_t_dot_dense_cols(&stats.csc, xc.values(), d.view(), cols, out);
+                *compact = true;
+            }
+            _ => wt_x(x, d.view(), stats, threads),
+        }
         general_mat_mul(F::one(), &w.t(), &w, F::zero(), &mut stats.wtw);
         stats.wtw -= &a_old;
         cost

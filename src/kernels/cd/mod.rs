@@ -64,4 +64,13 @@ pub(crate) struct CdBufs<F> {
     pub(crate) masked: masked::MaskedCdBufs<F>,
     /// The fused dense step's buffers.
     pub(crate) dense: dense::DenseBufs<F>,
+    /// The last local step left B's change compactly (a CSR batch of one
+    /// process with exact statistics): only the columns `cols` the batch
+    /// touches, in `bcols` (column c's k values at `c·k..`); `stats.num`
+    /// is then not written.
+    pub(crate) compact: bool,
+    /// The batch's non-empty columns (capacity m once grown).
+    pub(crate) cols: Vec<usize>,
+    /// B's change in those columns (capacity k·m once grown).
+    pub(crate) bcols: Buf<F>,
 }
