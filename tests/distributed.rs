@@ -5,7 +5,7 @@
 use minibatchnmf::dist::Reducer;
 use minibatchnmf::{
     BetaLoss, CdStats, CsrView, Error, FitArgs, Init, Input, MiniBatchNmf, MiniBatchNmfParams,
-    Solver,
+    Missing, Solver,
 };
 use ndarray::{s, Array2, ArrayView2};
 use std::sync::{Arc, Condvar, Mutex};
@@ -472,6 +472,52 @@ fn p_workers_equal_one_process_cd_solver() {
         check_equal(&pf, &x, &[30, 67], false);
         check_equal(&pf, &x, &[10, 20, 0, 67], true);
         check_partial_fit_and_transform(p.tol(1e-4));
+    }
+}
+
+#[test]
+fn p_workers_equal_one_process_with_missing_values_mu_and_cd() {
+    // Dense X with NaN (a few whole rows and a column too), and the same X as
+    // CSR with its NaN stored ('nan') or its zeros unstored ('unstored').
+    let mut x = data(97, 13, 3).mapv(|v| v + 0.01);
+    let mut s = 12345u64;
+    for (i, row) in x.rows_mut().into_iter().enumerate() {
+        for (j, v) in row.into_iter().enumerate() {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            if (s >> 33) % 5 == 0 || i == 17 || (j == 4 && i < 60) {
+                *v = f64::NAN;
+            }
+        }
+    }
+    let sparse = data(97, 13, 4);
+    for solver in [Solver::Mu, Solver::Cd] {
+        for stats in [CdStats::Exact, CdStats::Decayed] {
+            if solver == Solver::Mu && stats == CdStats::Decayed {
+                continue;
+            }
+            let p = params(BetaLoss::Frobenius, 16)
+                .solver(solver)
+                .cd_stats(stats)
+                .cd_w_sweeps(3)
+                .cd_h_sweeps(2)
+                .missing(Missing::Nan);
+            for csr in [false, true] {
+                check_equal(&p, &x, &[97], csr);
+                check_equal(&p, &x, &[48, 49], csr);
+                check_equal(&p, &x, &[3, 0, 70, 24], csr);
+            }
+            let pu = p.clone().missing(Missing::Unstored);
+            check_equal(&pu, &sparse, &[48, 49], true);
+            check_equal(&pu, &sparse, &[3, 0, 70, 24], true);
+            let pf = p
+                .fresh_restarts(true)
+                .fresh_restarts_max_iter(15)
+                .tol(1e-3)
+                .max_iter(5);
+            check_equal(&pf, &x, &[30, 67], false);
+        }
     }
 }
 

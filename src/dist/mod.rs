@@ -29,7 +29,7 @@
 
 pub(crate) mod preflight;
 
-pub(crate) use preflight::{abort, preflight, Shard};
+pub(crate) use preflight::{abort, preflight, Shard, ShardSums};
 
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;

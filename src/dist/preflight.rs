@@ -21,8 +21,33 @@ pub struct Shard {
     pub n_total: usize,
     /// Columns (the same on every worker).
     pub n_features: usize,
-    /// Σ X over all shards (for one process, the checking pass's sum).
+    /// Σ X over all shards (for one process, the checking pass's sum);
+    /// with missing values, over the observed entries.
     pub sum_x: f64,
+    /// Number of entries behind `sum_x` over all shards: n_total·n_features,
+    /// or the observed entries with missing values.
+    pub observed: f64,
+}
+
+/// What the checking pass over a worker's shard found: Σ X over the
+/// entries it counts and how many they are (all n·m of them, or the
+/// observed ones with missing values).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShardSums {
+    /// Σ X over the counted entries.
+    pub sum: f64,
+    /// How many entries were counted.
+    pub observed: f64,
+}
+
+impl ShardSums {
+    /// Every entry of an n×m shard counted, summing to `sum`.
+    pub fn all((n, m): (usize, usize), sum: f64) -> Self {
+        ShardSums {
+            sum,
+            observed: n as f64 * m as f64,
+        }
+    }
 }
 
 impl Shard {
@@ -37,13 +62,41 @@ impl Shard {
             n_total: n,
             n_features: m,
             sum_x,
+            observed: n as f64 * m as f64,
+        }
+    }
+
+    /// One process whose checking pass found `sums`.
+    pub fn from_sums((n, m): (usize, usize), sums: ShardSums) -> Self {
+        Shard {
+            sum_x: sums.sum,
+            observed: sums.observed,
+            ..Shard::local((n, m), sums.sum)
         }
     }
 
     /// mean(X) over all shards (scikit-learn's `X.mean()` of the
-    /// concatenated X).
+    /// concatenated X); with missing values, the mean of the observed
+    /// entries of all shards.
     pub fn mean(&self) -> f64 {
-        self.sum_x / (self.n_total as f64 * self.n_features as f64)
+        if self.observed == 0.0 {
+            return 0.0;
+        }
+        self.sum_x / self.observed
+    }
+
+    /// The shard, or an error when no entry of X (over all shards) is
+    /// observed: with missing values there is then nothing to fit.
+    fn with_observed_entries(self) -> Result<Self> {
+        if self.observed == 0.0 && self.n_total > 0 && self.n_features > 0 {
+            return Err(Error::Shape {
+                whom: "MiniBatchNMF (input X)".into(),
+                detail: "every entry is missing (NaN, or unstored with missing='unstored'): \
+                         there is nothing to fit"
+                    .into(),
+            });
+        }
+        Ok(self)
     }
 
     /// Global row range `[start, end)` intersected with this shard, in
@@ -65,22 +118,23 @@ impl Shard {
 /// `fingerprint` hashes what the workers must agree on (parameters, a
 /// custom H); a worker whose fingerprint differs makes every worker fail.
 ///
-/// The buffer has 3·P + 3 values: P slots of row counts, P of presence
+/// The buffer has 3·P + 4 values: P slots of row counts, P of presence
 /// (each rank writes 1 at its index, so a rank/size misconfiguration is
-/// caught), P of feature counts, the error count, Σ X and the fingerprint
-/// (40 bits, so that P of them add exactly in f64).
+/// caught), P of feature counts, the error count, Σ X, the fingerprint
+/// (40 bits, so that P of them add exactly in f64) and the number of
+/// entries behind Σ X (the observed ones with missing values).
 pub fn preflight(
     comm: Comm,
     shape: (usize, usize),
-    local: Result<f64>,
+    local: Result<ShardSums>,
     fingerprint: u64,
 ) -> Result<Shard> {
     let (n, m) = shape;
     let (rank, p) = (comm.rank(), comm.n_ranks());
     if comm.is_single() {
-        return Ok(Shard::local(shape, local?));
+        return Shard::from_sums(shape, local?).with_observed_entries();
     }
-    let mut buf = vec![0.0f64; 3 * p + 3];
+    let mut buf = vec![0.0f64; 3 * p + 4];
     let fp = (fingerprint & ((1u64 << 40) - 1)) as f64;
     buf[3 * p + 2] = fp;
     let config_ok = p >= 1 && rank < p;
@@ -91,8 +145,9 @@ pub fn preflight(
     }
     let failed = local.is_err() || !config_ok;
     buf[3 * p] = if failed { 1.0 } else { 0.0 };
-    if let (Ok(sum), true) = (&local, config_ok) {
-        buf[3 * p + 1] = *sum;
+    if let (Ok(sums), true) = (&local, config_ok) {
+        buf[3 * p + 1] = sums.sum;
+        buf[3 * p + 3] = sums.observed;
     }
     comm.sum_f64(&mut buf)?;
     local?;
@@ -135,7 +190,7 @@ pub fn preflight(
             n_features: m,
         });
     }
-    Ok(Shard {
+    Shard {
         rank,
         n_ranks: p,
         offset,
@@ -143,7 +198,9 @@ pub fn preflight(
         n_total,
         n_features: m,
         sum_x: buf[3 * p + 1],
-    })
+        observed: buf[3 * p + 3],
+    }
+    .with_observed_entries()
 }
 
 /// Take part in a collective call's [`preflight`] as a worker that has
@@ -154,7 +211,7 @@ pub fn abort(comm: Comm) -> Result<()> {
         return Ok(());
     }
     let p = comm.n_ranks();
-    let mut buf = vec![0.0f64; 3 * p + 3];
+    let mut buf = vec![0.0f64; 3 * p + 4];
     buf[3 * p] = 1.0;
     comm.sum_f64(&mut buf)
 }

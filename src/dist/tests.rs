@@ -67,7 +67,7 @@ fn one_process_never_calls_a_reducer() {
     comm.sum_with_scalars(&mut buf, 1, &mut []).unwrap();
     comm.sum_f64(&mut buf).unwrap();
     assert_eq!(buf, [1.0]);
-    let s = preflight(comm, (3, 2), Ok(6.0), 0).unwrap();
+    let s = preflight(comm, (3, 2), Ok(ShardSums::all((3, 2), 6.0)), 0).unwrap();
     assert_eq!((s.offset, s.n_total, s.n_features), (0, 3, 2));
     assert_eq!(s.mean(), 1.0);
 }

@@ -4,7 +4,7 @@
 //! (custom, or computed by `init`).
 
 use super::{Derived, FitArgs, Warning};
-use crate::dist::{self, Comm, Shard};
+use crate::dist::{self, Comm, Shard, ShardSums};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::init;
@@ -18,7 +18,8 @@ use ndarray::{Array2, ArrayView2};
 use std::path::Path;
 
 /// Shape, finiteness, sign and the beta <= 0 zero rule on X, in one pass
-/// over the source that also sums X: returns Σ X (for mean(X), see
+/// over the source that also sums X: returns Σ X and the number of entries
+/// summed (the observed ones with missing values; for mean(X), see
 /// [`dist::preflight`]). A worker of a distributed fit may hold no rows
 /// (the global emptiness is checked by the preflight exchange).
 pub(super) fn check_source<F: NmfFloat>(
@@ -27,7 +28,7 @@ pub(super) fn check_source<F: NmfFloat>(
     beta: f64,
     missing: Missing,
     comm: Comm,
-) -> Result<f64> {
+) -> Result<ShardSums> {
     let (n, m) = x.shape();
     if (n == 0 && comm.is_single()) || m == 0 {
         return Err(Error::Empty {
@@ -42,14 +43,18 @@ pub(super) fn check_source<F: NmfFloat>(
         }
     }
     if missing.is_masked() {
-        // NaN (and, for "unstored", unstored entries) are missing; the
-        // returned sum gives the mean of the observed entries.
+        // NaN (and, for "unstored", unstored entries) are missing: the
+        // sum and count of the observed entries (summed over the workers,
+        // they give the global mean of the observed entries).
         let scan = validation::scan_masked(x, "MiniBatchNMF (input X)", missing)?;
         if beta <= 0.0 && scan.has_zero {
             return Err(Error::ZerosWithNonPositiveBeta);
         }
         if scan.observed < n * m {
-            return Ok(scan.mean_preserving_sum(n, m));
+            return Ok(ShardSums {
+                sum: scan.sum,
+                observed: scan.observed as f64,
+            });
         }
         // Nothing missing: the unmasked pass's sum, to the bit.
     }
@@ -60,7 +65,7 @@ pub(super) fn check_source<F: NmfFloat>(
     if beta <= 0.0 && scan.has_zero {
         return Err(Error::ZerosWithNonPositiveBeta);
     }
-    Ok(scan.sum)
+    Ok(ShardSums::all((n, m), scan.sum))
 }
 
 /// k from the parameters and, for `Auto` with custom init, from H.

@@ -19,18 +19,6 @@ pub struct MaskedScan {
     pub has_zero: bool,
 }
 
-impl MaskedScan {
-    /// The sum that gives, over n·m, the mean of the observed entries
-    /// (what the initialisation and the W solve start from).
-    pub fn mean_preserving_sum(&self, n: usize, m: usize) -> f64 {
-        if self.observed == 0 {
-            0.0
-        } else {
-            self.sum * (n as f64 * m as f64) / self.observed as f64
-        }
-    }
-}
-
 /// "unstored" is for CSR data only.
 pub fn check_mode<F: NmfFloat>(src: &dyn RowSource<F>, mode: Missing) -> Result<()> {
     if mode == Missing::Unstored && !src.is_sparse() {
@@ -104,14 +92,7 @@ pub fn scan_masked<F: NmfFloat>(
         }
         Ok(())
     })?;
-    if s.observed == 0 {
-        return Err(Error::Shape {
-            whom: whom.to_string(),
-            detail: format!(
-                "every entry is missing (missing = '{}'): there is nothing to fit",
-                mode.as_str()
-            ),
-        });
-    }
+    // No observed entry at all is an error of the whole X (over every
+    // worker's shard): `dist::preflight` checks it.
     Ok(s)
 }

@@ -44,6 +44,11 @@ pub(crate) struct MaskedCdBufs<F> {
     pub(crate) parts: Vec<(f64, f64)>,
     /// Missing entries per column of the batch.
     pub(crate) col_missing: Vec<usize>,
+    /// CSR 'nan': the columns whose A_j is summed directly (mostly NaN).
+    pub(crate) direct_cols: Vec<usize>,
+    /// CSR 'nan': the current row's NaN columns (m flags, cleared after
+    /// each row).
+    pub(crate) nan_mark: Vec<bool>,
     /// W·Wᵀ-type k×k products.
     pub(crate) kk: Buf<F>,
 }
@@ -347,11 +352,18 @@ pub(crate) fn add_col_stats<F: NmfFloat>(
     for i in 0..n {
         for_nan(x, i, |j| cm[j] += 1);
     }
+    // A column more than half missing in the batch sums its observed rows
+    // directly: WᵀW minus nearly all of itself would leave rounding noise
+    // (a never-observed column's A_j must be exactly 0, so that its H is
+    // kept, not divided by noise).
     let direct = |j: usize, cm: &[usize]| match (x, mode) {
         (Input::Csr(_), Missing::Unstored) => true,
-        (Input::Csr(_), _) => false,
-        (Input::Dense(_), _) => 2 * cm[j] > n,
+        _ => 2 * cm[j] > n,
     };
+    // CSR 'nan': the unstored entries of a direct column are observed zeros
+    // that `for_observed` does not visit, so those columns are summed over
+    // their non-NaN rows below instead.
+    let csr_nan = matches!(x, Input::Csr(_)) && mode != Missing::Unstored;
     let mut wtw = bufs.kk.mat(k, k);
     ndarray::linalg::general_mat_mul(F::one(), &w.t(), &w.view(), F::zero(), &mut wtw);
     let wtw = wtw.as_slice().expect("owned");
@@ -367,7 +379,7 @@ pub(crate) fn add_col_stats<F: NmfFloat>(
     for i in 0..n {
         let wi = wrow(i);
         for_observed(x, i, |j, v| {
-            if direct(j, cm) {
+            if direct(j, cm) && !csr_nan {
                 add_outer(&mut gs[j * k * k..(j + 1) * k * k], wi, sign);
             }
             let sv = sign * v;
@@ -380,6 +392,26 @@ pub(crate) fn add_col_stats<F: NmfFloat>(
                 add_outer(&mut gs[j * k * k..(j + 1) * k * k], wi, -sign);
             }
         });
+    }
+    if csr_nan {
+        let cols = &mut bufs.direct_cols;
+        cols.clear();
+        cols.extend((0..m).filter(|&j| direct(j, cm)));
+        if !cols.is_empty() {
+            let mark = &mut bufs.nan_mark;
+            mark.clear();
+            mark.resize(m, false);
+            for i in 0..n {
+                let wi = wrow(i);
+                for_nan(x, i, |j| mark[j] = true);
+                for &j in cols.iter() {
+                    if !mark[j] {
+                        add_outer(&mut gs[j * k * k..(j + 1) * k * k], wi, sign);
+                    }
+                }
+                for_nan(x, i, |j| mark[j] = false);
+            }
+        }
     }
 }
 
