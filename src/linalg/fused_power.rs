@@ -127,6 +127,15 @@ const MAX_CHUNKS: usize = 8;
 /// data gives 1e8 and more.)
 const MAX_COND_EPS: f64 = 1e4 * f64::EPSILON;
 
+/// Largest cond₁(U) accepted for the fused product of an f32 X. The passes
+/// run in f32 (that is their speed); U⁻¹ is applied in f64
+/// ([`right_solve_upper`]), so the only rounding the fused product adds is
+/// that of Z = Xᵀ·Y itself: ‖E‖ ≲ eps₃₂·‖X‖·‖Y‖ against eps₃₂·‖X‖·‖P·L‖
+/// for scikit-learn's Xᵀ·(P·L), and E·U⁻¹ is at most cond(U) times that.
+/// Allowing a factor of FUSED_F32_MAX_COND keeps the fused range within a
+/// few times scikit-learn's own f32 rounding of the same step.
+const FUSED_F32_MAX_COND: f64 = 1e3;
+
 /// Rows per GEMM call for rows of `width` columns times an l-wide factor.
 fn rows_per_call(l: usize, width: usize) -> usize {
     (SMALL_MNK / (l.max(1) * width.max(1))).max(8)
@@ -290,30 +299,48 @@ pub(crate) fn small_cond<F: NmfFloat>(u: &Array2<F>) -> bool {
             .fold(0.0f64, f64::max)
     };
     let cond = norm1(&ud) * norm1(&inv);
+    if TypeId::of::<F>() != TypeId::of::<f64>() {
+        return cond.is_finite() && cond <= FUSED_F32_MAX_COND;
+    }
     let eps = F::epsilon().to_f64_();
     cond.is_finite() && cond * eps <= MAX_COND_EPS
 }
 
 /// z ← z·U⁻¹ in place, row by row (forward substitution against U's
 /// columns), rows over the rayon workers; each row's result does not depend
-/// on the others.
+/// on the others. The substitution runs in f64 whatever F (for f64 the same
+/// operations as in place), each row rounded to F once at the end: for f32
+/// X the solve adds no cond(U)·eps₃₂ error of its own.
 pub(crate) fn right_solve_upper<F: NmfFloat>(z: &mut Array2<F>, u: &Array2<F>) {
     let l = u.nrows();
     debug_assert_eq!(z.ncols(), l);
-    let ut = u.t().as_standard_layout().into_owned();
+    let ut = u
+        .t()
+        .mapv(|v| v.to_f64_())
+        .as_standard_layout()
+        .into_owned();
     z.axis_iter_mut(Axis(0))
         .into_par_iter()
         .with_min_len(64)
-        .for_each(|mut row| {
-            for j in 0..l {
-                let col = ut.row(j);
-                let mut s = row[j];
-                for i in 0..j {
-                    s -= row[i] * col[i];
+        .for_each_init(
+            || vec![0.0f64; l],
+            |buf, mut row| {
+                for (b, v) in buf.iter_mut().zip(row.iter()) {
+                    *b = v.to_f64_();
                 }
-                row[j] = s / col[j];
-            }
-        });
+                for j in 0..l {
+                    let col = ut.row(j);
+                    let mut s = buf[j];
+                    for i in 0..j {
+                        s -= buf[i] * col[i];
+                    }
+                    buf[j] = s / col[j];
+                }
+                for (v, b) in row.iter_mut().zip(buf.iter()) {
+                    *v = F::from_f64_(*b);
+                }
+            },
+        );
 }
 
 #[cfg(test)]

@@ -25,7 +25,13 @@
 //! through scikit-learn's two passes. A tall X with few columns (m below
 //! 2·n_iter·(k + 10)) iterates on G = Xᵀ·X instead (one `syrk` pass; the
 //! same subspaces as the LU-normalised passes, Q ← P·L(G·Q)), then one fused
-//! pass. Sparse and f32 X always take scikit-learn's two passes.
+//! pass. Sparse X always takes scikit-learn's two passes.
+//!
+//! Dense f32 X takes the fused passes too, in f32 (their speed), with U⁻¹
+//! applied in f64 and a guard on cond(U) of its own (`fused_power`), but
+//! B = Qᵀ·X exactly (one pass more: no later iteration damps B's error),
+//! and neither the Gram path (G squares the condition number, which f32's
+//! eps does not allow).
 
 use crate::dist::{Comm, Shard};
 use crate::error::{Error, Result};
@@ -120,11 +126,14 @@ pub fn randomized_svd_source<F: NmfFloat>(
         .standard_normal_array(m_cols, n_random)
         .mapv(F::from_f64_);
 
-    // The fused passes need cond(U)·eps far below the parity tolerance,
-    // which f32's eps never gives (`fused_power`): f32 and sparse X (where
-    // a pass has no packing to save) keep scikit-learn's two passes.
-    let fused = !op.src.is_sparse() && TypeId::of::<F>() == TypeId::of::<f64>();
-    let gram = fused && !op.transpose && gram_pays(&op, n_random, n_iter);
+    // Sparse X (where a pass has no packing to save) keeps scikit-learn's
+    // two passes; f32 fuses under its own guard (`fused_power::small_cond`)
+    // but skips the Gram path.
+    let fused = !op.src.is_sparse();
+    let gram = fused
+        && TypeId::of::<F>() == TypeId::of::<f64>()
+        && !op.transpose
+        && gram_pays(&op, n_random, n_iter);
     // The Gram path's start, kept to redo the range with the fused passes
     // if the Gram result turns out too ill-conditioned (below).
     let q_start = if gram { Some(q.clone()) } else { None };
@@ -248,6 +257,17 @@ fn last_fused_pass<F: NmfFloat>(
     mut y: Array2<F>,
     mut z: Array2<F>,
 ) -> Result<(Array2<F>, Array2<F>)> {
+    if TypeId::of::<F>() != TypeId::of::<f64>() {
+        // f32: B = Qᵀ·X is the result itself (no later power iteration damps
+        // its error), and (Z·R⁻¹)ᵀ would carry cond(R) times the f32
+        // rounding of Z into it; the exact product costs one pass more.
+        drop((y, z));
+        let mut y = Array2::zeros((0, 0));
+        op.dot_into(q.view(), &mut y)?;
+        let q = qr_basis(y)?;
+        let b = op.q_t_dot(q.view())?;
+        return Ok((q, b));
+    }
     op.gram_pass(q.view(), &mut y, &mut z)?;
     let (q, r) = qr_basis_r(y)?;
     let b = if r.is_square() && small_cond(&r) {
@@ -787,15 +807,38 @@ mod tests {
         // vector by at most √2·‖E‖/gap_i, gap_i the distance from s_i to the
         // other singular values of X (x_a has 12; 3 + oversampling >= 12
         // columns make the randomized SVD exact up to rounding here).
+        assert_f32_within_rounding(&x, 3, (&u0, &s0, &v0));
+    }
+
+    /// Dense f32 X with well-conditioned LU factors takes the fused passes
+    /// (x_d, 250×190, k = 3: the 7 power iterations fused, B = Qᵀ·X exact),
+    /// and lands within f32 rounding of the f64 result (the bound of
+    /// `any_strides_and_f32`).
+    #[test]
+    fn f32_fuses_and_stays_within_f32_rounding() {
+        let x = test_npy::read_matrix("x_d.npy");
+        let (u0, s0, v0) =
+            randomized_svd(&Input::Dense(x.view()), 3, &mut NumpyRandomState::new(0)).unwrap();
+        FUSED_STEPS.with(|c| c.set(0));
+        assert_f32_within_rounding(&x, 3, (&u0, &s0, &v0));
+        assert_eq!(FUSED_STEPS.with(|c| c.get()), 7);
+    }
+
+    /// The f32 SVD of x (rounded to f32) against the f64 one, (u0, s0, v0).
+    fn assert_f32_within_rounding(
+        x: &Array2<f64>,
+        k: usize,
+        (u0, s0, v0): (&Array2<f64>, &Array1<f64>, &Array2<f64>),
+    ) {
         let x32 = x.mapv(|v| v as f32);
         let (u, s, v) =
-            randomized_svd(&Input::Dense(x32.view()), 3, &mut NumpyRandomState::new(0)).unwrap();
+            randomized_svd(&Input::Dense(x32.view()), k, &mut NumpyRandomState::new(0)).unwrap();
         let all = {
             use ndarray_linalg::SVD;
             x.svd(false, false).unwrap().1
         };
         let e = ((x.len()) as f64).sqrt() * f32::EPSILON as f64 * all[0];
-        for i in 0..3 {
+        for i in 0..k {
             assert!((s[i] as f64 - s0[i]).abs() <= e, "s[{i}]");
             let gap = all
                 .iter()
