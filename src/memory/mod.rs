@@ -446,7 +446,9 @@ pub(crate) fn preflight(
 /// initialisation's SVD blocks.
 const SPILL_SVD_HINT: &str = "use init='random' (W then lives in a file and \
      nothing in RAM grows with n_samples), lower n_components, or raise max_memory \
-     (CLI --max-memory) if that much memory is really free";
+     (CLI --max-memory) if that much memory is really free (the streamed SVD, which keeps \
+     the initialisation's memory bounded, takes a tall X only: n_samples >= n_features \
+     and n_features <= 2048)";
 
 /// The least of the known limits: MemAvailable, the address-space limit's
 /// headroom and the cgroup's.
