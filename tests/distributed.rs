@@ -830,3 +830,65 @@ fn p_workers_advance_a_generator_state_as_one_process() {
         );
     }
 }
+
+/// A distributed fit's nndsvd initialisation holds blocks of the rows of
+/// all ranks on every rank (the randomized SVD of the whole X, the whole
+/// W): over any rank's budget, every rank refuses it up front with
+/// `OutOfMemory` naming the initialisation and init='random' as the way
+/// out, and stays unfitted; with init='random' the same shards fit under
+/// the same budget. 4000 × 6 on two ranks of 2000 rows, k = 2: each rank's
+/// own share (W's 2000 rows, pass buffers, workspaces) is about 1.1 MiB,
+/// the initialisation about 2.6 MiB.
+#[test]
+fn a_distributed_init_over_a_ranks_budget_is_refused_on_every_rank() {
+    let x = data(4000, 6, 23);
+    let run = |init: Init, budgets: [&'static str; 2]| -> Vec<Result<(), Error>> {
+        let reds = reducers(2, false);
+        std::thread::scope(|sc| {
+            let hs: Vec<_> = reds
+                .into_iter()
+                .enumerate()
+                .map(|(r, red)| {
+                    let x = &x;
+                    sc.spawn(move || {
+                        let p = params(BetaLoss::Frobenius, 100)
+                            .n_components(2)
+                            .init(init)
+                            .max_iter(3);
+                        let mut m = MiniBatchNmf::<f64>::new(p).unwrap();
+                        m.set_param("max_memory", budgets[r]).unwrap();
+                        m.set_reducer(Some(red));
+                        let res = m.fit(x.slice(s![r * 2000..(r + 1) * 2000, ..]));
+                        assert_eq!(m.is_fitted(), res.is_ok());
+                        res.map(|_| ())
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    for budgets in [["2M", "2M"], ["2M", "1G"], ["1G", "2M"]] {
+        for init in [Init::Nndsvda, Init::Nndsvd, Init::Auto] {
+            for (r, out) in run(init, budgets).into_iter().enumerate() {
+                let e = out.expect_err("refused");
+                let msg = e.to_string();
+                assert!(
+                    matches!(e, Error::OutOfMemory { .. })
+                        && msg.contains("distributed")
+                        && msg.contains("init='random'"),
+                    "{init:?} {budgets:?} rank {r}: {msg}"
+                );
+                if budgets[r] == "1G" {
+                    assert!(msg.contains("on 1 other rank(s)"), "{msg}");
+                }
+            }
+        }
+        for out in run(Init::Random, budgets) {
+            out.unwrap();
+        }
+    }
+    // With room on both ranks, the nndsvd initialisation runs.
+    for out in run(Init::Nndsvda, ["1G", "1G"]) {
+        out.unwrap();
+    }
+}

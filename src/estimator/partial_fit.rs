@@ -26,20 +26,26 @@ pub(super) fn partial_fit_impl<F: NmfFloat>(
     let (mut next, shard) = match current {
         Some(f) => {
             let k = f.components.nrows();
-            let local = memory::preflight(params, Call::PartialFit, x.shape(), k, size_of::<F>())
-                .and_then(|_| {
-                    check_source(
-                        src,
-                        Some(f.n_features_in),
-                        f.derived.loss.beta,
-                        params.get_missing(),
-                        comm,
-                    )
-                })
-                .and_then(|sum| {
-                    check_feature_names(f.feature_names_in.as_deref(), args.feature_names)
-                        .map(|()| sum)
-                });
+            let local = memory::preflight(
+                params,
+                Call::PartialFit,
+                x.shape(),
+                k,
+                size_of::<F>(),
+                false,
+            )
+            .and_then(|_| {
+                check_source(
+                    src,
+                    Some(f.n_features_in),
+                    f.derived.loss.beta,
+                    params.get_missing(),
+                    comm,
+                )
+            })
+            .and_then(|sum| {
+                check_feature_names(f.feature_names_in.as_deref(), args.feature_names).map(|()| sum)
+            });
             let shard = dist::preflight(comm, x.shape(), local, 0)?;
             (f.clone(), shard)
         }

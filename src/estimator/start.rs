@@ -215,23 +215,33 @@ pub(super) fn start<F: NmfFloat>(
     let size = std::mem::size_of::<F>();
     let mut place_w = Placement::Ram;
     let mut streamed = false;
-    let local = crate::memory::preflight(params, crate::memory::Call::Fit, x.shape(), k, size)
-        .map(|plan| {
-            streamed = plan.stream_init && comm.is_single();
-            if plan.spill_w {
-                place_w = w_file.map_or(Placement::Scratch, |p| Placement::Npy(p.to_path_buf()));
-            }
-        })
-        .and_then(|()| check_source(x, None, params.beta(), params.get_missing(), comm))
-        .and_then(|sum| match args.feature_names {
-            Some(names) if names.len() != m => Err(Error::FeatureNames(format!(
-                "{} names given for {m} features",
-                names.len()
-            ))),
-            _ => Ok(sum),
-        })
-        .and_then(|sum| check_custom(params, x.shape(), k, args).map(|()| sum));
+    let local = crate::memory::preflight(
+        params,
+        crate::memory::Call::Fit,
+        x.shape(),
+        k,
+        size,
+        !comm.is_single(),
+    )
+    .map(|plan| {
+        streamed = plan.stream_init && comm.is_single();
+        if plan.spill_w {
+            place_w = w_file.map_or(Placement::Scratch, |p| Placement::Npy(p.to_path_buf()));
+        }
+    })
+    .and_then(|()| check_source(x, None, params.beta(), params.get_missing(), comm))
+    .and_then(|sum| match args.feature_names {
+        Some(names) if names.len() != m => Err(Error::FeatureNames(format!(
+            "{} names given for {m} features",
+            names.len()
+        ))),
+        _ => Ok(sum),
+    })
+    .and_then(|sum| check_custom(params, x.shape(), k, args).map(|()| sum));
     let shard = dist::preflight(comm, x.shape(), local, fingerprint(params, k, args))?;
+    // Distributed, the nndsvd initialisation's blocks are sized by the rows
+    // of all ranks: checked now that they are known, on every rank.
+    crate::memory::dist_init_check(params, &shard, k, size, comm)?;
     let derived = derive(params, shard.n_total);
     let mut warnings = Vec::new();
     let mut random_state = params.get_random_state().clone();

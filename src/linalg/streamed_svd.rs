@@ -193,6 +193,20 @@ pub fn streamed_svd<F: NmfFloat>(
     let mut q: Array2<f64> = rng
         .standard_normal_array(m, l)
         .mapv(|v| F::from_f64_(v).to_f64_());
+    if shard.sum_x == 0.0 {
+        // X is all zeros (non-negative, summing to 0; with missing values,
+        // the observed entries and so the mean they are filled with): its
+        // SVD is zero, and NNDSVD gives W = 0 and H = 0 whatever the
+        // singular vectors, as the in-RAM path and scikit-learn do. No pass.
+        drop(q);
+        return Ok(StreamedSvd {
+            t: Array2::zeros((m, k)),
+            s: Array1::zeros(k),
+            vt: Array2::zeros((k, m)),
+            pos_sq: vec![0.0; k],
+            neg_sq: vec![0.0; k],
+        });
+    }
 
     let mut g = Array2::<f64>::zeros((m, m));
     for_each_chunk(x, m, |_, d| {

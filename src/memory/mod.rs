@@ -26,8 +26,11 @@
 use crate::error::{Error, Result};
 use std::fmt;
 
+mod dist_init;
 mod matrix;
 mod spill;
+
+pub(crate) use dist_init::dist_init_check;
 
 pub use matrix::{MappedFile, Matrix};
 pub(crate) use matrix::{Paged, Placement};
@@ -284,6 +287,11 @@ pub(crate) struct Plan {
 /// (10^6 × 20 dense, k = 10): 0.87 GiB estimated for 0.44 GiB with nndsvda,
 /// 0.20 GiB for 0.15 GiB with random: on the safe side.
 ///
+/// `distributed`: this process is one rank of a distributed fit; the SVD
+/// blocks of an nndsvd initialisation are then not counted here (they are
+/// sized by the rows of all ranks, unknown before the preflight exchange:
+/// [`dist_init_check`] checks them after it).
+///
 /// Over the budget, a fit whose W is the excess is planned with W in a
 /// memory-mapped file ([`Plan::spill_w`]): what stays in RAM must then fit
 /// (the SVD blocks of an nndsvd initialisation, the buffers of fresh
@@ -296,6 +304,7 @@ pub(crate) fn preflight(
     (n, m): (usize, usize),
     k: usize,
     elem: usize,
+    distributed: bool,
 ) -> Result<Plan> {
     use crate::params::Init;
     let bs = params.get_batch_size().min(n.max(1));
@@ -314,11 +323,12 @@ pub(crate) fn preflight(
         b.min(crate::io::PASS_BYTES as u64)
     });
     let passes = Some(4 * block);
-    let svd = match (call, params.get_init()) {
-        (Call::Fit, Init::Nndsvd | Init::Nndsvda | Init::Nndsvdar) => true,
-        (Call::Fit, Init::Auto) => k <= n.min(m),
-        _ => false,
-    };
+    let svd = !distributed
+        && match (call, params.get_init()) {
+            (Call::Fit, Init::Nndsvd | Init::Nndsvda | Init::Nndsvdar) => true,
+            (Call::Fit, Init::Auto) => k <= n.min(m),
+            _ => false,
+        };
     let init = if svd {
         sum([
             bytes_of(&[4, n, l], elem),
@@ -436,7 +446,9 @@ pub(crate) fn preflight(
 /// initialisation's SVD blocks.
 const SPILL_SVD_HINT: &str = "use init='random' (W then lives in a file and \
      nothing in RAM grows with n_samples), lower n_components, or raise max_memory \
-     (CLI --max-memory) if that much memory is really free";
+     (CLI --max-memory) if that much memory is really free (the streamed SVD, which keeps \
+     the initialisation's memory bounded, takes a tall X only: n_samples >= n_features \
+     and n_features <= 2048)";
 
 /// The least of the known limits: MemAvailable, the address-space limit's
 /// headroom and the cgroup's.
