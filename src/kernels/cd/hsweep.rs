@@ -8,7 +8,7 @@
 
 use super::sweep::{sweep_block, SweepBufs};
 use crate::float::NmfFloat;
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 /// Columns of H per parallel task (fixed, so the H-change sums do not
@@ -18,6 +18,10 @@ const COLS: usize = 1024;
 /// Columns swept together (32 f64: four AVX-512 or eight AVX registers of
 /// independent chains).
 const HL: usize = 32;
+
+/// One parallel task: (block index, ((H's columns of the block, its
+/// scratch), Hᵀ's rows of the block or nothing)).
+type BlockTask<'a, F> = (usize, ((ArrayViewMut2<'a, F>, &'a mut [F]), &'a mut [F]));
 
 /// `sweeps` HALS sweeps over every column of `h` (k×m) in place, with the
 /// Hessian `hess` (k×k) and the linear term `b` (k×m; `l1` is subtracted
@@ -62,10 +66,7 @@ pub(crate) fn sweep_cols<F: NmfFloat>(
         }
         None => (&mut none, 0),
     };
-    let job = |(bi, ((mut hc, scratch), htc)): (
-        usize,
-        ((ndarray::ArrayViewMut2<F>, &mut [F]), &mut [F]),
-    )| {
+    let job = |(bi, ((mut hc, scratch), htc)): BlockTask<F>| {
         let (vb, rest) = scratch.split_at_mut(k * HL);
         let (lb, old) = rest.split_at_mut(k * HL);
         // Per-lane sums (independent chains), added in lane order at the
