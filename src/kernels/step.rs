@@ -263,9 +263,17 @@ pub fn step_apply<F: NmfFloat>(
         StepSolver::Cd { cfg, update } if cfg.masked => {
             cd::masked_step::apply(h, b, a, &ws.stats, pen_h, update, cfg.h_sweeps, &mut ws.cd)
         }
-        StepSolver::Cd { cfg, update } => {
-            cd::apply(h, b, a, &ws.stats, pen_h, update, cfg.h_sweeps, &mut ws.cd)
-        }
+        StepSolver::Cd { cfg, update } => cd::apply(
+            h,
+            b,
+            a,
+            &ws.stats,
+            pen_h,
+            update,
+            cfg.h_sweeps,
+            &mut ws.cd,
+            &mut ws.hc,
+        ),
     };
     StepOutcome { batch_cost, h_diff }
 }

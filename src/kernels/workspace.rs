@@ -51,6 +51,10 @@ pub(crate) struct HCache<F> {
     pub(crate) hsum: Array1<F>,
     /// Per-column-block partial products of H·Hᵀ (wide H only).
     gram_parts: Vec<F>,
+    /// `ht` already holds Hᵀ of the current H: cd's H sweep wrote it
+    /// (`refresh` then skips the transpose, once). H changes only in a
+    /// step's apply, which sets it; a new workspace starts without it.
+    pub(crate) ht_fresh: bool,
 }
 
 /// Columns of H per block of the H·Hᵀ product: H wider than two blocks is
@@ -82,15 +86,19 @@ impl<F: NmfFloat> HCache<F> {
                     0
                 }
             ],
+            ht_fresh: false,
         }
     }
 
-    /// Recompute Hᵀ, the row sums of H and, for β = 2 (the only loss that
-    /// reads it), H·Hᵀ.
+    /// Recompute Hᵀ (unless cd's H sweep just wrote it), for β = 1 (the
+    /// only loss that reads them) the row sums of H and, for β = 2 (the
+    /// only loss that reads it), H·Hᵀ.
     pub(crate) fn refresh(&mut self, h: ArrayView2<F>, beta: f64) {
         // Transpose with plain index arithmetic (reads H row by row).
         let (k, m) = h.dim();
+        let fresh = std::mem::take(&mut self.ht_fresh) && self.ht.dim() == (m, k);
         match (h.as_slice(), self.ht.as_slice_mut()) {
+            _ if fresh => {}
             (Some(hs), Some(ts)) => {
                 // In tiles of TILE columns of H (TILE rows of Hᵀ, in cache
                 // while the k rows of H are read), in parallel.
@@ -115,8 +123,10 @@ impl<F: NmfFloat> HCache<F> {
         if beta == 2.0 {
             self.gram(h);
         }
-        for (sum, row) in self.hsum.iter_mut().zip(h.rows()) {
-            *sum = row.sum();
+        if beta == 1.0 {
+            for (sum, row) in self.hsum.iter_mut().zip(h.rows()) {
+                *sum = row.sum();
+            }
         }
     }
 

@@ -351,7 +351,7 @@ unsafe fn gather_list_avx2<F: NmfFloat>(
 }
 
 /// Output rows `cols` of [`csc_t_dot_dense_cols`], each into its `r`
-/// values of `out`, with [`gather_cols`]' sums.
+/// values of `out`, with [`gather_cols`]' sums ([`gather_col`]).
 #[inline(always)]
 fn gather_list<F: NmfFloat>(
     idx: &CscIndex,
@@ -361,27 +361,47 @@ fn gather_list<F: NmfFloat>(
     cols: &[usize],
     out: &mut [F],
 ) {
-    const ACC: usize = 64;
     for (&j, orow) in cols.iter().zip(out.chunks_exact_mut(r)) {
-        let (a, e) = (idx.colptr[j], idx.colptr[j + 1]);
-        let (rows, pos) = (&idx.rows[a..e], &idx.pos[a..e]);
         let mut c0 = 0;
         while c0 < r {
-            let w = ACC.min(r - c0);
-            let mut acc = [F::zero(); ACC];
+            let w = GATHER_ACC.min(r - c0);
+            let mut acc = [F::zero(); GATHER_ACC];
             let acc = &mut acc[..w];
-            for (t, (&i, &p)) in rows.iter().zip(pos).enumerate() {
-                if let Some(&ia) = rows.get(t + PREFETCH_AHEAD) {
-                    prefetch(&bs[ia * r + c0..ia * r + c0 + w]);
-                }
-                let v = values[p];
-                let brow = &bs[i * r + c0..i * r + c0 + w];
-                for (s, &bc) in acc.iter_mut().zip(brow) {
-                    *s += v * bc;
-                }
-            }
+            gather_col(idx, values, bs, r, j, c0, acc);
             orow[c0..c0 + w].copy_from_slice(acc);
             c0 += w;
+        }
+    }
+}
+
+/// Accumulators of one output row of the column gathers, in blocks of
+/// this many columns of B (on the stack).
+const GATHER_ACC: usize = 64;
+
+/// The column gather both products share: `acc` (B's columns
+/// `c0..c0 + acc.len()`) += column j's non-zeros times B's rows (`bs`,
+/// row-major with `r` columns), in row order.
+#[inline(always)]
+fn gather_col<F: NmfFloat>(
+    idx: &CscIndex,
+    values: &[F],
+    bs: &[F],
+    r: usize,
+    j: usize,
+    c0: usize,
+    acc: &mut [F],
+) {
+    let w = acc.len();
+    let (a, e) = (idx.colptr[j], idx.colptr[j + 1]);
+    let (rows, pos) = (&idx.rows[a..e], &idx.pos[a..e]);
+    for (t, (&i, &p)) in rows.iter().zip(pos).enumerate() {
+        if let Some(&ia) = rows.get(t + PREFETCH_AHEAD) {
+            prefetch(&bs[ia * r + c0..ia * r + c0 + w]);
+        }
+        let v = values[p];
+        let brow = &bs[i * r + c0..i * r + c0 + w];
+        for (s, &bc) in acc.iter_mut().zip(brow) {
+            *s += v * bc;
         }
     }
 }
@@ -489,32 +509,19 @@ fn gather_cols<F: NmfFloat>(
     mut out: ArrayViewMut2<F>,
     accumulate: bool,
 ) {
-    // Accumulators in blocks of ACC columns of B, on the stack.
-    const ACC: usize = 64;
     for (jj, mut orow) in out.axis_iter_mut(Axis(0)).enumerate() {
         let j = j0 + jj;
-        let (a, e) = (idx.colptr[j], idx.colptr[j + 1]);
-        let (rows, pos) = (&idx.rows[a..e], &idx.pos[a..e]);
         let mut c0 = 0;
         while c0 < r {
-            let w = ACC.min(r - c0);
-            let mut acc = [F::zero(); ACC];
+            let w = GATHER_ACC.min(r - c0);
+            let mut acc = [F::zero(); GATHER_ACC];
             let acc = &mut acc[..w];
             if accumulate {
                 for (s, &o) in acc.iter_mut().zip(orow.slice(ndarray::s![c0..c0 + w])) {
                     *s = o;
                 }
             }
-            for (t, (&i, &p)) in rows.iter().zip(pos).enumerate() {
-                if let Some(&ia) = rows.get(t + PREFETCH_AHEAD) {
-                    prefetch(&bs[ia * r + c0..ia * r + c0 + w]);
-                }
-                let v = values[p];
-                let brow = &bs[i * r + c0..i * r + c0 + w];
-                for (s, &bc) in acc.iter_mut().zip(brow) {
-                    *s += v * bc;
-                }
-            }
+            gather_col(idx, values, bs, r, j, c0, acc);
             for (o, &s) in orow
                 .slice_mut(ndarray::s![c0..c0 + w])
                 .iter_mut()

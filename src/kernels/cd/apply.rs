@@ -3,14 +3,15 @@
 
 use super::{gram_with_l2, sweep_cols, CdBufs, StatUpdate};
 use crate::float::NmfFloat;
-use crate::kernels::workspace::HStats;
+use crate::kernels::workspace::{HCache, HStats};
 use crate::kernels::Penalty;
 use ndarray::{Array2, Axis, Zip};
 use rayon::prelude::*;
 
 /// A (k×k) and B (k×m) from the batch statistics, then `h_sweeps` sweeps
 /// over H's columns (rows of Hᵀ) with H's penalty. Returns
-/// ||H_new − H_old|| / ||H_new||.
+/// ||H_new − H_old|| / ||H_new||. Hᵀ of the new H is left in `hc` (the
+/// next local step then skips its transpose).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn apply<F: NmfFloat>(
     h: &mut Array2<F>,
@@ -21,6 +22,7 @@ pub(crate) fn apply<F: NmfFloat>(
     update: StatUpdate,
     h_sweeps: usize,
     bufs: &mut CdBufs<F>,
+    hc: &mut HCache<F>,
 ) -> f64 {
     fold(a, &stats.wtw, update);
     let k = h.nrows();
@@ -40,7 +42,11 @@ pub(crate) fn apply<F: NmfFloat>(
     }
     let mut hess = hess.mat(k, k);
     gram_with_l2(a.view(), pen.l2, hess.view_mut());
-    sweep_cols(h, hess.view(), b.view(), pen.l1, h_sweeps, sweep)
+    let has_ht = hc.ht.dim() == (h.ncols(), k);
+    let ht = has_ht.then_some(&mut hc.ht);
+    let change = sweep_cols(h, hess.view(), b.view(), pen.l1, h_sweeps, sweep, ht);
+    hc.ht_fresh = has_ht;
+    change
 }
 
 /// `s` ← ρ·s + t (ρ = 0: `s` ← t) or `s` ← s + t.

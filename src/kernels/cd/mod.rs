@@ -9,6 +9,7 @@
 
 mod apply;
 mod dense;
+mod hsweep;
 mod local;
 mod masked;
 pub(crate) mod masked_step;
@@ -17,12 +18,13 @@ mod start;
 mod sweep;
 
 pub(crate) use apply::apply;
+pub(crate) use hsweep::sweep_cols;
 pub(crate) use local::{local, BatchStats};
 pub use masked_step::{exact_stats_source_masked, is_per_column, solve_w_source_cd_masked};
 pub(crate) use solve::solve_rows;
 pub use solve::solve_w_source_cd;
 pub use start::exact_stats_source;
-pub(crate) use sweep::{gram_with_l2, sweep_cols, sweep_rows, SweepBufs};
+pub(crate) use sweep::{gram_with_l2, sweep_rows, SweepBufs};
 
 use super::workspace::Buf;
 pub use crate::params::CdStats;

@@ -1,6 +1,7 @@
 //! HALS coordinate sweeps over the rows of a factor: the update of
 //! scikit-learn's `NMF(solver="cd")` (Cichocki & Phan 2009), for W's rows
-//! against (H·Hᵀ, X·Hᵀ) and for Hᵀ's rows against (A, Bᵀ).
+//! against (H·Hᵀ, X·Hᵀ); H's columns (Hᵀ's rows against (A, Bᵀ)) run the
+//! same kernel in wider blocks (`hsweep`).
 //!
 //! Rows are independent given the Gram matrix, so each row runs its
 //! sweeps on its own: the same arithmetic as sweeping component by
@@ -8,7 +9,7 @@
 
 use crate::float::NmfFloat;
 use crate::kernels::workspace::Buf;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 /// Rows per parallel task (fixed, so the violation's partial sums do not
@@ -41,45 +42,43 @@ pub(crate) struct SweepBufs<F> {
     pub(crate) lanes: Buf<F>,
 }
 
-/// `LANES` rows' sweeps at once, lane-major (`v[t·LANES + l]` is row l's
+/// `L` rows' sweeps at once, lane-major (`v[t·L + l]` is row l's
 /// component t; `lin` likewise): for each component t in order,
 /// grad = −(lin_t − l1) + Σ_r hess[t, r]·v_r (r in order), then
 /// v_t ← max(v_t − grad / hess[t, t], 0) (skipped when hess[t, t] = 0).
 /// Each lane does exactly the arithmetic of one row swept alone, so the
-/// result does not depend on which rows share a block. `viol[l]`:
-/// Σ_t |projected gradient| of row l in the last sweep.
+/// result does not depend on which rows share a block, nor on `L`.
+/// `viol[l]`: Σ_t |projected gradient| of row l in the last sweep.
 #[inline(always)]
-fn sweep_lanes<F: NmfFloat>(
+fn sweep_lanes<F: NmfFloat, const L: usize>(
     v: &mut [F],
     lin: &[F],
     hess: &[F],
     l1: F,
     sweeps: usize,
-    viol: &mut [F; LANES],
+    viol: &mut [F; L],
 ) {
-    let k = lin.len() / LANES;
-    let v = &mut v[..k * LANES];
+    let k = lin.len() / L;
+    let v = &mut v[..k * L];
     let hess = &hess[..k * k];
     for _ in 0..sweeps {
-        *viol = [F::zero(); LANES];
+        *viol = [F::zero(); L];
         for t in 0..k {
             let g = &hess[t * k..(t + 1) * k];
-            let lt: &[F; LANES] = lin[t * LANES..(t + 1) * LANES].try_into().expect("lanes");
-            let mut grad = [F::zero(); LANES];
-            for l in 0..LANES {
+            let lt: &[F; L] = lin[t * L..(t + 1) * L].try_into().expect("lanes");
+            let mut grad = [F::zero(); L];
+            for l in 0..L {
                 grad[l] = -(lt[l] - l1);
             }
             for (r, &gr) in g.iter().enumerate() {
-                let vr: &[F; LANES] = v[r * LANES..(r + 1) * LANES].try_into().expect("lanes");
-                for l in 0..LANES {
+                let vr: &[F; L] = v[r * L..(r + 1) * L].try_into().expect("lanes");
+                for l in 0..L {
                     grad[l] += gr * vr[l];
                 }
             }
             let d = g[t];
-            let vt: &mut [F; LANES] = (&mut v[t * LANES..(t + 1) * LANES])
-                .try_into()
-                .expect("lanes");
-            for l in 0..LANES {
+            let vt: &mut [F; L] = (&mut v[t * L..(t + 1) * L]).try_into().expect("lanes");
+            for l in 0..L {
                 let pg = if vt[l] == F::zero() {
                     num_traits::Float::min(grad[l], F::zero())
                 } else {
@@ -88,7 +87,7 @@ fn sweep_lanes<F: NmfFloat>(
                 viol[l] += num_traits::Float::abs(pg);
             }
             if d != F::zero() {
-                for l in 0..LANES {
+                for l in 0..L {
                     let nv = vt[l] - grad[l] / d;
                     vt[l] = if nv > F::zero() { nv } else { F::zero() };
                 }
@@ -104,29 +103,54 @@ fn sweep_lanes<F: NmfFloat>(
 /// The CPU must support AVX.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn sweep_lanes_avx<F: NmfFloat>(
+unsafe fn sweep_lanes_avx<F: NmfFloat, const L: usize>(
     v: &mut [F],
     lin: &[F],
     hess: &[F],
     l1: F,
     sweeps: usize,
-    viol: &mut [F; LANES],
+    viol: &mut [F; L],
 ) {
     sweep_lanes(v, lin, hess, l1, sweeps, viol)
 }
 
-/// [`sweep_lanes`] with the widest registers the CPU has.
-#[inline]
-fn sweep_block<F: NmfFloat>(
+/// [`sweep_lanes`] compiled for AVX-512F (the same operations, no FMA:
+/// the bits are those of the SSE2 build), for wide blocks.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn sweep_lanes_avx512<F: NmfFloat, const L: usize>(
     v: &mut [F],
     lin: &[F],
     hess: &[F],
     l1: F,
     sweeps: usize,
-    viol: &mut [F; LANES],
+    viol: &mut [F; L],
+) {
+    sweep_lanes(v, lin, hess, l1, sweeps, viol)
+}
+
+/// [`sweep_lanes`] with the widest registers the CPU has (AVX-512 for
+/// blocks of 16 lanes or more, where its registers hold enough
+/// independent chains).
+#[inline]
+pub(crate) fn sweep_block<F: NmfFloat, const L: usize>(
+    v: &mut [F],
+    lin: &[F],
+    hess: &[F],
+    l1: F,
+    sweeps: usize,
+    viol: &mut [F; L],
 ) {
     #[cfg(target_arch = "x86_64")]
     {
+        if L >= 16 && std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F is present.
+            unsafe { sweep_lanes_avx512(v, lin, hess, l1, sweeps, viol) };
+            return;
+        }
         if std::arch::is_x86_feature_detected!("avx") {
             // SAFETY: AVX is present.
             unsafe { sweep_lanes_avx(v, lin, hess, l1, sweeps, viol) };
@@ -219,78 +243,6 @@ pub(crate) fn sweep_slice<F: NmfFloat>(
     acc
 }
 
-/// Columns of H per parallel task of H's sweeps (fixed, so the H-change
-/// sums do not depend on the number of threads).
-const COLS: usize = 1024;
-
-/// `sweeps` HALS sweeps over every column of `h` (k×m) in place, with the
-/// Hessian `hess` (k×k) and the linear term `b` (k×m; `l1` is subtracted
-/// from it): scikit-learn's sweeps over the rows of Hᵀ, without forming
-/// Hᵀ. In parallel over blocks of columns, `LANES` columns at a time.
-/// Returns ||H_new − H_old|| / ||H_new|| (sums per block of `LANES`
-/// columns, component by component, added block by block).
-pub(crate) fn sweep_cols<F: NmfFloat>(
-    h: &mut Array2<F>,
-    hess: ArrayView2<F>,
-    b: ArrayView2<F>,
-    l1: f64,
-    sweeps: usize,
-    bufs: &mut SweepBufs<F>,
-) -> f64 {
-    let (k, m) = h.dim();
-    if k == 0 || m == 0 {
-        return 0.0;
-    }
-    let l1 = F::from_f64_(l1);
-    let hess = hess.as_standard_layout();
-    let hs = hess.as_slice().expect("standard layout");
-    let blocks = m.div_ceil(COLS);
-    let per = 3 * k * LANES;
-    let SweepBufs { parts, lanes } = bufs;
-    let lanes = lanes.slice(blocks * per);
-    h.axis_chunks_iter_mut(Axis(1), COLS)
-        .into_par_iter()
-        .zip(b.axis_chunks_iter(Axis(1), COLS).into_par_iter())
-        .zip(lanes.par_chunks_mut(per))
-        .map(|((mut hc, bc), scratch)| {
-            let (vb, rest) = scratch.split_at_mut(k * LANES);
-            let (lb, old) = rest.split_at_mut(k * LANES);
-            let (mut d2, mut n2) = (0.0, 0.0);
-            let cols = hc.ncols();
-            for j0 in (0..cols).step_by(LANES) {
-                let used = LANES.min(cols - j0);
-                vb.fill(F::zero());
-                lb.fill(F::zero());
-                for t in 0..k {
-                    let (hr, br) = (hc.row(t), bc.row(t));
-                    let hr = &hr.as_slice().expect("rows of H are contiguous")[j0..j0 + used];
-                    let br = &br.as_slice().expect("rows of B are contiguous")[j0..j0 + used];
-                    vb[t * LANES..t * LANES + used].copy_from_slice(hr);
-                    lb[t * LANES..t * LANES + used].copy_from_slice(br);
-                }
-                old.copy_from_slice(vb);
-                let mut viol = [F::zero(); LANES];
-                sweep_block(vb, lb, hs, l1, sweeps, &mut viol);
-                for t in 0..k {
-                    let mut hr = hc.row_mut(t);
-                    let hr =
-                        &mut hr.as_slice_mut().expect("rows of H are contiguous")[j0..j0 + used];
-                    for (l, x) in hr.iter_mut().enumerate() {
-                        let (nv, ov) = (vb[t * LANES + l], old[t * LANES + l]);
-                        let d = (nv - ov).to_f64_();
-                        d2 += d * d;
-                        n2 += nv.to_f64_() * nv.to_f64_();
-                        *x = nv;
-                    }
-                }
-            }
-            (d2, n2)
-        })
-        .collect_into_vec(parts);
-    let (d2, n2) = parts.iter().fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1));
-    d2.sqrt() / n2.sqrt()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,31 +298,5 @@ mod tests {
         let v = sweep_rows(w.view_mut(), hht.view(), xht.view(), 0.0, 1, &mut bufs);
         assert_eq!(w, expected);
         assert!((v - v_ref).abs() <= 1e-15 * v_ref);
-    }
-
-    /// H's in-place column sweeps (several blocks of `COLS` columns, a
-    /// partial block of lanes at the end) do to each column exactly what
-    /// the row sweeps do to the same row of Hᵀ; the H change is
-    /// ||H_new − H_old|| / ||H_new||.
-    #[test]
-    fn column_sweeps_of_h_equal_row_sweeps_of_ht() {
-        let (k, m) = (3, 2 * COLS + 13);
-        let f = |i: usize, j: usize, s: usize| (((i * 31 + j * 17 + s) % 23) as f64) / 7.0;
-        let h0 =
-            ndarray::Array2::from_shape_fn(
-                (k, m),
-                |(i, j)| if (i + j) % 5 == 0 { 0.0 } else { f(i, j, 1) },
-            );
-        let b = ndarray::Array2::from_shape_fn((k, m), |(i, j)| f(i, j, 4));
-        let hess = array![[2.0, 0.3, 0.1], [0.3, 1.5, 0.2], [0.1, 0.2, 0.9]];
-        let mut h = h0.clone();
-        let mut bufs = SweepBufs::default();
-        let change = sweep_cols(&mut h, hess.view(), b.view(), 0.05, 3, &mut bufs);
-        let mut ht = h0.t().as_standard_layout().into_owned();
-        let bt = b.t().as_standard_layout().into_owned();
-        sweep_rows(ht.view_mut(), hess.view(), bt.view(), 0.05, 3, &mut bufs);
-        assert_eq!(h, ht.t());
-        let expected = (&h - &h0).mapv(|d| d * d).sum().sqrt() / h.mapv(|v| v * v).sum().sqrt();
-        assert!(change > 0.0 && (change - expected).abs() <= 1e-12 * expected);
     }
 }
