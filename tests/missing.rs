@@ -10,9 +10,9 @@ use common::{case_dirs_in, Case};
 use minibatchnmf::io::InMemory;
 use minibatchnmf::{
     cross_validate_rank, BetaLoss, CsrView, CvOptions, FitArgs, Init, Input, MiniBatchNmf,
-    MiniBatchNmfParams, Missing, NmfFloat,
+    MiniBatchNmfParams, Missing,
 };
-use ndarray::{Array2, ArrayView2};
+use ndarray::Array2;
 use std::path::Path;
 
 #[test]
