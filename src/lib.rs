@@ -93,6 +93,8 @@ pub use estimator::{FitArgs, FitCursor, FitSummary, MiniBatchNmf, StopReason, Wa
 pub use float::NmfFloat;
 pub use init::{initialize, initialize_from};
 pub use input::{CsrError, CsrView, Input};
+#[doc(hidden)]
+pub use kernels::masked::force_masked_frobenius_path;
 pub use linalg::openblas::openblas_core;
 pub use memory::{Budget, MappedFile, Matrix, MaxMemory};
 pub use parallel::{num_threads, set_num_threads};

@@ -5,54 +5,15 @@
 
 mod common;
 
-use common::{case_dirs_in, Case, Matrix};
+use common::masked::{assert_close, fro, run_case, uniform, with_missing};
+use common::{case_dirs_in, Case};
 use minibatchnmf::io::InMemory;
 use minibatchnmf::{
     cross_validate_rank, BetaLoss, CsrView, CvOptions, FitArgs, Init, Input, MiniBatchNmf,
-    MiniBatchNmfParams, Missing, NmfFloat,
+    MiniBatchNmfParams, Missing,
 };
-use ndarray::{Array2, ArrayView2};
+use ndarray::Array2;
 use std::path::Path;
-
-/// W, H, reconstruction_err and transform(X) of a fixture case's fit.
-fn run_case<F: NmfFloat>(case: &Case) -> (Array2<f64>, Array2<f64>, f64, Array2<f64>) {
-    let x: Matrix<F> = case.matrix("X").unwrap();
-    let w0: Array2<F> = case.array("W0").unwrap();
-    let h0: Array2<F> = case.array("H0").unwrap();
-    let params = case.build_params().unwrap();
-    let mut model = MiniBatchNmf::<F>::new(params).unwrap();
-    let args = FitArgs {
-        w: Some(w0.view()),
-        h: Some(h0.view()),
-        feature_names: None,
-    };
-    let w = model.fit_transform_with(x.input(), args).unwrap();
-    let wt = model.transform(x.input()).unwrap();
-    let h = model.components().unwrap().mapv(|v| v.to_f64_());
-    let err = model.reconstruction_err().unwrap();
-    (w.mapv(|v| v.to_f64_()), h, err, wt.mapv(|v| v.to_f64_()))
-}
-
-fn fro(a: ArrayView2<f64>, b: ArrayView2<f64>) -> f64 {
-    a.iter()
-        .zip(b.iter())
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum::<f64>()
-        .sqrt()
-}
-
-/// Elementwise |a − b| <= rtol · max(|b|, 1e-3 · max|B|).
-fn assert_close(what: &str, a: ArrayView2<f64>, b: ArrayView2<f64>, rtol: f64) {
-    assert_eq!(a.dim(), b.dim(), "{what}: shapes");
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    for ((idx, x), y) in a.indexed_iter().zip(b.iter()) {
-        let tol = rtol * y.abs().max(1e-3 * scale);
-        assert!(
-            (x - y).abs() <= tol,
-            "{what}: at {idx:?} got {x:.17e}, expected {y:.17e}"
-        );
-    }
-}
 
 #[test]
 fn masked_updates_match_the_numpy_reference_of_the_masked_formulas() {
@@ -98,17 +59,6 @@ fn masked_updates_match_the_numpy_reference_of_the_masked_formulas() {
                 );
             }
         }
-    }
-}
-
-/// Deterministic uniform values in [0, 1).
-fn uniform(seed: u64) -> impl FnMut() -> f64 {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-    move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (s >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -217,11 +167,6 @@ fn low_rank(n: usize, m: usize, r: usize, noise: f64, seed: u64) -> Array2<f64> 
     let mut x = w.dot(&h);
     x.mapv_inplace(|v| v * (1.0 + noise * (2.0 * u() - 1.0) * 3f64.sqrt()));
     x
-}
-
-fn with_missing(x: &Array2<f64>, share: f64, seed: u64) -> Array2<f64> {
-    let mut u = uniform(seed);
-    x.mapv(|v| if u() < share { f64::NAN } else { v })
 }
 
 #[test]

@@ -4,6 +4,9 @@
 //! file = memory, save → resume bit for bit, completion of known-rank
 //! data, and the memory refusal of the per-column statistics.
 
+mod common;
+
+use common::masked::{uniform, with_missing};
 use minibatchnmf::io::InMemory;
 use minibatchnmf::progress::{Control, FitObserver, StepReport};
 use minibatchnmf::{
@@ -12,24 +15,9 @@ use minibatchnmf::{
 use ndarray::{s, Array2, ArrayView2};
 use std::sync::Arc;
 
-fn uniform(seed: u64) -> impl FnMut() -> f64 {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-    move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (s >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 fn positive(n: usize, m: usize, seed: u64) -> Array2<f64> {
     let mut u = uniform(seed);
     Array2::from_shape_fn((n, m), |_| 0.1 + 3.0 * u())
-}
-
-fn with_missing(x: &Array2<f64>, share: f64, seed: u64) -> Array2<f64> {
-    let mut u = uniform(seed);
-    x.mapv(|v| if u() < share { f64::NAN } else { v })
 }
 
 /// CSR of the non-NaN entries of `x` (NaN entries unstored).

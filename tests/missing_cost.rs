@@ -7,19 +7,12 @@
 //! time (all threads) both: on the shared machine the CPU ratio is the
 //! steadier one.
 
+mod common;
+
+use common::masked::uniform;
 use minibatchnmf::{BetaLoss, CsrView, Init, Input, MiniBatchNmf, MiniBatchNmfParams, Missing};
 use ndarray::Array2;
 use std::time::Instant;
-
-fn uniform(seed: u64) -> impl FnMut() -> f64 {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-    move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (s >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// CPU seconds (user + system, all threads) of this process so far: on a
 /// shared machine the wall time mostly measures the other processes.
@@ -119,5 +112,51 @@ fn masked_fit_cost() {
             t.0 / base.0,
             t.1 / base.1
         );
+    }
+}
+
+/// The dense masked Frobenius fit at Fashion-MNIST's size (20000×784,
+/// k = 10, batch 1024, 3 passes, best of 3) against the unmasked fit: the
+/// per-missing-entry corrections and the GEMM path forced, at several
+/// missing shares, and the path the cost model chooses (the crossover
+/// `SCALAR_COST` in src/kernels/masked/fro_gemm.rs is read off this).
+#[test]
+#[ignore]
+fn frobenius_paths() {
+    let (n, m) = (20000, 784);
+    let mut u = uniform(5);
+    let x = Array2::from_shape_fn((n, m), |_| u());
+    let p = || params(BetaLoss::Frobenius).max_iter(3);
+    let base = time_fit(p(), Input::Dense(x.view()), 3);
+    let nonan = time_fit(p().missing(Missing::Nan), Input::Dense(x.view()), 3);
+    eprintln!(
+        "dense {n}x{m} k=10 Frobenius: unmasked {:.3}s (cpu {:.3}s); missing=nan without NaN {:.3}s (cpu {:.3}s), ratio wall {:.2} cpu {:.2}",
+        base.0,
+        base.1,
+        nonan.0,
+        nonan.1,
+        nonan.0 / base.0,
+        nonan.1 / base.1
+    );
+    for share in [0.02, 0.05, 0.1, 0.3] {
+        let mut u = uniform(6);
+        let xm = x.mapv(|v| if u() < share { f64::NAN } else { v });
+        for (name, path) in [
+            ("corrections", Some(false)),
+            ("gemm", Some(true)),
+            ("auto", None),
+        ] {
+            minibatchnmf::force_masked_frobenius_path(path);
+            let t = time_fit(p().missing(Missing::Nan), Input::Dense(xm.view()), 3);
+            eprintln!(
+                "  {:.0}% NaN, {name:12}: {:.3}s (cpu {:.3}s), ratio wall {:.2} cpu {:.2}",
+                share * 100.0,
+                t.0,
+                t.1,
+                t.0 / base.0,
+                t.1 / base.1
+            );
+        }
+        minibatchnmf::force_masked_frobenius_path(None);
     }
 }

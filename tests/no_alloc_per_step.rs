@@ -143,7 +143,7 @@ fn steps_allocate_nothing_one_process_and_distributed() {
     masked_steps_allocate_nothing();
 }
 
-fn masked_allocations(beta: BetaLoss, epochs: usize, csr: bool) -> usize {
+fn masked_allocations(beta: BetaLoss, epochs: usize, csr: bool, cd: bool) -> usize {
     use minibatchnmf::{CsrView, Input, Missing};
     let x = Array2::from_shape_fn((200, 30), |(i, j)| {
         if (i * 31 + j * 17) % 7 == 0 {
@@ -172,7 +172,8 @@ fn masked_allocations(beta: BetaLoss, epochs: usize, csr: bool) -> usize {
         .tol(0.0)
         .max_no_improvement(None)
         .max_iter(epochs)
-        .missing(if csr { Missing::Unstored } else { Missing::Nan });
+        .missing(if csr { Missing::Unstored } else { Missing::Nan })
+        .solver(if cd { Solver::Cd } else { Solver::Mu });
     let mut m = MiniBatchNmf::<f64>::new(p).unwrap();
     let csr_view = CsrView::new(200, 30, &ip, &ix, &dv).unwrap();
     let input = if csr {
@@ -188,19 +189,39 @@ fn masked_allocations(beta: BetaLoss, epochs: usize, csr: bool) -> usize {
 /// Masked steps (missing values), called from the test above: the
 /// counter is global, so the checks run one after the other.
 fn masked_steps_allocate_nothing() {
-    masked_allocations(BetaLoss::Frobenius, 1, false);
+    masked_allocations(BetaLoss::Frobenius, 1, false, false);
+    // The dense Frobenius step's two paths (per-missing-entry corrections,
+    // GEMM), forced, then chosen by the cost model.
+    for path in [Some(false), Some(true), None] {
+        minibatchnmf::force_masked_frobenius_path(path);
+        let short = masked_allocations(BetaLoss::Frobenius, 2, false, false);
+        let long = masked_allocations(BetaLoss::Frobenius, 40, false, false);
+        assert_eq!(
+            short, long,
+            "Frobenius path {path:?}: 2 epochs {short} allocations, 40 epochs {long}"
+        );
+    }
     for beta in [
         BetaLoss::Frobenius,
         BetaLoss::KullbackLeibler,
         BetaLoss::Beta(1.5),
     ] {
         for csr in [false, true] {
-            let short = masked_allocations(beta, 2, csr);
-            let long = masked_allocations(beta, 40, csr);
+            let short = masked_allocations(beta, 2, csr, false);
+            let long = masked_allocations(beta, 40, csr, false);
             assert_eq!(
                 short, long,
                 "{beta:?} csr={csr}: 2 epochs {short} allocations, 40 epochs {long}"
             );
         }
+    }
+    // Masked cd (dense 'nan', CSR 'unstored').
+    for csr in [false, true] {
+        let short = masked_allocations(BetaLoss::Frobenius, 2, csr, true);
+        let long = masked_allocations(BetaLoss::Frobenius, 40, csr, true);
+        assert_eq!(
+            short, long,
+            "masked cd csr={csr}: 2 epochs {short} allocations, 40 epochs {long}"
+        );
     }
 }

@@ -47,7 +47,7 @@ pub(crate) struct MaskedCdBufs<F> {
     /// CSR 'nan': the columns whose A_j is summed directly (mostly NaN).
     pub(crate) direct_cols: Vec<usize>,
     /// CSR 'nan': the current row's NaN columns (m flags, cleared after
-    /// each row).
+    /// each row; one set of m per block of rows in [`update_rows`]).
     pub(crate) nan_mark: Vec<bool>,
     /// W·Wᵀ-type k×k products.
     pub(crate) kk: Buf<F>,
@@ -125,6 +125,9 @@ fn add_outer<F: NmfFloat>(g: &mut [F], v: &[F], s: F) {
 
 /// Row `i`'s Gram matrix over its observed entries into `g` (k×k) and its
 /// linear term into `c` (k); returns the number of observed entries.
+/// `mark` (m flags, all false; left so) serves CSR 'nan' rows summed
+/// directly.
+#[allow(clippy::too_many_arguments)]
 fn row_gram<F: NmfFloat>(
     x: &Input<F>,
     mode: Missing,
@@ -133,6 +136,7 @@ fn row_gram<F: NmfFloat>(
     hht: &[F],
     g: &mut [F],
     c: &mut [F],
+    mark: &mut [bool],
 ) -> usize {
     let m = ht.nrows();
     let h = |j: usize| ht.row(j).to_slice().expect("rows of Hᵀ are contiguous");
@@ -171,12 +175,12 @@ fn row_gram<F: NmfFloat>(
             Input::Csr(_) => {
                 // The unstored entries are observed zeros: sum every column
                 // that is not a stored NaN.
-                let mut is_nan = vec![false; m];
-                for_nan(x, i, |j| is_nan[j] = true);
+                for_nan(x, i, |j| mark[j] = true);
                 g.fill(F::zero());
-                for (j, _) in is_nan.iter().enumerate().filter(|p| !*p.1) {
+                for (j, _) in mark[..m].iter().enumerate().filter(|p| !*p.1) {
                     add_outer(g, h(j), F::one());
                 }
+                for_nan(x, i, |j| mark[j] = false);
             }
         }
         m - nan
@@ -242,17 +246,28 @@ pub(crate) fn update_rows<F: NmfFloat>(
     let per = k * k + k;
     let blocks = n.div_ceil(ROWS);
     let scratch = bufs.scratch.slice(blocks * per);
+    // CSR 'nan' rows summed directly mark their NaN columns: m flags per
+    // block (grown once, reused).
+    let marks = match (x, mode) {
+        (Input::Csr(_), m) if m != Missing::Unstored => ht.nrows(),
+        _ => 1,
+    };
+    if bufs.nan_mark.len() < blocks * marks {
+        bufs.nan_mark.resize(blocks * marks, false);
+    }
+    let mark = &mut bufs.nan_mark[..blocks * marks];
     w.axis_chunks_iter_mut(Axis(0), ROWS)
         .into_par_iter()
         .zip(scratch.par_chunks_mut(per))
+        .zip(mark.par_chunks_mut(marks))
         .enumerate()
-        .map(|(b, (mut wb, s))| {
+        .map(|(b, ((mut wb, s), mark))| {
             let (g, c) = s.split_at_mut(k * k);
             let mut cost = 0.0;
             for (r, mut wr) in wb.outer_iter_mut().enumerate() {
                 let i = b * ROWS + r;
                 let v = wr.as_slice_mut().expect("rows of W are contiguous");
-                let observed = row_gram(x, mode, i, ht, hs, g, c);
+                let observed = row_gram(x, mode, i, ht, hs, g, c, mark);
                 if observed == 0 {
                     v.fill(F::zero());
                     continue;

@@ -29,27 +29,29 @@ use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 /// Rows per task of the row passes.
-const ROW_CHUNK: usize = 64;
+pub(super) const ROW_CHUNK: usize = 64;
 /// Columns per task of H's statistics.
-const COL_BLOCK: usize = 64;
+pub(super) const COL_BLOCK: usize = 64;
 
 /// The buffers of the masked Frobenius step (grown on first use).
 pub(crate) struct FroBufs<F> {
     /// X with its missing entries set to 0 (b×m).
-    xz: Buf<F>,
+    pub(super) xz: Buf<F>,
     /// Xz·Hᵀ (b×k).
-    xht: Buf<F>,
+    pub(super) xht: Buf<F>,
     /// W's denominator (b×k).
-    whh: Buf<F>,
+    pub(super) whh: Buf<F>,
+    /// M∘(W·H) of the GEMM path (`fro_gemm.rs`, b×m).
+    pub(super) wh: Buf<F>,
     /// Row i's missing columns, ascending, at `miss[i·m .. i·m + row_miss[i]]`.
-    miss: Vec<u32>,
+    pub(super) miss: Vec<u32>,
     /// Missing entries per row (b).
-    row_miss: Vec<usize>,
+    pub(super) row_miss: Vec<usize>,
     /// Row i's missing entries before column c·COL_BLOCK, at
     /// `block_ptr[i·(blocks + 1) + c]` (c = 0..=blocks).
     block_ptr: Vec<u32>,
     /// Per-block partial sums, added in block order.
-    parts: Vec<(f64, f64)>,
+    pub(super) parts: Vec<(f64, f64)>,
     /// Σ of the observed entries' squares.
     norm_obs: f64,
 }
@@ -60,6 +62,7 @@ impl<F: NmfFloat> Default for FroBufs<F> {
             xz: Buf::default(),
             xht: Buf::default(),
             whh: Buf::default(),
+            wh: Buf::default(),
             miss: Vec::new(),
             row_miss: Vec::new(),
             block_ptr: Vec::new(),
@@ -70,7 +73,7 @@ impl<F: NmfFloat> Default for FroBufs<F> {
 }
 
 /// `v` holds at least `len` elements (allocates only when growing).
-fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) {
+pub(super) fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) {
     if v.len() < len {
         v.resize(len, T::default());
     }
@@ -120,23 +123,20 @@ fn ht_row<F>(ht: &[F], j: usize, k: usize) -> &[F] {
     &ht[j * k..(j + 1) * k]
 }
 
-/// Zero-filled copy of the batch, its missing positions and Xz·Hᵀ.
+/// Zero-filled copy of the batch, its missing entries per row and Xz·Hᵀ
+/// (vectorisable: no positions; [`index_missing`] lists them for the
+/// corrections).
 pub(crate) fn prepare<F: NmfFloat>(x: ArrayView2<F>, ht: ArrayView2<F>, fb: &mut FroBufs<F>) {
     let (b, m) = x.dim();
     let k = ht.ncols();
     assert!(m <= u32::MAX as usize, "a dense batch row of 2^32 columns");
     let chunks = b.div_ceil(ROW_CHUNK);
-    let nb = m.div_ceil(COL_BLOCK);
-    grow(&mut fb.miss, b * m);
     grow(&mut fb.row_miss, b);
-    grow(&mut fb.block_ptr, b * (nb + 1));
     grow(&mut fb.parts, chunks);
     let FroBufs {
         xz,
         xht,
-        miss,
         row_miss,
-        block_ptr,
         parts,
         ..
     } = fb;
@@ -145,50 +145,76 @@ pub(crate) fn prepare<F: NmfFloat>(x: ArrayView2<F>, ht: ArrayView2<F>, fb: &mut
     xz.axis_chunks_iter_mut(Axis(0), ROW_CHUNK)
         .into_par_iter()
         .zip(xht.axis_chunks_iter_mut(Axis(0), ROW_CHUNK))
-        .zip(miss[..b * m].par_chunks_mut((ROW_CHUNK * m).max(1)))
         .zip(row_miss[..b].par_chunks_mut(ROW_CHUNK))
-        .zip(block_ptr[..b * (nb + 1)].par_chunks_mut(ROW_CHUNK * (nb + 1)))
         .zip(parts[..chunks].par_iter_mut())
         .enumerate()
-        .for_each(|(c, (((((mut zc, mut hc), mc), rc), bc), part))| {
+        .for_each(|(c, (((mut zc, mut hc), rc), part))| {
             let a = c * ROW_CHUNK;
             let xc = x.slice(s![a..a + zc.nrows(), ..]);
             let mut norm = 0.0;
-            for (r, (xr, mut zr)) in xc.rows().into_iter().zip(zc.rows_mut()).enumerate() {
-                let cols = &mut mc[r * m..(r + 1) * m];
-                let bp = &mut bc[r * (nb + 1)..(r + 1) * (nb + 1)];
-                // Branch-free: the missing entries fall at random.
-                let mut cnt = 0;
+            for ((xr, mut zr), cnt) in xc.rows().into_iter().zip(zc.rows_mut()).zip(rc) {
                 let zs = zr.as_slice_mut().expect("buffer rows are contiguous");
-                let mut put = |j: usize, v: F, z: &mut F| {
-                    if j % COL_BLOCK == 0 {
-                        bp[j / COL_BLOCK] = cnt as u32;
-                    }
-                    let nan = v.is_nan();
-                    cols[cnt] = j as u32;
-                    cnt += nan as usize;
-                    *z = if nan { F::zero() } else { v };
-                };
                 match xr.as_slice() {
-                    Some(xs) => {
-                        for (j, (&v, z)) in xs.iter().zip(zs.iter_mut()).enumerate() {
-                            put(j, v, z);
-                        }
-                    }
-                    None => {
-                        for (j, (&v, z)) in xr.iter().zip(zs.iter_mut()).enumerate() {
-                            put(j, v, z);
-                        }
-                    }
+                    Some(xs) => zs.copy_from_slice(xs),
+                    None => zs.iter_mut().zip(xr).for_each(|(z, &v)| *z = v),
                 }
+                // Branch-free select and count (vectorised).
+                let mut n = 0usize;
+                for z in zs.iter_mut() {
+                    let nan = z.is_nan();
+                    n += nan as usize;
+                    *z = if nan { F::zero() } else { *z };
+                }
+                *cnt = n;
                 norm += sum_squares(zs);
-                bp[nb] = cnt as u32;
-                rc[r] = cnt;
             }
             general_mat_mul(F::one(), &zc, &ht, F::zero(), &mut hc);
             *part = (norm, 0.0);
         });
     fb.norm_obs = fb.parts[..chunks].iter().map(|p| p.0).sum();
+}
+
+/// The prepared batch's missing positions (`miss`, `block_ptr`), for the
+/// corrections path.
+pub(crate) fn index_missing<F: NmfFloat>(x: ArrayView2<F>, fb: &mut FroBufs<F>) {
+    let (b, m) = x.dim();
+    let nb = m.div_ceil(COL_BLOCK);
+    grow(&mut fb.miss, b * m);
+    grow(&mut fb.block_ptr, b * (nb + 1));
+    let FroBufs {
+        miss,
+        row_miss,
+        block_ptr,
+        ..
+    } = fb;
+    let row_miss = &row_miss[..];
+    miss[..b * m]
+        .par_chunks_mut((ROW_CHUNK * m).max(1))
+        .zip(block_ptr[..b * (nb + 1)].par_chunks_mut(ROW_CHUNK * (nb + 1)))
+        .enumerate()
+        .for_each(|(c, (mc, bc))| {
+            let a = c * ROW_CHUNK;
+            for (r, bp) in bc.chunks_mut(nb + 1).enumerate() {
+                let cols = &mut mc[r * m..(r + 1) * m];
+                let mut cnt = 0;
+                if row_miss[a + r] > 0 {
+                    let xr = x.row(a + r);
+                    for (blk, bpv) in bp[..nb].iter_mut().enumerate() {
+                        *bpv = cnt as u32;
+                        let j0 = blk * COL_BLOCK;
+                        let j1 = (j0 + COL_BLOCK).min(m);
+                        // Branch-free: the missing entries fall at random.
+                        for j in j0..j1 {
+                            cols[cnt] = j as u32;
+                            cnt += xr[j].is_nan() as usize;
+                        }
+                    }
+                } else {
+                    bp[..nb].fill(0);
+                }
+                bp[nb] = cnt as u32;
+            }
+        });
 }
 
 /// One masked update of W (b×k, the batch's rows) from the prepared

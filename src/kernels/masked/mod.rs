@@ -17,11 +17,13 @@
 //! initial H (its completed values are not estimated from data).
 
 mod entry;
+mod fro_gemm;
 mod frobenius;
 mod rows;
 mod stream;
 
 pub(crate) use entry::entry_divergence;
+pub use fro_gemm::force_masked_frobenius_path;
 pub(crate) use rows::{has_missing, MaskedBufs};
 pub use stream::{beta_divergence_source_masked, solve_w_source_masked, source_has_missing};
 
@@ -33,7 +35,7 @@ use crate::error::Result;
 use crate::float::{NmfFloat, EPSILON_F64};
 use crate::input::Input;
 use crate::params::Missing;
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 /// The masked path's state in a fit's workspace.
 pub(crate) struct MaskedState<F> {
@@ -201,9 +203,29 @@ fn frobenius_local<F: NmfFloat>(
 ) -> Result<f64> {
     let fb = &mut bufs.fro;
     frobenius::prepare(x, ht, fb);
+    // The path (corrections or GEMM) by the batch's missing share over all
+    // workers, so that P workers choose as one process does.
+    let mut counts = [
+        fro_gemm::missing_count(fb, x.nrows()) as f64,
+        (x.nrows() * x.ncols()) as f64,
+    ];
+    if !ctx.comm.is_single() {
+        ctx.comm.sum_f64(&mut counts)?;
+    }
+    let gemm = fro_gemm::use_gemm(counts[0], counts[1]);
+    if !gemm {
+        frobenius::index_missing(x, fb);
+    }
+    let upd = |w: ArrayViewMut2<F>, fb: &mut frobenius::FroBufs<F>| {
+        if gemm {
+            fro_gemm::update_w(x, w, h, ht, &ctx.pen_w, fb)
+        } else {
+            frobenius::update_w(w, ht, hht, &ctx.pen_w, fb)
+        }
+    };
     let w = match w {
         WRows::Update(mut w) => {
-            frobenius::update_w(w.view_mut(), ht, hht, &ctx.pen_w, fb);
+            upd(w.view_mut(), fb);
             w
         }
         WRows::Fresh {
@@ -215,7 +237,7 @@ fn frobenius_local<F: NmfFloat>(
             let mut fresh = w_fresh.mat(x.nrows(), k);
             fresh.fill(F::from_f64_((mean / k as f64).sqrt()));
             for _ in 0..max_iter {
-                let (d2, n2) = frobenius::update_w(fresh.view_mut(), ht, hht, &ctx.pen_w, fb);
+                let (d2, n2) = upd(fresh.view_mut(), fb);
                 if tol > 0.0 {
                     let mut norms = [d2, n2];
                     ctx.comm.sum_f64(&mut norms)?;
@@ -227,16 +249,28 @@ fn frobenius_local<F: NmfFloat>(
             fresh
         }
     };
-    let cost = frobenius::cost_and_stats(
-        x,
-        w.view(),
-        h,
-        ht,
-        hht,
-        stats.num.view_mut(),
-        stats.den.view_mut(),
-        &mut stats.wtw,
-        fb,
-    );
+    let cost = if gemm {
+        fro_gemm::cost_and_stats(
+            x,
+            w.view(),
+            h,
+            stats.num.view_mut(),
+            stats.den.view_mut(),
+            &mut stats.wtw,
+            fb,
+        )
+    } else {
+        frobenius::cost_and_stats(
+            x,
+            w.view(),
+            h,
+            ht,
+            hht,
+            stats.num.view_mut(),
+            stats.den.view_mut(),
+            &mut stats.wtw,
+            fb,
+        )
+    };
     Ok(cost + ctx.pen_w.terms(w.view()))
 }
