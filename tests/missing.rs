@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::masked::{assert_close, fro, run_case, uniform, with_missing};
+use common::masked::{assert_close, fro, imputation_rmse, run_case, uniform, with_missing};
 use common::{case_dirs_in, Case};
 use minibatchnmf::io::InMemory;
 use minibatchnmf::{
@@ -208,18 +208,6 @@ fn completion_of_known_rank_data_is_near_the_noise_and_far_below_mean_imputation
     let mut model = MiniBatchNmf::<f64>::new(params).unwrap();
     let w = model.fit_transform(&x).unwrap();
     let completed = model.inverse_transform(w.view()).unwrap();
-    let (mut err, mut err_mean, mut noise, mut count) = (0.0, 0.0, 0.0, 0.0);
-    let col_mean: Vec<f64> = (0..x.ncols())
-        .map(|j| {
-            let obs: Vec<f64> = x
-                .column(j)
-                .iter()
-                .copied()
-                .filter(|v| !v.is_nan())
-                .collect();
-            obs.iter().sum::<f64>() / obs.len() as f64
-        })
-        .collect();
     let clean = {
         // The noise-free product, for the noise level.
         let mut u = uniform(7);
@@ -227,20 +215,7 @@ fn completion_of_known_rank_data_is_near_the_noise_and_far_below_mean_imputation
         let h = Array2::from_shape_fn((6, 120), |_| if u() < 0.6 { 0.0 } else { u() });
         w.dot(&h)
     };
-    for ((i, j), v) in x.indexed_iter() {
-        if v.is_nan() {
-            let t = truth[[i, j]];
-            err += (completed[[i, j]] - t).powi(2);
-            err_mean += (col_mean[j] - t).powi(2);
-            noise += (clean[[i, j]] - t).powi(2);
-            count += 1.0;
-        }
-    }
-    let (rmse, rmse_mean, rmse_noise) = (
-        (err / count).sqrt(),
-        (err_mean / count).sqrt(),
-        (noise / count).sqrt(),
-    );
+    let (rmse, rmse_mean, rmse_noise) = imputation_rmse(&x, &truth, &completed, &clean);
     eprintln!("imputation RMSE {rmse:.4}, mean imputation {rmse_mean:.4}, noise {rmse_noise:.4}");
     assert!(
         rmse < 1.5 * rmse_noise,

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::masked::{uniform, with_missing};
+use common::masked::{csr_observed, imputation_rmse, uniform, with_missing};
 use minibatchnmf::io::InMemory;
 use minibatchnmf::progress::{Control, FitObserver, StepReport};
 use minibatchnmf::{
@@ -18,21 +18,6 @@ use std::sync::Arc;
 fn positive(n: usize, m: usize, seed: u64) -> Array2<f64> {
     let mut u = uniform(seed);
     Array2::from_shape_fn((n, m), |_| 0.1 + 3.0 * u())
-}
-
-/// CSR of the non-NaN entries of `x` (NaN entries unstored).
-fn csr_observed(x: &Array2<f64>) -> (Vec<usize>, Vec<usize>, Vec<f64>) {
-    let (mut ip, mut ix, mut dv) = (vec![0], vec![], vec![]);
-    for row in x.rows() {
-        for (j, &v) in row.iter().enumerate() {
-            if !v.is_nan() {
-                ix.push(j);
-                dv.push(v);
-            }
-        }
-        ip.push(ix.len());
-    }
-    (ip, ix, dv)
 }
 
 fn cd() -> MiniBatchNmfParams {
@@ -397,32 +382,7 @@ fn completion_of_known_rank_data_is_near_the_noise_and_far_below_mean_imputation
     let mut model = MiniBatchNmf::<f64>::new(params).unwrap();
     let w = model.fit_transform(&x).unwrap();
     let completed = model.inverse_transform(w.view()).unwrap();
-    let col_mean: Vec<f64> = (0..x.ncols())
-        .map(|j| {
-            let obs: Vec<f64> = x
-                .column(j)
-                .iter()
-                .copied()
-                .filter(|v| !v.is_nan())
-                .collect();
-            obs.iter().sum::<f64>() / obs.len() as f64
-        })
-        .collect();
-    let (mut err, mut err_mean, mut noise, mut count) = (0.0, 0.0, 0.0, 0.0);
-    for ((i, j), v) in x.indexed_iter() {
-        if v.is_nan() {
-            let t = truth[[i, j]];
-            err += (completed[[i, j]] - t).powi(2);
-            err_mean += (col_mean[j] - t).powi(2);
-            noise += (clean[[i, j]] - t).powi(2);
-            count += 1.0;
-        }
-    }
-    let (rmse, rmse_mean, rmse_noise) = (
-        (err / count).sqrt(),
-        (err_mean / count).sqrt(),
-        (noise / count).sqrt(),
-    );
+    let (rmse, rmse_mean, rmse_noise) = imputation_rmse(&x, &truth, &completed, &clean);
     eprintln!(
         "cd imputation RMSE {rmse:.4}, mean imputation {rmse_mean:.4}, noise {rmse_noise:.4}"
     );

@@ -5,6 +5,9 @@
 //! CSR case is wide enough for several column blocks of H's sweeps and
 //! has a partial block of rows and of columns).
 
+mod common;
+
+use common::masked::csr_observed;
 use minibatchnmf::dist::SingleProcess;
 use minibatchnmf::{BetaLoss, CdStats, CsrView, Init, MiniBatchNmf, MiniBatchNmfParams, Solver};
 use ndarray::Array2;
@@ -153,16 +156,7 @@ fn masked_allocations(beta: BetaLoss, epochs: usize, csr: bool, cd: bool) -> usi
         }
     });
     // CSR with the NaN entries unstored ("unstored").
-    let (mut ip, mut ix, mut dv) = (vec![0], vec![], vec![]);
-    for row in x.rows() {
-        for (j, &v) in row.iter().enumerate() {
-            if !v.is_nan() {
-                ix.push(j);
-                dv.push(v);
-            }
-        }
-        ip.push(ix.len());
-    }
+    let (ip, ix, dv) = csr_observed(&x);
     let p = MiniBatchNmfParams::new()
         .n_components(5)
         .init(Init::Random)

@@ -59,3 +59,53 @@ pub fn assert_close(what: &str, a: ArrayView2<f64>, b: ArrayView2<f64>, rtol: f6
         );
     }
 }
+
+/// CSR (indptr, indices, data) of the non-NaN entries of `x` (NaN entries
+/// unstored).
+pub fn csr_observed(x: &Array2<f64>) -> (Vec<usize>, Vec<usize>, Vec<f64>) {
+    let (mut ip, mut ix, mut dv) = (vec![0], vec![], vec![]);
+    for row in x.rows() {
+        for (j, &v) in row.iter().enumerate() {
+            if !v.is_nan() {
+                ix.push(j);
+                dv.push(v);
+            }
+        }
+        ip.push(ix.len());
+    }
+    (ip, ix, dv)
+}
+
+/// RMSE over the missing (NaN) entries of `x` of the completed matrix, of
+/// the per-column means of the observed entries, and of the noise-free
+/// `clean` matrix, each against `truth`.
+pub fn imputation_rmse(
+    x: &Array2<f64>,
+    truth: &Array2<f64>,
+    completed: &Array2<f64>,
+    clean: &Array2<f64>,
+) -> (f64, f64, f64) {
+    let col_mean: Vec<f64> = x
+        .columns()
+        .into_iter()
+        .map(|c| {
+            let obs: Vec<f64> = c.iter().copied().filter(|v| !v.is_nan()).collect();
+            obs.iter().sum::<f64>() / obs.len() as f64
+        })
+        .collect();
+    let (mut err, mut err_mean, mut noise, mut count) = (0.0, 0.0, 0.0, 0.0);
+    for ((i, j), v) in x.indexed_iter() {
+        if v.is_nan() {
+            let t = truth[[i, j]];
+            err += (completed[[i, j]] - t).powi(2);
+            err_mean += (col_mean[j] - t).powi(2);
+            noise += (clean[[i, j]] - t).powi(2);
+            count += 1.0;
+        }
+    }
+    (
+        (err / count).sqrt(),
+        (err_mean / count).sqrt(),
+        (noise / count).sqrt(),
+    )
+}
