@@ -373,6 +373,47 @@ fn a_fit_over_budget_fails_and_leaves_the_model_unchanged() {
     m.fit(&x).unwrap();
 }
 
+/// A wide CSR matrix takes a batch of many rows under a budget far below
+/// a dense batch×m block (batch_size × n_features × 8 bytes = 3.2 GB
+/// here): the preflight counts the values a batch can hold, never a dense
+/// block the fit does not allocate — for both solvers and transform.
+#[test]
+fn a_wide_csr_matrix_takes_large_batches_under_a_small_budget() {
+    let (n, m, per_row) = (4000usize, 100_000usize, 5usize);
+    let mut indptr = vec![0usize];
+    let (mut indices, mut data) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let mut cols: Vec<usize> = (0..per_row).map(|t| (i * 7919 + t * 104_729) % m).collect();
+        cols.sort_unstable();
+        cols.dedup();
+        for c in cols {
+            indices.push(c);
+            data.push(1.0 + ((i + c) % 5) as f64);
+        }
+        indptr.push(indices.len());
+    }
+    let x = minibatchnmf::CsrView::new(n, m, &indptr, &indices, &data).unwrap();
+    for solver in ["mu", "cd"] {
+        let params = MiniBatchNmfParams::new()
+            .n_components(3)
+            .init(Init::Random)
+            .random_state(Some(0))
+            .batch_size(n)
+            .max_iter(2);
+        let mut model = MiniBatchNmf::<f64>::new(params).unwrap();
+        model.set_param("solver", solver).unwrap();
+        model.set_param("max_memory", "200M").unwrap();
+        model.fit(x).unwrap_or_else(|e| panic!("{solver}: {e}"));
+        model
+            .transform(x)
+            .unwrap_or_else(|e| panic!("{solver}: {e}"));
+        // The budget still binds: H's statistics alone need more than 1 MiB.
+        model.set_param("max_memory", "1M").unwrap();
+        let e = model.fit(x).unwrap_err();
+        assert!(matches!(e, Error::OutOfMemory { .. }), "{solver}: {e}");
+    }
+}
+
 fn last_error() -> String {
     unsafe { CStr::from_ptr(nmf_last_error()) }
         .to_string_lossy()

@@ -346,7 +346,15 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
         parallel::install(|| {
             let local = f.ok_or(Error::NotFitted).and_then(|f| {
                 let k = f.components.nrows();
-                memory::preflight(params, Call::Transform, x.shape(), k, size_of::<F>(), false)?;
+                memory::preflight(
+                    params,
+                    Call::Transform,
+                    x.shape(),
+                    x.is_sparse().then(|| x.nnz()),
+                    k,
+                    size_of::<F>(),
+                    false,
+                )?;
                 check_source(
                     x,
                     Some(f.n_features_in),

@@ -30,6 +30,10 @@ pub(super) fn partial_fit_impl<F: NmfFloat>(
                 params,
                 Call::PartialFit,
                 x.shape(),
+                match x {
+                    crate::input::Input::Csr(c) => Some(c.nnz()),
+                    _ => None,
+                },
                 k,
                 size_of::<F>(),
                 false,

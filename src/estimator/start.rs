@@ -219,6 +219,7 @@ pub(super) fn start<F: NmfFloat>(
         params,
         crate::memory::Call::Fit,
         x.shape(),
+        x.is_sparse().then(|| x.nnz()),
         k,
         size,
         !comm.is_single(),

@@ -17,6 +17,7 @@ mod workspace;
 use step::minibatch_step;
 pub use step::{step_apply, step_local, step_reduce, StepCtx, StepSolver, WRows};
 pub use stream::{beta_divergence_source, solve_w_source};
+pub(crate) use workspace::block_elems;
 pub use workspace::Workspace;
 
 #[cfg(test)]

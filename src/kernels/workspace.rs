@@ -13,6 +13,11 @@ use rayon::prelude::*;
 /// row blocks of this size.
 const BLOCK_ELEMS: usize = 1 << 19;
 
+/// Elements of one W·H block (the memory preflight counts them).
+pub(crate) fn block_elems() -> usize {
+    BLOCK_ELEMS
+}
+
 /// Rows per block for X with `n_features` columns.
 pub(crate) fn rows_per_block(n_features: usize) -> usize {
     (BLOCK_ELEMS / n_features.max(1)).max(1)

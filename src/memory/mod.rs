@@ -280,7 +280,9 @@ pub(crate) struct Plan {
 /// Checks, before anything is allocated, that a call on X of `n` rows
 /// (this process's rows) and `m` columns with k components of `elem`
 /// bytes fits the budget of `params.max_memory`: W (n×k), H with its
-/// numerator and denominator (3·k×m), the workspaces of a mini-batch, the
+/// numerator and denominator (3·k×m), the workspaces of a mini-batch (for
+/// CSR X of `nnz` stored values, sized by the values a batch can hold,
+/// never by a dense batch×m block), the
 /// randomized SVD of an nndsvd initialisation (four n×(k+10) and m×(k+10)
 /// blocks, and Xᵀ·X for m ≤ 2048), the buffers of a fresh W solve, and the
 /// row blocks of whole passes. Measured against the peak RSS of real fits
@@ -302,6 +304,7 @@ pub(crate) fn preflight(
     params: &crate::params::MiniBatchNmfParams,
     call: Call,
     (n, m): (usize, usize),
+    nnz: Option<usize>,
     k: usize,
     elem: usize,
     distributed: bool,
@@ -314,7 +317,7 @@ pub(crate) fn preflight(
     let h = bytes_of(&[3, k, m], elem);
     let ws = sum([
         bytes_of(&[threads + 2, 2, k, m], elem),
-        bytes_of(&[4, bs, k.saturating_add(m)], elem),
+        batch_bytes(bs, m, nnz, k, elem, threads),
     ]);
     // Row blocks of whole passes: the reader's raw and converted buffers,
     // and the products a pass computes on them.
@@ -442,6 +445,45 @@ pub(crate) fn preflight(
     })
 }
 
+/// The buffers of a mini-batch of `bs` rows: per-row buffers (4·bs·k) and
+/// the batch's X with what is computed at its entries (4 values per entry).
+/// Dense X: 4·bs·m. CSR X: a batch holds at most min(bs·m, nnz) stored
+/// values (with their column indices, and the cd solver's column index of
+/// the batch), and the W·H row blocks of the β ∉ {1, 2} losses are capped
+/// at one block of W·H values per thread, plus the cd
+/// solver's column lists of the batch (k + 1 values per column). A wide
+/// CSR matrix therefore takes large batches without a batch×m charge it
+/// never allocates.
+fn batch_bytes(
+    bs: usize,
+    m: usize,
+    nnz: Option<usize>,
+    k: usize,
+    elem: usize,
+    threads: usize,
+) -> Bytes {
+    let rows = bytes_of(&[4, bs, k], elem);
+    match nnz {
+        None => sum([rows, bytes_of(&[4, bs, m], elem)]),
+        Some(nnz) => {
+            let stored = bs.saturating_mul(m).min(nnz);
+            sum([
+                rows,
+                bytes_of(&[4, stored], elem + 8),
+                bytes_of(
+                    &[
+                        threads,
+                        2,
+                        crate::kernels::block_elems().min(bs.saturating_mul(m)),
+                    ],
+                    elem,
+                ),
+                bytes_of(&[k + 2, m], elem.max(8)),
+            ])
+        }
+    }
+}
+
 /// The hint of a fit refused even with W spilled, because of the
 /// initialisation's SVD blocks.
 const SPILL_SVD_HINT: &str = "use init='random' (W then lives in a file and \
@@ -530,6 +572,20 @@ mod tests {
         assert!(b.check("x", None, "h").is_err());
         assert!(Budget::unlimited().check("x", None, "h").is_err());
         assert!(Budget::unlimited().check("x", Some(u64::MAX), "h").is_ok());
+    }
+
+    #[test]
+    fn a_csr_batch_is_counted_by_its_values_not_as_a_dense_block() {
+        let (bs, m, k, elem, threads) = (16384, 82875, 20, 8, 2);
+        let dense = batch_bytes(bs, m, None, k, elem, threads).unwrap();
+        assert!(dense >= 4 * (bs * m * elem) as u64);
+        // 2 M stored values: the batch holds at most all of them.
+        let csr = batch_bytes(bs, m, Some(2_000_000), k, elem, threads).unwrap();
+        assert!(csr >= 4 * 2_000_000 * 16, "{csr}");
+        assert!(csr < dense / 100, "{csr} vs {dense}");
+        // A tiny wide batch: never more than the dense count's values.
+        let few = batch_bytes(2, m, Some(usize::MAX), k, elem, threads).unwrap();
+        assert!(few >= 4 * (2 * m) as u64 * 16);
     }
 
     #[test]
