@@ -86,6 +86,16 @@ TARGETS = {("Fashion", 20): 6.0, ("Fashion", 100): 8.0, ("FOLDOC", 20): 3.0, ("l
 # stored values, so fewer, larger steps with fewer H sweeps each: batch_size
 # 2048, cd_w_sweeps=5, cd_h_sweeps=2 (measurements in BENCHMARKS.md).
 WIDE_SPARSE_CD = dict(batch=2048, set=["cd_w_sweeps=5", "cd_h_sweeps=2"])
+# FOLDOC: one more W sweep (cheap: 2048·k² per batch against the H sweeps'
+# m·k²) reaches NMF cd's 20-iteration error 106.558 in 5 passes instead of
+# 6 (pass-5 errors, batch 2048, w/h sweeps: 5/2 106.561, 6/2 106.549,
+# 7/2 106.573, 8/2 106.610, 5/3 106.551, 6/3 106.572; batch 1536, 1792,
+# 2560 at 5/2: 106.609, 106.575, 106.621). The pass-5 error moves by
+# ±0.03 with these settings, so the gain is this data set's, not a rule:
+# on the large TF-IDF 5/2 reaches 350.5215 at pass 4 (350.5056) and 6/2
+# only after pass 5 (pass 4: 350.5674, pass 5: 350.5222), so that one keeps
+# WIDE_SPARSE_CD.
+FOLDOC_CD = dict(batch=2048, set=["cd_w_sweeps=6", "cd_h_sweeps=2"])
 
 
 def datasets(quick):
@@ -96,7 +106,7 @@ def datasets(quick):
         dict(name="Fashion", key="fashion", k=10, ns=[20, 100],
              budgets=[0.1, 0.25, 0.5, 1.0, 2.0], max_seconds=2.5),
         dict(name="FOLDOC", key="sparse_foldoc", k=20, ns=[20],
-             budgets=[0.1, 0.25, 0.5, 1.0, 2.0, 4.0], max_seconds=5.0, cd=WIDE_SPARSE_CD),
+             budgets=[0.1, 0.25, 0.5, 1.0, 2.0, 4.0], max_seconds=5.0, cd=FOLDOC_CD),
         # Debian's dict-gcide (`make large-tfidf`, target/bench-data/large_tfidf.npz):
         # run when benches/suite.py prepares it (skipped with a note otherwise).
         dict(name="large TF-IDF", key="sparse_large_tfidf", k=20, ns=[20],

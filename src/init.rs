@@ -213,6 +213,9 @@ pub fn initialize_source<F: NmfFloat>(
     Ok((Matrix::from_array(w, place_w, "W")?, h))
 }
 
+/// Normals per chunk of the random init's W.
+const W_CHUNK: usize = 1 << 16;
+
 /// Random init: H first, then W (all N rows drawn, the shard's kept, so
 /// that every worker leaves the generator where one process would),
 /// scaled normals in absolute value.
@@ -231,8 +234,18 @@ fn random_init<F: NmfFloat>(
     for _ in 0..shard.offset * k {
         rng.standard_normal();
     }
+    // W's normals drawn in chunks (each a parallel fill), exactly as many
+    // as W takes: the generator ends where one call per value leaves it.
+    let (mut buf, mut at, mut left) = (Vec::new(), 0, shard.n_local * k);
     let w = Matrix::from_fn((shard.n_local, k), place_w, "W", || {
-        Float::abs(avg * F::from_f64_(rng.standard_normal()))
+        if at == buf.len() {
+            let c = left.min(W_CHUNK);
+            buf.resize(c, 0.0);
+            rng.fill_standard_normal(&mut buf);
+            (left, at) = (left - c, 0);
+        }
+        at += 1;
+        Float::abs(avg * F::from_f64_(buf[at - 1]))
     })?;
     for _ in 0..(shard.n_total - shard.offset - shard.n_local) * k {
         rng.standard_normal();

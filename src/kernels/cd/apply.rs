@@ -5,8 +5,7 @@ use super::{gram_with_l2, sweep_cols, CdBufs, StatUpdate};
 use crate::float::NmfFloat;
 use crate::kernels::workspace::{HCache, HStats};
 use crate::kernels::Penalty;
-use ndarray::{Array2, Axis, Zip};
-use rayon::prelude::*;
+use ndarray::{Array2, Zip};
 
 /// A (k×k) and B (k×m) from the batch statistics, then `h_sweeps` sweeps
 /// over H's columns (rows of Hᵀ) with H's penalty. Returns
@@ -34,17 +33,20 @@ pub(crate) fn apply<F: NmfFloat>(
         bcols,
         ..
     } = bufs;
-    if *compact {
+    // B's change in the batch's columns only: added by the H sweep, block
+    // by block, just before it reads them.
+    let add = if *compact {
         debug_assert_eq!(update, StatUpdate::Add);
-        add_cols(b, cols, bcols.slice(cols.len() * k));
+        Some((&cols[..], &bcols.slice(cols.len() * k)[..]))
     } else {
         fold(b, &stats.num, update);
-    }
+        None
+    };
     let mut hess = hess.mat(k, k);
     gram_with_l2(a.view(), pen.l2, hess.view_mut());
     let has_ht = hc.ht.dim() == (h.ncols(), k);
     let ht = has_ht.then_some(&mut hc.ht);
-    let change = sweep_cols(h, hess.view(), b.view(), pen.l1, h_sweeps, sweep, ht);
+    let change = sweep_cols(h, hess.view(), b, add, pen.l1, h_sweeps, sweep, ht);
     hc.ht_fresh = has_ht;
     change
 }
@@ -59,20 +61,4 @@ fn fold<F: NmfFloat>(s: &mut Array2<F>, t: &Array2<F>, update: StatUpdate) {
         }
         StatUpdate::Add => Zip::from(s).and(t).par_for_each(|s, &t| *s += t),
     }
-}
-
-/// `s` ← s + t in the columns `cols` of `s` (k×m), t compact (column c's
-/// k values at `c·k..`): the other columns would add zeros. In parallel
-/// over the rows of `s`.
-fn add_cols<F: NmfFloat>(s: &mut Array2<F>, cols: &[usize], t: &[F]) {
-    let k = s.nrows();
-    s.axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(r, mut row)| {
-            let row = row.as_slice_mut().expect("rows of B are contiguous");
-            for (c, &j) in cols.iter().enumerate() {
-                row[j] += t[c * k + r];
-            }
-        });
 }

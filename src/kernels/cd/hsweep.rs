@@ -19,21 +19,36 @@ const COLS: usize = 1024;
 /// independent chains).
 const HL: usize = 32;
 
-/// One parallel task: (block index, ((H's columns of the block, its
-/// scratch), Hᵀ's rows of the block or nothing)).
-type BlockTask<'a, F> = (usize, ((ArrayViewMut2<'a, F>, &'a mut [F]), &'a mut [F]));
+/// One parallel task: (block index, (((H's columns of the block, B's
+/// columns of the block), its scratch), Hᵀ's rows of the block or nothing)).
+type BlockTask<'a, F> = (
+    usize,
+    (
+        ((ArrayViewMut2<'a, F>, ArrayViewMut2<'a, F>), &'a mut [F]),
+        &'a mut [F],
+    ),
+);
+
+/// B's change in some of its columns, compactly: the columns (increasing)
+/// and their k values each (column c's at `c·k..`).
+pub(crate) type ColsDelta<'a, F> = Option<(&'a [usize], &'a [F])>;
 
 /// `sweeps` HALS sweeps over every column of `h` (k×m) in place, with the
 /// Hessian `hess` (k×k) and the linear term `b` (k×m; `l1` is subtracted
 /// from it): each column gets exactly the arithmetic of its row of Hᵀ in
 /// [`super::sweep_rows`]. In parallel over blocks of columns. With `ht`
 /// (m×k, standard layout), Hᵀ of the new H is written there too.
+/// With `add`, each block first adds B's change in its columns to `b`
+/// (the same `b[t, j] += Δ` as a separate pass, while the block's columns
+/// of B are in cache for the sweep).
 /// Returns ||H_new − H_old|| / ||H_new|| (per-lane sums over a block of
 /// `COLS` columns, added lane by lane, then block by block).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn sweep_cols<F: NmfFloat>(
     h: &mut Array2<F>,
     hess: ArrayView2<F>,
-    b: ArrayView2<F>,
+    b: &mut Array2<F>,
+    add: ColsDelta<F>,
     l1: f64,
     sweeps: usize,
     bufs: &mut SweepBufs<F>,
@@ -48,11 +63,13 @@ pub(crate) fn sweep_cols<F: NmfFloat>(
         // model's H).
         *h = h.as_standard_layout().into_owned();
     }
+    if b.strides()[1] != 1 {
+        *b = b.as_standard_layout().into_owned();
+    }
+    debug_assert_eq!(b.dim(), (k, m));
     let l1 = F::from_f64_(l1);
     let hess = hess.as_standard_layout();
     let hs = hess.as_slice().expect("standard layout");
-    let b = b.as_standard_layout();
-    let bs = b.as_slice().expect("standard layout");
     let blocks = m.div_ceil(COLS);
     let per = 3 * k * HL;
     let SweepBufs { parts, lanes } = bufs;
@@ -66,7 +83,7 @@ pub(crate) fn sweep_cols<F: NmfFloat>(
         }
         None => (&mut none, 0),
     };
-    let job = |(bi, ((mut hc, scratch), htc)): BlockTask<F>| {
+    let job = |(bi, (((mut hc, mut bc), scratch), htc)): BlockTask<F>| {
         let (vb, rest) = scratch.split_at_mut(k * HL);
         let (lb, old) = rest.split_at_mut(k * HL);
         // Per-lane sums (independent chains), added in lane order at the
@@ -76,6 +93,19 @@ pub(crate) fn sweep_cols<F: NmfFloat>(
         let c0 = bi * COLS;
         let rs = hc.strides()[0] as usize;
         let hp = hc.as_mut_ptr();
+        let brs = bc.strides()[0] as usize;
+        let bp = bc.as_mut_ptr();
+        if let Some((list, delta)) = add {
+            let lo = list.partition_point(|&j| j < c0);
+            let hi = list.partition_point(|&j| j < c0 + cols);
+            for (c, &j) in list[lo..hi].iter().enumerate().map(|(i, j)| (lo + i, j)) {
+                for (t, &d) in delta[c * k..(c + 1) * k].iter().enumerate() {
+                    // SAFETY: row t, column j − c0 of this block of B
+                    // (j in c0..c0 + cols), disjoint from other blocks.
+                    unsafe { *bp.add(t * brs + j - c0) += d };
+                }
+            }
+        }
         for j0 in (0..cols).step_by(HL) {
             let used = HL.min(cols - j0);
             if used < HL {
@@ -87,7 +117,9 @@ pub(crate) fn sweep_cols<F: NmfFloat>(
                 // hp + t·rs, inside H and disjoint from the other rows
                 // (rs ≥ m ≥ cols) and from the other blocks' columns.
                 let hr = unsafe { std::slice::from_raw_parts(hp.add(t * rs), cols) };
-                let br = &bs[t * m + c0..t * m + c0 + cols];
+                // SAFETY: row t of this block of B, likewise (no mutable
+                // reference to it lives while this one does).
+                let br = unsafe { std::slice::from_raw_parts(bp.add(t * brs), cols) };
                 let (vd, ld) = (&mut vb[t * HL..(t + 1) * HL], &mut lb[t * HL..(t + 1) * HL]);
                 if used == HL {
                     let hv: &[F; HL] = hr[j0..j0 + HL].try_into().expect("lanes");
@@ -130,6 +162,7 @@ pub(crate) fn sweep_cols<F: NmfFloat>(
     let blocks_iter = h
         .axis_chunks_iter_mut(Axis(1), COLS)
         .into_par_iter()
+        .zip(b.axis_chunks_iter_mut(Axis(1), COLS).into_par_iter())
         .zip(lanes.par_chunks_mut(per));
     if ht_per > 0 {
         blocks_iter
@@ -172,15 +205,18 @@ mod tests {
         let mut h = h0.clone();
         let mut bufs = SweepBufs::default();
         let mut ht_out = ndarray::Array2::from_elem((m, k), -1.0);
+        let mut bm = b.clone();
         let change = sweep_cols(
             &mut h,
             hess.view(),
-            b.view(),
+            &mut bm,
+            None,
             0.05,
             3,
             &mut bufs,
             Some(&mut ht_out),
         );
+        assert_eq!(bm, b);
         let mut ht = h0.t().as_standard_layout().into_owned();
         let bt = b.t().as_standard_layout().into_owned();
         sweep_rows(ht.view_mut(), hess.view(), bt.view(), 0.05, 3, &mut bufs);
@@ -190,8 +226,54 @@ mod tests {
         assert!(change > 0.0 && (change - expected).abs() <= 1e-12 * expected);
         // Without Hᵀ: the same H and change.
         let mut h2 = h0.clone();
-        let change2 = sweep_cols(&mut h2, hess.view(), b.view(), 0.05, 3, &mut bufs, None);
+        let change2 = sweep_cols(
+            &mut h2,
+            hess.view(),
+            &mut bm,
+            None,
+            0.05,
+            3,
+            &mut bufs,
+            None,
+        );
         assert_eq!(h2, h);
         assert_eq!(change2, change);
+    }
+
+    /// B's compact change in some columns (in several blocks, the first
+    /// and the last column among them), added by the sweep: the same B and
+    /// H, bit for bit, as adding it first and sweeping after.
+    #[test]
+    fn sweep_adds_the_compact_change_of_b_first() {
+        let (k, m) = (4, 3 * COLS + 7);
+        let f = |i: usize, j: usize, s: usize| (((i * 13 + j * 29 + s) % 19) as f64) / 5.0;
+        let h0 = ndarray::Array2::from_shape_fn((k, m), |(i, j)| f(i, j, 2));
+        let b0 = ndarray::Array2::from_shape_fn((k, m), |(i, j)| f(i, j, 7) - 1.0);
+        let hess = ndarray::Array2::from_shape_fn((k, k), |(i, j)| {
+            if i == j {
+                2.0 + i as f64
+            } else {
+                0.1 * (i + j) as f64
+            }
+        });
+        let cols: Vec<usize> = (0..m).filter(|j| j % 7 == 0 || *j == m - 1).collect();
+        let delta: Vec<f64> = (0..cols.len() * k)
+            .map(|i| ((i % 11) as f64) / 3.0 - 1.5)
+            .collect();
+        let mut bufs = SweepBufs::default();
+        let (mut h1, mut b1) = (h0.clone(), b0.clone());
+        for (c, &j) in cols.iter().enumerate() {
+            for t in 0..k {
+                b1[[t, j]] += delta[c * k + t];
+            }
+        }
+        let c1 = sweep_cols(&mut h1, hess.view(), &mut b1, None, 0.0, 2, &mut bufs, None);
+        let (mut h2, mut b2) = (h0.clone(), b0.clone());
+        let add = Some((&cols[..], &delta[..]));
+        let c2 = sweep_cols(&mut h2, hess.view(), &mut b2, add, 0.0, 2, &mut bufs, None);
+        assert_ne!(b1, b0);
+        assert_eq!(b2, b1);
+        assert_eq!(h2, h1);
+        assert_eq!(c2, c1);
     }
 }
