@@ -5,5 +5,6 @@ mod fused_power;
 pub(crate) mod openblas;
 pub mod randomized_svd;
 mod small_lapack;
+mod span_basis;
 pub mod sparse;
 pub mod streamed_svd;

@@ -25,7 +25,10 @@
 //! through scikit-learn's two passes. A tall X with few columns (m below
 //! 2·n_iter·(k + 10)) iterates on G = Xᵀ·X instead (one `syrk` pass; the
 //! same subspaces as the LU-normalised passes, Q ← P·L(G·Q)), then one fused
-//! pass. Sparse X always takes scikit-learn's two passes.
+//! pass. Sparse X always takes scikit-learn's two passes; in f64 it
+//! normalises them with a basis of the same span from GEMMs on all cores (`span_basis`:
+//! Y·R⁻¹ with RᵀR = YᵀY; the final basis the same twice) instead of
+//! single-threaded LAPACK, where that basis is well conditioned.
 //!
 //! Dense f32 X takes the fused passes too, in f32 (their speed), with U⁻¹
 //! applied in f64 and a guard on cond(U) of its own (`fused_power`), but
@@ -46,6 +49,7 @@ use crate::linalg::fused_power::{
 use crate::linalg::small_lapack::{
     lu_factor, permuted_l_from, permuted_l_into, qr_basis, qr_basis_r, thin_svd,
 };
+use crate::linalg::span_basis::{gram_basis_into, orthonormal};
 use crate::linalg::sparse::{csc_t_dot_dense_with, csr_dot_dense, CscIndex};
 use crate::rng::NumpyRandomState;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
@@ -196,15 +200,33 @@ fn two_pass_range<F: NmfFloat>(
     let mut prod_t = Array2::zeros((0, 0));
     let mut q_m = Array2::zeros((0, 0));
     let mut lu = Vec::new();
+    // Sparse f64 X: the normaliser and the final basis from GEMMs on both
+    // cores (`span_basis`: the same spans), LAPACK's where its guard refuses
+    // (and for f32).
+    let gemm_basis = op.src.is_sparse() && TypeId::of::<F>() == TypeId::of::<f64>();
+    let mut pass = GramPass::default();
+    let mut normalise = |y: &Array2<F>, lu: &mut Vec<F>, q: &mut Array2<F>| {
+        if gemm_basis && gram_basis_into(y.view(), &mut pass, q) {
+            count_gemm_basis();
+            return Ok(());
+        }
+        permuted_l_into(y.view(), lu, q)
+    };
     for _ in 0..n_iter {
         op.dot_into(q.view(), &mut prod_m)?;
-        permuted_l_into(prod_m.view(), &mut lu, &mut q_m)?;
+        normalise(&prod_m, &mut lu, &mut q_m)?;
         op.t_dot_into(q_m.view(), &mut prod_t)?;
-        permuted_l_into(prod_t.view(), &mut lu, &mut q)?;
+        normalise(&prod_t, &mut lu, &mut q)?;
     }
     drop((prod_t, q_m, lu));
     op.dot_into(q.view(), &mut prod_m)?;
-    let q = qr_basis(prod_m)?;
+    let q = match gemm_basis
+        .then(|| orthonormal(prod_m.view(), &mut pass))
+        .flatten()
+    {
+        Some(q) => q,
+        None => qr_basis(prod_m)?,
+    };
     let b = op.q_t_dot(q.view())?;
     Ok((q, b))
 }
@@ -366,6 +388,18 @@ thread_local! {
 fn count_fused() {
     #[cfg(test)]
     FUSED_STEPS.with(|c| c.set(c.get() + 1));
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Normalisations by `span_basis` taken on this thread (tests).
+    static GEMM_BASIS_STEPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one normalisation by `span_basis` (tests only).
+fn count_gemm_basis() {
+    #[cfg(test)]
+    GEMM_BASIS_STEPS.with(|c| c.set(c.get() + 1));
 }
 
 /// A row-major copy.
@@ -763,6 +797,27 @@ mod tests {
             FUSED_STEPS.with(|c| c.set(0));
             check(name);
             assert_eq!(FUSED_STEPS.with(|c| c.get()), steps, "x_{name}");
+        }
+    }
+
+    /// Sparse f64 X normalises every power iteration with `span_basis`
+    /// (2·n_iter GEMM bases) when X has full rank, and still matches
+    /// scikit-learn's P·L products to 1e-10 (`check`); a rank-deficient X
+    /// (x_a) falls back to LAPACK's factorisations where the guard refuses.
+    #[test]
+    fn sparse_power_iterations_take_the_gemm_basis() {
+        for (name, min_steps) in [("d", 2 * 7 * 2), ("e", 2 * 7 + 2 * 4)] {
+            let x = test_npy::read_matrix(&format!("x_{name}.npy"));
+            let (n, m) = x.dim();
+            let (indptr, indices, data) = test_npy::csr_parts(&x);
+            let csr = CsrView::new(n, m, &indptr, &indices, &data).unwrap();
+            GEMM_BASIS_STEPS.with(|c| c.set(0));
+            for k in [3usize, 5] {
+                randomized_svd(&Input::Csr(csr), k, &mut NumpyRandomState::new(0)).unwrap();
+            }
+            let steps = GEMM_BASIS_STEPS.with(|c| c.get());
+            assert!(steps >= min_steps, "x_{name}: {steps} GEMM bases");
+            check(name);
         }
     }
 
