@@ -7,6 +7,7 @@
 //! k-sized products: ||X||² + Σ(W·HHᵀ)∘W − 2Σ(X·Hᵀ)∘W.
 
 use super::elementwise::{beta_powers, clip_eps, den_powers_block, npow, EPS};
+use super::log_terms::{kl_row_terms, sparse_nz_terms_log};
 use super::skinny;
 use super::workspace::{plan_parts, rows_per_block, HCache, HStats, RowBufs, ThreadBufs};
 use super::Loss;
@@ -19,14 +20,14 @@ use rayon::prelude::*;
 
 /// Partial sums of the divergence over blocks of rows.
 #[derive(Default, Clone, Copy)]
-struct Terms {
+pub(super) struct Terms {
     /// β=2: 2·divergence. β=1: Σ X·ln(X/WH). β=0: Σ X/WH − ln(X/WH).
     /// Else Σ X^β. (X > eps entries only, except for β=2.)
-    a: f64,
+    pub(super) a: f64,
     /// β=1: Σ X. Else Σ X·WH^(β−1). (X > eps entries.)
-    b: f64,
+    pub(super) b: f64,
     /// β=1: Σ WH. Else Σ (WH)^β over all entries.
-    c: f64,
+    pub(super) c: f64,
 }
 
 impl std::ops::Add for Terms {
@@ -270,7 +271,10 @@ fn divergence_rows<F: NmfFloat>(
                     // Constant β for the common losses, so the branches fold.
                     terms = terms
                         + if beta == 1.0 {
-                            row_terms(xrow, vrow.view_mut(), drow, 1.0, want)
+                            match (xrow.as_slice(), vrow.as_slice_mut()) {
+                                (Some(xs), Some(vs)) => kl_row_terms(xs, vs, want),
+                                _ => row_terms(xrow, vrow.view_mut(), drow, 1.0, want),
+                            }
                         } else if beta == 0.0 {
                             row_terms(xrow, vrow.view_mut(), drow, 0.0, want)
                         } else {
@@ -416,6 +420,9 @@ fn sparse_nz_terms<F: NmfFloat>(
     beta: f64,
     vals: &mut [F],
 ) -> Terms {
+    if beta == 1.0 || beta == 0.0 {
+        return sparse_nz_terms_log(xc, w, ht, beta, vals);
+    }
     let mut t = Terms::default();
     let mut p = 0;
     // Rows of Hᵀ are gathered at random: prefetch a few stored values ahead.

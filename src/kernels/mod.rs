@@ -5,7 +5,9 @@
 pub mod cd;
 mod divergence;
 mod elementwise;
+mod log_terms;
 pub mod masked;
+mod simd_log;
 mod skinny;
 mod step;
 mod stream;
