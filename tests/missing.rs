@@ -7,7 +7,7 @@ mod common;
 
 use common::masked::{assert_close, fro, imputation_rmse, run_case, uniform, with_missing};
 use common::{case_dirs_in, Case};
-use minibatchnmf::io::InMemory;
+use minibatchnmf::io::{InMemory, RowSource};
 use minibatchnmf::{
     cross_validate_rank, BetaLoss, CsrView, CvOptions, FitArgs, Init, Input, MiniBatchNmf,
     MiniBatchNmfParams, Missing,
@@ -248,6 +248,50 @@ fn cross_validation_picks_the_true_rank() {
     eprintln!("means {:?} std {:?} best {}", cv.mean, cv.std, cv.best_k);
     assert_eq!(cv.scores.dim(), (5, 3));
     assert_eq!(cv.best_k, 6, "means {:?}", cv.mean);
+}
+
+/// X in memory behind a source with one reader: cross-validation then
+/// fits the candidates one after the other.
+struct OneReader<'a>(InMemory<'a, f64>);
+
+impl RowSource<f64> for OneReader<'_> {
+    fn shape(&self) -> (usize, usize) {
+        self.0.shape()
+    }
+    fn nnz(&self) -> usize {
+        self.0.nnz()
+    }
+    fn is_sparse(&self) -> bool {
+        self.0.is_sparse()
+    }
+    fn rows(&mut self, start: usize, end: usize) -> minibatchnmf::Result<Input<'_, f64>> {
+        self.0.rows(start, end)
+    }
+    fn describe(&self) -> String {
+        "one reader".into()
+    }
+}
+
+#[test]
+fn cross_validation_in_parallel_gives_the_sequential_scores() {
+    minibatchnmf::set_num_threads(2).unwrap();
+    let x = with_missing(&low_rank(400, 30, 3, 0.02, 21), 0.1, 22);
+    let params = MiniBatchNmfParams::new()
+        .init(Init::Nndsvda)
+        .batch_size(128)
+        .max_iter(20)
+        .random_state(Some(0));
+    let opts = CvOptions {
+        test_fraction: 0.2,
+        n_repeats: 2,
+        seed: 5,
+    };
+    let ks = [1, 2, 3, 5];
+    let src = InMemory::new(&x);
+    assert!(src.reader().is_some(), "X in memory has more readers");
+    let par = cross_validate_rank(&mut src.clone(), &params, &ks, &opts).unwrap();
+    let seq = cross_validate_rank(&mut OneReader(src), &params, &ks, &opts).unwrap();
+    assert_eq!(par, seq);
 }
 
 #[test]

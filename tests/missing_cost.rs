@@ -160,3 +160,57 @@ fn frobenius_paths() {
         minibatchnmf::force_masked_frobenius_path(None);
     }
 }
+
+/// Rank cross-validation with the candidates run at once (X in memory)
+/// against one after the other (the same X behind a one-reader source):
+/// 3000×200 of rank 6, 20 % NaN, ks 2..8, 2 repeats. The scores are the
+/// same (tests/missing.rs); this prints the two wall and CPU times.
+#[test]
+#[ignore]
+fn rank_cv_parallel() {
+    use minibatchnmf::io::{InMemory, RowSource};
+    use minibatchnmf::{cross_validate_rank, CvOptions};
+    struct OneReader<'a>(InMemory<'a, f64>);
+    impl RowSource<f64> for OneReader<'_> {
+        fn shape(&self) -> (usize, usize) {
+            self.0.shape()
+        }
+        fn nnz(&self) -> usize {
+            self.0.nnz()
+        }
+        fn is_sparse(&self) -> bool {
+            self.0.is_sparse()
+        }
+        fn rows(&mut self, a: usize, b: usize) -> minibatchnmf::Result<Input<'_, f64>> {
+            self.0.rows(a, b)
+        }
+        fn describe(&self) -> String {
+            "one reader".into()
+        }
+    }
+    let mut u = uniform(7);
+    let w = Array2::from_shape_fn((3000, 6), |_| u());
+    let h = Array2::from_shape_fn((6, 200), |_| u());
+    let mut u = uniform(8);
+    let x = w.dot(&h).mapv(|v| if u() < 0.2 { f64::NAN } else { v });
+    let p = params(BetaLoss::Frobenius).init(Init::Nndsvda).max_iter(30);
+    let opts = CvOptions {
+        test_fraction: 0.1,
+        n_repeats: 2,
+        seed: 1,
+    };
+    let ks = [2, 3, 4, 5, 6, 7, 8];
+    for _ in 0..2 {
+        let (t, c) = (Instant::now(), cpu_secs());
+        let par = cross_validate_rank(&mut InMemory::new(&x), &p, &ks, &opts).unwrap();
+        let (tp, cp) = (t.elapsed().as_secs_f64(), cpu_secs() - c);
+        let (t, c) = (Instant::now(), cpu_secs());
+        let seq = cross_validate_rank(&mut OneReader(InMemory::new(&x)), &p, &ks, &opts).unwrap();
+        let (ts, cs) = (t.elapsed().as_secs_f64(), cpu_secs() - c);
+        assert_eq!(par, seq);
+        eprintln!(
+            "rank CV 3000x200, 7 ks x 2 repeats: concurrent {tp:.3}s (cpu {cp:.3}s), one at a time {ts:.3}s (cpu {cs:.3}s), ratio wall {:.2}",
+            tp / ts
+        );
+    }
+}

@@ -125,15 +125,17 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
     if let StepSolver::Cd { cfg, .. } = &mut ctx.solver {
         cfg.masked = match &progress {
             Some(p) => kernels::cd::is_per_column(&p.stats.denominator, k, m),
+            // The checking pass counted the observed entries of all workers.
             None => {
                 ctx.missing.is_masked()
-                    && kernels::masked::source_has_missing(x, ctx.missing, comm)?
+                    && shard.observed < shard.n_total as f64 * shard.n_features as f64
             }
         };
         if cfg.masked {
             kernels::cd::masked_step::check_memory(params.get_max_memory(), m, k, size_of::<F>())?;
         }
     }
+    ctx.missing = kernels::masked::effective_mode(ctx.missing, &shard, &ctx.solver);
     // W's rows are used block by block with X's: the blocks of a spilled
     // W are given back to the system behind each block of X.
     let mut xp = Paged::new(x, &w);

@@ -373,6 +373,10 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
                 comm,
                 missing: params.get_missing(),
             };
+            let ctx = StepCtx {
+                missing: crate::kernels::masked::effective_mode(ctx.missing, &shard, &ctx.solver),
+                ..ctx
+            };
             fit::solve_w(
                 params,
                 x,

@@ -92,6 +92,7 @@ pub(super) fn partial_fit_impl<F: NmfFloat>(
         missing: params.get_missing(),
     };
     solver::mark_masked(&mut ctx.solver, &f.denominator, k, m);
+    ctx.missing = kernels::masked::effective_mode(ctx.missing, &shard, &ctx.solver);
     let (rows, penalty_h) =
         solver::step_rows_and_penalty(params, &ctx.solver, f.stat_rows, n, true);
     let mut ws = kernels::Workspace::<F>::for_shape(m, k, x.n_rows().max(1));

@@ -42,6 +42,17 @@ pub(super) fn check_source<F: NmfFloat>(
             return Err(Error::FeatureMismatch { expected, got: m });
         }
     }
+    if missing == Missing::Nan {
+        // X without NaN is checked and summed by the unmasked pass alone
+        // (the same numbers, to the bit, and the same cost); a NaN (or any
+        // other bad entry) stops it, and the masked pass below decides.
+        if let Ok(scan) = validation::scan(x, "MiniBatchNMF (input X)") {
+            if beta <= 0.0 && scan.has_zero {
+                return Err(Error::ZerosWithNonPositiveBeta);
+            }
+            return Ok(ShardSums::all((n, m), scan.sum));
+        }
+    }
     if missing.is_masked() {
         // NaN (and, for "unstored", unstored entries) are missing: the
         // sum and count of the observed entries (summed over the workers,

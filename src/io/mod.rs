@@ -62,6 +62,12 @@ pub trait RowSource<F: NmfFloat>: Send {
     fn rows(&mut self, start: usize, end: usize) -> Result<Input<'_, F>>;
     /// Where the rows come from (a path, or "memory"), for messages.
     fn describe(&self) -> String;
+    /// Another reader of the same rows, independent of this one, when one
+    /// is cheap (a view of X in memory). None (the default): the source
+    /// serves one reader at a time.
+    fn reader(&self) -> Option<Box<dyn RowSource<F> + '_>> {
+        None
+    }
 }
 
 /// X held by the caller: blocks are views of it, nothing is copied.
@@ -100,6 +106,9 @@ impl<'a, F: NmfFloat> RowSource<F> for InMemory<'a, F> {
     }
     fn describe(&self) -> String {
         "memory".into()
+    }
+    fn reader(&self) -> Option<Box<dyn RowSource<F> + '_>> {
+        Some(Box::new(*self))
     }
 }
 

@@ -19,17 +19,18 @@
 //! the smallest k with mean ≤ best mean + s/√r (with one repeat: the best
 //! mean itself).
 //!
-//! The candidates are fitted one after the other, each fit using the
-//! library's thread pool (the steps split the batch's rows across the
-//! cores). Fitting them in parallel is not done: X is one row source read
-//! through `&mut` (a file is one reader), so concurrent candidates would
-//! need a reader each (or one pass feeding every candidate). The fits'
-//! bits would not change: the kernels cut a batch by the pool's size
-//! (`rayon::current_num_threads` at workspace creation, `plan_parts`) or by
-//! fixed blocks, not by how many threads are idle, so a fit nested in a
-//! parallel loop on the same pool gives the sequential fit's numbers.
+//! The candidate fits (every k in every repeat) run several at once when
+//! X is in memory and the budget holds them ([`parallel`]), else one after
+//! the other; each fit also uses the library's thread pool (the steps
+//! split the batch's rows across the cores). Either way the scores are the
+//! same to the bit: each fit reads X through its own reader, and the
+//! kernels cut a batch by the pool's size (`rayon::current_num_threads` at
+//! workspace creation, `plan_parts`) or by fixed blocks, not by how many
+//! threads are idle, so a fit nested in a parallel loop on the same pool
+//! gives the sequential fit's numbers.
 
 mod holdout;
+mod parallel;
 
 use crate::error::{Error, Result};
 use crate::estimator::{FitArgs, MiniBatchNmf};
@@ -40,6 +41,7 @@ use crate::kernels::masked::entry_divergence;
 use crate::params::{MiniBatchNmfParams, Missing, ParamError};
 use holdout::{Holdout, Training};
 use ndarray::{Array1, Array2, ArrayView2};
+use rayon::prelude::*;
 
 /// The options of [`cross_validate_rank`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -150,20 +152,62 @@ pub fn cross_validate_rank<F: NmfFloat>(
     crate::validation::check_mode(x, mode)?;
     let beta = params.clone().check()?.beta();
     let mut scores = Array2::zeros((ks.len(), opts.n_repeats));
-    for r in 0..opts.n_repeats {
+    // (repeat, candidate) in the order of the sequential run.
+    let tasks: Vec<(usize, usize)> = (0..opts.n_repeats)
+        .flat_map(|r| (0..ks.len()).map(move |i| (r, i)))
+        .collect();
+    let fit = |x: &mut dyn RowSource<F>, (r, i): (usize, usize)| {
         let holdout = Holdout::new(opts.seed, r, opts.test_fraction);
-        for (i, &k) in ks.iter().enumerate() {
-            let p = params.clone().n_components(k).missing(mode);
-            let mut model = MiniBatchNmf::<F>::new(p)?;
-            let w = {
-                let mut train = Training::new(x, holdout, mode);
-                model.fit_transform_source_with(&mut train, FitArgs::default())?
-            };
-            let h = model.components()?;
-            scores[[i, r]] = held_out_score(x, &holdout, mode, w.view(), h, beta)?;
+        candidate_score(x, params, ks[i], &holdout, mode, beta)
+    };
+    let width = parallel::width(x, params, ks, tasks.len());
+    if width < 2 {
+        for &t in &tasks {
+            scores[[t.1, t.0]] = fit(x, t)?;
+        }
+        return Ok(summarize(ks, scores));
+    }
+    for wave in tasks.chunks(width) {
+        // width > 1: X has readers.
+        let readers: Vec<_> = wave.iter().filter_map(|_| x.reader()).collect();
+        let out: Vec<Result<f64>> = crate::parallel::install(|| {
+            readers
+                .into_par_iter()
+                .zip(wave.par_iter())
+                .map(|(mut rd, &t)| fit(rd.as_mut(), t))
+                .collect()
+        });
+        if out.len() < wave.len() {
+            return Err(invalid(
+                "X",
+                "the source gave fewer readers than before".into(),
+            ));
+        }
+        // The first failure in the sequential order.
+        for (&(r, i), s) in wave.iter().zip(out) {
+            scores[[i, r]] = s?;
         }
     }
     Ok(summarize(ks, scores))
+}
+
+/// Fit k on X without the held-out entries, score the held-out entries.
+fn candidate_score<F: NmfFloat>(
+    x: &mut dyn RowSource<F>,
+    params: &MiniBatchNmfParams,
+    k: usize,
+    holdout: &Holdout,
+    mode: Missing,
+    beta: f64,
+) -> Result<f64> {
+    let p = params.clone().n_components(k).missing(mode);
+    let mut model = MiniBatchNmf::<F>::new(p)?;
+    let w = {
+        let mut train = Training::new(x, *holdout, mode);
+        model.fit_transform_source_with(&mut train, FitArgs::default())?
+    };
+    let h = model.components()?;
+    held_out_score(x, holdout, mode, w.view(), h, beta)
 }
 
 /// Mean beta-divergence per held-out (observed) entry of X against W·H.

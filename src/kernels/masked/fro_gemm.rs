@@ -53,11 +53,6 @@ pub fn force_masked_frobenius_path(gemm: Option<bool>) {
     );
 }
 
-/// Missing entries of the prepared batch (b rows).
-pub(crate) fn missing_count<F>(fb: &FroBufs<F>, b: usize) -> usize {
-    fb.row_miss[..b].iter().sum()
-}
-
 /// Whether a batch with `missing` of its `total` entries missing takes the
 /// GEMM path (the counts are over all workers, so every worker and one
 /// process choose alike).
@@ -71,7 +66,7 @@ pub(crate) fn use_gemm(missing: f64, total: f64) -> bool {
 
 /// `t` (rows of the batch, m columns) set to 0 where X is missing
 /// (branch-free select, vectorised).
-fn zero_missing<F: NmfFloat>(t: &mut ArrayViewMut2<F>, x: ArrayView2<F>) {
+pub(super) fn zero_missing<F: NmfFloat>(t: &mut ArrayViewMut2<F>, x: ArrayView2<F>) {
     for (mut tr, xr) in t.rows_mut().into_iter().zip(x.rows()) {
         let ts = tr.as_slice_mut().expect("buffer rows are contiguous");
         match xr.as_slice() {
@@ -204,7 +199,7 @@ pub(crate) fn cost_and_stats<F: NmfFloat>(
 }
 
 /// Σ (a − b)² in f64, eight running sums added in a fixed order.
-fn sum_sq_diff<F: NmfFloat>(a: &[F], b: &[F]) -> f64 {
+pub(super) fn sum_sq_diff<F: NmfFloat>(a: &[F], b: &[F]) -> f64 {
     let mut acc = [0.0f64; 8];
     let mut ia = a.chunks_exact(8);
     let mut ib = b.chunks_exact(8);

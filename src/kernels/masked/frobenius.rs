@@ -54,6 +54,8 @@ pub(crate) struct FroBufs<F> {
     pub(super) parts: Vec<(f64, f64)>,
     /// Σ of the observed entries' squares.
     norm_obs: f64,
+    /// The fused GEMM step (`fro_fused.rs`).
+    pub(super) fused: super::fro_fused::FusedBufs<F>,
 }
 
 impl<F: NmfFloat> Default for FroBufs<F> {
@@ -68,6 +70,7 @@ impl<F: NmfFloat> Default for FroBufs<F> {
             block_ptr: Vec::new(),
             parts: Vec::new(),
             norm_obs: 0.0,
+            fused: Default::default(),
         }
     }
 }

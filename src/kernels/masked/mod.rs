@@ -17,6 +17,7 @@
 //! initial H (its completed values are not estimated from data).
 
 mod entry;
+mod fro_fused;
 mod fro_gemm;
 mod frobenius;
 mod rows;
@@ -27,10 +28,10 @@ pub use fro_gemm::force_masked_frobenius_path;
 pub(crate) use rows::{has_missing, MaskedBufs};
 pub use stream::{beta_divergence_source_masked, solve_w_source_masked, source_has_missing};
 
-use super::step::{StepCtx, WRows};
+use super::step::{StepCtx, StepSolver, WRows};
 use super::workspace::Workspace;
 use super::workspace::{Buf, HStats};
-use crate::dist::Comm;
+use crate::dist::{Comm, Shard};
 use crate::error::Result;
 use crate::float::{NmfFloat, EPSILON_F64};
 use crate::input::Input;
@@ -51,6 +52,22 @@ impl<F: NmfFloat> Default for MaskedState<F> {
             bufs: MaskedBufs::default(),
             active: false,
         }
+    }
+}
+
+/// The mode the steps of a call use: `mode`, or [`Missing::Error`] when the
+/// checking pass of X (over all workers: `shard`) found no missing entry.
+/// Every batch then takes the unmasked path without looking for a missing
+/// entry (as it would after looking: the unmasked fit, bit for bit), and
+/// the whole-X kernels skip their passes asking for one. A cd solver
+/// holding masked statistics keeps the mode.
+pub(crate) fn effective_mode(mode: Missing, shard: &Shard, solver: &StepSolver) -> Missing {
+    let masked_cd = matches!(solver, StepSolver::Cd { cfg, .. } if cfg.masked);
+    let all = shard.n_total as f64 * shard.n_features as f64;
+    if mode.is_masked() && !masked_cd && shard.observed >= all {
+        Missing::Error
+    } else {
+        mode
     }
 }
 
@@ -202,17 +219,35 @@ fn frobenius_local<F: NmfFloat>(
     k: usize,
 ) -> Result<f64> {
     let fb = &mut bufs.fro;
-    frobenius::prepare(x, ht, fb);
     // The path (corrections or GEMM) by the batch's missing share over all
     // workers, so that P workers choose as one process does.
     let mut counts = [
-        fro_gemm::missing_count(fb, x.nrows()) as f64,
+        fro_fused::count_missing(x) as f64,
         (x.nrows() * x.ncols()) as f64,
     ];
     if !ctx.comm.is_single() {
         ctx.comm.sum_f64(&mut counts)?;
     }
     let gemm = fro_gemm::use_gemm(counts[0], counts[1]);
+    // The GEMM path updating W once: fused per row block, X read once.
+    let w = match w {
+        WRows::Update(mut w) if gemm => {
+            let (cost, _) = fro_fused::step(
+                x,
+                w.view_mut(),
+                h,
+                ht,
+                &ctx.pen_w,
+                stats.num.view_mut(),
+                stats.den.view_mut(),
+                &mut stats.wtw,
+                &mut fb.fused,
+            );
+            return Ok(cost + ctx.pen_w.terms(w.view()));
+        }
+        w => w,
+    };
+    frobenius::prepare(x, ht, fb);
     if !gemm {
         frobenius::index_missing(x, fb);
     }
