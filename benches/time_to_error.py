@@ -39,7 +39,7 @@ below it), and the lowest error reached within each time budget.
 
 Per-epoch floor of ours cd (target: each epoch within 2× of it): an
 epoch's time is the slope of ours cd's curve between its first and last
-points (the start of the fit, the exact statistics of the initial W, is
+points (the start of the fit, the input check and the initialisation, is
 left out); its floor is max(flops / GEMM peak, bytes / memory bandwidth)
 with the flops of two n·m·k products (X·Hᵀ for W's sweeps, Wᵀ·X for B:
 2·s·k each, s = n·m dense or nnz sparse) and the bytes of one pass over X

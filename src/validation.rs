@@ -35,6 +35,9 @@ pub struct Scan {
     /// Sum of all entries, in f64, by [`sum_f64`] over the blocks of the
     /// pass (the sum mean(X) of the initialisation and of the W solve uses).
     pub sum: f64,
+    /// Sum of the squares of all entries, in f64 (the same runs as `sum`):
+    /// ||X||²_F.
+    pub sum_sq: f64,
     /// Whether X has a zero entry (implicit zeros of CSR count).
     pub has_zero: bool,
     /// (n_samples, n_features).
@@ -47,6 +50,7 @@ pub struct Scan {
 pub fn scan<F: NmfFloat>(src: &mut dyn RowSource<F>, whom: &str) -> Result<Scan> {
     let (n, m) = src.shape();
     let mut sum = 0.0;
+    let mut sum_sq = 0.0;
     let mut has_zero = false;
     for_each_block(src, |row0, xb| {
         if let Input::Dense(d) = xb {
@@ -56,12 +60,13 @@ pub fn scan<F: NmfFloat>(src: &mut dyn RowSource<F>, whom: &str) -> Result<Scan>
                 // non-negative, and then a zero is there iff the minimum is
                 // 0; otherwise the entry-by-entry check names the culprit
                 // (or passes, when only the sum overflowed).
-                let (block_sum, min) = sum_min_slice(s);
+                let (block_sum, min, block_sq) = sum_min_sq_slice(s);
                 let checked = block_sum.is_finite() && min >= 0.0;
                 if !checked {
                     check_block(xb, row0, whom)?;
                 }
                 sum += block_sum;
+                sum_sq += block_sq;
                 has_zero = has_zero
                     || if checked {
                         min == 0.0
@@ -73,11 +78,13 @@ pub fn scan<F: NmfFloat>(src: &mut dyn RowSource<F>, whom: &str) -> Result<Scan>
         }
         check_block(xb, row0, whom)?;
         sum = sum_f64(sum, xb);
+        sum_sq += sum_sq_f64(xb);
         has_zero = has_zero || self::has_zero(xb);
         Ok(())
     })?;
     Ok(Scan {
         sum,
+        sum_sq,
         has_zero,
         shape: (n, m),
     })
@@ -99,6 +106,18 @@ pub fn sum_f64<F: NmfFloat>(acc: f64, x: &Input<F>) -> f64 {
     }
 }
 
+/// The sum of the squares of the entries of X (stored values for CSR),
+/// in f64, in the runs of [`sum_f64`].
+fn sum_sq_f64<F: NmfFloat>(x: &Input<F>) -> f64 {
+    match x {
+        Input::Dense(d) => match d.as_slice() {
+            Some(s) => sum_min_sq_slice(s).2,
+            None => d.iter().map(|v| v.to_f64_() * v.to_f64_()).sum(),
+        },
+        Input::Csr(c) => sum_min_sq_slice(c.values()).2,
+    }
+}
+
 /// Values per run of [`sum_f64`].
 const SUM_RUN: usize = 1 << 15;
 
@@ -109,37 +128,91 @@ fn sum_slice<F: NmfFloat>(s: &[F]) -> f64 {
 /// (the sum of [`sum_f64`], the smallest value as f64) of a slice; a NaN
 /// makes the sum NaN.
 fn sum_min_slice<F: NmfFloat>(s: &[F]) -> (f64, f64) {
+    let (sum, min, _) = runs::<F, false>(s);
+    (sum, min)
+}
+
+/// [`sum_min_slice`] and the sum of squares (in the same runs and lanes,
+/// f64); the sum and the minimum are those of [`sum_min_slice`] to the bit.
+fn sum_min_sq_slice<F: NmfFloat>(s: &[F]) -> (f64, f64, f64) {
+    runs::<F, true>(s)
+}
+
+/// The runs of [`sum_f64`] (in parallel, added in order), each by
+/// [`run`]; `SQ`: also the sum of squares.
+fn runs<F: NmfFloat, const SQ: bool>(s: &[F]) -> (f64, f64, f64) {
     use rayon::prelude::*;
-    fn run<F: NmfFloat>(c: &[F]) -> (f64, f64) {
-        let mut lanes = [0.0f64; 8];
-        let mut mins = [f64::INFINITY; 8];
-        let mut chunks = c.chunks_exact(8);
-        for ch in &mut chunks {
-            for ((l, lo), v) in lanes.iter_mut().zip(mins.iter_mut()).zip(ch) {
-                let v = v.to_f64_();
-                *l += v;
-                *lo = if v < *lo { v } else { *lo };
+    if s.len() <= SUM_RUN {
+        return run::<F, SQ>(s);
+    }
+    let mut parts = Vec::with_capacity(s.len().div_ceil(SUM_RUN));
+    s.par_chunks(SUM_RUN)
+        .map(run::<F, SQ>)
+        .collect_into_vec(&mut parts);
+    parts
+        .iter()
+        .fold((0.0, f64::INFINITY, 0.0), |(a, m, q), &(b, n, r)| {
+            (a + b, m.min(n), q + r)
+        })
+}
+
+/// One run: on x86-64 CPUs with AVX2 in that instruction set (the same
+/// IEEE operations in the same order, no fused multiply-add: identical
+/// results), else in the baseline one.
+fn run<F: NmfFloat, const SQ: bool>(c: &[F]) -> (f64, f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { run_avx2::<F, SQ>(c) };
+        }
+    }
+    run_lanes::<F, SQ>(c)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn run_avx2<F: NmfFloat, const SQ: bool>(c: &[F]) -> (f64, f64, f64) {
+    run_lanes::<F, SQ>(c)
+}
+
+/// Eight interleaved partial sums (and minima, and sums of squares),
+/// combined in a fixed tree, then the tail in order.
+#[inline(always)]
+fn run_lanes<F: NmfFloat, const SQ: bool>(c: &[F]) -> (f64, f64, f64) {
+    let mut lanes = [0.0f64; 8];
+    let mut mins = [f64::INFINITY; 8];
+    let mut sqs = [0.0f64; 8];
+    let mut chunks = c.chunks_exact(8);
+    for ch in &mut chunks {
+        for i in 0..8 {
+            let v = ch[i].to_f64_();
+            lanes[i] += v;
+            mins[i] = if v < mins[i] { v } else { mins[i] };
+            if SQ {
+                sqs[i] += v * v;
             }
         }
-        let mut tail = 0.0;
-        let mut min = mins.iter().fold(f64::INFINITY, |a, &b| a.min(b));
-        for v in chunks.remainder() {
-            let v = v.to_f64_();
-            tail += v;
-            min = min.min(v);
+    }
+    let mut tail = 0.0;
+    let mut tail_sq = 0.0;
+    let mut min = mins.iter().fold(f64::INFINITY, |a, &b| a.min(b));
+    for v in chunks.remainder() {
+        let v = v.to_f64_();
+        tail += v;
+        min = min.min(v);
+        if SQ {
+            tail_sq += v * v;
         }
-        let sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
-            + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
-            + tail;
-        (sum, min)
     }
-    if s.len() <= SUM_RUN {
-        return run(s);
-    }
-    let mut runs = Vec::with_capacity(s.len().div_ceil(SUM_RUN));
-    s.par_chunks(SUM_RUN).map(run).collect_into_vec(&mut runs);
-    runs.iter()
-        .fold((0.0, f64::INFINITY), |(a, m), &(b, n)| (a + b, m.min(n)))
+    let tree = |l: &[f64; 8], t: f64| {
+        ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])) + t
+    };
+    (
+        tree(&lanes, tail),
+        min,
+        if SQ { tree(&sqs, tail_sq) } else { 0.0 },
+    )
 }
 
 /// [`check_non_negative_finite`] on a block of rows that starts at global row

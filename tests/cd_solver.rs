@@ -214,3 +214,60 @@ fn cd_in_f32() {
     let e64 = m64.reconstruction_err().unwrap();
     assert!((e32 - e64).abs() <= 1e-3 * e64, "{e32} vs {e64}");
 }
+
+#[test]
+fn cd_final_error_from_the_exact_statistics_matches_the_direct_error_on_a_long_fit() {
+    // With cd_stats="exact" the final reconstruction_err_ comes from A, B
+    // and ||X||² (no pass over X) when its rounding bound allows: after
+    // 2400 steps of incremental updates it must still be the direct
+    // ||X − W·H|| within 1e-10 (dense and CSR, and for a fit stopped in its
+    // first pass, whose statistics do not hold every row yet).
+    let x = data(400, 30, 9) * 0.5 + data(400, 30, 10).mapv(|v| v * v);
+    let (indptr, indices, values) = {
+        let mut p = vec![0usize];
+        let (mut j, mut v) = (Vec::new(), Vec::new());
+        for row in x.rows() {
+            for (c, &e) in row.iter().enumerate() {
+                if e > 0.3 {
+                    j.push(c);
+                    v.push(e);
+                }
+            }
+            p.push(j.len());
+        }
+        (p, j, v)
+    };
+    let csr = minibatchnmf::CsrView::new(400, 30, &indptr, &indices, &values).unwrap();
+    let xs = {
+        let mut d = Array2::zeros((400, 30));
+        for i in 0..400 {
+            for t in indptr[i]..indptr[i + 1] {
+                d[[i, indices[t]]] = values[t];
+            }
+        }
+        d
+    };
+    for epochs in [1, 2, 200] {
+        let p = cd()
+            .cd_stats(CdStats::Exact)
+            .max_iter(epochs)
+            .tol(0.0)
+            .max_no_improvement(None);
+        let mut m = MiniBatchNmf::<f64>::new(p.clone()).unwrap();
+        let w = m.fit_transform(&x).unwrap();
+        let e = err(&x, &w, m.components().unwrap());
+        let r = m.reconstruction_err().unwrap();
+        assert!(
+            (r - e).abs() <= 1e-10 * e,
+            "dense, {epochs} epochs: {r} vs {e}"
+        );
+        let mut m = MiniBatchNmf::<f64>::new(p).unwrap();
+        let w = m.fit_transform(csr).unwrap();
+        let e = err(&xs, &w, m.components().unwrap());
+        let r = m.reconstruction_err().unwrap();
+        assert!(
+            (r - e).abs() <= 1e-10 * e,
+            "CSR, {epochs} epochs: {r} vs {e}"
+        );
+    }
+}

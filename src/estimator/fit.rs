@@ -7,13 +7,14 @@
 use super::resume::{FitCursor, Progress, Resumed};
 use super::solver::{self, Stats};
 use super::start::{start, Start};
-use super::{check_finite_result, FitArgs, FitSummary, Fitted, StopReason, Warning};
+use super::{check_finite_result, final_err, FitArgs, FitSummary, Fitted, StopReason, Warning};
 use crate::dist::{Comm, Shard};
 use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use crate::init;
 use crate::input::Input;
 use crate::io::RowSource;
+use crate::kernels::cd::StatUpdate;
 use crate::kernels::{self, Penalty, StepCtx, StepOutcome, StepSolver, WRows};
 use crate::memory::{Matrix, Paged};
 use crate::params::{Missing, ValidParams};
@@ -100,6 +101,7 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         mut warnings,
         shard,
         random_state,
+        sq_x,
     } = begin;
     let k = h.nrows();
     let n = shard.n_total;
@@ -162,11 +164,24 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         )?),
     };
     let is_cd = matches!(ctx.solver, StepSolver::Cd { .. });
+
     let mut ws = kernels::Workspace::<F>::for_shape(m, k, bs);
     let mut stop_reason = StopReason::MaxIter;
     let mut n_steps = first_step;
     for step in first_step..sched.max_steps {
         let b = sched.batch(step, &shard);
+        // Exact statistics that do not hold every row yet (the first pass,
+        // from empty statistics): the batch's rows are added.
+        let new_rows = match &mut ctx.solver {
+            StepSolver::Cd {
+                cfg,
+                update: StatUpdate::Add,
+            } => {
+                cfg.new_rows = stat_rows < n as f64;
+                cfg.new_rows
+            }
+            _ => false,
+        };
         let xb = xp.rows(b.lo, b.hi)?;
         let w_rows = if params.get_fresh_restarts() {
             WRows::Fresh {
@@ -181,8 +196,13 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         };
         let mut cost = kernels::step_local(&xb, w_rows, h.view(), &ctx, &mut ws)?;
         kernels::step_reduce(&ctx, &mut ws, &mut cost)?;
-        let (rows, penalty_h) =
-            solver::step_rows_and_penalty(params, &ctx.solver, stat_rows, b.end - b.start, false);
+        let (rows, penalty_h) = solver::step_rows_and_penalty(
+            params,
+            &ctx.solver,
+            stat_rows,
+            b.end - b.start,
+            new_rows,
+        );
         stat_rows = rows;
         let out = kernels::step_apply(
             &mut h,
@@ -247,16 +267,50 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
     }
     check_finite_result(h.view(), "components")?;
     // The divergence and W's finiteness are summed over the workers, so
-    // all of them fail or succeed together.
-    let divergence = divergence(&mut Paged::new(x, &w), w.view(), h.view(), &ctx)?;
-    let mut totals = [divergence, if w.all_finite() { 0.0 } else { 1.0 }];
+    // all of them fail or succeed together. cd's exact statistics of the
+    // final W may give the divergence without a pass over X (final_err.rs):
+    // then ||X||² is summed instead, and every worker decides alike.
+    let replaced = params.get_fresh_restarts() && !keep_w;
+    let history = match &ctx.solver {
+        StepSolver::Cd { cfg, update } if !cfg.masked && sq_x.is_some() && !replaced => {
+            stats_history(*update, stat_rows, n_steps, bs, n)
+        }
+        _ => None,
+    };
+    let local = match (history, sq_x) {
+        (Some(_), Some(sq)) => sq,
+        _ => divergence(&mut Paged::new(x, &w), w.view(), h.view(), &ctx)?,
+    };
+    let mut totals = [local, if w.all_finite() { 0.0 } else { 1.0 }];
     comm.sum_f64(&mut totals)?;
     if totals[1] > 0.0 {
         return Err(Error::Diverged(
             "W contain NaN or infinity (is X all zeros, or too large for the dtype?)".into(),
         ));
     }
-    let reconstruction_err = (2.0 * totals[0].max(0.0)).sqrt();
+    let divergence = match history {
+        None => totals[0],
+        Some(hist) => match final_err::divergence_from_stats(
+            totals[0],
+            denominator.view(),
+            numerator.view(),
+            h.view(),
+            hist,
+        ) {
+            Some(d) => d,
+            None => {
+                let mut d = [divergence(
+                    &mut Paged::new(x, &w),
+                    w.view(),
+                    h.view(),
+                    &ctx,
+                )?];
+                comm.sum_f64(&mut d)?;
+                d[0]
+            }
+        },
+    };
+    let reconstruction_err = (2.0 * divergence.max(0.0)).sqrt();
     let summary = FitSummary {
         n_iter,
         n_steps,
@@ -279,6 +333,37 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
     };
     let cursor = (stop_reason == StopReason::Interrupted).then(|| conv.cursor(n_steps));
     Ok((w, fitted, random_state, cursor))
+}
+
+/// How cd's A and B of the final W were built, when they are exactly
+/// WᵀW and WᵀX (the exact form once every row is in them, `stat_rows` =
+/// `n`; the decayed form has no such statistics): `n_steps` steps of
+/// batches of `bs` of the `n` rows, after the initial W's statistics (at
+/// most a pass over X) unless one batch covers every row.
+fn stats_history(
+    update: StatUpdate,
+    stat_rows: f64,
+    n_steps: usize,
+    bs: usize,
+    n: usize,
+) -> Option<final_err::History> {
+    match update {
+        StatUpdate::Add if stat_rows < n as f64 => None,
+        // One batch covers every row: the last step's own statistics.
+        StatUpdate::Decay(rho) if rho == 0.0 && bs >= n => Some(final_err::History {
+            passes: 1.0,
+            inner: n as f64,
+            updates: 1.0,
+        }),
+        StatUpdate::Decay(_) => None,
+        // The initial W's statistics (one pass, a sum over all rows at
+        // most), then each step's change of its batch.
+        StatUpdate::Add => Some(final_err::History {
+            passes: 1.0 + (n_steps as f64 * bs as f64 / n as f64).ceil(),
+            inner: n as f64,
+            updates: n_steps as f64 + 1.0,
+        }),
+    }
 }
 
 /// W of the whole of X with H fixed (fresh restarts' final W; transform):

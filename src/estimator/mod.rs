@@ -17,6 +17,7 @@ use crate::progress::{FitObserver, ObserverSlot};
 use crate::validation;
 use ndarray::{Array2, ArrayView2};
 mod convergence;
+mod final_err;
 mod fit;
 mod partial_fit;
 mod resume;

@@ -47,7 +47,7 @@
 
 use super::convergence::Convergence;
 use super::solver::Stats;
-use super::start::{check_source, Start};
+use super::start::{check_source_sq, Start};
 use super::{fit_transform_impl, FitArgs, Fitted, MiniBatchNmf, Warning};
 use crate::dist::{self, Comm};
 use crate::error::{Error, Result};
@@ -121,13 +121,18 @@ impl<F: NmfFloat> Resumed<F> {
         comm: Comm,
     ) -> Result<(Start<F>, Progress<F>)> {
         let Resumed { fitted, w, cursor } = self;
-        let local = check_source(
+        let mut sq_x = None;
+        let local = check_source_sq(
             x,
             Some(fitted.n_features_in),
             fitted.derived.loss.beta,
             params.get_missing(),
             comm,
-        );
+        )
+        .map(|(sums, sq)| {
+            sq_x = sq;
+            sums
+        });
         let shard = dist::preflight(comm, x.shape(), local, 0)?;
         let k = fitted.components.nrows();
         if w.dim() != (shard.n_local, k) {
@@ -187,6 +192,7 @@ impl<F: NmfFloat> Resumed<F> {
             warnings,
             shard,
             random_state: params.get_random_state().clone(),
+            sq_x,
         };
         let stats = Stats {
             numerator: fitted.numerator,

@@ -29,6 +29,18 @@ pub(super) fn check_source<F: NmfFloat>(
     missing: Missing,
     comm: Comm,
 ) -> Result<ShardSums> {
+    check_source_sq(x, n_features, beta, missing, comm).map(|(sums, _)| sums)
+}
+
+/// [`check_source`], and ||X||² of this worker's rows from the same pass
+/// when X has no missing entry (None otherwise).
+pub(super) fn check_source_sq<F: NmfFloat>(
+    x: &mut dyn RowSource<F>,
+    n_features: Option<usize>,
+    beta: f64,
+    missing: Missing,
+    comm: Comm,
+) -> Result<(ShardSums, Option<f64>)> {
     let (n, m) = x.shape();
     if (n == 0 && comm.is_single()) || m == 0 {
         return Err(Error::Empty {
@@ -62,10 +74,13 @@ pub(super) fn check_source<F: NmfFloat>(
             return Err(Error::ZerosWithNonPositiveBeta);
         }
         if scan.observed < n * m {
-            return Ok(ShardSums {
-                sum: scan.sum,
-                observed: scan.observed as f64,
-            });
+            return Ok((
+                ShardSums {
+                    sum: scan.sum,
+                    observed: scan.observed as f64,
+                },
+                None,
+            ));
         }
         // Nothing missing: the unmasked pass's sum, to the bit.
     }
@@ -76,7 +91,7 @@ pub(super) fn check_source<F: NmfFloat>(
     if beta <= 0.0 && scan.has_zero {
         return Err(Error::ZerosWithNonPositiveBeta);
     }
-    Ok(ShardSums::all((n, m), scan.sum))
+    Ok((ShardSums::all((n, m), scan.sum), Some(scan.sum_sq)))
 }
 
 /// k from the parameters and, for `Auto` with custom init, from H.
@@ -209,6 +224,8 @@ pub(super) struct Start<F> {
     pub(super) shard: Shard,
     /// `random_state` after the draws (a generator state moves on).
     pub(super) random_state: RandomState,
+    /// ||X||² of this worker's rows (None when X has missing entries).
+    pub(super) sq_x: Option<f64>,
 }
 
 /// `w_file`: where W goes if it has to leave RAM (a `.npy` file the caller
@@ -226,6 +243,7 @@ pub(super) fn start<F: NmfFloat>(
     let size = std::mem::size_of::<F>();
     let mut place_w = Placement::Ram;
     let mut streamed = false;
+    let mut sq_x = None;
     let local = crate::memory::preflight(
         params,
         crate::memory::Call::Fit,
@@ -241,7 +259,11 @@ pub(super) fn start<F: NmfFloat>(
             place_w = w_file.map_or(Placement::Scratch, |p| Placement::Npy(p.to_path_buf()));
         }
     })
-    .and_then(|()| check_source(x, None, params.beta(), params.get_missing(), comm))
+    .and_then(|()| check_source_sq(x, None, params.beta(), params.get_missing(), comm))
+    .map(|(sum, sq)| {
+        sq_x = sq;
+        sum
+    })
     .and_then(|sum| match args.feature_names {
         Some(names) if names.len() != m => Err(Error::FeatureNames(format!(
             "{} names given for {m} features",
@@ -276,6 +298,7 @@ pub(super) fn start<F: NmfFloat>(
         warnings,
         shard,
         random_state,
+        sq_x,
     })
 }
 
