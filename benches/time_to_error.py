@@ -39,7 +39,7 @@ below it), and the lowest error reached within each time budget.
 
 Per-epoch floor of ours cd (target: each epoch within 2× of it): an
 epoch's time is the slope of ours cd's curve between its first and last
-points (the start of the fit, the input check and the initialisation, is
+points (the start of the fit, the exact statistics of the initial W, is
 left out); its floor is max(flops / GEMM peak, bytes / memory bandwidth)
 with the flops of two n·m·k products (X·Hᵀ for W's sweeps, Wᵀ·X for B:
 2·s·k each, s = n·m dense or nnz sparse) and the bytes of one pass over X
@@ -83,9 +83,9 @@ TARGETS = {("Fashion", 20): 6.0, ("Fashion", 100): 8.0, ("FOLDOC", 20): 3.0, ("l
 # Dense or narrow X (m ≲ batch_size): scikit-learn's batch_size and the cd
 # defaults. Wide sparse X (m ≫ batch_size, TF-IDF): each H update sweeps
 # all m columns (m·k² per sweep) while the batch's own work is only its
-# stored values, so fewer, larger steps with fewer H sweeps each: batch_size
-# 2048, cd_w_sweeps=5, cd_h_sweeps=2 (measurements in BENCHMARKS.md).
-WIDE_SPARSE_CD = dict(batch=2048, set=["cd_w_sweeps=5", "cd_h_sweeps=2"])
+# stored values, so fewer, larger steps with fewer H sweeps each: about 8
+# batches per epoch, cd_w_sweeps=5 or 6, cd_h_sweeps=2 (measurements in
+# BENCHMARKS.md).
 # FOLDOC: one more W sweep (cheap: 2048·k² per batch against the H sweeps'
 # m·k²) reaches NMF cd's 20-iteration error 106.558 in 5 passes instead of
 # 6 (pass-5 errors, batch 2048, w/h sweeps: 5/2 106.561, 6/2 106.549,
@@ -94,8 +94,14 @@ WIDE_SPARSE_CD = dict(batch=2048, set=["cd_w_sweeps=5", "cd_h_sweeps=2"])
 # ±0.03 with these settings, so the gain is this data set's, not a rule:
 # on the large TF-IDF 5/2 reaches 350.5215 at pass 4 (350.5056) and 6/2
 # only after pass 5 (pass 4: 350.5674, pass 5: 350.5222), so that one keeps
-# WIDE_SPARSE_CD.
+# 5/2.
 FOLDOC_CD = dict(batch=2048, set=["cd_w_sweeps=6", "cd_h_sweeps=2"])
+# The large TF-IDF (126240 rows): batch 2048 makes 62 H updates per epoch,
+# each over all 82875 columns (3.5 s per epoch). Batch 16384 (8 batches, as
+# FOLDOC's 2048 makes 6) reaches 350.5215 at pass 4 too (pass 3: 350.529,
+# pass 4: 350.508) at a quarter of the epoch. Rule of thumb for wide sparse
+# X: a batch_size of about n_samples / 8.
+LARGE_TFIDF_CD = dict(batch=16384, set=["cd_w_sweeps=5", "cd_h_sweeps=2"])
 
 
 def datasets(quick):
@@ -110,7 +116,7 @@ def datasets(quick):
         # Debian's dict-gcide (`make large-tfidf`, target/bench-data/large_tfidf.npz):
         # run when benches/suite.py prepares it (skipped with a note otherwise).
         dict(name="large TF-IDF", key="sparse_large_tfidf", k=20, ns=[20],
-             budgets=[1.0, 2.5, 5.0, 10.0, 20.0], max_seconds=40.0, cd=WIDE_SPARSE_CD),
+             budgets=[0.5, 1.0, 2.5, 5.0, 10.0], max_seconds=20.0, cd=LARGE_TFIDF_CD),
     ]
 
 

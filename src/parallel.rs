@@ -17,7 +17,7 @@ extern "C" {
 /// and BLAS threads would fight it.
 pub(crate) fn init_blas() {
     BLAS_ONCE.call_once(|| {
-        crate::linalg::openblas::upgrade_generic_core();
+        crate::linalg::openblas::upgrade_generic_core_once();
         // SAFETY: OpenBLAS's setter takes a plain int, keeps no pointer and
         // may be called at any time (openblas-src links the library).
         unsafe { openblas_set_num_threads(1) }

@@ -170,18 +170,6 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
     let mut n_steps = first_step;
     for step in first_step..sched.max_steps {
         let b = sched.batch(step, &shard);
-        // Exact statistics that do not hold every row yet (the first pass,
-        // from empty statistics): the batch's rows are added.
-        let new_rows = match &mut ctx.solver {
-            StepSolver::Cd {
-                cfg,
-                update: StatUpdate::Add,
-            } => {
-                cfg.new_rows = stat_rows < n as f64;
-                cfg.new_rows
-            }
-            _ => false,
-        };
         let xb = xp.rows(b.lo, b.hi)?;
         let w_rows = if params.get_fresh_restarts() {
             WRows::Fresh {
@@ -196,13 +184,8 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         };
         let mut cost = kernels::step_local(&xb, w_rows, h.view(), &ctx, &mut ws)?;
         kernels::step_reduce(&ctx, &mut ws, &mut cost)?;
-        let (rows, penalty_h) = solver::step_rows_and_penalty(
-            params,
-            &ctx.solver,
-            stat_rows,
-            b.end - b.start,
-            new_rows,
-        );
+        let (rows, penalty_h) =
+            solver::step_rows_and_penalty(params, &ctx.solver, stat_rows, b.end - b.start, false);
         stat_rows = rows;
         let out = kernels::step_apply(
             &mut h,

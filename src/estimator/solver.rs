@@ -29,7 +29,6 @@ fn cd_config(params: &ValidParams, d: &Derived) -> CdConfig {
         h_sweeps: params.get_cd_h_sweeps(),
         stats: d.cd_stats,
         masked: false,
-        new_rows: false,
     }
 }
 
@@ -83,18 +82,6 @@ pub(super) fn initial_stats<F: NmfFloat>(
         StepSolver::Mu => Ok(Stats {
             numerator: h.clone(),
             denominator: Array2::from_elem(h.raw_dim(), F::one()),
-            stat_rows: 0.0,
-        }),
-        // The exact form starts empty (unmasked): the first pass adds each
-        // row's statistics as it visits it (`CdConfig::new_rows`, set by
-        // the fit's loop while A and B stand for fewer than all rows), with
-        // no pass over X for the initial W's.
-        StepSolver::Cd {
-            update: StatUpdate::Add,
-            cfg,
-        } if !cfg.masked => Ok(Stats {
-            numerator: Array2::zeros((k, m)),
-            denominator: Array2::zeros((k, k)),
             stat_rows: 0.0,
         }),
         StepSolver::Cd {

@@ -62,7 +62,7 @@ pub(super) fn check_source_sq<F: NmfFloat>(
             if beta <= 0.0 && scan.has_zero {
                 return Err(Error::ZerosWithNonPositiveBeta);
             }
-            return Ok(ShardSums::all((n, m), scan.sum));
+            return Ok((ShardSums::all((n, m), scan.sum), Some(scan.sum_sq)));
         }
     }
     if missing.is_masked() {

@@ -99,8 +99,8 @@ pub fn step_local<F: NmfFloat>(
     }
     if let StepSolver::Cd { cfg, update } = &ctx.solver {
         let kind = match update {
-            StatUpdate::Add if !cfg.new_rows => BatchStats::Delta,
-            StatUpdate::Add | StatUpdate::Decay(_) => BatchStats::Full,
+            StatUpdate::Add => BatchStats::Delta,
+            StatUpdate::Decay(_) => BatchStats::Full,
         };
         if cfg.masked {
             return cd::masked_step::local(x, w, h, pen_w, cfg, kind, ctx.missing, ws);

@@ -25,10 +25,15 @@
 //! none of them and is left alone). It sets `OPENBLAS_CORETYPE` for the
 //! duration of the call and then removes it, so child processes inherit
 //! the user's environment. It must not race another thread's BLAS call
-//! into the same OpenBLAS, hence the one-time set-up before the library's
-//! first call; a program that already runs BLAS work of its own on other
-//! threads in this OpenBLAS at that moment should set `OPENBLAS_CORETYPE`
-//! itself, or `MINIBATCHNMF_OPENBLAS_CORE=keep` to leave the choice alone.
+//! into the same OpenBLAS (a GEMM that runs while the kernel table is
+//! replaced computes garbage or crashes), so on Linux it runs when the
+//! library is loaded ([`UPGRADE_AT_LOAD`], an ELF constructor: before
+//! `main`, or at `dlopen`, when no other thread of the program has
+//! started BLAS work), and otherwise at the library's one-time set-up
+//! before its first call. A program that `dlopen`s the library while its
+//! own threads run BLAS work in this OpenBLAS should set
+//! `OPENBLAS_CORETYPE` itself, or `MINIBATCHNMF_OPENBLAS_CORE=keep` to
+//! leave the choice alone.
 
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_void};
@@ -104,6 +109,32 @@ pub(crate) enum CoreChoice {
     /// The generic core was replaced.
     Upgraded { from: String, to: String },
 }
+
+/// The switch, once per process: at load ([`UPGRADE_AT_LOAD`]) or at the
+/// library's first BLAS set-up, whichever comes first.
+static UPGRADE_ONCE: std::sync::Once = std::sync::Once::new();
+
+/// [`upgrade_generic_core`], the first time only.
+pub(crate) fn upgrade_generic_core_once() {
+    UPGRADE_ONCE.call_once_force(|_| {
+        upgrade_generic_core();
+    });
+}
+
+/// Runs the switch when the library is loaded, before any thread of the
+/// program can be in a BLAS call: the Rust test harness, for one, runs
+/// tests on several threads, and a test's own `ndarray` product raced
+/// the switch made at the library's first call (wrong products, now and
+/// then a crash, under load). A panic must not unwind into the loader.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static UPGRADE_AT_LOAD: extern "C" fn() = {
+    extern "C" fn upgrade_at_load() {
+        let _ = std::panic::catch_unwind(upgrade_generic_core_once);
+    }
+    upgrade_at_load
+};
 
 /// If OpenBLAS runs its generic core on a CPU that supports a better one,
 /// re-initialise it with that one (module docs). Call once, before any

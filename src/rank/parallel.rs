@@ -36,7 +36,15 @@ pub(super) fn width<F: NmfFloat>(
                 .clone()
                 .max_memory(MaxMemory::Bytes(limit / w as u64));
             matches!(
-                memory::preflight(&p, Call::Fit, x.shape(), k, elem, false),
+                memory::preflight(
+                    &p,
+                    Call::Fit,
+                    x.shape(),
+                    x.is_sparse().then(|| x.nnz()),
+                    k,
+                    elem,
+                    false
+                ),
                 Ok(plan) if !plan.spill_w && !plan.stream_init
             )
         })

@@ -41,10 +41,6 @@ pub struct CdConfig {
     /// X has missing values: the masked steps with per-column statistics
     /// (decided once per fit, [`masked`]).
     pub masked: bool,
-    /// The batch's rows are not in A and B yet (a step of the first pass
-    /// of an exact-statistics fit, which starts from empty statistics):
-    /// with [`StatUpdate::Add`], their full statistics are added.
-    pub new_rows: bool,
 }
 
 /// How a step folds the batch's statistics into A and B.
