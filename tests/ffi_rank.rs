@@ -3,6 +3,9 @@
 //! model's parameters, `missing` set by name included), leaves the model
 //! untouched, and refuses bad arguments naming them.
 
+mod common;
+
+use common::masked::csr_observed;
 use minibatchnmf::ffi::*;
 use minibatchnmf::io::InMemory;
 use minibatchnmf::{cross_validate_rank, CsrView, CvOptions, Init, MiniBatchNmfParams, Missing};
@@ -132,16 +135,7 @@ fn dense_cv_through_the_c_abi_is_the_rust_cv() {
 #[test]
 fn csr_cv_with_unstored_missing_through_the_c_abi_is_the_rust_cv() {
     let x = data();
-    let (mut ip, mut ix, mut dv) = (vec![0usize], vec![], vec![]);
-    for row in x.rows() {
-        for (j, &v) in row.iter().enumerate() {
-            if !v.is_nan() {
-                ix.push(j);
-                dv.push(v);
-            }
-        }
-        ip.push(ix.len());
-    }
+    let (ip, ix, dv) = csr_observed(&x);
     let m = model("unstored");
     let ks = [1usize, 2];
     let mut scores = [0.0f64; 2];

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::masked::{assert_close, fro, imputation_rmse, run_case, uniform, with_missing};
+use common::masked::{
+    assert_close, fro, imputation_rmse, run_case, uniform, with_missing, OneReader,
+};
 use common::{case_dirs_in, Case};
 use minibatchnmf::io::{InMemory, RowSource};
 use minibatchnmf::{
@@ -248,28 +250,6 @@ fn cross_validation_picks_the_true_rank() {
     eprintln!("means {:?} std {:?} best {}", cv.mean, cv.std, cv.best_k);
     assert_eq!(cv.scores.dim(), (5, 3));
     assert_eq!(cv.best_k, 6, "means {:?}", cv.mean);
-}
-
-/// X in memory behind a source with one reader: cross-validation then
-/// fits the candidates one after the other.
-struct OneReader<'a>(InMemory<'a, f64>);
-
-impl RowSource<f64> for OneReader<'_> {
-    fn shape(&self) -> (usize, usize) {
-        self.0.shape()
-    }
-    fn nnz(&self) -> usize {
-        self.0.nnz()
-    }
-    fn is_sparse(&self) -> bool {
-        self.0.is_sparse()
-    }
-    fn rows(&mut self, start: usize, end: usize) -> minibatchnmf::Result<Input<'_, f64>> {
-        self.0.rows(start, end)
-    }
-    fn describe(&self) -> String {
-        "one reader".into()
-    }
 }
 
 #[test]

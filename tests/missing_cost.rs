@@ -168,26 +168,9 @@ fn frobenius_paths() {
 #[test]
 #[ignore]
 fn rank_cv_parallel() {
-    use minibatchnmf::io::{InMemory, RowSource};
+    use common::masked::OneReader;
+    use minibatchnmf::io::InMemory;
     use minibatchnmf::{cross_validate_rank, CvOptions};
-    struct OneReader<'a>(InMemory<'a, f64>);
-    impl RowSource<f64> for OneReader<'_> {
-        fn shape(&self) -> (usize, usize) {
-            self.0.shape()
-        }
-        fn nnz(&self) -> usize {
-            self.0.nnz()
-        }
-        fn is_sparse(&self) -> bool {
-            self.0.is_sparse()
-        }
-        fn rows(&mut self, a: usize, b: usize) -> minibatchnmf::Result<Input<'_, f64>> {
-            self.0.rows(a, b)
-        }
-        fn describe(&self) -> String {
-            "one reader".into()
-        }
-    }
     let mut u = uniform(7);
     let w = Array2::from_shape_fn((3000, 6), |_| u());
     let h = Array2::from_shape_fn((6, 200), |_| u());

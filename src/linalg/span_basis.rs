@@ -134,15 +134,7 @@ pub(crate) fn orthonormal<F: NmfFloat>(
 mod tests {
     use super::*;
 
-    fn sample(r: usize, c: usize, seed: u64) -> Array2<f64> {
-        let mut state = seed;
-        Array2::from_shape_fn((r, c), |_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 11) as f64 / (1u64 << 53) as f64) - 0.25
-        })
-    }
+    use crate::linalg::lcg_matrix as sample;
 
     #[test]
     fn orthonormal_basis_of_the_same_span_on_any_thread_count() {

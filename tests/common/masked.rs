@@ -1,7 +1,8 @@
 //! Helpers of the missing-value tests (tests/missing*.rs).
 
 use super::{Case, Matrix};
-use minibatchnmf::{FitArgs, MiniBatchNmf, NmfFloat};
+use minibatchnmf::io::{InMemory, RowSource};
+use minibatchnmf::{FitArgs, Input, MiniBatchNmf, NmfFloat};
 use ndarray::{Array2, ArrayView2};
 
 /// Deterministic uniform values in [0, 1).
@@ -108,4 +109,26 @@ pub fn imputation_rmse(
         (err_mean / count).sqrt(),
         (noise / count).sqrt(),
     )
+}
+
+/// X in memory behind a source with one reader (no `reader()`): rank
+/// cross-validation then fits its candidates one after the other.
+pub struct OneReader<'a>(pub InMemory<'a, f64>);
+
+impl RowSource<f64> for OneReader<'_> {
+    fn shape(&self) -> (usize, usize) {
+        self.0.shape()
+    }
+    fn nnz(&self) -> usize {
+        self.0.nnz()
+    }
+    fn is_sparse(&self) -> bool {
+        self.0.is_sparse()
+    }
+    fn rows(&mut self, start: usize, end: usize) -> minibatchnmf::Result<Input<'_, f64>> {
+        self.0.rows(start, end)
+    }
+    fn describe(&self) -> String {
+        "one reader".into()
+    }
 }
