@@ -7,4 +7,5 @@ pub mod randomized_svd;
 mod small_lapack;
 mod span_basis;
 pub mod sparse;
+pub mod sparse_panels;
 pub mod streamed_svd;
