@@ -13,7 +13,9 @@ use super::{Loss, Penalty, SolveWOutcome, Workspace};
 use crate::dist::Comm;
 use crate::error::Result;
 use crate::float::NmfFloat;
+use crate::input::Input;
 use crate::io::{for_each_block, pass_rows, RowSource};
+use crate::linalg::sparse_panels::csr_dot_ht;
 use ndarray::{s, Array2, ArrayView2};
 
 fn workspace<F: NmfFloat>(src: &dyn RowSource<F>, k: usize) -> Workspace<F> {
@@ -42,13 +44,23 @@ pub fn solve_w_source<F: NmfFloat>(
 ) -> Result<SolveWOutcome<F>> {
     let (n, k) = (src.shape().0, h.nrows());
     let mut ws = workspace(src, k);
-    ws.hc.refresh(h, loss.beta);
+    // β = 2 reads Hᵀ only through X·Hᵀ, computed here once: for CSR X
+    // straight from H in cache-sized panels, without an m×k copy of Hᵀ.
+    let panels = loss.beta == 2.0 && src.is_sparse();
+    if panels {
+        ws.hc.refresh_without_ht(h, loss.beta);
+    } else {
+        ws.hc.refresh(h, loss.beta);
+    }
     let xht = if loss.beta == 2.0 {
         let mut c = Array2::zeros((n, k));
         let workers = ws.threads.len();
         for_each_block(src, |s0, xb| {
             let e = s0 + xb.n_rows();
-            xht_par(xb, h, &ws.hc, c.slice_mut(s![s0..e, ..]), workers);
+            match xb {
+                Input::Csr(xc) if panels => csr_dot_ht(xc, h, c.slice_mut(s![s0..e, ..])),
+                _ => xht_par(xb, h, &ws.hc, c.slice_mut(s![s0..e, ..]), workers),
+            }
             Ok(())
         })?;
         Some(c)

@@ -18,6 +18,9 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
+/// Rows per block of the W update when no dense W·H block bounds it.
+const W_ROWS: usize = 1024;
+
 /// One multiplicative update of the rows of W for the rows of X.
 /// `xht`, when given, is the precomputed X·Hᵀ (beta = 2 only).
 /// Returns (Σ(W_new − W_old)², Σ W_new²).
@@ -73,10 +76,13 @@ fn update_w_rows<F: NmfFloat>(
     let k = h.nrows();
     // Only the dense W·H of the β ≠ 2 paths needs bounded row blocks.
     let needs_wh = loss.beta != 2.0 && (matches!(x, Input::Dense(_)) || loss.beta != 1.0);
+    // The others in blocks of at most W_ROWS rows, so that the numerator
+    // and denominator buffers stay small when one call holds many rows
+    // (transform): each row's update is the same whatever the cut.
     let block = if needs_wh {
         rows_per_block(m)
     } else {
-        n.max(1)
+        n.clamp(1, W_ROWS)
     };
     let mut acc = (0.0, 0.0);
     let mut start = 0;

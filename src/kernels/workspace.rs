@@ -78,9 +78,12 @@ fn gram_blocks(m: usize) -> usize {
 }
 
 impl<F: NmfFloat> HCache<F> {
-    pub(crate) fn new(k: usize, m: usize) -> Self {
+    /// `ht_now`: allocate Hᵀ now (a fit's workspace); else at the first
+    /// [`HCache::refresh`] (a pass workspace, whose CSR transform never
+    /// transposes H: m×k values neither allocated nor zeroed).
+    fn with_ht(k: usize, m: usize, ht_now: bool) -> Self {
         HCache {
-            ht: Array2::zeros((m, k)),
+            ht: Array2::zeros(if ht_now { (m, k) } else { (0, k) }),
             hht: Array2::zeros((k, k)),
             hsum: Array1::zeros(k),
             gram_parts: vec![
@@ -102,6 +105,10 @@ impl<F: NmfFloat> HCache<F> {
         // Transpose with plain index arithmetic (reads H row by row).
         let (k, m) = h.dim();
         let fresh = std::mem::take(&mut self.ht_fresh) && self.ht.dim() == (m, k);
+        if self.ht.dim() != (m, k) {
+            // A pass workspace allocates Hᵀ at its first transpose.
+            self.ht = Array2::zeros((m, k));
+        }
         match (h.as_slice(), self.ht.as_slice_mut()) {
             _ if fresh => {}
             (Some(hs), Some(ts)) => {
@@ -125,6 +132,13 @@ impl<F: NmfFloat> HCache<F> {
             }
             _ => self.ht.assign(&h.t()),
         }
+        self.refresh_without_ht(h, beta);
+    }
+
+    /// [`HCache::refresh`] but for Hᵀ, which is left as it is (and must not
+    /// be read): for a caller that multiplies by Hᵀ from H itself (CSR
+    /// transform, [`crate::linalg::sparse_panels`]).
+    pub(crate) fn refresh_without_ht(&mut self, h: ArrayView2<F>, beta: f64) {
         if beta == 2.0 {
             self.gram(h);
         }
@@ -370,7 +384,7 @@ impl<F: NmfFloat> Workspace<F> {
             })
             .collect();
         Workspace {
-            hc: HCache::new(k, m),
+            hc: HCache::with_ht(k, m, reserve_rows),
             threads,
             stats: HStats::new(k, m),
             w_fresh: Buf::default(),

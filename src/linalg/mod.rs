@@ -7,6 +7,7 @@ pub mod randomized_svd;
 mod small_lapack;
 mod span_basis;
 pub mod sparse;
+pub mod sparse_panels;
 pub mod streamed_svd;
 
 /// A deterministic test matrix of the linear algebra's unit tests: values

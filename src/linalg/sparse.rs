@@ -511,6 +511,21 @@ fn gather_cols<F: NmfFloat>(
 ) {
     for (jj, mut orow) in out.axis_iter_mut(Axis(0)).enumerate() {
         let j = j0 + jj;
+        // A contiguous row (the stack tile, a row-major output) is summed
+        // in place: the same sums as through the stack accumulator, without
+        // two ndarray slices and copies per output row.
+        if let Some(o) = orow.as_slice_mut() {
+            if !accumulate {
+                o.fill(F::zero());
+            }
+            let mut c0 = 0;
+            while c0 < r {
+                let w = GATHER_ACC.min(r - c0);
+                gather_col(idx, values, bs, r, j, c0, &mut o[c0..c0 + w]);
+                c0 += w;
+            }
+            continue;
+        }
         let mut c0 = 0;
         while c0 < r {
             let w = GATHER_ACC.min(r - c0);

@@ -1,0 +1,174 @@
+//! X·Hᵀ for CSR X straight from H (k×m), in column panels: no m×k copy
+//! of Hᵀ. For each panel of columns `c0..c1` the panel of Hᵀ (a few
+//! hundred KiB: it stays in L2 while every row of X reads its values in
+//! the panel) is transposed once and shared by the threads; each row of X
+//! keeps a cursor to its first value not yet used. Used where X·Hᵀ is
+//! computed once for many rows (transform's W solve), so that each row of
+//! the panel is gathered many times from cache.
+//!
+//! Each output row is summed from zero over its stored values in the
+//! order they are stored, as [`super::sparse::csr_dot_dense`] sums it:
+//! identical results, whatever the number of threads. That needs each
+//! row's columns in increasing order; X with an unsorted row goes through
+//! a full transpose and `csr_dot_dense` instead.
+
+use super::sparse::csr_dot_dense;
+use crate::float::NmfFloat;
+use crate::input::CsrView;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
+
+/// Bytes of one panel of Hᵀ (well inside a core's L2).
+const PANEL_BYTES: usize = 1 << 20;
+
+/// Rows of X per parallel task of a panel.
+const ROWS_PER_TASK: usize = 256;
+
+/// Whether every row's columns are strictly increasing.
+fn rows_sorted<F: NmfFloat>(x: &CsrView<F>) -> bool {
+    (0..x.n_rows()).all(|i| x.row(i).0.windows(2).all(|w| w[0] < w[1]))
+}
+
+/// `out = X @ Hᵀ` (X n×m CSR, H k×m, out n×k), the bits of
+/// `csr_dot_dense(x, Hᵀ, out)`.
+pub fn csr_dot_ht<F: NmfFloat>(x: &CsrView<F>, h: ArrayView2<F>, mut out: ArrayViewMut2<F>) {
+    let (n, m) = (x.n_rows(), x.n_cols());
+    let k = h.nrows();
+    debug_assert_eq!(h.ncols(), m);
+    debug_assert_eq!(out.dim(), (n, k));
+    let h_std = h.as_standard_layout();
+    let (Some(hs), true, true) = (h_std.as_slice(), k > 0, rows_sorted(x)) else {
+        let ht: Array2<F> = h.t().as_standard_layout().into_owned();
+        return csr_dot_dense(x, ht.view(), out);
+    };
+    out.fill(F::zero());
+    let width = (PANEL_BYTES / (k * std::mem::size_of::<F>())).clamp(16, m.max(16));
+    let mut panel = vec![F::zero(); width.min(m) * k];
+    // Position (in x's values) of each row's first value not yet used.
+    let mut cursor: Vec<usize> = (0..n).map(|i| x.row_range(i).start).collect();
+    let parallel = x.nnz() * k > 1 << 15;
+    let mut c0 = 0;
+    while c0 < m {
+        let c1 = (c0 + width).min(m);
+        let pw = c1 - c0;
+        let p = &mut panel[..pw * k];
+        // Transpose H[:, c0..c1] into the pw×k panel, in column tiles.
+        let tr = |t: usize, tile: &mut [F]| {
+            let j0 = c0 + t * 64;
+            let w = tile.len() / k;
+            for c in 0..k {
+                let src = &hs[c * m + j0..c * m + j0 + w];
+                for (jj, &v) in src.iter().enumerate() {
+                    tile[jj * k + c] = v;
+                }
+            }
+        };
+        if parallel {
+            p.par_chunks_mut(64 * k)
+                .enumerate()
+                .for_each(|(t, tile)| tr(t, tile));
+        } else {
+            p.chunks_mut(64 * k)
+                .enumerate()
+                .for_each(|(t, tile)| tr(t, tile));
+        }
+        let p: &[F] = p;
+        let rows = |r0: usize, mut o: ArrayViewMut2<F>, cur: &mut [usize]| {
+            for ((ii, mut orow), cu) in o.axis_iter_mut(Axis(0)).enumerate().zip(cur) {
+                let i = r0 + ii;
+                let (cols, vals) = x.row(i);
+                let start = x.row_range(i).start;
+                let mut q = *cu - start;
+                let end = cols[q..]
+                    .iter()
+                    .position(|&j| j >= c1)
+                    .map_or(cols.len(), |e| q + e);
+                if let Some(o) = orow.as_slice_mut() {
+                    for (&j, &v) in cols[q..end].iter().zip(&vals[q..end]) {
+                        let brow = &p[(j - c0) * k..(j - c0 + 1) * k];
+                        for (oc, &bc) in o.iter_mut().zip(brow) {
+                            *oc += v * bc;
+                        }
+                    }
+                } else {
+                    for (&j, &v) in cols[q..end].iter().zip(&vals[q..end]) {
+                        let brow = &p[(j - c0) * k..(j - c0 + 1) * k];
+                        for (oc, &bc) in orow.iter_mut().zip(brow) {
+                            *oc += v * bc;
+                        }
+                    }
+                }
+                q = end;
+                *cu = start + q;
+            }
+        };
+        if parallel {
+            out.axis_chunks_iter_mut(Axis(0), ROWS_PER_TASK)
+                .into_par_iter()
+                .zip(cursor.par_chunks_mut(ROWS_PER_TASK))
+                .enumerate()
+                .for_each(|(t, (o, cur))| rows(t * ROWS_PER_TASK, o, cur));
+        } else {
+            rows(0, out.view_mut(), &mut cursor);
+        }
+        c0 = c1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn panels_give_the_gathers_bits_on_any_thread_count() {
+        // 700×5000 with ~30 values a row (some rows empty), k = 7 and 50:
+        // several panels, the parallel path, a transposed output, and an
+        // unsorted row (the fallback).
+        let (n, m) = (700usize, 5000usize);
+        let mut indptr = vec![0usize];
+        let (mut indices, mut data) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            if i % 13 != 5 {
+                let mut cols: Vec<usize> = (0..30).map(|t| (i * 131 + t * 977) % m).collect();
+                cols.sort_unstable();
+                cols.dedup();
+                for c in cols {
+                    indices.push(c);
+                    data.push(((i * 7 + c * 3) % 17) as f64 / 5.0 + 1e-3 * i as f64);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        for k in [7usize, 50] {
+            let h = Array2::from_shape_fn((k, m), |(a, j)| ((a * 31 + j * 7) % 19) as f64 / 3.0);
+            let ht = h.t().as_standard_layout().into_owned();
+            for unsorted in [false, true] {
+                let mut idx = indices.clone();
+                if unsorted {
+                    idx.swap(indptr[1], indptr[1] + 1);
+                }
+                let x = CsrView::new(n, m, &indptr, &idx, &data).unwrap();
+                let mut want = Array2::zeros((n, k));
+                csr_dot_dense(&x, ht.view(), want.view_mut());
+                for threads in [1, 2, 3] {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
+                    let mut got = Array2::from_elem((n, k), f64::NAN);
+                    pool.install(|| csr_dot_ht(&x, h.view(), got.view_mut()));
+                    assert_eq!(got, want);
+                    let mut got_t = Array2::from_elem((k, n), f64::NAN);
+                    pool.install(|| csr_dot_ht(&x, h.view(), got_t.view_mut().reversed_axes()));
+                    assert_eq!(got_t.t(), want);
+                    // A row-range sub-view (values at an offset).
+                    let sub = x.slice_rows(100, 400);
+                    let mut got_s = Array2::zeros((300, k));
+                    pool.install(|| csr_dot_ht(&sub, h.view(), got_s.view_mut()));
+                    assert_eq!(got_s, want.slice(ndarray::s![100..400, ..]));
+                }
+            }
+        }
+    }
+}
