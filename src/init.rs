@@ -31,8 +31,9 @@ use crate::linalg::streamed_svd;
 use crate::memory::{Matrix, Placement};
 use crate::params::Init;
 use crate::rng::{NumpyRandomState, RandomState};
-use ndarray::{Array1, Array2, ArrayView1};
+use ndarray::{Array1, Array2, ArrayView1, Axis};
 use num_traits::Float;
+use rayon::prelude::*;
 use streamed::Fill;
 
 /// Entries of the NNDSVD factors below this are set to zero.
@@ -185,11 +186,13 @@ pub fn initialize_source<F: NmfFloat>(
     match init {
         Init::Nndsvda => {
             let avg = F::from_f64_(mean);
-            for v in w.iter_mut().chain(h.iter_mut()) {
+            let fill = |v: &mut F| {
                 if *v == F::zero() {
                     *v = avg;
                 }
-            }
+            };
+            w.par_map_inplace(fill);
+            h.par_map_inplace(fill);
         }
         Init::Nndsvdar => {
             rng = generator(rng);
@@ -282,36 +285,41 @@ fn nndsvd<F: NmfFloat>(
     let mut w = Array2::zeros((n, k));
     let mut h = Array2::zeros((k, m));
 
-    // The leading singular pair of a non-negative matrix is non-negative.
-    let s0 = Float::sqrt(s[0]);
-    w.column_mut(0)
-        .assign(&u.column(0).mapv(|v| s0 * Float::abs(v)));
-    h.row_mut(0).assign(&vt.row(0).mapv(|v| s0 * Float::abs(v)));
-
+    // Component j of W and H from U's column j and Vt's row j alone: the
+    // components are computed on the rayon workers (each exactly as one
+    // thread computes it, so the bits do not depend on the threads).
     let pos = |a: ArrayView1<F>| a.mapv(|v| if v > F::zero() { v } else { F::zero() });
     let neg = |a: ArrayView1<F>| a.mapv(|v| if v < F::zero() { -v } else { F::zero() });
-    for j in 1..k {
-        let (xc, yr) = (u.column(j), vt.row(j));
-        let (x_p, y_p, x_n, y_n) = (pos(xc), pos(yr), neg(xc), neg(yr));
-        let (x_p_nrm, y_p_nrm) = (norm(&x_p), norm(&y_p));
-        let (x_n_nrm, y_n_nrm) = (norm(&x_n), norm(&y_n));
-        let (m_p, m_n) = (x_p_nrm * y_p_nrm, x_n_nrm * y_n_nrm);
-        let (uu, vv, sigma) = if m_p > m_n {
-            (normalized(x_p, x_p_nrm), normalized(y_p, y_p_nrm), m_p)
-        } else {
-            (normalized(x_n, x_n_nrm), normalized(y_n, y_n_nrm), m_n)
-        };
-        let lbd = Float::sqrt(s[j] * F::from_f64_(sigma));
-        w.column_mut(j).assign(&uu.mapv(|v| lbd * v));
-        h.row_mut(j).assign(&vv.mapv(|v| lbd * v));
-    }
-
     let eps = F::from_f64_(NNDSVD_EPS);
-    for v in w.iter_mut().chain(h.iter_mut()) {
-        if *v < eps {
-            *v = F::zero();
-        }
-    }
+    // Entries below NNDSVD_EPS are set to zero as they are written.
+    let cut = |v: F| if v < eps { F::zero() } else { v };
+    w.axis_iter_mut(Axis(1))
+        .into_par_iter()
+        .zip(h.axis_iter_mut(Axis(0)).into_par_iter())
+        .enumerate()
+        .for_each(|(j, (mut wc, mut hr))| {
+            let (xc, yr) = (u.column(j), vt.row(j));
+            if j == 0 {
+                // The leading singular pair of a non-negative matrix is
+                // non-negative.
+                let s0 = Float::sqrt(s[0]);
+                wc.zip_mut_with(&xc, |o, &v| *o = cut(s0 * Float::abs(v)));
+                hr.zip_mut_with(&yr, |o, &v| *o = cut(s0 * Float::abs(v)));
+                return;
+            }
+            let (x_p, y_p, x_n, y_n) = (pos(xc), pos(yr), neg(xc), neg(yr));
+            let (x_p_nrm, y_p_nrm) = (norm(&x_p), norm(&y_p));
+            let (x_n_nrm, y_n_nrm) = (norm(&x_n), norm(&y_n));
+            let (m_p, m_n) = (x_p_nrm * y_p_nrm, x_n_nrm * y_n_nrm);
+            let (uu, vv, sigma) = if m_p > m_n {
+                (normalized(x_p, x_p_nrm), normalized(y_p, y_p_nrm), m_p)
+            } else {
+                (normalized(x_n, x_n_nrm), normalized(y_n, y_n_nrm), m_n)
+            };
+            let lbd = Float::sqrt(s[j] * F::from_f64_(sigma));
+            wc.zip_mut_with(&uu, |o, &v| *o = cut(lbd * v));
+            hr.zip_mut_with(&vv, |o, &v| *o = cut(lbd * v));
+        });
     Ok((w, h))
 }
 

@@ -49,7 +49,7 @@ use crate::linalg::fused_power::{
 use crate::linalg::small_lapack::{
     lu_factor, permuted_l_from, permuted_l_into, qr_basis, qr_basis_r, thin_svd,
 };
-use crate::linalg::span_basis::{gram_basis_into, orthonormal};
+use crate::linalg::span_basis::gram_basis_in_place;
 use crate::linalg::sparse::{csc_t_dot_dense_with, csr_dot_dense, CscIndex};
 use crate::rng::NumpyRandomState;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
@@ -167,15 +167,15 @@ pub fn randomized_svd_source<F: NmfFloat>(
             (u_hat, s, vt) = thin_svd(b2)?;
         }
     }
-    let mut u = q.dot(&u_hat);
+    let mut u = rows_dot(q, u_hat.view());
+    drop(u_hat);
 
     if op.transpose {
         flip_signs_by_rows(&mut u, &mut vt);
-        Ok((
-            standard(vt.slice(ndarray::s![..k, ..]).t()),
-            s.slice(ndarray::s![..k]).to_owned(),
-            standard(u.slice(ndarray::s![.., ..k]).t()),
-        ))
+        let vt_k = transposed(vt.slice(ndarray::s![..k, ..]));
+        drop(vt);
+        let u_k = transposed(u.slice(ndarray::s![.., ..k]));
+        Ok((vt_k, s.slice(ndarray::s![..k]).to_owned(), u_k))
     } else {
         flip_signs_by_columns(&mut u, &mut vt);
         Ok((
@@ -194,38 +194,48 @@ fn two_pass_range<F: NmfFloat>(
     mut q: Array2<F>,
     n_iter: usize,
 ) -> Result<(Array2<F>, Array2<F>)> {
-    // The power iterations reuse their buffers: M·Q, P·L of it, Mᵀ·Q and
-    // P·L of that are the same four shapes at every iteration.
+    // The power iterations reuse their buffers: M·Q (normalised in place)
+    // and Mᵀ·Q written over the previous Q (normalised in place); LAPACK's
+    // P·L goes through a spare buffer of the same shape.
     let mut prod_m = Array2::zeros((0, 0));
-    let mut prod_t = Array2::zeros((0, 0));
-    let mut q_m = Array2::zeros((0, 0));
+    let mut spare_m = Array2::zeros((0, 0));
+    let mut spare_t = Array2::zeros((0, 0));
     let mut lu = Vec::new();
     // Sparse f64 X: the normaliser and the final basis from GEMMs on both
-    // cores (`span_basis`: the same spans), LAPACK's where its guard refuses
-    // (and for f32).
+    // cores (`span_basis`: the same spans, written over Y), LAPACK's where
+    // its guard refuses (and for f32).
     let gemm_basis = op.src.is_sparse() && TypeId::of::<F>() == TypeId::of::<f64>();
     let mut pass = GramPass::default();
-    let mut normalise = |y: &Array2<F>, lu: &mut Vec<F>, q: &mut Array2<F>| {
-        if gemm_basis && gram_basis_into(y.view(), &mut pass, q) {
+    let mut normalise = |y: &mut Array2<F>, lu: &mut Vec<F>, spare: &mut Array2<F>| {
+        if gemm_basis && gram_basis_in_place(y, &mut pass) {
             count_gemm_basis();
             return Ok(());
         }
-        permuted_l_into(y.view(), lu, q)
+        permuted_l_into(y.view(), lu, spare)?;
+        std::mem::swap(y, spare);
+        Ok::<(), Error>(())
     };
     for _ in 0..n_iter {
         op.dot_into(q.view(), &mut prod_m)?;
-        normalise(&prod_m, &mut lu, &mut q_m)?;
-        op.t_dot_into(q_m.view(), &mut prod_t)?;
-        normalise(&prod_t, &mut lu, &mut q)?;
+        normalise(&mut prod_m, &mut lu, &mut spare_m)?;
+        op.t_dot_into(prod_m.view(), &mut q)?;
+        normalise(&mut q, &mut lu, &mut spare_t)?;
     }
-    drop((prod_t, q_m, lu));
+    drop((spare_m, spare_t, lu));
     op.dot_into(q.view(), &mut prod_m)?;
-    let q = match gemm_basis
-        .then(|| orthonormal(prod_m.view(), &mut pass))
-        .flatten()
-    {
-        Some(q) => q,
-        None => qr_basis(prod_m)?,
+    drop(q);
+    // Cholesky QR twice (the span of Y, orthonormal to rounding), over Y;
+    // LAPACK's QR of Y where the first pass refuses it, of the first basis
+    // (the same span: the same U, S, Vt up to the signs svd_flip fixes)
+    // where only the second does.
+    let q = if gemm_basis && gram_basis_in_place(&mut prod_m, &mut pass) {
+        if gram_basis_in_place(&mut prod_m, &mut pass) {
+            prod_m
+        } else {
+            qr_basis(prod_m)?
+        }
+    } else {
+        qr_basis(prod_m)?
     };
     let b = op.q_t_dot(q.view())?;
     Ok((q, b))
@@ -712,24 +722,108 @@ fn first_abs_max<'a, F: NmfFloat>(lane: impl Iterator<Item = &'a F>) -> F {
     best.unwrap_or_else(F::zero)
 }
 
+/// Rows per parallel task of the tall products and copies of the SVD's
+/// last steps (fixed: the bits do not depend on the threads).
+const TAIL_ROWS: usize = 2048;
+
+/// A·B for a tall A (row-major result), in fixed row chunks over the rayon
+/// workers (each chunk one GEMM). A row-major A with a square B is
+/// multiplied in place (each chunk copied aside first: the same GEMMs on
+/// the same values), so A's buffer becomes the result.
+fn rows_dot<F: NmfFloat>(mut a: Array2<F>, b: ArrayView2<F>) -> Array2<F> {
+    if a.is_standard_layout() && b.is_square() && a.ncols() == b.nrows() {
+        a.axis_chunks_iter_mut(Axis(0), TAIL_ROWS)
+            .into_par_iter()
+            .for_each(|mut o| {
+                let ac = o.to_owned();
+                ndarray::linalg::general_mat_mul(F::one(), &ac, &b, F::zero(), &mut o);
+            });
+        return a;
+    }
+    let mut out = Array2::zeros((a.nrows(), b.ncols()));
+    out.axis_chunks_iter_mut(Axis(0), TAIL_ROWS)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(c, mut o)| {
+            let s0 = c * TAIL_ROWS;
+            let ac = a.slice(ndarray::s![s0..s0 + o.nrows(), ..]);
+            ndarray::linalg::general_mat_mul(F::one(), &ac, &b, F::zero(), &mut o);
+        });
+    out
+}
+
+/// A row-major copy of aᵀ, copied in tiles of TAIL_ROWS of a's rows on the
+/// rayon workers (a plain copy: the same values).
+fn transposed<F: NmfFloat>(a: ArrayView2<F>) -> Array2<F> {
+    let (r, c) = a.dim();
+    let mut out = Array2::zeros((c, r));
+    out.axis_chunks_iter_mut(Axis(1), TAIL_ROWS)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(t, mut o)| {
+            let s0 = t * TAIL_ROWS;
+            let at = a.slice(ndarray::s![s0..s0 + o.ncols(), ..]);
+            o.assign(&at.t());
+        });
+    out
+}
+
+/// The sign of each column's first entry of largest magnitude (numpy's
+/// `sign(u[argmax(abs(u), axis=0), range(k)])`), in one pass over the rows
+/// of a row-major U: per column, the same comparisons in the same order as
+/// a scan down the column.
+fn column_signs<F: NmfFloat>(u: &Array2<F>) -> Vec<F> {
+    let mut best: Vec<Option<F>> = vec![None; u.ncols()];
+    for row in u.rows() {
+        for (b, &v) in best.iter_mut().zip(row) {
+            match *b {
+                // Keep b unless |v| is strictly larger (a NaN never replaces it).
+                Some(c)
+                    if num_traits::Float::abs(v).partial_cmp(&num_traits::Float::abs(c))
+                        != Some(std::cmp::Ordering::Greater) => {}
+                _ => *b = Some(v),
+            }
+        }
+    }
+    best.into_iter()
+        .map(|b| sign(b.unwrap_or_else(F::zero)))
+        .collect()
+}
+
+/// Multiplies column j of `u` by `signs[j]`, rows on the rayon workers.
+fn scale_columns<F: NmfFloat>(u: &mut Array2<F>, signs: &[F]) {
+    u.axis_chunks_iter_mut(Axis(0), TAIL_ROWS)
+        .into_par_iter()
+        .for_each(|mut chunk| {
+            for mut row in chunk.rows_mut() {
+                row.iter_mut().zip(signs).for_each(|(v, &s)| *v *= s);
+            }
+        });
+}
+
 /// `svd_flip(u, vt)`: the largest-magnitude entry of each column of U
 /// becomes positive.
 fn flip_signs_by_columns<F: NmfFloat>(u: &mut Array2<F>, vt: &mut Array2<F>) {
-    for (j, mut col) in u.axis_iter_mut(Axis(1)).enumerate() {
-        let s = sign(first_abs_max(col.iter()));
-        col.mapv_inplace(|v| v * s);
-        vt.row_mut(j).mapv_inplace(|v| v * s);
+    let signs = column_signs(u);
+    scale_columns(u, &signs);
+    for (mut row, &s) in vt.rows_mut().into_iter().zip(&signs) {
+        row.mapv_inplace(|v| v * s);
     }
 }
 
 /// `svd_flip(u, vt, u_based_decision=False)`: the largest-magnitude entry
 /// of each row of Vt becomes positive.
 fn flip_signs_by_rows<F: NmfFloat>(u: &mut Array2<F>, vt: &mut Array2<F>) {
-    for (j, mut row) in vt.axis_iter_mut(Axis(0)).enumerate() {
-        let s = sign(first_abs_max(row.iter()));
-        row.mapv_inplace(|v| v * s);
-        u.column_mut(j).mapv_inplace(|v| v * s);
-    }
+    let signs: Vec<F> = vt
+        .rows_mut()
+        .into_iter()
+        .map(|mut row| {
+            let s = sign(first_abs_max(row.iter()));
+            row.mapv_inplace(|v| v * s);
+            s
+        })
+        .collect();
+    scale_columns(u, &signs);
 }
 
 #[cfg(test)]

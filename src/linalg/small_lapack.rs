@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::float::NmfFloat;
 use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
 use ndarray_linalg::{JobSvd, MatrixLayout};
+use rayon::prelude::*;
 use std::any::TypeId;
 
 /// A column-major copy of `a` and its LAPACK layout.
@@ -76,21 +77,52 @@ pub(super) fn getrf<F: NmfFloat>(a: &mut Array2<F>) -> Result<Vec<i32>> {
 /// cache while it is read along one axis and written along the other).
 const TILE_ROWS: usize = 64;
 
+/// A raw pointer shared by the tasks of the tiled copies below, each of
+/// which writes a disjoint set of elements.
+#[derive(Clone, Copy)]
+struct SharedOut<F>(*mut F);
+// SAFETY: the tasks write disjoint elements (see the callers) and nothing
+// reads them until every task has finished.
+unsafe impl<F: Send> Send for SharedOut<F> {}
+// SAFETY: as for Send: every element has one writer.
+unsafe impl<F: Send> Sync for SharedOut<F> {}
+
+impl<F> SharedOut<F> {
+    /// # Safety
+    /// `i` is in bounds of the buffer and no other task writes element `i`.
+    #[inline(always)]
+    unsafe fn write(self, i: usize, v: F) {
+        // SAFETY: the caller's contract.
+        unsafe { *self.0.add(i) = v };
+    }
+}
+
+/// Row tiles per parallel task of the tiled copies (a plain copy: the
+/// split does not change any value).
+const TILES_PER_TASK: usize = 8;
+
 /// getrf of `a` (r×c) on its column-major copy in `lu` (reused buffer);
 /// returns LAPACK's 1-based pivots.
 pub(super) fn lu_factor<F: NmfFloat>(a: ArrayView2<F>, lu: &mut Vec<F>) -> Result<Vec<i32>> {
     let (r, c) = a.dim();
-    // Column-major copy, in row tiles.
+    // Column-major copy, in row tiles on the rayon workers (each tile's
+    // elements belong to it alone).
     lu.clear();
     lu.resize(r * c, F::zero());
-    for i0 in (0..r).step_by(TILE_ROWS) {
-        let i1 = (i0 + TILE_ROWS).min(r);
-        for (i, row) in (i0..i1).zip(a.slice(ndarray::s![i0..i1, ..]).rows()) {
-            for (j, &v) in row.iter().enumerate() {
-                lu[j * r + i] = v;
+    let out = SharedOut(lu.as_mut_ptr());
+    let task_rows = TILE_ROWS * TILES_PER_TASK;
+    (0..r.div_ceil(task_rows)).into_par_iter().for_each(|t| {
+        let (t0, t1) = (t * task_rows, ((t + 1) * task_rows).min(r));
+        for i0 in (t0..t1).step_by(TILE_ROWS) {
+            let i1 = (i0 + TILE_ROWS).min(t1);
+            for (i, row) in (i0..i1).zip(a.slice(ndarray::s![i0..i1, ..]).rows()) {
+                for (j, &v) in row.iter().enumerate() {
+                    // SAFETY: j·r + i < r·c, and row i is this task's.
+                    unsafe { out.write(j * r + i, v) };
+                }
             }
         }
-    }
+    });
     let mut f = Array2::from_shape_vec((r, c).f(), std::mem::take(lu)).expect("r*c elements");
     let ipiv = getrf(&mut f);
     *lu = f.into_raw_vec_and_offset().0;
@@ -126,28 +158,36 @@ pub(super) fn permuted_l_from<F: NmfFloat>(
         origin.swap(t, p as usize - 1);
     }
     // A = Pᵀ_lapack·L·U, so row origin[i] of P·L is row i of L: unit
-    // diagonal, L's entries below it, zeros above. Written in row tiles.
+    // diagonal, L's entries below it, zeros above. Written in row tiles on
+    // the rayon workers: `origin` is a permutation, so the rows of
+    // different tiles are different rows of `out`.
     if out.dim() != (r, mn) || !out.is_standard_layout() {
         *out = Array2::zeros((r, mn));
     }
-    let o = out.as_slice_mut().expect("standard layout");
-    for i0 in (0..r).step_by(TILE_ROWS) {
-        let i1 = (i0 + TILE_ROWS).min(r);
-        for (i, &dest) in origin.iter().enumerate().take(i1).skip(i0) {
-            let row = &mut o[dest * mn..(dest + 1) * mn];
-            let below = mn.min(i);
-            row[below..].fill(F::zero());
-            if i < mn {
-                row[i] = F::one();
+    let o = SharedOut(out.as_mut_ptr());
+    let origin = &origin;
+    let task_rows = TILE_ROWS * TILES_PER_TASK;
+    (0..r.div_ceil(task_rows)).into_par_iter().for_each(|t| {
+        let (t0, t1) = (t * task_rows, ((t + 1) * task_rows).min(r));
+        for i0 in (t0..t1).step_by(TILE_ROWS) {
+            let i1 = (i0 + TILE_ROWS).min(t1);
+            for (i, &dest) in origin.iter().enumerate().take(i1).skip(i0) {
+                for jj in mn.min(i)..mn {
+                    let v = if jj == i { F::one() } else { F::zero() };
+                    // SAFETY: dest < r and jj < mn; row `dest` is written by
+                    // this task alone (i is in its tile).
+                    unsafe { o.write(dest * mn + jj, v) };
+                }
+            }
+            for j in 0..mn.min(i1) {
+                let col = &lu[j * r..(j + 1) * r];
+                for i in i0.max(j + 1)..i1 {
+                    // SAFETY: as above.
+                    unsafe { o.write(origin[i] * mn + j, col[i]) };
+                }
             }
         }
-        for j in 0..mn.min(i1) {
-            let col = &lu[j * r..(j + 1) * r];
-            for i in i0.max(j + 1)..i1 {
-                o[origin[i] * mn + j] = col[i];
-            }
-        }
-    }
+    });
 }
 
 /// [`permuted_l_into`] into new buffers.

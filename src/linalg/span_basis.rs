@@ -22,7 +22,7 @@
 use crate::float::NmfFloat;
 use crate::linalg::fused_power::{small_cond, GramPass};
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array2, ArrayView2, Axis, ShapeBuilder};
+use ndarray::{Array2, ArrayView2, Axis, ShapeBuilder};
 use rayon::prelude::*;
 use std::any::TypeId;
 
@@ -71,37 +71,46 @@ fn upper_inverse(r: &Array2<f64>) -> Array2<f64> {
     inv
 }
 
-/// `q` (reshaped when needed) = Y·R⁻¹ with RᵀR = YᵀY, a basis of span(Y)
-/// with orthonormal columns up to eps·cond(Y)². Returns false, `q`
-/// untouched, for an f32 Y, when Y has fewer rows than columns, its Gram
-/// matrix is not positive definite in floating point, or cond₁(R) fails
-/// [`small_cond`].
-pub(crate) fn gram_basis_into<F: NmfFloat>(
-    y: ArrayView2<F>,
-    pass: &mut GramPass<F>,
-    q: &mut Array2<F>,
-) -> bool {
+/// R⁻¹ (in F) with RᵀR = YᵀY; None for an f32 Y, when Y has fewer rows
+/// than columns, its Gram matrix is not positive definite in floating
+/// point, or cond₁(R) fails [`small_cond`].
+fn gram_factor<F: NmfFloat>(y: ArrayView2<F>, pass: &mut GramPass<F>) -> Option<Array2<F>> {
     let (n, l) = y.dim();
     if l == 0 || n < l {
-        return false;
+        return None;
     }
     // f32: the Gram matrix squares cond(Y), which f32's eps does not allow
     // (and a basis computed in f64, then rounded, moved the f32 parity
     // fixture f32_fro_csr_nndsvd past its bound in the permuted layout).
     if TypeId::of::<F>() != TypeId::of::<f64>() {
-        return false;
+        return None;
     }
     let mut g = Array2::<F>::zeros((l, l).f());
     let y_std = y.as_standard_layout();
     pass.gram_block(y_std.view(), &mut g);
     let g = g.mapv(|v| v.to_f64_());
-    let Some(r) = cholesky_upper(&g) else {
+    let r = cholesky_upper(&g)?;
+    if !small_cond(&r) {
+        return None;
+    }
+    Some(upper_inverse(&r).mapv(F::from_f64_))
+}
+
+/// `q` (reshaped when needed) = Y·R⁻¹ with RᵀR = YᵀY, a basis of span(Y)
+/// with orthonormal columns up to eps·cond(Y)². Returns false, `q`
+/// untouched, where [`gram_factor`] refuses Y. (The tests' reference of
+/// [`gram_basis_in_place`].)
+#[cfg(test)]
+pub(crate) fn gram_basis_into<F: NmfFloat>(
+    y: ArrayView2<F>,
+    pass: &mut GramPass<F>,
+    q: &mut Array2<F>,
+) -> bool {
+    let Some(rinv) = gram_factor(y, pass) else {
         return false;
     };
-    if !small_cond(&r) {
-        return false;
-    }
-    let rinv = upper_inverse(&r).mapv(F::from_f64_);
+    let (n, l) = y.dim();
+    let y_std = y.as_standard_layout();
     if q.dim() != (n, l) || !q.is_standard_layout() {
         *q = Array2::zeros((n, l));
     }
@@ -110,14 +119,38 @@ pub(crate) fn gram_basis_into<F: NmfFloat>(
         .enumerate()
         .for_each(|(c, mut qc)| {
             let s0 = c * SOLVE_ROWS;
-            let yc = y_std.slice(s![s0..s0 + qc.nrows(), ..]);
+            let yc = y_std.slice(ndarray::s![s0..s0 + qc.nrows(), ..]);
             general_mat_mul(F::one(), &yc, &rinv, F::zero(), &mut qc);
         });
     true
 }
 
+/// Y ← Y·R⁻¹ with RᵀR = YᵀY, a basis of span(Y) with orthonormal columns
+/// up to eps·cond(Y)², written over Y itself (row-major): each chunk of
+/// SOLVE_ROWS rows is copied aside and multiplied back into place (no
+/// second n×l buffer). Returns false, Y untouched, where [`gram_factor`]
+/// refuses Y (or Y is not row-major).
+pub(crate) fn gram_basis_in_place<F: NmfFloat>(y: &mut Array2<F>, pass: &mut GramPass<F>) -> bool {
+    if !y.is_standard_layout() {
+        return false;
+    }
+    let Some(rinv) = gram_factor(y.view(), pass) else {
+        return false;
+    };
+    y.axis_chunks_iter_mut(Axis(0), SOLVE_ROWS)
+        .into_par_iter()
+        .for_each(|mut yc| {
+            let copy = yc.to_owned();
+            general_mat_mul(F::one(), &copy, &rinv, F::zero(), &mut yc);
+        });
+    true
+}
+
 /// An orthonormal basis of span(Y) (Cholesky QR twice), or None when
-/// [`gram_basis_into`] refuses Y.
+/// [`gram_basis_into`] refuses Y (the tests' reference of the last step of
+/// `randomized_svd`'s two-pass range finder, which writes the second pass
+/// over Y).
+#[cfg(test)]
 pub(crate) fn orthonormal<F: NmfFloat>(
     y: ArrayView2<F>,
     pass: &mut GramPass<F>,
@@ -169,6 +202,24 @@ mod tests {
         let rel = resid.iter().fold(0.0f64, |a, v| a.max(v.abs()))
             / y.iter().fold(0.0f64, |a, v| a.max(v.abs()));
         assert!(rel < 1e-13, "Y off span(Q) by {rel:e}");
+    }
+
+    /// The in-place basis has the bits of the out-of-place one, and a
+    /// refused Y is left as it was.
+    #[test]
+    fn in_place_basis_has_the_same_bits() {
+        let y = sample(5000, 23, 11);
+        let mut q = Array2::zeros((0, 0));
+        assert!(gram_basis_into(y.view(), &mut GramPass::default(), &mut q));
+        let mut y2 = y.clone();
+        assert!(gram_basis_in_place(&mut y2, &mut GramPass::default()));
+        assert_eq!(y2, q);
+        let mut bad = sample(300, 6, 3);
+        let c0 = bad.column(0).to_owned();
+        bad.column_mut(5).assign(&(&c0 * 2.0));
+        let keep = bad.clone();
+        assert!(!gram_basis_in_place(&mut bad, &mut GramPass::default()));
+        assert_eq!(bad, keep);
     }
 
     #[test]
