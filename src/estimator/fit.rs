@@ -228,6 +228,9 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
     // An interrupted cd fit keeps the loop's W (each row's last solve,
     // its share of A and B): a resumed fit continues from it.
     let keep_w = is_cd && stop_reason == StopReason::Interrupted;
+    // The steps' buffers (Hᵀ, the batch statistics: several k×m) are freed
+    // before the final W and error allocate their own.
+    drop(ws);
     drop(xp);
     if params.get_fresh_restarts() && !keep_w {
         w.replace(final_w(

@@ -110,7 +110,7 @@ pub fn step_local<F: NmfFloat>(
     let rows = x.n_rows();
     let k = h.nrows();
     ws.hc.refresh(h, loss.beta);
-    ws.stats.ensure();
+    ws.stats.ensure_for(loss.beta);
     let Workspace {
         hc,
         threads,
@@ -245,9 +245,6 @@ pub fn step_apply<F: NmfFloat>(
         StepSolver::Mu => {
             // A masked step's statistics are complete as reduced (masked/).
             let masked = ws.masked.active;
-            if !masked {
-                update_h::finalize_den(&mut ws.stats, h.view(), &ctx.loss);
-            }
             update_h::apply(
                 h,
                 a,
@@ -258,6 +255,7 @@ pub fn step_apply<F: NmfFloat>(
                 ctx.rho,
                 masked,
                 &mut ws.h_parts,
+                &mut ws.h_den,
             )
         }
         StepSolver::Cd { cfg, update } if cfg.masked => {

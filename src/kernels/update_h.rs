@@ -1,46 +1,35 @@
 //! The online multiplicative update of H from the mini-batch statistics:
 //! A ← ρA + H^(1/γ)∘num, B ← ρB + den, H ← (A/B)^γ.
+//!
+//! For β = 2 the denominator WᵀW·H and for β = 1 W's column sums are
+//! never stored as a k×m matrix: WᵀW·H is computed a block of columns at a
+//! time, just before the block of H it reads is updated, and W's column
+//! sums are one value per row of H.
 
 use super::elementwise::{npow, EPS};
-use super::workspace::HStats;
+use super::workspace::{Buf, HStats};
 use super::{Loss, Penalty};
 use crate::float::{NmfFloat, EPSILON_F64};
-use ndarray::{Array2, ArrayView2, Axis, Zip};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
 use rayon::prelude::*;
 
 /// Elements of H per parallel chunk of the update.
 pub(crate) const CHUNK: usize = 1 << 13;
 
-/// Turn accumulated statistics into the final H denominator: WᵀW·H for β=2,
-/// W's column sums (zeros replaced by 1) for β=1; other β are complete.
-pub(crate) fn finalize_den<F: NmfFloat>(stats: &mut HStats<F>, h: ArrayView2<F>, loss: &Loss) {
-    if loss.beta == 2.0 {
-        // WᵀW·H: for wide H, column blocks in parallel (each element is the
-        // same k-term product whatever the cut).
-        const COLS: usize = 4096;
-        let HStats { wtw, den, .. } = stats;
-        if h.ncols() >= 2 * COLS {
-            den.axis_chunks_iter_mut(Axis(1), COLS)
-                .into_par_iter()
-                .zip(h.axis_chunks_iter(Axis(1), COLS).into_par_iter())
-                .for_each(|(mut d, hb)| {
-                    ndarray::linalg::general_mat_mul(F::one(), &*wtw, &hb, F::zero(), &mut d)
-                });
-        } else {
-            ndarray::linalg::general_mat_mul(F::one(), &*wtw, &h, F::zero(), den);
-        }
-    } else if loss.beta == 1.0 {
-        for (mut row, &s) in stats.den.rows_mut().into_iter().zip(stats.wsum.iter()) {
-            row.fill(if s == F::zero() { F::one() } else { s });
-        }
-    }
-}
+/// Columns of H per block of WᵀW·H for wide H (each element is the same
+/// k-term product whatever the cut).
+const COLS: usize = 4096;
 
 /// Apply the update in place. Returns ||H_new − H_old|| / ||H_new||, its
 /// sums taken in a fixed order (per-chunk partials in `parts`, added in
-/// sequence) so that every worker computes the same bits.
+/// sequence) so that every worker computes the same bits. The denominator
+/// is `stats.den` as the step left it, except for β = 2 (WᵀW·H from
+/// `stats.wtw`, through `scratch`) and β = 1 (W's column sums
+/// `stats.wsum`, a zero sum replaced by 1).
 ///
-/// `keep_unobserved` (a masked step, `masked/`): an entry whose denominator
+/// `keep_unobserved` (a masked step, `masked/`): the statistics are
+/// complete in `stats.den` for every β; an entry whose denominator
 /// statistic is 0 — its column has no observed entry in the batch, or the
 /// observed rows' W is 0 there — is left as it is, with its A and B (a
 /// column of X never observed keeps its initial H).
@@ -55,6 +44,7 @@ pub(crate) fn apply<F: NmfFloat>(
     rho: f64,
     keep_unobserved: bool,
     parts: &mut Vec<(f64, f64)>,
+    scratch: &mut Buf<F>,
 ) -> f64 {
     let l1 = F::from_f64_(pen.l1);
     let l2 = F::from_f64_(pen.l2);
@@ -63,7 +53,7 @@ pub(crate) fn apply<F: NmfFloat>(
     let gamma = loss.gamma;
     let zero_small = loss.beta <= 1.0;
     let tiny = F::from_f64_(EPSILON_F64);
-    let kernel = |(d2, n2): (f64, f64), hv: &mut F, av: &mut F, bv: &mut F, &nv: &F, &dv: &F| {
+    let kernel = |(d2, n2): (f64, f64), hv: &mut F, av: &mut F, bv: &mut F, nv: F, dv: F| {
         let old = *hv;
         if keep_unobserved && dv == F::zero() {
             let o = old.to_f64_();
@@ -97,38 +87,175 @@ pub(crate) fn apply<F: NmfFloat>(
         let d = (new - old).to_f64_();
         (d2 + d * d, n2 + new.to_f64_() * new.to_f64_())
     };
-    // All five arrays are owned k×m matrices: walk them as flat slices in
-    // parallel chunks (falls back to an element-wise Zip if one is not
-    // contiguous).
-    let (d2, n2) = match (
-        h.as_slice_mut(),
-        a.as_slice_mut(),
-        b.as_slice_mut(),
-        stats.num.as_slice(),
-        stats.den.as_slice(),
-    ) {
-        (Some(hs), Some(as_), Some(bs), Some(ns), Some(ds)) => {
-            hs.par_chunks_mut(CHUNK)
-                .zip(as_.par_chunks_mut(CHUNK))
-                .zip(bs.par_chunks_mut(CHUNK))
-                .zip(ns.par_chunks(CHUNK))
-                .zip(ds.par_chunks(CHUNK))
-                .map(|((((hc, ac), bc), nc), dc)| {
-                    let mut acc = (0.0, 0.0);
-                    for i in 0..hc.len() {
-                        acc = kernel(acc, &mut hc[i], &mut ac[i], &mut bc[i], &nc[i], &dc[i]);
-                    }
-                    acc
-                })
-                .collect_into_vec(parts);
-            parts.iter().fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1))
-        }
-        _ => Zip::from(h)
+    let (k, m) = h.dim();
+    let contiguous = h.is_standard_layout()
+        && a.is_standard_layout()
+        && b.is_standard_layout()
+        && stats.num.is_standard_layout();
+    let own_den = !keep_unobserved && (loss.beta == 2.0 || loss.beta == 1.0);
+    let (d2, n2) = if !contiguous {
+        // Not met by the estimator's owned matrices: the denominator in
+        // full, element by element.
+        let den = if own_den {
+            full_den(stats, h.view(), loss.beta)
+        } else {
+            stats.den.clone()
+        };
+        Zip::from(h)
             .and(a)
             .and(b)
             .and(&stats.num)
-            .and(&stats.den)
-            .fold((0.0, 0.0), kernel),
+            .and(&den)
+            .fold((0.0, 0.0), |acc, hv, av, bv, &nv, &dv| {
+                kernel(acc, hv, av, bv, nv, dv)
+            })
+    } else if own_den && loss.beta == 2.0 && m >= 2 * COLS {
+        gram_blocks(h, a, b, stats, parts, scratch, &kernel)
+    } else {
+        let den = if !own_den {
+            Den::Full(stats.den.as_slice().expect("owned"))
+        } else if loss.beta == 1.0 {
+            Den::PerRow(stats.wsum.as_slice().expect("owned"), m)
+        } else {
+            let mut d = scratch.mat(k, m);
+            general_mat_mul(F::one(), &stats.wtw, &h.view(), F::zero(), &mut d);
+            Den::Full(&scratch.slice(k * m)[..])
+        };
+        flat_chunks(h, a, b, stats.num.view(), den, parts, &kernel)
     };
     d2.sqrt() / n2.sqrt()
+}
+
+/// The denominator of a β = 2 or β = 1 update as it would be stored.
+fn full_den<F: NmfFloat>(stats: &HStats<F>, h: ArrayView2<F>, beta: f64) -> Array2<F> {
+    if beta == 2.0 {
+        stats.wtw.dot(&h)
+    } else {
+        let (k, m) = h.dim();
+        Array2::from_shape_fn((k, m), |(t, _)| one_if_zero(stats.wsum[t]))
+    }
+}
+
+/// W's column sum `s` as the β = 1 denominator (a zero sum, a component
+/// no row uses, gives 1).
+fn one_if_zero<F: NmfFloat>(s: F) -> F {
+    if s == F::zero() {
+        F::one()
+    } else {
+        s
+    }
+}
+
+/// Where the update reads its denominator.
+enum Den<'a, F> {
+    /// A k×m matrix (flat, row-major).
+    Full(&'a [F]),
+    /// One value per row of H (β = 1: W's column sums), rows of `m`.
+    PerRow(&'a [F], usize),
+}
+
+/// The update over the flat k×m matrices in parallel chunks of [`CHUNK`]
+/// elements; the chunks' sums are added in order.
+fn flat_chunks<F: NmfFloat>(
+    h: &mut Array2<F>,
+    a: &mut Array2<F>,
+    b: &mut Array2<F>,
+    num: ArrayView2<F>,
+    den: Den<'_, F>,
+    parts: &mut Vec<(f64, f64)>,
+    kernel: &(impl Fn((f64, f64), &mut F, &mut F, &mut F, F, F) -> (f64, f64) + Sync),
+) -> (f64, f64) {
+    let hs = h.as_slice_mut().expect("standard layout");
+    let as_ = a.as_slice_mut().expect("standard layout");
+    let bs = b.as_slice_mut().expect("standard layout");
+    let ns = num.to_slice().expect("standard layout");
+    hs.par_chunks_mut(CHUNK)
+        .zip(as_.par_chunks_mut(CHUNK))
+        .zip(bs.par_chunks_mut(CHUNK))
+        .zip(ns.par_chunks(CHUNK))
+        .enumerate()
+        .map(|(c, (((hc, ac), bc), nc))| {
+            let mut acc = (0.0, 0.0);
+            match &den {
+                Den::Full(d) => {
+                    let dc = &d[c * CHUNK..c * CHUNK + hc.len()];
+                    for i in 0..hc.len() {
+                        acc = kernel(acc, &mut hc[i], &mut ac[i], &mut bc[i], nc[i], dc[i]);
+                    }
+                }
+                Den::PerRow(sums, m) => {
+                    // The row and column of the chunk's first element.
+                    let (mut t, mut j) = ((c * CHUNK) / m, (c * CHUNK) % m);
+                    for i in 0..hc.len() {
+                        let dv = one_if_zero(sums[t]);
+                        acc = kernel(acc, &mut hc[i], &mut ac[i], &mut bc[i], nc[i], dv);
+                        j += 1;
+                        if j == *m {
+                            j = 0;
+                            t += 1;
+                        }
+                    }
+                }
+            }
+            acc
+        })
+        .collect_into_vec(parts);
+    parts.iter().fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1))
+}
+
+/// The β = 2 update of wide H in blocks of [`COLS`] columns: each block's
+/// WᵀW·H (k×COLS, in the group's scratch) just before the block is
+/// updated. Consecutive blocks form one group per thread; each block's
+/// sums land in `parts` at the block's place and are added in block
+/// order, so the result does not depend on the number of threads.
+fn gram_blocks<F: NmfFloat>(
+    h: &mut Array2<F>,
+    a: &mut Array2<F>,
+    b: &mut Array2<F>,
+    stats: &HStats<F>,
+    parts: &mut Vec<(f64, f64)>,
+    scratch: &mut Buf<F>,
+    kernel: &(impl Fn((f64, f64), &mut F, &mut F, &mut F, F, F) -> (f64, f64) + Sync),
+) -> (f64, f64) {
+    let (k, m) = h.dim();
+    let blocks = m.div_ceil(COLS);
+    let per = blocks.div_ceil(rayon::current_num_threads().clamp(1, blocks));
+    let gcols = per * COLS;
+    let groups = m.div_ceil(gcols);
+    parts.clear();
+    parts.resize(blocks, (0.0, 0.0));
+    let scratch = scratch.slice(groups * k * COLS);
+    let wtw = stats.wtw.view();
+    h.axis_chunks_iter_mut(Axis(1), gcols)
+        .into_par_iter()
+        .zip(a.axis_chunks_iter_mut(Axis(1), gcols).into_par_iter())
+        .zip(b.axis_chunks_iter_mut(Axis(1), gcols).into_par_iter())
+        .zip(stats.num.axis_chunks_iter(Axis(1), gcols).into_par_iter())
+        .zip(scratch.par_chunks_mut(k * COLS))
+        .zip(parts.par_chunks_mut(per))
+        .for_each(|(((((mut hg, mut ag), mut bg), ng), sc), pg)| {
+            for (bi, p) in pg.iter_mut().enumerate() {
+                let (c0, c1) = (bi * COLS, ((bi + 1) * COLS).min(hg.ncols()));
+                let w = c1 - c0;
+                let mut den = ArrayViewMut2::from_shape((k, w), &mut sc[..k * w]).expect("k×w");
+                general_mat_mul(F::one(), &wtw, &hg.slice(s![.., c0..c1]), F::zero(), &mut den);
+                let mut acc = (0.0, 0.0);
+                for t in 0..k {
+                    let mut hr = hg.slice_mut(s![t, c0..c1]);
+                    let mut ar = ag.slice_mut(s![t, c0..c1]);
+                    let mut br = bg.slice_mut(s![t, c0..c1]);
+                    let nr = ng.slice(s![t, c0..c1]);
+                    let hr = hr.as_slice_mut().expect("row of a column block");
+                    let ar = ar.as_slice_mut().expect("row of a column block");
+                    let br = br.as_slice_mut().expect("row of a column block");
+                    let nr = nr.to_slice().expect("row of a column block");
+                    let dr = &sc[t * w..(t + 1) * w];
+                    for i in 0..w {
+                        acc = kernel(acc, &mut hr[i], &mut ar[i], &mut br[i], nr[i], dr[i]);
+                    }
+                }
+                *p = acc;
+            }
+        });
+    parts.iter().fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1))
 }

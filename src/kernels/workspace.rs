@@ -238,6 +238,13 @@ impl<F: NmfFloat> HStats<F> {
         self.ensure_parts(true, true);
     }
 
+    /// Allocate the accumulators a step of loss `beta` fills: `den` only
+    /// for β ≠ 1, 2 (the H update derives those denominators from `wtw`
+    /// and `wsum`).
+    pub(crate) fn ensure_for(&mut self, beta: f64) {
+        self.ensure_parts(true, beta != 1.0 && beta != 2.0);
+    }
+
     /// Allocate the small accumulators, and the k×m `num` / `den` when
     /// asked (once each).
     fn ensure_parts(&mut self, num: bool, den: bool) {
@@ -286,7 +293,7 @@ impl<F: NmfFloat> HStats<F> {
                 *out += get(&p.stats);
             }
         }
-        self.ensure();
+        self.ensure_for(beta);
         if parts.is_empty() {
             self.clear_with(beta, num);
             return;
@@ -337,6 +344,9 @@ pub struct Workspace<F> {
     pub(crate) red: Buf<F>,
     /// Per-chunk sums of the H-change test.
     pub(crate) h_parts: Vec<(f64, f64)>,
+    /// WᵀW·H of the β = 2 H update, a block of columns per thread
+    /// (`update_h::apply`).
+    pub(crate) h_den: Buf<F>,
     /// The cd solver's buffers (grown on first use).
     pub(crate) cd: super::cd::CdBufs<F>,
     /// The masked updates' buffers (missing values; grown on first use).
@@ -391,6 +401,7 @@ impl<F: NmfFloat> Workspace<F> {
             xht: Buf::default(),
             red: Buf::default(),
             h_parts: Vec::with_capacity((k * m).div_ceil(super::update_h::CHUNK)),
+            h_den: Buf::default(),
             cd: super::cd::CdBufs::default(),
             masked: super::masked::MaskedState::default(),
         }

@@ -73,7 +73,7 @@ pub(crate) fn local<F: NmfFloat>(
     let (n, m) = x.dim();
     let k = h.nrows();
     ws.hc.refresh(h, 2.0);
-    ws.stats.ensure();
+    ws.stats.ensure_for(2.0);
     let Workspace { hc, stats, cd, .. } = ws;
     let CdBufs {
         hess, w_old, dense, ..

@@ -57,7 +57,7 @@ pub(crate) fn local<F: NmfFloat>(
     let k = h.nrows();
     let loss = Loss::new(2.0);
     ws.hc.refresh(h, 2.0);
-    ws.stats.ensure();
+    ws.stats.ensure_for(2.0);
     let Workspace {
         hc,
         threads,

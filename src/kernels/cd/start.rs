@@ -19,7 +19,7 @@ pub fn exact_stats_source<F: NmfFloat>(
     let k = w.ncols();
     let block = pass_rows::<F>(n, m, src.nnz(), src.is_sparse());
     let mut ws = Workspace::for_pass(m, k, block.clamp(1, 1 << 16));
-    ws.stats.ensure();
+    ws.stats.ensure_for(2.0);
     let mut a = Array2::zeros((k, k));
     general_mat_mul(F::one(), &w.t(), &w, F::zero(), &mut a);
     let mut b = Array2::zeros((k, m));
