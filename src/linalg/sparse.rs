@@ -362,15 +362,29 @@ fn gather_list<F: NmfFloat>(
     out: &mut [F],
 ) {
     for (&j, orow) in cols.iter().zip(out.chunks_exact_mut(r)) {
-        // Summed in place from zero (the same sums as through a stack
-        // accumulator, without a copy per output row).
         orow.fill(F::zero());
-        let mut c0 = 0;
-        while c0 < r {
-            let w = GATHER_ACC.min(r - c0);
-            gather_col(idx, values, bs, r, j, c0, &mut orow[c0..c0 + w]);
-            c0 += w;
-        }
+        gather_row_in_place(idx, values, bs, r, j, orow);
+    }
+}
+
+/// Output row j (column j's non-zeros times B's rows, in row order) added
+/// into the contiguous `o` (r values) in place, `GATHER_ACC` columns at a
+/// time: the same sums as through a stack accumulator, without a copy
+/// per output row.
+#[inline(always)]
+fn gather_row_in_place<F: NmfFloat>(
+    idx: &CscIndex,
+    values: &[F],
+    bs: &[F],
+    r: usize,
+    j: usize,
+    o: &mut [F],
+) {
+    let mut c0 = 0;
+    while c0 < r {
+        let w = GATHER_ACC.min(r - c0);
+        gather_col(idx, values, bs, r, j, c0, &mut o[c0..c0 + w]);
+        c0 += w;
     }
 }
 
@@ -512,18 +526,12 @@ fn gather_cols<F: NmfFloat>(
     for (jj, mut orow) in out.axis_iter_mut(Axis(0)).enumerate() {
         let j = j0 + jj;
         // A contiguous row (the stack tile, a row-major output) is summed
-        // in place: the same sums as through the stack accumulator, without
-        // two ndarray slices and copies per output row.
+        // in place, without two ndarray slices and copies per output row.
         if let Some(o) = orow.as_slice_mut() {
             if !accumulate {
                 o.fill(F::zero());
             }
-            let mut c0 = 0;
-            while c0 < r {
-                let w = GATHER_ACC.min(r - c0);
-                gather_col(idx, values, bs, r, j, c0, &mut o[c0..c0 + w]);
-                c0 += w;
-            }
+            gather_row_in_place(idx, values, bs, r, j, o);
             continue;
         }
         let mut c0 = 0;
