@@ -46,13 +46,15 @@ use crate::io::{for_each_block, RowSource};
 use crate::linalg::fused_power::{
     right_solve_upper, small_cond, symmetrise_upper, upper_of_lu, GramPass,
 };
+use crate::linalg::row_chunks::{gemm_rows_into, rows_dot, transposed};
 use crate::linalg::small_lapack::{
     lu_factor, permuted_l_from, permuted_l_into, qr_basis, qr_basis_r, thin_svd,
 };
 use crate::linalg::span_basis::gram_basis_in_place;
 use crate::linalg::sparse::{csc_t_dot_dense_with, csr_dot_dense, CscIndex};
+use crate::linalg::svd_flip::{flip_signs_by_columns, flip_signs_by_rows};
 use crate::rng::NumpyRandomState;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 use rayon::prelude::*;
 use std::any::TypeId;
 
@@ -649,21 +651,10 @@ fn row_parts(n: usize, work: usize) -> Vec<(usize, usize)> {
 }
 
 /// out = D·B, rows of D split across the workers.
-fn par_dot_into<F: NmfFloat>(d: ArrayView2<F>, b: ArrayView2<F>, mut out: ArrayViewMut2<F>) {
+fn par_dot_into<F: NmfFloat>(d: ArrayView2<F>, b: ArrayView2<F>, out: ArrayViewMut2<F>) {
     let parts = row_parts(d.nrows(), d.len() * b.ncols());
     let chunk = parts.first().map_or(1, |p| p.1 - p.0);
-    out.axis_chunks_iter_mut(ndarray::Axis(0), chunk)
-        .into_par_iter()
-        .zip(parts.into_par_iter())
-        .for_each(|(mut o, (s, e))| {
-            ndarray::linalg::general_mat_mul(
-                F::one(),
-                &d.slice(ndarray::s![s..e, ..]),
-                &b,
-                F::zero(),
-                &mut o,
-            );
-        });
+    gemm_rows_into(d, b, out, chunk);
 }
 
 /// Dᵀ·B: the products of row blocks of D computed on the workers, then
@@ -694,136 +685,6 @@ fn blas_friendly<F>(a: &ArrayView2<F>) -> bool {
     let row_major = (s[1] == 1 || c <= 1) && s[0] >= c.max(1) as isize;
     let col_major = (s[0] == 1 || r <= 1) && s[1] >= r.max(1) as isize;
     row_major || col_major
-}
-
-/// numpy's `sign`: -1, 0 or +1 (NaN stays NaN).
-fn sign<F: NmfFloat>(v: F) -> F {
-    if v > F::zero() {
-        F::one()
-    } else if v < F::zero() {
-        -F::one()
-    } else {
-        v
-    }
-}
-
-/// Entry of largest magnitude in a lane (the first one on ties).
-fn first_abs_max<'a, F: NmfFloat>(lane: impl Iterator<Item = &'a F>) -> F {
-    let mut best: Option<F> = None;
-    for &v in lane {
-        match best {
-            // Keep b unless |v| is strictly larger (a NaN never replaces it).
-            Some(b)
-                if num_traits::Float::abs(v).partial_cmp(&num_traits::Float::abs(b))
-                    != Some(std::cmp::Ordering::Greater) => {}
-            _ => best = Some(v),
-        }
-    }
-    best.unwrap_or_else(F::zero)
-}
-
-/// Rows per parallel task of the tall products and copies of the SVD's
-/// last steps (fixed: the bits do not depend on the threads).
-const TAIL_ROWS: usize = 2048;
-
-/// A·B for a tall A (row-major result), in fixed row chunks over the rayon
-/// workers (each chunk one GEMM). A row-major A with a square B is
-/// multiplied in place (each chunk copied aside first: the same GEMMs on
-/// the same values), so A's buffer becomes the result.
-fn rows_dot<F: NmfFloat>(mut a: Array2<F>, b: ArrayView2<F>) -> Array2<F> {
-    if a.is_standard_layout() && b.is_square() && a.ncols() == b.nrows() {
-        a.axis_chunks_iter_mut(Axis(0), TAIL_ROWS)
-            .into_par_iter()
-            .for_each(|mut o| {
-                let ac = o.to_owned();
-                ndarray::linalg::general_mat_mul(F::one(), &ac, &b, F::zero(), &mut o);
-            });
-        return a;
-    }
-    let mut out = Array2::zeros((a.nrows(), b.ncols()));
-    out.axis_chunks_iter_mut(Axis(0), TAIL_ROWS)
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(c, mut o)| {
-            let s0 = c * TAIL_ROWS;
-            let ac = a.slice(ndarray::s![s0..s0 + o.nrows(), ..]);
-            ndarray::linalg::general_mat_mul(F::one(), &ac, &b, F::zero(), &mut o);
-        });
-    out
-}
-
-/// A row-major copy of aᵀ, copied in tiles of TAIL_ROWS of a's rows on the
-/// rayon workers (a plain copy: the same values).
-fn transposed<F: NmfFloat>(a: ArrayView2<F>) -> Array2<F> {
-    let (r, c) = a.dim();
-    let mut out = Array2::zeros((c, r));
-    out.axis_chunks_iter_mut(Axis(1), TAIL_ROWS)
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(t, mut o)| {
-            let s0 = t * TAIL_ROWS;
-            let at = a.slice(ndarray::s![s0..s0 + o.ncols(), ..]);
-            o.assign(&at.t());
-        });
-    out
-}
-
-/// The sign of each column's first entry of largest magnitude (numpy's
-/// `sign(u[argmax(abs(u), axis=0), range(k)])`), in one pass over the rows
-/// of a row-major U: per column, the same comparisons in the same order as
-/// a scan down the column.
-fn column_signs<F: NmfFloat>(u: &Array2<F>) -> Vec<F> {
-    let mut best: Vec<Option<F>> = vec![None; u.ncols()];
-    for row in u.rows() {
-        for (b, &v) in best.iter_mut().zip(row) {
-            match *b {
-                // Keep b unless |v| is strictly larger (a NaN never replaces it).
-                Some(c)
-                    if num_traits::Float::abs(v).partial_cmp(&num_traits::Float::abs(c))
-                        != Some(std::cmp::Ordering::Greater) => {}
-                _ => *b = Some(v),
-            }
-        }
-    }
-    best.into_iter()
-        .map(|b| sign(b.unwrap_or_else(F::zero)))
-        .collect()
-}
-
-/// Multiplies column j of `u` by `signs[j]`, rows on the rayon workers.
-fn scale_columns<F: NmfFloat>(u: &mut Array2<F>, signs: &[F]) {
-    u.axis_chunks_iter_mut(Axis(0), TAIL_ROWS)
-        .into_par_iter()
-        .for_each(|mut chunk| {
-            for mut row in chunk.rows_mut() {
-                row.iter_mut().zip(signs).for_each(|(v, &s)| *v *= s);
-            }
-        });
-}
-
-/// `svd_flip(u, vt)`: the largest-magnitude entry of each column of U
-/// becomes positive.
-fn flip_signs_by_columns<F: NmfFloat>(u: &mut Array2<F>, vt: &mut Array2<F>) {
-    let signs = column_signs(u);
-    scale_columns(u, &signs);
-    for (mut row, &s) in vt.rows_mut().into_iter().zip(&signs) {
-        row.mapv_inplace(|v| v * s);
-    }
-}
-
-/// `svd_flip(u, vt, u_based_decision=False)`: the largest-magnitude entry
-/// of each row of Vt becomes positive.
-fn flip_signs_by_rows<F: NmfFloat>(u: &mut Array2<F>, vt: &mut Array2<F>) {
-    let signs: Vec<F> = vt
-        .rows_mut()
-        .into_iter()
-        .map(|mut row| {
-            let s = sign(first_abs_max(row.iter()));
-            row.mapv_inplace(|v| v * s);
-            s
-        })
-        .collect();
-    scale_columns(u, &signs);
 }
 
 #[cfg(test)]
