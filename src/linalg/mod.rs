@@ -1,6 +1,7 @@
 //! Linear algebra beyond plain GEMM: sparse products and the randomized SVD
 //! behind the NNDSVD initialisations.
 
+mod csr_transpose;
 mod fused_power;
 pub(crate) mod openblas;
 pub mod randomized_svd;

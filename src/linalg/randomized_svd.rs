@@ -43,6 +43,7 @@ use crate::input::Input;
 #[cfg(test)]
 use crate::io::InMemory;
 use crate::io::{for_each_block, RowSource};
+use crate::linalg::csr_transpose::CsrBothWays;
 use crate::linalg::fused_power::{
     right_solve_upper, small_cond, symmetrise_upper, upper_of_lu, GramPass,
 };
@@ -433,6 +434,9 @@ struct Operator<'s, 'c, F> {
     csc_of: Option<(usize, usize, usize, usize)>,
     /// Partial sums of the fused dense passes.
     gram: GramPass<F>,
+    /// A one-block CSR X (all of this worker's rows) and its transpose,
+    /// gathered row by row both ways.
+    both: CsrBothWays<F>,
 }
 
 impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
@@ -447,6 +451,7 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
             csc: CscIndex::default(),
             csc_of: None,
             gram: GramPass::default(),
+            both: CsrBothWays::default(),
         }
     }
 
@@ -489,6 +494,11 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
         let off = self.offset;
         let c = b.ncols();
         let shape = if x_side { (n, c) } else { (m, c) };
+        // X in one block: the products through `both`, whose transposed
+        // copy is built once per SVD (a multi-block X sums the blocks'
+        // Xᵀ·B in order through the column index of each block).
+        let local_rows = self.src.shape().0;
+        let both = &mut self.both;
         if out.dim() != shape || !out.is_standard_layout() {
             *out = Array2::zeros(shape);
         } else {
@@ -499,6 +509,7 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
                 let o = out.slice_mut(ndarray::s![off + s0..off + s0 + xb.n_rows(), ..]);
                 match xb {
                     Input::Dense(d) => with_blas_view(*d, |d| par_dot_into(d, b, o)),
+                    Input::Csr(x) if x.n_rows() == local_rows => both.dot_into(x, b, o),
                     Input::Csr(x) => csr_dot_dense(x, b, o),
                 }
                 Ok(())
@@ -518,13 +529,15 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
                             *out += &p;
                         }
                     }
+                    Input::Csr(x) if x.n_rows() == local_rows => {
+                        both.t_dot_into(x, bb, out.view_mut())
+                    }
                     // Each row of `out` adds its column's non-zeros in row
                     // order onto the previous blocks' sum: the same sums as
                     // one sequential pass over all of X, whatever the blocks
-                    // and the threads.
+                    // and the threads (and those of the one-block copy).
                     Input::Csr(x) => {
-                        // The same rows of the same source: the same index
-                        // (a one-block X is indexed once per SVD, not per pass).
+                        // The same rows of the same source: the same index.
                         let key = (s0, x.n_rows(), x.nnz(), x.values().as_ptr() as usize);
                         if *csc_of != Some(key) {
                             csc.build(x);
