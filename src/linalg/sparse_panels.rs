@@ -11,6 +11,10 @@
 //! identical results, whatever the number of threads. That needs each
 //! row's columns in increasing order; X with an unsorted row goes through
 //! a full transpose and `csr_dot_dense` instead.
+//!
+//! The same row kernel (compiled for AVX2 where the CPU has it) multiplies
+//! X by a row-major B taken whole as one panel ([`csr_dot_dense_whole`]:
+//! the randomized SVD's products, where panels do not pay).
 
 use super::sparse::{csr_dot_dense, prefetch, PREFETCH_AHEAD};
 use crate::float::NmfFloat;
