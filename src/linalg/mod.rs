@@ -1,14 +1,17 @@
 //! Linear algebra beyond plain GEMM: sparse products and the randomized SVD
 //! behind the NNDSVD initialisations.
 
+mod csr_transpose;
 mod fused_power;
 pub(crate) mod openblas;
 pub mod randomized_svd;
+mod row_chunks;
 mod small_lapack;
 mod span_basis;
 pub mod sparse;
 pub mod sparse_panels;
 pub mod streamed_svd;
+mod svd_flip;
 
 /// A deterministic test matrix of the linear algebra's unit tests: values
 /// in [-0.25, 0.75) from a 64-bit LCG seeded with `seed`, row-major.

@@ -28,7 +28,8 @@
 //! pass. Sparse X always takes scikit-learn's two passes; in f64 it
 //! normalises them with a basis of the same span from GEMMs on all cores (`span_basis`:
 //! Y·R⁻¹ with RᵀR = YᵀY; the final basis the same twice) instead of
-//! single-threaded LAPACK, where that basis is well conditioned.
+//! single-threaded LAPACK, where that basis is well conditioned, one per
+//! iteration (of Mᵀ·M·Q: M·Q goes on un-normalised, see `two_pass_range`).
 //!
 //! Dense f32 X takes the fused passes too, in f32 (their speed), with U⁻¹
 //! applied in f64 and a guard on cond(U) of its own (`fused_power`), but
@@ -43,16 +44,19 @@ use crate::input::Input;
 #[cfg(test)]
 use crate::io::InMemory;
 use crate::io::{for_each_block, RowSource};
+use crate::linalg::csr_transpose::CsrBothWays;
 use crate::linalg::fused_power::{
     right_solve_upper, small_cond, symmetrise_upper, upper_of_lu, GramPass,
 };
+use crate::linalg::row_chunks::{gemm_rows_into, rows_dot, transposed};
 use crate::linalg::small_lapack::{
     lu_factor, permuted_l_from, permuted_l_into, qr_basis, qr_basis_r, thin_svd,
 };
 use crate::linalg::span_basis::gram_basis_in_place;
 use crate::linalg::sparse::{csc_t_dot_dense_with, csr_dot_dense, CscIndex};
+use crate::linalg::svd_flip::{flip_signs_by_columns, flip_signs_by_rows};
 use crate::rng::NumpyRandomState;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 use rayon::prelude::*;
 use std::any::TypeId;
 
@@ -206,20 +210,36 @@ fn two_pass_range<F: NmfFloat>(
     // its guard refuses (and for f32).
     let gemm_basis = op.src.is_sparse() && TypeId::of::<F>() == TypeId::of::<f64>();
     let mut pass = GramPass::default();
-    let mut normalise = |y: &mut Array2<F>, lu: &mut Vec<F>, spare: &mut Array2<F>| {
-        if gemm_basis && gram_basis_in_place(y, &mut pass) {
-            count_gemm_basis();
-            return Ok(());
-        }
-        permuted_l_into(y.view(), lu, spare)?;
-        std::mem::swap(y, spare);
-        Ok::<(), Error>(())
-    };
+    let normalise =
+        |y: &mut Array2<F>, pass: &mut GramPass<F>, lu: &mut Vec<F>, spare: &mut Array2<F>| {
+            if gemm_basis && gram_basis_in_place(y, pass) {
+                count_gemm_basis();
+                return Ok(());
+            }
+            permuted_l_into(y.view(), lu, spare)?;
+            std::mem::swap(y, spare);
+            Ok::<(), Error>(())
+        };
     for _ in 0..n_iter {
         op.dot_into(q.view(), &mut prod_m)?;
-        normalise(&mut prod_m, &mut lu, &mut spare_m)?;
+        // With the GEMM basis, Mᵀ·(M·Q) straight from the M·Q the product
+        // gave, without its basis: the span of Mᵀ·P·L(M·Q) (P·L(Y) = Y·U⁻¹),
+        // so one basis per iteration, of the m-row Mᵀ·Y, and none of the
+        // (longer) M·Q. The product's rounding then reaches the span
+        // multiplied by cond(M·Q) instead of cond(P·L(M·Q)), at most
+        // cond(Mᵀ·M·Q): `span_basis`'s guard on that basis (cond₁·eps ≤
+        // 1e4·eps) bounds it as it bounds the fused dense passes; where it
+        // refuses, M·Q gets its basis and the product is taken again.
+        if gemm_basis {
+            op.t_dot_into(prod_m.view(), &mut q)?;
+            if gram_basis_in_place(&mut q, &mut pass) {
+                count_gemm_basis();
+                continue;
+            }
+        }
+        normalise(&mut prod_m, &mut pass, &mut lu, &mut spare_m)?;
         op.t_dot_into(prod_m.view(), &mut q)?;
-        normalise(&mut q, &mut lu, &mut spare_t)?;
+        normalise(&mut q, &mut pass, &mut lu, &mut spare_t)?;
     }
     drop((spare_m, spare_t, lu));
     op.dot_into(q.view(), &mut prod_m)?;
@@ -431,6 +451,9 @@ struct Operator<'s, 'c, F> {
     csc_of: Option<(usize, usize, usize, usize)>,
     /// Partial sums of the fused dense passes.
     gram: GramPass<F>,
+    /// A one-block CSR X (all of this worker's rows) and its transpose,
+    /// gathered row by row both ways.
+    both: CsrBothWays<F>,
 }
 
 impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
@@ -445,6 +468,7 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
             csc: CscIndex::default(),
             csc_of: None,
             gram: GramPass::default(),
+            both: CsrBothWays::default(),
         }
     }
 
@@ -487,6 +511,11 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
         let off = self.offset;
         let c = b.ncols();
         let shape = if x_side { (n, c) } else { (m, c) };
+        // X in one block: the products through `both`, whose transposed
+        // copy is built once per SVD (a multi-block X sums the blocks'
+        // Xᵀ·B in order through the column index of each block).
+        let local_rows = self.src.shape().0;
+        let both = &mut self.both;
         if out.dim() != shape || !out.is_standard_layout() {
             *out = Array2::zeros(shape);
         } else {
@@ -497,6 +526,7 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
                 let o = out.slice_mut(ndarray::s![off + s0..off + s0 + xb.n_rows(), ..]);
                 match xb {
                     Input::Dense(d) => with_blas_view(*d, |d| par_dot_into(d, b, o)),
+                    Input::Csr(x) if x.n_rows() == local_rows => both.dot_into(x, b, o),
                     Input::Csr(x) => csr_dot_dense(x, b, o),
                 }
                 Ok(())
@@ -516,13 +546,15 @@ impl<'s, 'c, F: NmfFloat> Operator<'s, 'c, F> {
                             *out += &p;
                         }
                     }
+                    Input::Csr(x) if x.n_rows() == local_rows => {
+                        both.t_dot_into(x, bb, out.view_mut())
+                    }
                     // Each row of `out` adds its column's non-zeros in row
                     // order onto the previous blocks' sum: the same sums as
                     // one sequential pass over all of X, whatever the blocks
-                    // and the threads.
+                    // and the threads (and those of the one-block copy).
                     Input::Csr(x) => {
-                        // The same rows of the same source: the same index
-                        // (a one-block X is indexed once per SVD, not per pass).
+                        // The same rows of the same source: the same index.
                         let key = (s0, x.n_rows(), x.nnz(), x.values().as_ptr() as usize);
                         if *csc_of != Some(key) {
                             csc.build(x);
@@ -649,21 +681,10 @@ fn row_parts(n: usize, work: usize) -> Vec<(usize, usize)> {
 }
 
 /// out = D·B, rows of D split across the workers.
-fn par_dot_into<F: NmfFloat>(d: ArrayView2<F>, b: ArrayView2<F>, mut out: ArrayViewMut2<F>) {
+fn par_dot_into<F: NmfFloat>(d: ArrayView2<F>, b: ArrayView2<F>, out: ArrayViewMut2<F>) {
     let parts = row_parts(d.nrows(), d.len() * b.ncols());
     let chunk = parts.first().map_or(1, |p| p.1 - p.0);
-    out.axis_chunks_iter_mut(ndarray::Axis(0), chunk)
-        .into_par_iter()
-        .zip(parts.into_par_iter())
-        .for_each(|(mut o, (s, e))| {
-            ndarray::linalg::general_mat_mul(
-                F::one(),
-                &d.slice(ndarray::s![s..e, ..]),
-                &b,
-                F::zero(),
-                &mut o,
-            );
-        });
+    gemm_rows_into(d, b, out, chunk);
 }
 
 /// Dᵀ·B: the products of row blocks of D computed on the workers, then
@@ -694,136 +715,6 @@ fn blas_friendly<F>(a: &ArrayView2<F>) -> bool {
     let row_major = (s[1] == 1 || c <= 1) && s[0] >= c.max(1) as isize;
     let col_major = (s[0] == 1 || r <= 1) && s[1] >= r.max(1) as isize;
     row_major || col_major
-}
-
-/// numpy's `sign`: -1, 0 or +1 (NaN stays NaN).
-fn sign<F: NmfFloat>(v: F) -> F {
-    if v > F::zero() {
-        F::one()
-    } else if v < F::zero() {
-        -F::one()
-    } else {
-        v
-    }
-}
-
-/// Entry of largest magnitude in a lane (the first one on ties).
-fn first_abs_max<'a, F: NmfFloat>(lane: impl Iterator<Item = &'a F>) -> F {
-    let mut best: Option<F> = None;
-    for &v in lane {
-        match best {
-            // Keep b unless |v| is strictly larger (a NaN never replaces it).
-            Some(b)
-                if num_traits::Float::abs(v).partial_cmp(&num_traits::Float::abs(b))
-                    != Some(std::cmp::Ordering::Greater) => {}
-            _ => best = Some(v),
-        }
-    }
-    best.unwrap_or_else(F::zero)
-}
-
-/// Rows per parallel task of the tall products and copies of the SVD's
-/// last steps (fixed: the bits do not depend on the threads).
-const TAIL_ROWS: usize = 2048;
-
-/// A·B for a tall A (row-major result), in fixed row chunks over the rayon
-/// workers (each chunk one GEMM). A row-major A with a square B is
-/// multiplied in place (each chunk copied aside first: the same GEMMs on
-/// the same values), so A's buffer becomes the result.
-fn rows_dot<F: NmfFloat>(mut a: Array2<F>, b: ArrayView2<F>) -> Array2<F> {
-    if a.is_standard_layout() && b.is_square() && a.ncols() == b.nrows() {
-        a.axis_chunks_iter_mut(Axis(0), TAIL_ROWS)
-            .into_par_iter()
-            .for_each(|mut o| {
-                let ac = o.to_owned();
-                ndarray::linalg::general_mat_mul(F::one(), &ac, &b, F::zero(), &mut o);
-            });
-        return a;
-    }
-    let mut out = Array2::zeros((a.nrows(), b.ncols()));
-    out.axis_chunks_iter_mut(Axis(0), TAIL_ROWS)
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(c, mut o)| {
-            let s0 = c * TAIL_ROWS;
-            let ac = a.slice(ndarray::s![s0..s0 + o.nrows(), ..]);
-            ndarray::linalg::general_mat_mul(F::one(), &ac, &b, F::zero(), &mut o);
-        });
-    out
-}
-
-/// A row-major copy of aᵀ, copied in tiles of TAIL_ROWS of a's rows on the
-/// rayon workers (a plain copy: the same values).
-fn transposed<F: NmfFloat>(a: ArrayView2<F>) -> Array2<F> {
-    let (r, c) = a.dim();
-    let mut out = Array2::zeros((c, r));
-    out.axis_chunks_iter_mut(Axis(1), TAIL_ROWS)
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(t, mut o)| {
-            let s0 = t * TAIL_ROWS;
-            let at = a.slice(ndarray::s![s0..s0 + o.ncols(), ..]);
-            o.assign(&at.t());
-        });
-    out
-}
-
-/// The sign of each column's first entry of largest magnitude (numpy's
-/// `sign(u[argmax(abs(u), axis=0), range(k)])`), in one pass over the rows
-/// of a row-major U: per column, the same comparisons in the same order as
-/// a scan down the column.
-fn column_signs<F: NmfFloat>(u: &Array2<F>) -> Vec<F> {
-    let mut best: Vec<Option<F>> = vec![None; u.ncols()];
-    for row in u.rows() {
-        for (b, &v) in best.iter_mut().zip(row) {
-            match *b {
-                // Keep b unless |v| is strictly larger (a NaN never replaces it).
-                Some(c)
-                    if num_traits::Float::abs(v).partial_cmp(&num_traits::Float::abs(c))
-                        != Some(std::cmp::Ordering::Greater) => {}
-                _ => *b = Some(v),
-            }
-        }
-    }
-    best.into_iter()
-        .map(|b| sign(b.unwrap_or_else(F::zero)))
-        .collect()
-}
-
-/// Multiplies column j of `u` by `signs[j]`, rows on the rayon workers.
-fn scale_columns<F: NmfFloat>(u: &mut Array2<F>, signs: &[F]) {
-    u.axis_chunks_iter_mut(Axis(0), TAIL_ROWS)
-        .into_par_iter()
-        .for_each(|mut chunk| {
-            for mut row in chunk.rows_mut() {
-                row.iter_mut().zip(signs).for_each(|(v, &s)| *v *= s);
-            }
-        });
-}
-
-/// `svd_flip(u, vt)`: the largest-magnitude entry of each column of U
-/// becomes positive.
-fn flip_signs_by_columns<F: NmfFloat>(u: &mut Array2<F>, vt: &mut Array2<F>) {
-    let signs = column_signs(u);
-    scale_columns(u, &signs);
-    for (mut row, &s) in vt.rows_mut().into_iter().zip(&signs) {
-        row.mapv_inplace(|v| v * s);
-    }
-}
-
-/// `svd_flip(u, vt, u_based_decision=False)`: the largest-magnitude entry
-/// of each row of Vt becomes positive.
-fn flip_signs_by_rows<F: NmfFloat>(u: &mut Array2<F>, vt: &mut Array2<F>) {
-    let signs: Vec<F> = vt
-        .rows_mut()
-        .into_iter()
-        .map(|mut row| {
-            let s = sign(first_abs_max(row.iter()));
-            row.mapv_inplace(|v| v * s);
-            s
-        })
-        .collect();
-    scale_columns(u, &signs);
 }
 
 #[cfg(test)]
@@ -895,12 +786,14 @@ mod tests {
     }
 
     /// Sparse f64 X normalises every power iteration with `span_basis`
-    /// (2·n_iter GEMM bases) when X has full rank, and still matches
-    /// scikit-learn's P·L products to 1e-10 (`check`); a rank-deficient X
-    /// (x_a) falls back to LAPACK's factorisations where the guard refuses.
+    /// when X has full rank: one GEMM basis per iteration (of Mᵀ·M·Q; a
+    /// refused one would add the basis of M·Q and count two), and still
+    /// matches scikit-learn's P·L products to 1e-10 (`check`); a
+    /// rank-deficient X (x_a) falls back to LAPACK's factorisations where
+    /// the guard refuses.
     #[test]
     fn sparse_power_iterations_take_the_gemm_basis() {
-        for (name, min_steps) in [("d", 2 * 7 * 2), ("e", 2 * 7 + 2 * 4)] {
+        for (name, want_steps) in [("d", 7 + 7), ("e", 7 + 4)] {
             let x = test_npy::read_matrix(&format!("x_{name}.npy"));
             let (n, m) = x.dim();
             let (indptr, indices, data) = test_npy::csr_parts(&x);
@@ -910,7 +803,7 @@ mod tests {
                 randomized_svd(&Input::Csr(csr), k, &mut NumpyRandomState::new(0)).unwrap();
             }
             let steps = GEMM_BASIS_STEPS.with(|c| c.get());
-            assert!(steps >= min_steps, "x_{name}: {steps} GEMM bases");
+            assert_eq!(steps, want_steps, "x_{name}: GEMM bases");
             check(name);
         }
     }

@@ -21,14 +21,11 @@
 
 use crate::float::NmfFloat;
 use crate::linalg::fused_power::{small_cond, GramPass};
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, Axis, ShapeBuilder};
-use rayon::prelude::*;
+#[cfg(test)]
+use crate::linalg::row_chunks::gemm_rows_into;
+use crate::linalg::row_chunks::{gemm_rows_in_place, CHUNK_ROWS};
+use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use std::any::TypeId;
-
-/// Rows per parallel GEMM of Y·R⁻¹ (fixed: the bits do not depend on the
-/// threads).
-const SOLVE_ROWS: usize = 2048;
 
 /// The upper Cholesky factor R of the symmetric `g` (upper triangle read):
 /// g = RᵀR. None when a pivot is not positive and finite.
@@ -114,20 +111,13 @@ pub(crate) fn gram_basis_into<F: NmfFloat>(
     if q.dim() != (n, l) || !q.is_standard_layout() {
         *q = Array2::zeros((n, l));
     }
-    q.axis_chunks_iter_mut(Axis(0), SOLVE_ROWS)
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(c, mut qc)| {
-            let s0 = c * SOLVE_ROWS;
-            let yc = y_std.slice(ndarray::s![s0..s0 + qc.nrows(), ..]);
-            general_mat_mul(F::one(), &yc, &rinv, F::zero(), &mut qc);
-        });
+    gemm_rows_into(y_std.view(), rinv.view(), q.view_mut(), CHUNK_ROWS);
     true
 }
 
 /// Y ← Y·R⁻¹ with RᵀR = YᵀY, a basis of span(Y) with orthonormal columns
 /// up to eps·cond(Y)², written over Y itself (row-major): each chunk of
-/// SOLVE_ROWS rows is copied aside and multiplied back into place (no
+/// CHUNK_ROWS rows is copied aside and multiplied back into place (no
 /// second n×l buffer). Returns false, Y untouched, where [`gram_factor`]
 /// refuses Y (or Y is not row-major).
 pub(crate) fn gram_basis_in_place<F: NmfFloat>(y: &mut Array2<F>, pass: &mut GramPass<F>) -> bool {
@@ -137,12 +127,7 @@ pub(crate) fn gram_basis_in_place<F: NmfFloat>(y: &mut Array2<F>, pass: &mut Gra
     let Some(rinv) = gram_factor(y.view(), pass) else {
         return false;
     };
-    y.axis_chunks_iter_mut(Axis(0), SOLVE_ROWS)
-        .into_par_iter()
-        .for_each(|mut yc| {
-            let copy = yc.to_owned();
-            general_mat_mul(F::one(), &copy, &rinv, F::zero(), &mut yc);
-        });
+    gemm_rows_in_place(y.view_mut(), rinv.view(), CHUNK_ROWS);
     true
 }
 
@@ -166,6 +151,7 @@ pub(crate) fn orthonormal<F: NmfFloat>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Axis;
 
     use crate::linalg::lcg_matrix as sample;
 
