@@ -238,7 +238,13 @@ fn gram_blocks<F: NmfFloat>(
                 let (c0, c1) = (bi * COLS, ((bi + 1) * COLS).min(hg.ncols()));
                 let w = c1 - c0;
                 let mut den = ArrayViewMut2::from_shape((k, w), &mut sc[..k * w]).expect("k×w");
-                general_mat_mul(F::one(), &wtw, &hg.slice(s![.., c0..c1]), F::zero(), &mut den);
+                general_mat_mul(
+                    F::one(),
+                    &wtw,
+                    &hg.slice(s![.., c0..c1]),
+                    F::zero(),
+                    &mut den,
+                );
                 let mut acc = (0.0, 0.0);
                 for t in 0..k {
                     let mut hr = hg.slice_mut(s![t, c0..c1]);
