@@ -13,6 +13,7 @@
 
 use crate::float::NmfFloat;
 use crate::input::CsrView;
+use crate::linalg::sparse::column_pointers;
 use crate::linalg::sparse_panels::csr_dot_dense_whole;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
@@ -31,16 +32,7 @@ impl<F: NmfFloat> CsrTranspose<F> {
     /// column, entries keep X's row order).
     pub(crate) fn build(&mut self, x: &CsrView<F>) {
         let (n, m) = (x.n_rows(), x.n_cols());
-        self.indptr.clear();
-        self.indptr.resize(m + 1, 0);
-        for i in 0..n {
-            for &j in x.row(i).0 {
-                self.indptr[j + 1] += 1;
-            }
-        }
-        for j in 0..m {
-            self.indptr[j + 1] += self.indptr[j];
-        }
+        column_pointers(x, &mut self.indptr);
         self.indices.resize(x.nnz(), 0);
         self.data.resize(x.nnz(), F::zero());
         let mut next = self.indptr[..m].to_vec();
@@ -113,20 +105,13 @@ mod tests {
     #[test]
     fn transpose_products_have_the_scatters_bits() {
         let (n, m) = (300usize, 170usize);
-        let mut indptr = vec![0usize];
-        let (mut indices, mut data) = (Vec::new(), Vec::new());
-        for i in 0..n {
-            if i % 11 != 3 {
-                for t in 0..9 {
-                    let j = (i * 37 + t * 19) % m;
-                    if j != 5 && !indices[indptr[i]..].contains(&j) {
-                        indices.push(j);
-                        data.push(((i * 13 + j * 7) % 23) as f64 / 7.0 - 1.0);
-                    }
-                }
-            }
-            indptr.push(indices.len());
-        }
+        let (indptr, indices, data) = crate::linalg::pattern_csr(
+            n,
+            9,
+            |i| i % 11 == 3,
+            |i, t| Some((i * 37 + t * 19) % m).filter(|&j| j != 5),
+            |i, j| ((i * 13 + j * 7) % 23) as f64 / 7.0 - 1.0,
+        );
         let x = CsrView::new(n, m, &indptr, &indices, &data).unwrap();
         let mut xt = CsrTranspose::default();
         xt.build(&x);

@@ -25,3 +25,32 @@ pub(crate) fn lcg_matrix(r: usize, c: usize, seed: u64) -> ndarray::Array2<f64> 
         ((state >> 11) as f64 / (1u64 << 53) as f64) - 0.25
     })
 }
+
+/// A deterministic sparse test matrix of the linear algebra's unit tests, as
+/// CSR parts (indptr, indices, data): row i is empty where `empty(i)`, else
+/// holds columns `col(i, t)` for t in 0..per_row (sorted, duplicates and
+/// `None` dropped) with values `val(i, j)`.
+#[cfg(test)]
+pub(crate) fn pattern_csr(
+    n: usize,
+    per_row: usize,
+    empty: impl Fn(usize) -> bool,
+    col: impl Fn(usize, usize) -> Option<usize>,
+    val: impl Fn(usize, usize) -> f64,
+) -> (Vec<usize>, Vec<usize>, Vec<f64>) {
+    let mut indptr = vec![0usize];
+    let (mut indices, mut data) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        if !empty(i) {
+            let mut cols: Vec<usize> = (0..per_row).filter_map(|t| col(i, t)).collect();
+            cols.sort_unstable();
+            cols.dedup();
+            for j in cols {
+                indices.push(j);
+                data.push(val(i, j));
+            }
+        }
+        indptr.push(indices.len());
+    }
+    (indptr, indices, data)
+}

@@ -227,6 +227,23 @@ pub fn csr_t_dot_dense<F: NmfFloat>(x: &CsrView<F>, b: ArrayView2<F>, out: Array
     csr_t_dot_dense_with(x, x.values(), b, out, false)
 }
 
+/// The column pointers of `x` (`out[j]..out[j + 1]` are column j's entries
+/// in a column-ordered copy): a count of each column's entries and their
+/// prefix sums, written into `out` (resized to `n_cols + 1`).
+pub(crate) fn column_pointers<F: NmfFloat>(x: &CsrView<F>, out: &mut Vec<usize>) {
+    let m = x.n_cols();
+    out.clear();
+    out.resize(m + 1, 0);
+    for i in 0..x.n_rows() {
+        for &j in x.row(i).0 {
+            out[j + 1] += 1;
+        }
+    }
+    for j in 0..m {
+        out[j + 1] += out[j];
+    }
+}
+
 /// The column (transposed) index of a CSR matrix: for each column, its
 /// non-zeros' rows in increasing order and their positions in the values,
 /// so that products with Xᵀ gather each output row from one column instead
@@ -245,16 +262,7 @@ impl CscIndex {
     /// column, entries keep X's row order).
     pub fn build<F: NmfFloat>(&mut self, x: &CsrView<F>) {
         let (n, m, nnz) = (x.n_rows(), x.n_cols(), x.nnz());
-        self.colptr.clear();
-        self.colptr.resize(m + 1, 0);
-        for i in 0..n {
-            for &j in x.row(i).0 {
-                self.colptr[j + 1] += 1;
-            }
-        }
-        for j in 0..m {
-            self.colptr[j + 1] += self.colptr[j];
-        }
+        column_pointers(x, &mut self.colptr);
         self.rows.resize(nnz, 0);
         self.pos.resize(nnz, 0);
         self.next.clear();
@@ -619,20 +627,13 @@ mod tests {
         // 40×70, ~9 values a row (some rows empty), k = 13 and a transposed
         // (non-contiguous) output.
         let (n, m, k) = (40usize, 70usize, 13usize);
-        let mut indptr = vec![0usize];
-        let (mut indices, mut data) = (Vec::new(), Vec::new());
-        for i in 0..n {
-            if i % 7 != 3 {
-                let mut cols: Vec<usize> = (0..9).map(|t| (i * 17 + t * 29) % m).collect();
-                cols.sort_unstable();
-                cols.dedup();
-                for c in cols {
-                    indices.push(c);
-                    data.push(((i * 5 + c * 3) % 11) as f64 / 3.0 + 0.1);
-                }
-            }
-            indptr.push(indices.len());
-        }
+        let (indptr, indices, data) = crate::linalg::pattern_csr(
+            n,
+            9,
+            |i| i % 7 == 3,
+            |i, t| Some((i * 17 + t * 29) % m),
+            |i, j| ((i * 5 + j * 3) % 11) as f64 / 3.0 + 0.1,
+        );
         let x = CsrView::new(n, m, &indptr, &indices, &data).unwrap();
         let w = Array2::from_shape_fn((n, k), |(i, j)| ((i * 3 + j * 7) % 5) as f64 / 4.0 + 0.01);
         let ht = Array2::from_shape_fn((m, k), |(i, j)| ((i * 11 + j) % 9) as f64 / 7.0 + 0.02);
@@ -670,21 +671,13 @@ mod tests {
         // 300×500 with ~10 non-zeros a row, empty rows and columns, values
         // of mixed magnitude: large enough for the parallel path.
         let (n, m, r) = (300usize, 500usize, 37usize);
-        let mut indptr = vec![0usize];
-        let mut indices = Vec::new();
-        let mut data = Vec::new();
-        for i in 0..n {
-            if i % 17 != 0 {
-                let mut cols: Vec<usize> = (0..10).map(|t| (i * 31 + t * 47) % (m - 20)).collect();
-                cols.sort_unstable();
-                cols.dedup();
-                for c in cols {
-                    indices.push(c);
-                    data.push(((i * 13 + c * 7) % 101) as f64 / 7.0 + 1e-3 * i as f64);
-                }
-            }
-            indptr.push(indices.len());
-        }
+        let (indptr, indices, data) = crate::linalg::pattern_csr(
+            n,
+            10,
+            |i| i % 17 == 0,
+            |i, t| Some((i * 31 + t * 47) % (m - 20)),
+            |i, j| ((i * 13 + j * 7) % 101) as f64 / 7.0 + 1e-3 * i as f64,
+        );
         let x = CsrView::new(n, m, &indptr, &indices, &data).unwrap();
         let b = Array2::from_shape_fn((n, r), |(i, j)| ((i * 3 + j * 11) % 23) as f64 / 3.0 - 2.5);
         let mut scatter = Array2::zeros((m, r));

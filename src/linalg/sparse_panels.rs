@@ -220,20 +220,13 @@ mod tests {
         // several panels (and B = Hᵀ as one), the parallel path, a transposed output, and an
         // unsorted row (the fallback).
         let (n, m) = (700usize, 5000usize);
-        let mut indptr = vec![0usize];
-        let (mut indices, mut data) = (Vec::new(), Vec::new());
-        for i in 0..n {
-            if i % 13 != 5 {
-                let mut cols: Vec<usize> = (0..30).map(|t| (i * 131 + t * 977) % m).collect();
-                cols.sort_unstable();
-                cols.dedup();
-                for c in cols {
-                    indices.push(c);
-                    data.push(((i * 7 + c * 3) % 17) as f64 / 5.0 + 1e-3 * i as f64);
-                }
-            }
-            indptr.push(indices.len());
-        }
+        let (indptr, indices, data) = crate::linalg::pattern_csr(
+            n,
+            30,
+            |i| i % 13 == 5,
+            |i, t| Some((i * 131 + t * 977) % m),
+            |i, j| ((i * 7 + j * 3) % 17) as f64 / 5.0 + 1e-3 * i as f64,
+        );
         for k in [7usize, 50] {
             let h = Array2::from_shape_fn((k, m), |(a, j)| ((a * 31 + j * 7) % 19) as f64 / 3.0);
             let ht = h.t().as_standard_layout().into_owned();
