@@ -372,10 +372,7 @@ mod tests {
         let d = sample(3000, 30, 3);
         let v = sample(30, 12, 4);
         let run = |t: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(t)
-                .build()
-                .unwrap();
+            let pool = crate::linalg::test_pool(t);
             pool.install(|| {
                 let mut y = Array2::zeros((3000, 12));
                 let mut z = Array2::zeros((30, 12));
@@ -394,10 +391,7 @@ mod tests {
         let d = sample(1500, 20, 6);
         let want = d.t().dot(&d);
         let run = |t: usize, x: ArrayView2<f64>| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(t)
-                .build()
-                .unwrap();
+            let pool = crate::linalg::test_pool(t);
             pool.install(|| {
                 let mut g = Array2::zeros((20, 20).f());
                 GramPass::default().gram_block(x, &mut g);

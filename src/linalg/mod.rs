@@ -54,3 +54,18 @@ pub(crate) fn pattern_csr(
     }
     (indptr, indices, data)
 }
+
+/// A rayon pool of `threads` workers for the unit tests that compare
+/// results across thread counts, after the library's one-time OpenBLAS
+/// set-up (`parallel::init_blas`: a single-threaded OpenBLAS), as every
+/// library entry point does: a test that called BLAS before it runs its
+/// GEMMs on OpenBLAS's threads and kernels, and its bits then depend on
+/// whether another test set it up first.
+#[cfg(test)]
+pub(crate) fn test_pool(threads: usize) -> rayon::ThreadPool {
+    crate::parallel::init_blas();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a test pool")
+}

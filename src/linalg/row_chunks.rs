@@ -109,10 +109,7 @@ mod tests {
         let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         assert!((&want - &a.dot(&b)).iter().all(|d| d.abs() < 1e-14 * scale));
         for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = crate::linalg::test_pool(threads);
             let got = pool.install(|| rows_dot(a.clone(), b.view()));
             assert_eq!(got, want);
             let mut other = Array2::zeros((5000, 23));

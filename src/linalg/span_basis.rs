@@ -165,10 +165,7 @@ mod tests {
         }
         let mut runs = Vec::new();
         for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = crate::linalg::test_pool(threads);
             let q = pool
                 .install(|| orthonormal(y.view(), &mut GramPass::default()))
                 .expect("well conditioned");

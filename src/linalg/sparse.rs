@@ -684,10 +684,7 @@ mod tests {
         csr_t_dot_dense(&x, b.view(), scatter.view_mut());
         let mut idx = CscIndex::default();
         for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = crate::linalg::test_pool(threads);
             // Rows 100.. as a sub-view (offset values), then all rows.
             let sub = x.slice_rows(100, n);
             idx.build(&sub);

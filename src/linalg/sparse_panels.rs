@@ -239,10 +239,7 @@ mod tests {
                 let mut want = Array2::zeros((n, k));
                 csr_dot_dense(&x, ht.view(), want.view_mut());
                 for threads in [1, 2, 3] {
-                    let pool = rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads)
-                        .build()
-                        .unwrap();
+                    let pool = crate::linalg::test_pool(threads);
                     let mut got = Array2::from_elem((n, k), f64::NAN);
                     pool.install(|| csr_dot_ht(&x, h.view(), got.view_mut()));
                     assert_eq!(got, want);
