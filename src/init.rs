@@ -77,18 +77,23 @@ pub fn initialize_from<F: NmfFloat>(
     init: Init,
     random_state: &mut RandomState,
 ) -> Result<(Array2<F>, Array2<F>)> {
-    let shard = Shard::local(x.shape(), crate::validation::sum_f64(0.0, x));
-    let (w, h) = initialize_source(
-        &mut InMemory::new(*x),
-        n_components,
-        init,
-        random_state,
-        Comm::single(),
-        &shard,
-        &Placement::Ram,
-        false,
-    )?;
-    Ok((w.into_array()?, h))
+    // On the library's pool, after its OpenBLAS set-up (single-threaded
+    // BLAS), as the estimator's calls run: the same bits whether or not a
+    // fit ran first.
+    crate::parallel::install(|| {
+        let shard = Shard::local(x.shape(), crate::validation::sum_f64(0.0, x));
+        let (w, h) = initialize_source(
+            &mut InMemory::new(*x),
+            n_components,
+            init,
+            random_state,
+            Comm::single(),
+            &shard,
+            &Placement::Ram,
+            false,
+        )?;
+        Ok((w.into_array()?, h))
+    })
 }
 
 /// [`initialize`] over a row source holding one worker's shard of X (for
