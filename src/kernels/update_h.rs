@@ -13,9 +13,13 @@ use crate::float::{NmfFloat, EPSILON_F64};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
 use rayon::prelude::*;
+use std::any::TypeId;
 
 /// Elements of H per parallel chunk of the update.
 pub(crate) const CHUNK: usize = 1 << 13;
+
+/// Elements per step of the f32 update's vectorised loop ([`gram_blocks`]).
+const LANES: usize = 8;
 
 /// Columns of H per block of WᵀW·H for wide H (each element is the same
 /// k-term product whatever the cut).
@@ -110,7 +114,15 @@ pub(crate) fn apply<F: NmfFloat>(
                 kernel(acc, hv, av, bv, nv, dv)
             })
     } else if own_den && loss.beta == 2.0 && m >= 2 * COLS {
-        gram_blocks(h, a, b, stats, parts, scratch, &kernel)
+        // f32 without penalties: the kernel's arithmetic written branch-free
+        // over LANES elements at a time (`gram_blocks`), so it vectorises.
+        let plain = (TypeId::of::<F>() == TypeId::of::<f32>()
+            && !no_plain()
+            && pen.l1 == 0.0
+            && pen.l2 == 0.0
+            && gamma == 1.0)
+            .then_some((rho, eps));
+        gram_blocks(h, a, b, stats, parts, scratch, &kernel, plain)
     } else {
         let den = if !own_den {
             Den::Full(stats.den.as_slice().expect("owned"))
@@ -203,11 +215,35 @@ fn flat_chunks<F: NmfFloat>(
     parts.iter().fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1))
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests: send f32 through the kernel's own loop.
+    static NO_PLAIN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a test turned the f32 vectorised loop off on this thread.
+fn no_plain() -> bool {
+    #[cfg(test)]
+    return NO_PLAIN.with(|c| c.get());
+    #[cfg(not(test))]
+    false
+}
+
 /// The β = 2 update of wide H in blocks of [`COLS`] columns: each block's
 /// WᵀW·H (k×COLS, in the group's scratch) just before the block is
 /// updated. Consecutive blocks form one group per thread; each block's
 /// sums land in `parts` at the block's place and are added in block
 /// order, so the result does not depend on the number of threads.
+///
+/// `plain` = Some((rho, eps)) (f32, no penalty, γ = 1, every entry
+/// updated): the kernel's arithmetic on LANES elements at a time, without
+/// its branches — the same operations in the same order on every element,
+/// so H, A and B get the kernel's bits — with the two norms' sums in LANES
+/// interleaved partial sums (element i of a row in lane i mod LANES), added
+/// in lane order at the block's end (so they differ from one sequential sum
+/// by the rounding of the f64 additions only, ~1e-16 relative); the rest
+/// of each row through `kernel`.
+#[allow(clippy::too_many_arguments)]
 fn gram_blocks<F: NmfFloat>(
     h: &mut Array2<F>,
     a: &mut Array2<F>,
@@ -216,6 +252,7 @@ fn gram_blocks<F: NmfFloat>(
     parts: &mut Vec<(f64, f64)>,
     scratch: &mut Buf<F>,
     kernel: &(impl Fn((f64, f64), &mut F, &mut F, &mut F, F, F) -> (f64, f64) + Sync),
+    plain: Option<(F, F)>,
 ) -> (f64, f64) {
     let (k, m) = h.dim();
     let blocks = m.div_ceil(COLS);
@@ -246,6 +283,7 @@ fn gram_blocks<F: NmfFloat>(
                     &mut den,
                 );
                 let mut acc = (0.0, 0.0);
+                let mut lanes = ([0.0f64; LANES], [0.0f64; LANES]);
                 for t in 0..k {
                     let mut hr = hg.slice_mut(s![t, c0..c1]);
                     let mut ar = ag.slice_mut(s![t, c0..c1]);
@@ -256,12 +294,94 @@ fn gram_blocks<F: NmfFloat>(
                     let br = br.as_slice_mut().expect("row of a column block");
                     let nr = nr.to_slice().expect("row of a column block");
                     let dr = &sc[t * w..(t + 1) * w];
-                    for i in 0..w {
+                    let mut i = 0;
+                    if let Some((rho, eps)) = plain {
+                        while i + LANES <= w {
+                            let r = i..i + LANES;
+                            let h8: &mut [F; LANES] = (&mut hr[r.clone()]).try_into().unwrap();
+                            let a8: &mut [F; LANES] = (&mut ar[r.clone()]).try_into().unwrap();
+                            let b8: &mut [F; LANES] = (&mut br[r.clone()]).try_into().unwrap();
+                            let n8: &[F; LANES] = nr[r.clone()].try_into().unwrap();
+                            let d8: &[F; LANES] = dr[r].try_into().unwrap();
+                            for l in 0..LANES {
+                                let old = h8[l];
+                                let den = if d8[l] == F::zero() { eps } else { d8[l] };
+                                a8[l] = a8[l] * rho + n8[l] * old;
+                                b8[l] = b8[l] * rho + den;
+                                let new = a8[l] / b8[l];
+                                h8[l] = new;
+                                let d = (new - old).to_f64_();
+                                lanes.0[l] += d * d;
+                                lanes.1[l] += new.to_f64_() * new.to_f64_();
+                            }
+                            i += LANES;
+                        }
+                    }
+                    for i in i..w {
                         acc = kernel(acc, &mut hr[i], &mut ar[i], &mut br[i], nr[i], dr[i]);
+                    }
+                }
+                if plain.is_some() {
+                    for l in 0..LANES {
+                        acc.0 += lanes.0[l];
+                        acc.1 += lanes.1[l];
                     }
                 }
                 *p = acc;
             }
         });
     parts.iter().fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The f32 vectorised loop gives H, A and B the kernel's bits (zero
+    /// denominators included, rows not a multiple of LANES), and the norm
+    /// ratio up to the order of its f64 sums.
+    #[test]
+    fn f32_plain_loop_has_the_kernels_bits() {
+        let (k, m) = (5, 2 * COLS + 37);
+        let val = |i: usize, j: usize, s: usize| {
+            (((i * 7919 + j * 104729 + s * 1299709) % 1000) as f32 + 1.0) / 1000.0
+        };
+        let mut h = Array2::from_shape_fn((k, m), |(i, j)| val(i, j, 1));
+        // Columns of H at zero: WᵀW·H is 0 there, the kernel's eps.
+        for j in (0..m).step_by(97) {
+            h.column_mut(j).fill(0.0);
+        }
+        let a0 = Array2::from_shape_fn((k, m), |(i, j)| val(i, j, 2));
+        let b0 = Array2::from_shape_fn((k, m), |(i, j)| val(i, j, 3) + 0.5);
+        let mut stats = HStats::<f32>::new(k, m);
+        stats.num = Array2::from_shape_fn((k, m), |(i, j)| val(i, j, 4));
+        stats.wtw = Array2::from_shape_fn((k, k), |(i, j)| val(i.min(j), i.max(j), 5));
+        let pen = Penalty { l1: 0.0, l2: 0.0 };
+        let run = |off: bool| {
+            NO_PLAIN.with(|c| c.set(off));
+            let (mut h, mut a, mut b) = (h.clone(), a0.clone(), b0.clone());
+            let r = apply(
+                &mut h,
+                &mut a,
+                &mut b,
+                &stats,
+                &Loss::new(2.0),
+                &pen,
+                0.7,
+                false,
+                &mut Vec::new(),
+                &mut Buf::default(),
+            );
+            NO_PLAIN.with(|c| c.set(false));
+            (h, a, b, r)
+        };
+        let (h1, a1, b1, r1) = run(true);
+        let (h2, a2, b2, r2) = run(false);
+        assert_eq!(h1, h2);
+        assert_eq!(a1, a2);
+        assert_eq!(b1, b2);
+        // Sums of k·m non-negative f64 terms in two orders.
+        let bound = 2.0 * (k * m) as f64 * f64::EPSILON;
+        assert!((r1 - r2).abs() <= bound * r1, "{r1} vs {r2}");
+    }
 }
