@@ -13,12 +13,11 @@ use crate::float::{NmfFloat, EPSILON_F64};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
 use rayon::prelude::*;
-use std::any::TypeId;
 
 /// Elements of H per parallel chunk of the update.
 pub(crate) const CHUNK: usize = 1 << 13;
 
-/// Elements per step of the f32 update's vectorised loop ([`gram_blocks`]).
+/// Elements per step of the update's vectorised loop ([`gram_blocks`]).
 const LANES: usize = 8;
 
 /// Columns of H per block of WᵀW·H for wide H (each element is the same
@@ -114,14 +113,10 @@ pub(crate) fn apply<F: NmfFloat>(
                 kernel(acc, hv, av, bv, nv, dv)
             })
     } else if own_den && loss.beta == 2.0 && m >= 2 * COLS {
-        // f32 without penalties: the kernel's arithmetic written branch-free
+        // Without penalties: the kernel's arithmetic written branch-free
         // over LANES elements at a time (`gram_blocks`), so it vectorises.
-        let plain = (TypeId::of::<F>() == TypeId::of::<f32>()
-            && !no_plain()
-            && pen.l1 == 0.0
-            && pen.l2 == 0.0
-            && gamma == 1.0)
-            .then_some((rho, eps));
+        let plain =
+            (!no_plain() && pen.l1 == 0.0 && pen.l2 == 0.0 && gamma == 1.0).then_some((rho, eps));
         gram_blocks(h, a, b, stats, parts, scratch, &kernel, plain)
     } else {
         let den = if !own_den {
@@ -217,11 +212,11 @@ fn flat_chunks<F: NmfFloat>(
 
 #[cfg(test)]
 thread_local! {
-    /// Tests: send f32 through the kernel's own loop.
+    /// Tests: send the update through the kernel's own loop.
     static NO_PLAIN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Whether a test turned the f32 vectorised loop off on this thread.
+/// Whether a test turned the vectorised loop off on this thread.
 fn no_plain() -> bool {
     #[cfg(test)]
     return NO_PLAIN.with(|c| c.get());
@@ -235,7 +230,7 @@ fn no_plain() -> bool {
 /// sums land in `parts` at the block's place and are added in block
 /// order, so the result does not depend on the number of threads.
 ///
-/// `plain` = Some((rho, eps)) (f32, no penalty, γ = 1, every entry
+/// `plain` = Some((rho, eps)) (no penalty, γ = 1, every entry
 /// updated): the kernel's arithmetic on LANES elements at a time, without
 /// its branches — the same operations in the same order on every element,
 /// so H, A and B get the kernel's bits — with the two norms' sums in LANES
@@ -337,23 +332,28 @@ fn gram_blocks<F: NmfFloat>(
 mod tests {
     use super::*;
 
-    /// The f32 vectorised loop gives H, A and B the kernel's bits (zero
-    /// denominators included, rows not a multiple of LANES), and the norm
-    /// ratio up to the order of its f64 sums.
+    /// The vectorised loop gives H, A and B the kernel's bits in f32 and
+    /// f64 (zero denominators included, rows not a multiple of LANES), and
+    /// the norm ratio up to the order of its f64 sums.
     #[test]
-    fn f32_plain_loop_has_the_kernels_bits() {
+    fn plain_loop_has_the_kernels_bits() {
+        plain_loop_case::<f32>();
+        plain_loop_case::<f64>();
+    }
+
+    fn plain_loop_case<F: NmfFloat>() {
         let (k, m) = (5, 2 * COLS + 37);
         let val = |i: usize, j: usize, s: usize| {
-            (((i * 7919 + j * 104729 + s * 1299709) % 1000) as f32 + 1.0) / 1000.0
+            F::from_f64_((((i * 7919 + j * 104729 + s * 1299709) % 1000) as f64 + 1.0) / 1000.0)
         };
         let mut h = Array2::from_shape_fn((k, m), |(i, j)| val(i, j, 1));
         // Columns of H at zero: WᵀW·H is 0 there, the kernel's eps.
         for j in (0..m).step_by(97) {
-            h.column_mut(j).fill(0.0);
+            h.column_mut(j).fill(F::zero());
         }
         let a0 = Array2::from_shape_fn((k, m), |(i, j)| val(i, j, 2));
-        let b0 = Array2::from_shape_fn((k, m), |(i, j)| val(i, j, 3) + 0.5);
-        let mut stats = HStats::<f32>::new(k, m);
+        let b0 = Array2::from_shape_fn((k, m), |(i, j)| val(i, j, 3) + F::from_f64_(0.5));
+        let mut stats = HStats::<F>::new(k, m);
         stats.num = Array2::from_shape_fn((k, m), |(i, j)| val(i, j, 4));
         stats.wtw = Array2::from_shape_fn((k, k), |(i, j)| val(i.min(j), i.max(j), 5));
         let pen = Penalty { l1: 0.0, l2: 0.0 };
