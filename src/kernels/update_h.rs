@@ -128,7 +128,16 @@ pub(crate) fn apply<F: NmfFloat>(
             general_mat_mul(F::one(), &stats.wtw, &h.view(), F::zero(), &mut d);
             Den::Full(&scratch.slice(k * m)[..])
         };
-        flat_chunks(h, a, b, stats.num.view(), den, parts, &kernel)
+        // β = 1 without penalties: branch-free over LANES elements of a
+        // row at a time, as for β = 2 above.
+        let plain = (!no_plain()
+            && own_den
+            && loss.beta == 1.0
+            && pen.l1 == 0.0
+            && pen.l2 == 0.0
+            && gamma == 1.0)
+            .then_some((rho, eps, zero_small.then_some(tiny)));
+        flat_chunks(h, a, b, stats.num.view(), den, parts, &kernel, plain)
     };
     d2.sqrt() / n2.sqrt()
 }
@@ -162,7 +171,11 @@ enum Den<'a, F> {
 }
 
 /// The update over the flat k×m matrices in parallel chunks of [`CHUNK`]
-/// elements; the chunks' sums are added in order.
+/// elements; the chunks' sums are added in order. `plain` (β = 1: one
+/// denominator per row, no penalty): each chunk's runs within a row go
+/// through [`plain_lanes`] (the chunk's norm sums: its kernel tails, then
+/// its lanes in lane order).
+#[allow(clippy::too_many_arguments)]
 fn flat_chunks<F: NmfFloat>(
     h: &mut Array2<F>,
     a: &mut Array2<F>,
@@ -171,6 +184,7 @@ fn flat_chunks<F: NmfFloat>(
     den: Den<'_, F>,
     parts: &mut Vec<(f64, f64)>,
     kernel: &(impl Fn((f64, f64), &mut F, &mut F, &mut F, F, F) -> (f64, f64) + Sync),
+    plain: Option<(F, F, Option<F>)>,
 ) -> (f64, f64) {
     let hs = h.as_slice_mut().expect("standard layout");
     let as_ = a.as_slice_mut().expect("standard layout");
@@ -188,6 +202,39 @@ fn flat_chunks<F: NmfFloat>(
                     let dc = &d[c * CHUNK..c * CHUNK + hc.len()];
                     for i in 0..hc.len() {
                         acc = kernel(acc, &mut hc[i], &mut ac[i], &mut bc[i], nc[i], dc[i]);
+                    }
+                }
+                Den::PerRow(sums, m) if plain.is_some() => {
+                    let consts = plain.expect("checked");
+                    let mut lanes = ([0.0f64; LANES], [0.0f64; LANES]);
+                    // The row and column of the chunk's first element.
+                    let (mut t, j0) = ((c * CHUNK) / m, (c * CHUNK) % m);
+                    let mut i0 = 0;
+                    let mut run = (*m - j0).min(hc.len());
+                    while i0 < hc.len() {
+                        let i1 = i0 + run;
+                        let dv = one_if_zero(sums[t]);
+                        let done = plain_lanes(
+                            (
+                                &mut hc[i0..i1],
+                                &mut ac[i0..i1],
+                                &mut bc[i0..i1],
+                                &nc[i0..i1],
+                            ),
+                            |_| dv,
+                            consts,
+                            &mut lanes,
+                        );
+                        for i in i0 + done..i1 {
+                            acc = kernel(acc, &mut hc[i], &mut ac[i], &mut bc[i], nc[i], dv);
+                        }
+                        i0 = i1;
+                        t += 1;
+                        run = (*m).min(hc.len() - i0);
+                    }
+                    for l in 0..LANES {
+                        acc.0 += lanes.0[l];
+                        acc.1 += lanes.1[l];
                     }
                 }
                 Den::PerRow(sums, m) => {
@@ -222,6 +269,48 @@ fn no_plain() -> bool {
     return NO_PLAIN.with(|c| c.get());
     #[cfg(not(test))]
     false
+}
+
+/// The kernel's arithmetic for γ = 1 without penalties on whole groups of
+/// LANES elements of one row (`den(i)`: element i's denominator statistic,
+/// 0 replaced by `eps`; `tiny`: β ≤ 1's zeroing of values below it), branch
+/// free so that it vectorises: the same operations in the same order on
+/// every element as the kernel's, so H, A and B get its bits. The norms'
+/// sums go into `lanes` (element i in lane i mod LANES). Returns how many
+/// elements it did (the rest of the row is the caller's).
+#[inline(always)]
+fn plain_lanes<F: NmfFloat>(
+    (hr, ar, br, nr): (&mut [F], &mut [F], &mut [F], &[F]),
+    den: impl Fn(usize) -> F,
+    (rho, eps, tiny): (F, F, Option<F>),
+    lanes: &mut ([f64; LANES], [f64; LANES]),
+) -> usize {
+    let w = hr.len();
+    let mut i = 0;
+    while i + LANES <= w {
+        let r = i..i + LANES;
+        let h8: &mut [F; LANES] = (&mut hr[r.clone()]).try_into().expect("LANES");
+        let a8: &mut [F; LANES] = (&mut ar[r.clone()]).try_into().expect("LANES");
+        let b8: &mut [F; LANES] = (&mut br[r.clone()]).try_into().expect("LANES");
+        let n8: &[F; LANES] = nr[r].try_into().expect("LANES");
+        for l in 0..LANES {
+            let old = h8[l];
+            let dv = den(i + l);
+            let dv = if dv == F::zero() { eps } else { dv };
+            a8[l] = a8[l] * rho + n8[l] * old;
+            b8[l] = b8[l] * rho + dv;
+            let mut new = a8[l] / b8[l];
+            if let Some(tiny) = tiny {
+                new = if new < tiny { F::zero() } else { new };
+            }
+            h8[l] = new;
+            let d = (new - old).to_f64_();
+            lanes.0[l] += d * d;
+            lanes.1[l] += new.to_f64_() * new.to_f64_();
+        }
+        i += LANES;
+    }
+    i
 }
 
 /// The β = 2 update of wide H in blocks of [`COLS`] columns: each block's
@@ -289,29 +378,12 @@ fn gram_blocks<F: NmfFloat>(
                     let br = br.as_slice_mut().expect("row of a column block");
                     let nr = nr.to_slice().expect("row of a column block");
                     let dr = &sc[t * w..(t + 1) * w];
-                    let mut i = 0;
-                    if let Some((rho, eps)) = plain {
-                        while i + LANES <= w {
-                            let r = i..i + LANES;
-                            let h8: &mut [F; LANES] = (&mut hr[r.clone()]).try_into().unwrap();
-                            let a8: &mut [F; LANES] = (&mut ar[r.clone()]).try_into().unwrap();
-                            let b8: &mut [F; LANES] = (&mut br[r.clone()]).try_into().unwrap();
-                            let n8: &[F; LANES] = nr[r.clone()].try_into().unwrap();
-                            let d8: &[F; LANES] = dr[r].try_into().unwrap();
-                            for l in 0..LANES {
-                                let old = h8[l];
-                                let den = if d8[l] == F::zero() { eps } else { d8[l] };
-                                a8[l] = a8[l] * rho + n8[l] * old;
-                                b8[l] = b8[l] * rho + den;
-                                let new = a8[l] / b8[l];
-                                h8[l] = new;
-                                let d = (new - old).to_f64_();
-                                lanes.0[l] += d * d;
-                                lanes.1[l] += new.to_f64_() * new.to_f64_();
-                            }
-                            i += LANES;
+                    let i = match plain {
+                        Some((rho, eps)) => {
+                            plain_lanes((hr, ar, br, nr), |i| dr[i], (rho, eps, None), &mut lanes)
                         }
-                    }
+                        None => 0,
+                    };
                     for i in i..w {
                         acc = kernel(acc, &mut hr[i], &mut ar[i], &mut br[i], nr[i], dr[i]);
                     }
@@ -337,12 +409,19 @@ mod tests {
     /// the norm ratio up to the order of its f64 sums.
     #[test]
     fn plain_loop_has_the_kernels_bits() {
-        plain_loop_case::<f32>();
-        plain_loop_case::<f64>();
+        // β = 2 over column blocks; β = 1 over flat chunks whose rows cross
+        // the chunks' borders (one row with a zero column sum of W).
+        for (beta, k, m) in [
+            (2.0, 5, 2 * COLS + 37),
+            (1.0, 7, 3001),
+            (1.0, 3, 2 * CHUNK + 5),
+        ] {
+            plain_loop_case::<f32>(beta, k, m);
+            plain_loop_case::<f64>(beta, k, m);
+        }
     }
 
-    fn plain_loop_case<F: NmfFloat>() {
-        let (k, m) = (5, 2 * COLS + 37);
+    fn plain_loop_case<F: NmfFloat>(beta: f64, k: usize, m: usize) {
         let val = |i: usize, j: usize, s: usize| {
             F::from_f64_((((i * 7919 + j * 104729 + s * 1299709) % 1000) as f64 + 1.0) / 1000.0)
         };
@@ -351,11 +430,18 @@ mod tests {
         for j in (0..m).step_by(97) {
             h.column_mut(j).fill(F::zero());
         }
-        let a0 = Array2::from_shape_fn((k, m), |(i, j)| val(i, j, 2));
+        let mut a0 = Array2::from_shape_fn((k, m), |(i, j)| val(i, j, 2));
         let b0 = Array2::from_shape_fn((k, m), |(i, j)| val(i, j, 3) + F::from_f64_(0.5));
         let mut stats = HStats::<F>::new(k, m);
         stats.num = Array2::from_shape_fn((k, m), |(i, j)| val(i, j, 4));
         stats.wtw = Array2::from_shape_fn((k, k), |(i, j)| val(i.min(j), i.max(j), 5));
+        stats.wsum =
+            ndarray::Array1::from_shape_fn(k, |t| if t == 1 { F::zero() } else { val(t, 0, 6) });
+        // A few entries that end below EPSILON_F64, which β = 1 zeroes.
+        for j in (0..m).step_by(89) {
+            stats.num[[0, j]] = F::zero();
+            a0[[0, j]] = F::from_f64_(EPSILON_F64 / 4.0);
+        }
         let pen = Penalty { l1: 0.0, l2: 0.0 };
         let run = |off: bool| {
             NO_PLAIN.with(|c| c.set(off));
@@ -365,7 +451,7 @@ mod tests {
                 &mut a,
                 &mut b,
                 &stats,
-                &Loss::new(2.0),
+                &Loss::new(beta),
                 &pen,
                 0.7,
                 false,
@@ -377,6 +463,9 @@ mod tests {
         };
         let (h1, a1, b1, r1) = run(true);
         let (h2, a2, b2, r2) = run(false);
+        if beta == 1.0 {
+            assert_eq!(h2[[0, 0]], F::zero(), "the zeroing is exercised");
+        }
         assert_eq!(h1, h2);
         assert_eq!(a1, a2);
         assert_eq!(b1, b2);
