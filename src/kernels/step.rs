@@ -130,7 +130,7 @@ pub fn step_local<F: NmfFloat>(
     let xht = xht.as_ref().map(|c| c.view());
     let mut w = match w {
         WRows::Update(mut w) => {
-            update_w::update_w(x, w.view_mut(), h, hc, loss, pen_w, xht, threads);
+            update_w::update_w(x, w.view_mut(), h, hc, loss, pen_w, xht, threads, false);
             w
         }
         WRows::Fresh {

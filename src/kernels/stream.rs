@@ -82,6 +82,7 @@ pub fn solve_w_source<F: NmfFloat>(
                 pen_w,
                 xht.as_ref().map(|c| c.slice(s![s0..e, ..])),
                 &mut ws.threads,
+                tol > 0.0,
             );
             d2 += a;
             n2 += b;

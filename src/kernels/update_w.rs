@@ -23,7 +23,8 @@ const W_ROWS: usize = 1024;
 
 /// One multiplicative update of the rows of W for the rows of X.
 /// `xht`, when given, is the precomputed X·Hᵀ (beta = 2 only).
-/// Returns (Σ(W_new − W_old)², Σ W_new²).
+/// Returns (Σ(W_new − W_old)², Σ W_new²) when `norms` (a stopping test
+/// reads them), else (0, 0): the new W is the same either way.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn update_w<F: NmfFloat>(
     x: &Input<F>,
@@ -34,6 +35,7 @@ pub(crate) fn update_w<F: NmfFloat>(
     pen: &Penalty,
     xht: Option<ArrayView2<F>>,
     threads: &mut [ThreadBufs<F>],
+    norms: bool,
 ) -> (f64, f64) {
     let (n, m) = x.shape();
     let parts = plan_parts(n, m, threads.len());
@@ -55,6 +57,7 @@ pub(crate) fn update_w<F: NmfFloat>(
                 pen,
                 xht_part,
                 &mut tb.rows,
+                norms,
             )
         })
         .reduce(|| (0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1))
@@ -71,6 +74,7 @@ fn update_w_rows<F: NmfFloat>(
     pen: &Penalty,
     xht: Option<ArrayView2<F>>,
     bufs: &mut RowBufs<F>,
+    norms: bool,
 ) -> (f64, f64) {
     let (n, m) = x.shape();
     let k = h.nrows();
@@ -125,7 +129,11 @@ fn update_w_rows<F: NmfFloat>(
             Some(c) => c.slice_move(s![start..end, ..]),
             None => num_v.view(),
         };
-        let (d, nrm) = finish_w(wb.view_mut(), num_r, den_v.view(), pen, loss.gamma);
+        let (d, nrm) = if norms {
+            finish_w(wb.view_mut(), num_r, den_v.view(), pen, loss.gamma)
+        } else {
+            finish_w_rows::<F, false>(wb.view_mut(), num_r, den_v.view(), pen, loss.gamma)
+        };
         acc.0 += d;
         acc.1 += nrm;
         start = end;
@@ -235,6 +243,18 @@ fn beta_w_terms<F: NmfFloat>(
 /// W ← W ∘ (num / den)^γ with the penalties added to den. Returns
 /// (Σ(ΔW)², ΣW²).
 pub(crate) fn finish_w<F: NmfFloat>(
+    w: ArrayViewMut2<F>,
+    num: ArrayView2<F>,
+    den: ArrayView2<F>,
+    pen: &Penalty,
+    gamma: f64,
+) -> (f64, f64) {
+    finish_w_rows::<F, true>(w, num, den, pen, gamma)
+}
+
+/// [`finish_w`]; without `NORMS` the sums are not taken (returns (0, 0)).
+#[inline(always)]
+fn finish_w_rows<F: NmfFloat, const NORMS: bool>(
     mut w: ArrayViewMut2<F>,
     num: ArrayView2<F>,
     den: ArrayView2<F>,
@@ -264,9 +284,11 @@ pub(crate) fn finish_w<F: NmfFloat>(
             let old = *wv;
             let new = old * delta;
             *wv = new;
-            let diff = (new - old).to_f64_();
-            acc.0 += diff * diff;
-            acc.1 += new.to_f64_() * new.to_f64_();
+            if NORMS {
+                let diff = (new - old).to_f64_();
+                acc.0 += diff * diff;
+                acc.1 += new.to_f64_() * new.to_f64_();
+            }
         }
     }
     acc
@@ -299,7 +321,7 @@ pub(crate) fn solve_w_into<F: NmfFloat>(
     w.fill(avg);
     let mut it = 0;
     while it < max_iter {
-        let (d2, n2) = update_w(x, w.view_mut(), h, hc, loss, pen, xht, threads);
+        let (d2, n2) = update_w(x, w.view_mut(), h, hc, loss, pen, xht, threads, tol > 0.0);
         it += 1;
         if tol > 0.0 {
             let mut norms = [d2, n2];
