@@ -138,7 +138,7 @@ fn frobenius_paths() {
         nonan.0 / base.0,
         nonan.1 / base.1
     );
-    for share in [0.02, 0.05, 0.1, 0.3] {
+    for share in [0.02, 0.05, 0.1, 0.3, 0.5] {
         let mut u = uniform(6);
         let xm = x.mapv(|v| if u() < share { f64::NAN } else { v });
         for (name, path) in [

@@ -1,6 +1,7 @@
 //! The masked dense Frobenius step has two paths (src/kernels/masked/
-//! frobenius.rs: the Gram-trick products minus a correction per missing
-//! entry; fro_gemm.rs: M∘(W·H) by GEMM), chosen per batch by the missing
+//! fro_corr.rs and frobenius.rs: the Gram-trick products minus a
+//! correction per missing entry; fro_fused.rs and fro_gemm.rs: M∘(W·H) by
+//! GEMM), chosen per batch by the missing
 //! share. Both, forced, must match the numpy reference of the masked
 //! formulas and each other, whatever the share (including rows and columns
 //! with more missing than observed entries). Its own test binary: the
@@ -16,9 +17,9 @@ use minibatchnmf::{
 use ndarray::Array2;
 use std::path::Path;
 
-fn fit(x: &Array2<f64>) -> (Array2<f64>, Array2<f64>, f64) {
+fn fit(x: &Array2<f64>, k: usize) -> (Array2<f64>, Array2<f64>, f64) {
     let p = MiniBatchNmfParams::new()
-        .n_components(4)
+        .n_components(k)
         .init(Init::Random)
         .random_state(Some(3))
         .beta_loss(BetaLoss::Frobenius)
@@ -59,7 +60,16 @@ fn both_frobenius_paths_match_the_reference_and_each_other() {
 
     let mut u = uniform(11);
     let x = Array2::from_shape_fn((300, 50), |_| 0.1 + 3.0 * u());
-    for share in [0.02, 0.3, 0.6] {
+    // k = 4, 10, 17: one, three and five lane groups of the corrections'
+    // kernels (the last beyond their fixed sizes).
+    for (share, k) in [
+        (0.02, 4),
+        (0.3, 4),
+        (0.6, 4),
+        (0.3, 10),
+        (0.1, 17),
+        (0.6, 17),
+    ] {
         let mut xm = with_missing(&x, share, 12);
         // A row and a column with more missing than observed entries (the
         // corrections path sums those directly), and an all-missing row.
@@ -71,16 +81,16 @@ fn both_frobenius_paths_match_the_reference_and_each_other() {
         }
         xm.row_mut(9).fill(f64::NAN);
         force_masked_frobenius_path(Some(false));
-        let a = fit(&xm);
+        let a = fit(&xm, k);
         force_masked_frobenius_path(Some(true));
-        let b = fit(&xm);
+        let b = fit(&xm, k);
         force_masked_frobenius_path(None);
-        let c = fit(&xm);
+        let c = fit(&xm, k);
         assert_close("W", b.0.view(), a.0.view(), 1e-10);
         assert_close("H", b.1.view(), a.1.view(), 1e-10);
         assert!(
             (a.2 - b.2).abs() <= 1e-10 * a.2,
-            "{share}: {} vs {}",
+            "{share}, k = {k}: {} vs {}",
             a.2,
             b.2
         );

@@ -45,7 +45,7 @@ pub(crate) struct FusedBufs<F> {
 /// when it has none): at most
 /// [`MAX_GROUPS`], and the groups' partial products (2·k·m each) at most
 /// about half the batch (b·m).
-fn groups(b: usize, k: usize) -> (usize, usize) {
+pub(super) fn groups(b: usize, k: usize) -> (usize, usize) {
     let blocks = b.div_ceil(ROW_CHUNK).max(1);
     let cap = (b / (4 * k.max(1))).clamp(1, MAX_GROUPS);
     let per = blocks.div_ceil(blocks.min(cap)) * ROW_CHUNK;
@@ -90,7 +90,7 @@ fn zero_filled<F: NmfFloat>(z: &mut ArrayViewMut2<F>, x: ArrayView2<F>) {
 }
 
 /// An r×c view of the front of a scratch slice.
-fn view<F>(buf: &mut [F], r: usize, c: usize) -> ArrayViewMut2<'_, F> {
+pub(super) fn view<F>(buf: &mut [F], r: usize, c: usize) -> ArrayViewMut2<'_, F> {
     ArrayViewMut2::from_shape((r, c), &mut buf[..r * c]).expect("scratch holds r*c elements")
 }
 

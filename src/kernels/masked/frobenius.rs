@@ -1,7 +1,9 @@
 //! The masked Frobenius step on dense batches with few missing entries
 //! ("all but a sparse set"): the unmasked update minus a correction over
 //! the missing entries, so a masked step costs the unmasked step's two
-//! b×m×k products plus O(missing × k).
+//! b×m×k products plus O(missing × k). These are the separate passes a
+//! fresh W's inner iterations need (a reduction between them); a step
+//! updating W once takes the fused, vectorised `fro_corr.rs`.
 //!
 //! With Xz = X with its missing entries set to 0 and M the mask:
 //! - W: num = Xz·Hᵀ, den = W·HHᵀ − Σ_{j missing in row i} (w_i·h_j) h_j;
@@ -56,6 +58,8 @@ pub(crate) struct FroBufs<F> {
     norm_obs: f64,
     /// The fused GEMM step (`fro_fused.rs`).
     pub(super) fused: super::fro_fused::FusedBufs<F>,
+    /// The fused corrections step (`fro_corr.rs`).
+    pub(super) corr: super::fro_corr::CorrBufs<F>,
 }
 
 impl<F: NmfFloat> Default for FroBufs<F> {
@@ -71,6 +75,7 @@ impl<F: NmfFloat> Default for FroBufs<F> {
             parts: Vec::new(),
             norm_obs: 0.0,
             fused: Default::default(),
+            corr: Default::default(),
         }
     }
 }
@@ -103,7 +108,7 @@ fn dot<F: NmfFloat>(a: ArrayView1<F>, b: &[F]) -> F {
 
 /// Σ v² in f64, eight running sums (the additions would otherwise wait on
 /// each other) added in a fixed order.
-fn sum_squares<F: NmfFloat>(v: &[F]) -> f64 {
+pub(super) fn sum_squares<F: NmfFloat>(v: &[F]) -> f64 {
     let mut acc = [0.0f64; 8];
     let mut it = v.chunks_exact(8);
     for c in &mut it {

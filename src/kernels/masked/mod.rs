@@ -16,7 +16,9 @@
 //! batch (`update_h::apply`'s `keep_unobserved`), so a column of X that is never observed keeps its
 //! initial H (its completed values are not estimated from data).
 
+mod corrections;
 mod entry;
+mod fro_corr;
 mod fro_fused;
 mod fro_gemm;
 mod frobenius;
@@ -242,6 +244,22 @@ fn frobenius_local<F: NmfFloat>(
                 stats.den.view_mut(),
                 &mut stats.wtw,
                 &mut fb.fused,
+            );
+            return Ok(cost + ctx.pen_w.terms(w.view()));
+        }
+        // The corrections path updating W once: fused per row block.
+        WRows::Update(mut w) if w.is_standard_layout() => {
+            let cost = fro_corr::step(
+                x,
+                w.view_mut(),
+                h,
+                ht,
+                hht,
+                &ctx.pen_w,
+                stats.num.view_mut(),
+                stats.den.view_mut(),
+                &mut stats.wtw,
+                &mut fb.corr,
             );
             return Ok(cost + ctx.pen_w.terms(w.view()));
         }

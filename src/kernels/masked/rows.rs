@@ -376,12 +376,39 @@ fn stored_divergence_stats<F: NmfFloat>(
     total
 }
 
+/// Σ (x − v)² in f64 over the entries with x not NaN: eight running sums
+/// (a NaN's term is 0 by a select, so the loop vectorises) added in a
+/// fixed order.
+fn observed_sq_diff<F: NmfFloat>(x: &[F], v: &[F]) -> f64 {
+    let term = |x: F, v: F| {
+        let d = x.to_f64_() - v.to_f64_();
+        if x.is_nan() {
+            0.0
+        } else {
+            d * d
+        }
+    };
+    let mut acc = [0.0f64; 8];
+    let (mut ix, mut iv) = (x.chunks_exact(8), v.chunks_exact(8));
+    for (cx, cv) in (&mut ix).zip(&mut iv) {
+        for l in 0..8 {
+            acc[l] += term(cx[l], cv[l]);
+        }
+    }
+    let mut s = 0.0;
+    for (&x, &v) in ix.remainder().iter().zip(iv.remainder()) {
+        s += term(x, v);
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + s
+}
+
 /// Rows per task of [`divergence_per_row`].
 const DIV_ROWS: usize = 64;
 
 /// The divergence over each row's observed entries, into `out` (one f64 per
 /// row of the block, overwritten), in parallel over fixed blocks of
-/// [`DIV_ROWS`] rows: each row's sum runs over its entries in column order,
+/// [`DIV_ROWS`] rows: each row's sum runs over its entries in a fixed order
+/// (column order; for the Frobenius loss eight interleaved running sums),
 /// so the values depend neither on the number of threads nor on how X's
 /// rows are cut into blocks (callers add the rows in row order).
 pub(crate) fn divergence_per_row<F: NmfFloat>(
@@ -418,6 +445,10 @@ pub(crate) fn divergence_per_row<F: NmfFloat>(
             let mut whv = wh.mat(b - a, m);
             general_mat_mul(F::one(), &w.slice(s![a..b, ..]), &h, F::zero(), &mut whv);
             for ((xr, wr), t) in xb.rows().into_iter().zip(whv.rows()).zip(sums.iter_mut()) {
+                if let (2.0, Some(xs), Some(ws)) = (beta, xr.as_slice(), wr.as_slice()) {
+                    *t = observed_sq_diff(xs, ws) / 2.0;
+                    continue;
+                }
                 *t = 0.0;
                 for (&xv, &v) in xr.iter().zip(wr.iter()) {
                     if !xv.is_nan() {
