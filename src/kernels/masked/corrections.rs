@@ -229,6 +229,29 @@ fn w_term_fixed<F: NmfFloat, const C: usize>(
     }
 }
 
+/// w·h over whole lane groups of any number: lane products summed over the
+/// groups in order, then [`lane_sum`].
+#[inline(always)]
+fn dot_any<F: NmfFloat>(w: &[F], h: &[F]) -> F {
+    let mut s = [F::zero(); LANES];
+    for (wc, hc) in w.chunks_exact(LANES).zip(h.chunks_exact(LANES)) {
+        for l in 0..LANES {
+            s[l] += wc[l] * hc[l];
+        }
+    }
+    lane_sum(s)
+}
+
+/// out += d·v over whole lane groups.
+#[inline(always)]
+fn axpy_any<F: NmfFloat>(out: &mut [F], d: F, v: &[F]) {
+    for (oc, vc) in out.chunks_exact_mut(LANES).zip(v.chunks_exact(LANES)) {
+        for l in 0..LANES {
+            oc[l] += d * vc[l];
+        }
+    }
+}
+
 /// [`w_term_fixed`] for any number of lane groups (`out` accumulates in
 /// memory).
 #[inline(always)]
@@ -237,18 +260,7 @@ fn w_term_any<F: NmfFloat>(w: &[F], htp: &[F], bits: &[u64], flip: bool, m: usiz
     out.fill(F::zero());
     for j in Positions::new(bits, flip, m) {
         let h = &htp[j * kp..(j + 1) * kp];
-        let mut s = [F::zero(); LANES];
-        for (wc, hc) in w.chunks_exact(LANES).zip(h.chunks_exact(LANES)) {
-            for l in 0..LANES {
-                s[l] += wc[l] * hc[l];
-            }
-        }
-        let d = lane_sum(s);
-        for (oc, hc) in out.chunks_exact_mut(LANES).zip(h.chunks_exact(LANES)) {
-            for l in 0..LANES {
-                oc[l] += d * hc[l];
-            }
-        }
+        axpy_any(out, dot_any(w, h), h);
     }
 }
 
@@ -288,23 +300,9 @@ fn h_terms_any<F: NmfFloat>(w: &[F], htp: &[F], bits: &[u64], m: usize, s: &mut 
     let kp = w.len();
     let mut sq = 0.0f64;
     for j in Positions::new(bits, false, m) {
-        let h = &htp[j * kp..(j + 1) * kp];
-        let mut p = [F::zero(); LANES];
-        for (wc, hc) in w.chunks_exact(LANES).zip(h.chunks_exact(LANES)) {
-            for l in 0..LANES {
-                p[l] += wc[l] * hc[l];
-            }
-        }
-        let d = lane_sum(p);
+        let d = dot_any(w, &htp[j * kp..(j + 1) * kp]);
         sq += d.to_f64_() * d.to_f64_();
-        for (sc, wc) in s[j * kp..(j + 1) * kp]
-            .chunks_exact_mut(LANES)
-            .zip(w.chunks_exact(LANES))
-        {
-            for l in 0..LANES {
-                sc[l] += d * wc[l];
-            }
-        }
+        axpy_any(&mut s[j * kp..(j + 1) * kp], d, w);
     }
     sq
 }

@@ -23,7 +23,7 @@
 //! so the results do not depend on the number of threads.
 
 use super::corrections::{self, padded, words, BlockMask};
-use super::fro_fused::{groups, view};
+use super::fro_fused::{add_group_shares, groups, view};
 use super::frobenius::{grow, ROW_CHUNK};
 use crate::float::NmfFloat;
 use crate::kernels::update_w::finish_w;
@@ -32,9 +32,6 @@ use crate::kernels::Penalty;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
-
-/// Elements per task of the reduction of the groups' shares.
-const REDUCE_RUN: usize = 4096;
 
 /// The step's buffers (grown on first use, reused by every step).
 #[derive(Default)]
@@ -162,21 +159,7 @@ pub(crate) fn step<F: NmfFloat>(
         });
     let part = &part[..];
     // Wᵀ·Xz: the groups' shares added in group order.
-    {
-        let out = num.as_slice_mut().expect("H's statistics are contiguous");
-        out.par_chunks_mut(REDUCE_RUN)
-            .enumerate()
-            .for_each(|(c, o)| {
-                let o0 = c * REDUCE_RUN;
-                o.fill(F::zero());
-                for g in 0..ng {
-                    let p = &part[g * ps + o0..g * ps + o0 + o.len()];
-                    for (v, &q) in o.iter_mut().zip(p) {
-                        *v += q;
-                    }
-                }
-            });
-    }
+    add_group_shares(part, ps, 0, ng, num.view_mut());
     general_mat_mul(F::one(), &w.t(), &w, F::zero(), wtw);
     general_mat_mul(F::one(), &*wtw, &h, F::zero(), &mut den);
     // H's corrections (the groups' sums in group order) and the columns

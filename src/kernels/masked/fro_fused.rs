@@ -89,6 +89,35 @@ fn zero_filled<F: NmfFloat>(z: &mut ArrayViewMut2<F>, x: ArrayView2<F>) {
     }
 }
 
+/// `out` (contiguous) = Σ over the `ng` groups, in group order, of the
+/// share each holds at `off` in its `ps`-element run of `part` (0 for no
+/// group: a worker without rows of the batch).
+pub(super) fn add_group_shares<F: NmfFloat>(
+    part: &[F],
+    ps: usize,
+    off: usize,
+    ng: usize,
+    mut out: ArrayViewMut2<F>,
+) {
+    let out = out.as_slice_mut().expect("H's statistics are contiguous");
+    out.par_chunks_mut(REDUCE_RUN)
+        .enumerate()
+        .for_each(|(c, o)| {
+            let o0 = off + c * REDUCE_RUN;
+            if ng == 0 {
+                o.fill(F::zero());
+                return;
+            }
+            o.copy_from_slice(&part[o0..o0 + o.len()]);
+            for g in 1..ng {
+                let p = &part[g * ps + o0..g * ps + o0 + o.len()];
+                for (v, &q) in o.iter_mut().zip(p) {
+                    *v += q;
+                }
+            }
+        });
+}
+
 /// An r×c view of the front of a scratch slice.
 pub(super) fn view<F>(buf: &mut [F], r: usize, c: usize) -> ArrayViewMut2<'_, F> {
     ArrayViewMut2::from_shape((r, c), &mut buf[..r * c]).expect("scratch holds r*c elements")
@@ -158,28 +187,8 @@ pub(crate) fn step<F: NmfFloat>(
             }
         });
     // The groups' shares of Wᵀ·Xz and Wᵀ·E, added in group order.
-    let part = &part[..];
-    for (off, out) in [(0, num.view_mut()), (k * m, den.view_mut())] {
-        let mut out = out;
-        let out = out.as_slice_mut().expect("H's statistics are contiguous");
-        out.par_chunks_mut(REDUCE_RUN)
-            .enumerate()
-            .for_each(|(c, o)| {
-                let o0 = off + c * REDUCE_RUN;
-                if ng == 0 {
-                    // A worker without rows of the batch.
-                    o.fill(F::zero());
-                    return;
-                }
-                o.copy_from_slice(&part[o0..o0 + o.len()]);
-                for g in 1..ng {
-                    let p = &part[g * ps + o0..g * ps + o0 + o.len()];
-                    for (v, &q) in o.iter_mut().zip(p) {
-                        *v += q;
-                    }
-                }
-            });
-    }
+    add_group_shares(&part[..], ps, 0, ng, num.view_mut());
+    add_group_shares(&part[..], ps, k * m, ng, den.view_mut());
     general_mat_mul(F::one(), &w.t(), &w, F::zero(), wtw);
     let t = sums[..ng]
         .iter()
