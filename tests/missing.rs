@@ -334,6 +334,27 @@ fn bad_input_is_refused_clearly_and_leaves_the_model_unchanged() {
     xn[[4, 1]] = f64::INFINITY;
     let e = model.fit(&xn).unwrap_err().to_string();
     assert!(e.contains("row 4, column 1"), "{e}");
+    // So are a negative value and −∞ beside NaN (each where the scan's
+    // vector lanes see it, and past them); −0 is an observed zero.
+    for (at, v) in [
+        ((2, 5), -1.0),
+        ((6, 3), f64::NEG_INFINITY),
+        ((29, 5), -1e-300),
+    ] {
+        let mut xb = x.clone();
+        xb[[3, 2]] = f64::NAN;
+        xb[at] = v;
+        let e = model.fit(&xb).unwrap_err().to_string();
+        assert!(e.contains(&format!("row {}, column {}", at.0, at.1)), "{e}");
+        assert_eq!(model.components().unwrap(), h);
+    }
+    let mut xz = x.clone();
+    xz[[3, 2]] = f64::NAN;
+    xz[[1, 1]] = -0.0;
+    MiniBatchNmf::<f64>::new(params.clone().missing(Missing::Nan))
+        .unwrap()
+        .fit(&xz)
+        .unwrap();
     // A bad value of the parameter (cd takes missing values: tests/missing_cd.rs).
     let mut p = MiniBatchNmfParams::new();
     let e = p.set_param("missing", "zero").unwrap_err().to_string();

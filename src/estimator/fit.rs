@@ -121,6 +121,7 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         solver: solver::fit_solver(params, &derived, steps_per_iter == 1),
         comm,
         missing: params.get_missing(),
+        batch: None,
     };
     // cd with missing values: the masked statistics for the whole fit
     // when X has a missing entry (a resumed fit keeps its statistics' form).
@@ -166,6 +167,7 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
     let is_cd = matches!(ctx.solver, StepSolver::Cd { .. });
 
     let mut ws = kernels::Workspace::<F>::for_shape(m, k, bs);
+    ws.masked.expect_batches(steps_per_iter);
     let mut stop_reason = StopReason::MaxIter;
     let mut n_steps = first_step;
     for step in first_step..sched.max_steps {
@@ -182,6 +184,7 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
         } else {
             WRows::Update(w.view_mut().slice_move(s![b.lo..b.hi, ..]))
         };
+        ctx.batch = Some(step % steps_per_iter);
         let mut cost = kernels::step_local(&xb, w_rows, h.view(), &ctx, &mut ws)?;
         kernels::step_reduce(&ctx, &mut ws, &mut cost)?;
         let (rows, penalty_h) =

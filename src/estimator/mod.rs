@@ -373,6 +373,7 @@ impl<F: NmfFloat> MiniBatchNmf<F> {
                 solver: solver::partial_fit_solver(params, &f.derived),
                 comm,
                 missing: params.get_missing(),
+                batch: None,
             };
             let ctx = StepCtx {
                 missing: crate::kernels::masked::effective_mode(ctx.missing, &shard, &ctx.solver),

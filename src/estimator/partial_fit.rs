@@ -90,6 +90,7 @@ pub(super) fn partial_fit_impl<F: NmfFloat>(
         solver: solver::partial_fit_solver(params, &f.derived),
         comm,
         missing: params.get_missing(),
+        batch: None,
     };
     solver::mark_masked(&mut ctx.solver, &f.denominator, k, m);
     ctx.missing = kernels::masked::effective_mode(ctx.missing, &shard, &ctx.solver);

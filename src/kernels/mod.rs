@@ -280,6 +280,7 @@ mod tests {
                         solver: StepSolver::Mu,
                         comm: Comm::single(),
                         missing: crate::params::Missing::Error,
+                        batch: None,
                     };
                     let o = minibatch_step(
                         &xb,

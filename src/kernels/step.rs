@@ -75,6 +75,10 @@ pub struct StepCtx<'a> {
     pub comm: Comm<'a>,
     /// Which entries are missing ([`Missing::Error`]: none may be).
     pub missing: Missing,
+    /// The batch's place in the fit's cycle of batches: the same rows, so
+    /// the same data, each time it comes back (what is learnt of its data
+    /// may be kept); None for a batch seen once (`partial_fit`, transform).
+    pub batch: Option<usize>,
 }
 
 /// Part 1: W's rows of this worker's share `x` of the batch; the H

@@ -50,22 +50,49 @@ struct Run {
     bad: bool,
 }
 
-/// One run, branch-free over lanes of eight (vectorised).
+/// One run: on x86-64 CPUs with AVX2 in that instruction set (the same
+/// IEEE operations in the same order: identical results), else in the
+/// baseline one.
 fn scan_run<F: NmfFloat>(c: &[F]) -> Run {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { scan_run_avx2(c) };
+        }
+    }
+    scan_run_lanes(c)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scan_run_avx2<F: NmfFloat>(c: &[F]) -> Run {
+    scan_run_lanes(c)
+}
+
+/// [`scan_run`]'s body, branch-free over lanes of eight: per lane a sum,
+/// counts (NaN, zero) and extremes, which vectorise, where flags would not.
+#[inline(always)]
+fn scan_run_lanes<F: NmfFloat>(c: &[F]) -> Run {
     let (zero, inf) = (F::zero(), F::infinity());
     let mut sums = [0.0f64; 8];
-    let mut nans = [0usize; 8];
-    let mut zeros = [false; 8];
-    let mut bads = [false; 8];
+    let mut nans = [0u64; 8];
+    let mut zeros = [0u64; 8];
+    // The smallest and largest observed value per lane (a NaN never wins a
+    // compare): bad is lo < 0 (−∞ too) or hi = ∞. As compares, LLVM would
+    // fold `v < 0 | v = ∞` into a class test it lowers lane by lane.
+    let mut lo = [F::zero(); 8];
+    let mut hi = [F::zero(); 8];
     let mut chunks = c.chunks_exact(8);
     for ch in &mut chunks {
         for l in 0..8 {
             let v = ch[l];
             let nan = v.is_nan();
             sums[l] += if nan { 0.0 } else { v.to_f64_() };
-            nans[l] += nan as usize;
-            zeros[l] |= v == zero;
-            bads[l] |= (v < zero) | (Float::abs(v) == inf);
+            nans[l] += nan as u64;
+            zeros[l] += (v == zero) as u64;
+            lo[l] = if v < lo[l] { v } else { lo[l] };
+            hi[l] = if v > hi[l] { v } else { hi[l] };
         }
     }
     let mut r = Run::default();
@@ -78,9 +105,9 @@ fn scan_run<F: NmfFloat>(c: &[F]) -> Run {
     }
     r.sum +=
         ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
-    r.nan += nans.iter().sum::<usize>();
-    r.zero |= zeros.iter().any(|&z| z);
-    r.bad |= bads.iter().any(|&b| b);
+    r.nan += nans.iter().sum::<u64>() as usize;
+    r.zero |= zeros.iter().any(|&z| z > 0);
+    r.bad |= lo.iter().any(|&v| v < zero) | hi.contains(&inf);
     r
 }
 

@@ -40,88 +40,6 @@ pub(super) fn pad_into<F: NmfFloat>(src: impl IntoIterator<Item = F>, out: &mut 
     }
 }
 
-/// `z` = the row `x` with its NaN entries set to 0 (`x` = None: `z` holds
-/// the row already), `bits` = their positions, `col_missing[j]` += 1 for
-/// each; returns the row's count. Branch-free (the missing entries fall
-/// anywhere); compiled for AVX2 where the CPU has it (a mask of 8 lanes
-/// per compare).
-pub(super) fn zero_fill_row<F: NmfFloat>(
-    x: Option<&[F]>,
-    z: &mut [F],
-    bits: &mut [u64],
-    col_missing: &mut [u32],
-) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx2() {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { zero_fill_row_avx2(x, z, bits, col_missing) };
-        }
-    }
-    zero_fill_row_body(x, z, bits, col_missing)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn zero_fill_row_avx2<F: NmfFloat>(
-    x: Option<&[F]>,
-    z: &mut [F],
-    bits: &mut [u64],
-    col_missing: &mut [u32],
-) -> usize {
-    zero_fill_row_body(x, z, bits, col_missing)
-}
-
-#[inline(always)]
-fn zero_fill_row_body<F: NmfFloat>(
-    x: Option<&[F]>,
-    z: &mut [F],
-    bits: &mut [u64],
-    col_missing: &mut [u32],
-) -> usize {
-    let m = z.len();
-    if let Some(x) = x {
-        assert_eq!(x.len(), m, "a row of m values");
-    }
-    let mut n = 0usize;
-    for (q, (word, cc)) in bits.iter_mut().zip(col_missing.chunks_mut(64)).enumerate() {
-        let j0 = q * 64;
-        let zc = &mut z[j0..j0 + cc.len()];
-        let xc = x.map(|x| &x[j0..j0 + cc.len()]);
-        let mut w = 0u64;
-        let full = cc.len() / 8 * 8;
-        for e in (0..full).step_by(8) {
-            let mut v = [F::zero(); 8];
-            match xc {
-                Some(xc) => v.copy_from_slice(&xc[e..e + 8]),
-                None => v.copy_from_slice(&zc[e..e + 8]),
-            }
-            let (c8, z8) = (&mut cc[e..e + 8], &mut zc[e..e + 8]);
-            let mut b = 0u8;
-            for l in 0..8 {
-                let nan = v[l].is_nan();
-                b |= (nan as u8) << l;
-                c8[l] += nan as u32;
-                z8[l] = if nan { F::zero() } else { v[l] };
-            }
-            w |= (b as u64) << e;
-        }
-        for e in full..cc.len() {
-            let v = match xc {
-                Some(xc) => xc[e],
-                None => zc[e],
-            };
-            let nan = v.is_nan();
-            w |= (nan as u64) << e;
-            cc[e] += nan as u32;
-            zc[e] = if nan { F::zero() } else { v };
-        }
-        *word = w;
-        n += w.count_ones() as usize;
-    }
-    n
-}
-
 /// The columns j set in a row's `bits` (a row of `m` columns), ascending,
 /// or with `flip` the columns not set. An iterator rather than a callback,
 /// so that the loop body is compiled inside the caller (and its target
@@ -543,21 +461,21 @@ pub(super) struct BlockMask<'a> {
 }
 
 /// `s` as a slice of `T` when `F` is `T`.
-fn same<F: 'static, T: 'static>(s: &[F]) -> Option<&[T]> {
+pub(super) fn same<F: 'static, T: 'static>(s: &[F]) -> Option<&[T]> {
     (std::any::TypeId::of::<F>() == std::any::TypeId::of::<T>())
         // SAFETY: F and T are the same type.
         .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<T>(), s.len()) })
 }
 
 /// [`same`] for a mutable slice.
-fn same_mut<F: 'static, T: 'static>(s: &mut [F]) -> Option<&mut [T]> {
+pub(super) fn same_mut<F: 'static, T: 'static>(s: &mut [F]) -> Option<&mut [T]> {
     (std::any::TypeId::of::<F>() == std::any::TypeId::of::<T>())
         // SAFETY: F and T are the same type.
         .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<T>(), s.len()) })
 }
 
 /// Whether the AVX2 kernels can run here.
-fn has_avx2() -> bool {
+pub(super) fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2")
@@ -677,6 +595,7 @@ fn add_h_terms_rows<F: NmfFloat, K: RowKernels<F>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::masked::zero_fill::zero_fill_row;
 
     /// The kernels against the plain formulas, for k across the fixed and
     /// the general lane-group counts, rows with few and with most entries

@@ -25,6 +25,7 @@
 use super::corrections::{self, padded, words, BlockMask};
 use super::fro_fused::{add_group_shares, groups, view};
 use super::frobenius::{grow, ROW_CHUNK};
+use super::zero_fill;
 use crate::float::NmfFloat;
 use crate::kernels::update_w::finish_w;
 use crate::kernels::workspace::Buf;
@@ -128,7 +129,7 @@ pub(crate) fn step<F: NmfFloat>(
                     if xs.is_none() {
                         zs.iter_mut().zip(xr).for_each(|(z, &v)| *z = v);
                     }
-                    miss[i] = corrections::zero_fill_row(xs, zs, bi, cm);
+                    miss[i] = zero_fill::zero_fill_row(xs, zs, bi, cm);
                     sum[0] += super::frobenius::sum_squares(zs);
                 }
                 let (mut nwv, mut dw) = (view(nb, r, k), view(db, r, k));

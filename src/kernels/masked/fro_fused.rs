@@ -57,17 +57,39 @@ pub(super) fn groups(b: usize, k: usize) -> (usize, usize) {
 pub(crate) fn count_missing<F: NmfFloat>(x: ArrayView2<F>) -> usize {
     x.axis_chunks_iter(Axis(0), ROW_CHUNK)
         .into_par_iter()
-        .map(|xc| {
-            let mut n = 0usize;
-            for xr in xc.rows() {
-                match xr.as_slice() {
-                    Some(xs) => n += xs.iter().map(|v| v.is_nan() as usize).sum::<usize>(),
-                    None => n += xr.iter().filter(|v| v.is_nan()).count(),
-                }
-            }
-            n
-        })
+        .map(count_block)
         .sum()
+}
+
+/// [`count_missing`] of one block, compiled for AVX2 where the CPU has it
+/// (it is the batch's first touch: one compare per vector of entries).
+fn count_block<F: NmfFloat>(xc: ArrayView2<F>) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { count_block_avx2(xc) };
+        }
+    }
+    count_block_body(xc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn count_block_avx2<F: NmfFloat>(xc: ArrayView2<F>) -> usize {
+    count_block_body(xc)
+}
+
+#[inline(always)]
+fn count_block_body<F: NmfFloat>(xc: ArrayView2<F>) -> usize {
+    let mut n = 0usize;
+    for xr in xc.rows() {
+        match xr.as_slice() {
+            Some(xs) => n += xs.iter().map(|v| v.is_nan() as usize).sum::<usize>(),
+            None => n += xr.iter().filter(|v| v.is_nan()).count(),
+        }
+    }
+    n
 }
 
 /// `z` (r×m) = the rows `x` with NaN set to 0 (branch-free select).
