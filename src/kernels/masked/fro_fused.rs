@@ -61,50 +61,36 @@ pub(crate) fn count_missing<F: NmfFloat>(x: ArrayView2<F>) -> usize {
         .sum()
 }
 
-/// [`count_missing`] of one block, compiled for AVX2 where the CPU has it
-/// (it is the batch's first touch: one compare per vector of entries).
-fn count_block<F: NmfFloat>(xc: ArrayView2<F>) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { count_block_avx2(xc) };
-        }
-    }
-    count_block_body(xc)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn count_block_avx2<F: NmfFloat>(xc: ArrayView2<F>) -> usize {
-    count_block_body(xc)
-}
-
-#[inline(always)]
-fn count_block_body<F: NmfFloat>(xc: ArrayView2<F>) -> usize {
-    let mut n = 0usize;
-    for xr in xc.rows() {
-        match xr.as_slice() {
-            Some(xs) => n += xs.iter().map(|v| v.is_nan() as usize).sum::<usize>(),
-            None => n += xr.iter().filter(|v| v.is_nan()).count(),
-        }
-    }
-    n
-}
-
-/// `z` (r×m) = the rows `x` with NaN set to 0 (branch-free select).
-fn zero_filled<F: NmfFloat>(z: &mut ArrayViewMut2<F>, x: ArrayView2<F>) {
-    for (mut zr, xr) in z.rows_mut().into_iter().zip(x.rows()) {
-        let zs = zr.as_slice_mut().expect("buffer rows are contiguous");
-        match xr.as_slice() {
-            Some(xs) => {
-                for (z, &v) in zs.iter_mut().zip(xs) {
-                    *z = if v.is_nan() { F::zero() } else { v };
-                }
+avx2_compiled! {
+    /// [`count_missing`] of one block (the batch's first touch: one compare
+    /// per vector of entries).
+    fn count_block<F: NmfFloat>(xc: ArrayView2<F>) -> usize {
+        let mut n = 0usize;
+        for xr in xc.rows() {
+            match xr.as_slice() {
+                Some(xs) => n += xs.iter().map(|v| v.is_nan() as usize).sum::<usize>(),
+                None => n += xr.iter().filter(|v| v.is_nan()).count(),
             }
-            None => {
-                for (z, &v) in zs.iter_mut().zip(xr) {
-                    *z = if v.is_nan() { F::zero() } else { v };
+        }
+        n
+    }
+}
+
+avx2_compiled! {
+    /// `z` (r×m) = the rows `x` with NaN set to 0 (branch-free select).
+    fn zero_filled<F: NmfFloat>(z: &mut ArrayViewMut2<F>, x: ArrayView2<F>) {
+        for (mut zr, xr) in z.rows_mut().into_iter().zip(x.rows()) {
+            let zs = zr.as_slice_mut().expect("buffer rows are contiguous");
+            match xr.as_slice() {
+                Some(xs) => {
+                    for (z, &v) in zs.iter_mut().zip(xs) {
+                        *z = if v.is_nan() { F::zero() } else { v };
+                    }
+                }
+                None => {
+                    for (z, &v) in zs.iter_mut().zip(xr) {
+                        *z = if v.is_nan() { F::zero() } else { v };
+                    }
                 }
             }
         }

@@ -65,20 +65,22 @@ pub(crate) fn use_gemm(missing: f64, total: f64) -> bool {
     }
 }
 
-/// `t` (rows of the batch, m columns) set to 0 where X is missing
-/// (branch-free select, vectorised).
-pub(super) fn zero_missing<F: NmfFloat>(t: &mut ArrayViewMut2<F>, x: ArrayView2<F>) {
-    for (mut tr, xr) in t.rows_mut().into_iter().zip(x.rows()) {
-        let ts = tr.as_slice_mut().expect("buffer rows are contiguous");
-        match xr.as_slice() {
-            Some(xs) => {
-                for (t, &v) in ts.iter_mut().zip(xs) {
-                    *t = if v.is_nan() { F::zero() } else { *t };
+avx2_compiled! {
+    /// `t` (rows of the batch, m columns) set to 0 where X is missing
+    /// (branch-free select, vectorised).
+    pub(super) fn zero_missing<F: NmfFloat>(t: &mut ArrayViewMut2<F>, x: ArrayView2<F>) {
+        for (mut tr, xr) in t.rows_mut().into_iter().zip(x.rows()) {
+            let ts = tr.as_slice_mut().expect("buffer rows are contiguous");
+            match xr.as_slice() {
+                Some(xs) => {
+                    for (t, &v) in ts.iter_mut().zip(xs) {
+                        *t = if v.is_nan() { F::zero() } else { *t };
+                    }
                 }
-            }
-            None => {
-                for (t, &v) in ts.iter_mut().zip(xr) {
-                    *t = if v.is_nan() { F::zero() } else { *t };
+                None => {
+                    for (t, &v) in ts.iter_mut().zip(xr) {
+                        *t = if v.is_nan() { F::zero() } else { *t };
+                    }
                 }
             }
         }
@@ -199,21 +201,23 @@ pub(crate) fn cost_and_stats<F: NmfFloat>(
     cost / 2.0
 }
 
-/// Σ (a − b)² in f64, eight running sums added in a fixed order.
-pub(super) fn sum_sq_diff<F: NmfFloat>(a: &[F], b: &[F]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let mut ia = a.chunks_exact(8);
-    let mut ib = b.chunks_exact(8);
-    for (ca, cb) in (&mut ia).zip(&mut ib) {
-        for ((s, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
-            let d = x.to_f64_() - y.to_f64_();
-            *s += d * d;
+avx2_compiled! {
+    /// Σ (a − b)² in f64, eight running sums added in a fixed order.
+    pub(super) fn sum_sq_diff<F: NmfFloat>(a: &[F], b: &[F]) -> f64 {
+        let mut acc = [0.0f64; 8];
+        let mut ia = a.chunks_exact(8);
+        let mut ib = b.chunks_exact(8);
+        for (ca, cb) in (&mut ia).zip(&mut ib) {
+            for ((s, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
+                let d = x.to_f64_() - y.to_f64_();
+                *s += d * d;
+            }
         }
+        let mut s = 0.0;
+        for (&x, &y) in ia.remainder().iter().zip(ib.remainder()) {
+            let d = x.to_f64_() - y.to_f64_();
+            s += d * d;
+        }
+        ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + s
     }
-    let mut s = 0.0;
-    for (&x, &y) in ia.remainder().iter().zip(ib.remainder()) {
-        let d = x.to_f64_() - y.to_f64_();
-        s += d * d;
-    }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + s
 }

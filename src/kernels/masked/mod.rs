@@ -16,6 +16,34 @@
 //! batch (`update_h::apply`'s `keep_unobserved`), so a column of X that is never observed keeps its
 //! initial H (its completed values are not estimated from data).
 
+/// Defines `fn $name<F: NmfFloat>(..)` whose body runs compiled for AVX2 on
+/// CPUs that have it, else for the baseline: for the elementwise passes
+/// (selects, sums) that LLVM vectorises 2 wide without it. The same IEEE
+/// operations in the same order either way (Rust never fuses a multiply
+/// and an add): the same results.
+macro_rules! avx2_compiled {
+    ($(#[$m:meta])* $vis:vis fn $name:ident<F: NmfFloat>($($a:ident: $t:ty),* $(,)?) $(-> $r:ty)? $body:block) => {
+        $(#[$m])*
+        $vis fn $name<F: NmfFloat>($($a: $t),*) $(-> $r)? {
+            #[inline(always)]
+            fn body<F: NmfFloat>($($a: $t),*) $(-> $r)? $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2")]
+            unsafe fn avx2<F: NmfFloat>($($a: $t),*) $(-> $r)? {
+                body($($a),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2 (checked just above).
+                    return unsafe { avx2($($a),*) };
+                }
+            }
+            body($($a),*)
+        }
+    };
+}
+
 mod corrections;
 mod entry;
 mod fro_corr;
