@@ -444,7 +444,7 @@ pub(super) fn solve_w<F: NmfFloat>(
 /// mean(X) of a global batch from this worker's rows of it (the start of a
 /// fresh W solve); with missing values, the mean of its observed entries.
 pub(super) fn batch_mean<F: NmfFloat>(xb: &Input<F>, mode: Missing, comm: Comm) -> Result<f64> {
-    if mode.is_masked() && kernels::masked::batch_is_masked(xb, mode, comm)? {
+    if mode.is_masked() && kernels::masked::batch_has_missing(xb, mode, comm)? {
         let mut t = kernels::masked::observed_sum_count(xb, mode);
         comm.sum_f64(&mut t)?;
         return Ok(if t[1] > 0.0 { t[0] / t[1] } else { 0.0 });

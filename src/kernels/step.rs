@@ -97,7 +97,7 @@ pub fn step_local<F: NmfFloat>(
     // A batch with missing entries takes the masked updates (masked/).
     if ctx.missing.is_masked()
         && ctx.solver == StepSolver::Mu
-        && super::masked::batch_is_masked(x, ctx.missing, comm)?
+        && super::masked::batch_is_masked(x, ctx, &mut ws.masked)?
     {
         return super::masked::local(x, w, h, ctx, ws);
     }

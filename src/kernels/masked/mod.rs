@@ -75,9 +75,12 @@ pub(crate) struct MaskedState<F> {
     /// Whether the current step took the masked path (its statistics are
     /// then the full numerator and denominator).
     pub(crate) active: bool,
+    /// Whether each of the fit's batches has a missing entry (over all
+    /// workers), by their place in the cycle ([`StepCtx::batch`]): looked
+    /// for the first time a batch comes, read after.
+    batch_masked: Vec<Option<bool>>,
     /// The [missing, all] entry counts (over all workers) of the fit's
-    /// batches by their place in the cycle ([`StepCtx::batch`]): counted
-    /// the first time a batch comes, read after.
+    /// dense batches, kept the same way.
     batch_counts: Vec<Option<[f64; 2]>>,
 }
 
@@ -85,6 +88,7 @@ impl<F> MaskedState<F> {
     /// Room for the counts of a cycle of `n` batches (so that no step
     /// allocates).
     pub(crate) fn expect_batches(&mut self, n: usize) {
+        self.batch_masked = vec![None; n];
         self.batch_counts = vec![None; n];
     }
 }
@@ -94,6 +98,7 @@ impl<F: NmfFloat> Default for MaskedState<F> {
         MaskedState {
             bufs: MaskedBufs::default(),
             active: false,
+            batch_masked: Vec::new(),
             batch_counts: Vec::new(),
         }
     }
@@ -115,8 +120,8 @@ pub(crate) fn effective_mode(mode: Missing, shard: &Shard, solver: &StepSolver) 
     }
 }
 
-/// Whether this step's batch (over all workers) has a missing entry.
-pub(crate) fn batch_is_masked<F: NmfFloat>(
+/// Whether a batch (over all workers) has a missing entry.
+pub(crate) fn batch_has_missing<F: NmfFloat>(
     x: &Input<F>,
     mode: Missing,
     comm: Comm,
@@ -128,6 +133,26 @@ pub(crate) fn batch_is_masked<F: NmfFloat>(
     let mut flag = [if local { 1.0 } else { 0.0 }];
     comm.sum_f64(&mut flag)?;
     Ok(flag[0] > 0.0)
+}
+
+/// Whether this step's batch (over all workers) has a missing entry: a
+/// look through the batch (and a reduce) the first time, the answer kept
+/// in `state` when the batch comes back in a fit (a batch without a
+/// missing entry would be read through at every step).
+pub(crate) fn batch_is_masked<F: NmfFloat>(
+    x: &Input<F>,
+    ctx: &StepCtx,
+    state: &mut MaskedState<F>,
+) -> Result<bool> {
+    let slot = ctx.batch.and_then(|b| state.batch_masked.get_mut(b));
+    if let Some(Some(m)) = slot.as_deref() {
+        return Ok(*m);
+    }
+    let masked = batch_has_missing(x, ctx.missing, ctx.comm)?;
+    if let Some(s) = slot {
+        *s = Some(masked);
+    }
+    Ok(masked)
 }
 
 /// [Σ, count] of the observed entries of a batch (NaN entries are
