@@ -167,7 +167,9 @@ pub(super) fn fit_transform_impl<F: NmfFloat>(
     let is_cd = matches!(ctx.solver, StepSolver::Cd { .. });
 
     let mut ws = kernels::Workspace::<F>::for_shape(m, k, bs);
-    ws.masked.expect_batches(steps_per_iter);
+    if ctx.missing.is_masked() {
+        ws.masked.expect_batches(steps_per_iter);
+    }
     let mut stop_reason = StopReason::MaxIter;
     let mut n_steps = first_step;
     for step in first_step..sched.max_steps {

@@ -84,10 +84,15 @@ pub(crate) struct MaskedState<F> {
     batch_counts: Vec<Option<[f64; 2]>>,
 }
 
+/// The most batches a fit keeps what it learnt of (1.6 MB).
+const MAX_KEPT_BATCHES: usize = 1 << 16;
+
 impl<F> MaskedState<F> {
-    /// Room for the counts of a cycle of `n` batches (so that no step
-    /// allocates).
+    /// Room for what is kept of a cycle of `n` batches (so that no step
+    /// allocates): 25 bytes a batch, none beyond [`MAX_KEPT_BATCHES`] (such
+    /// batches are small, and looking again costs little).
     pub(crate) fn expect_batches(&mut self, n: usize) {
+        let n = if n <= MAX_KEPT_BATCHES { n } else { 0 };
         self.batch_masked = vec![None; n];
         self.batch_counts = vec![None; n];
     }
